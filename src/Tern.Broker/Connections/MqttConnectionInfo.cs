@@ -1,0 +1,16 @@
+using System.Net;
+
+namespace Tern.Broker;
+
+/// <summary>What the transport knows about a connection the broker is given.</summary>
+/// <param name="ConnectionId">Transport connection id, for logs.</param>
+/// <param name="RemoteEndPoint">The client's address.</param>
+/// <param name="LocalEndPoint">The listener address the client reached.</param>
+/// <param name="Listener">Listener name (<c>tcp</c>, <c>tls</c>, <c>ws</c>, ...).</param>
+/// <param name="Abort">Closes the transport at once (the broker calls it on protocol violations and takeover).</param>
+public sealed record MqttConnectionInfo(
+    string ConnectionId,
+    EndPoint? RemoteEndPoint,
+    EndPoint? LocalEndPoint,
+    string Listener,
+    Action? Abort);
