@@ -30,7 +30,8 @@ public sealed partial class RawMqttClient
             KeepAlive = keepAlive,
             Will = will,
             Username = username,
-            Password = password,
+            // Not `password is null ? null : ...`: null would convert to an empty ReadOnlyMemory and set the password flag.
+            Password = password is null ? (ReadOnlyMemory<byte>?)null : password,
         }).ConfigureAwait(false);
         return await ReceiveAsync<ConnAckPacket>().ConfigureAwait(false);
     }

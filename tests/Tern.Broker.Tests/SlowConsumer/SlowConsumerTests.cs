@@ -63,6 +63,15 @@ public sealed class SlowConsumerTests
         await healthy.SubscribeGrantedAsync(topic, MqttQoS.AtLeastOnce);
         await using var publisher = await broker.ConnectAsync(TestIds.Client("pub"));
 
+        // The healthy subscriber acknowledges as messages arrive, so its own window and queue never fill.
+        var consumer = Task.Run(async () =>
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                Assert.Equal(i, BitConverter.ToInt32((await healthy.ReceivePublishAsync()).Payload.Span));
+            }
+        });
+
         var payload = new byte[MessageSize];
         for (var i = 0; i < 200; i++)
         {
@@ -70,10 +79,7 @@ public sealed class SlowConsumerTests
             await publisher.PublishAsync(topic, payload, MqttQoS.AtLeastOnce); // PUBACK must keep coming
         }
 
-        for (var i = 0; i < 200; i++)
-        {
-            Assert.Equal(i, BitConverter.ToInt32((await healthy.ReceivePublishAsync()).Payload.Span));
-        }
+        await consumer;
 
         await BrokerHealth.AssertServesAsync(broker, publisher, healthy);
     }
