@@ -7,6 +7,7 @@ public static class ExternalTools
     public const string MosquittoPub = "/usr/bin/mosquitto_pub";
     public const string MosquittoClientsPackage = "mosquitto-clients";
     public const string Python3 = "/usr/bin/python3";
+    public const string Stdbuf = "/usr/bin/stdbuf";
 
     /// <summary>Throws when <paramref name="path"/> does not exist, naming the Debian package that provides it.</summary>
     public static void Require(string path, string? debianPackage)

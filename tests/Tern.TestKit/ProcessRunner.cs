@@ -31,9 +31,23 @@ public sealed class ProcessRunner : IAsyncDisposable
     public string CommandLine { get; private init; } = "";
 
     /// <summary>Starts <paramref name="fileName"/>; fails with the Debian package to install when it is missing.</summary>
-    public static ProcessRunner Start(string fileName, IEnumerable<string> arguments, string? debianPackage = null)
+    /// <param name="fileName">Absolute path of the program.</param>
+    /// <param name="arguments">Its arguments, passed without a shell.</param>
+    /// <param name="debianPackage">Named in the failure when the program is missing.</param>
+    /// <param name="lineBuffered">
+    /// Run it under <c>stdbuf -oL</c>: C programs fully buffer stdout into a pipe, so lines such as
+    /// mosquitto_sub's would otherwise arrive only when it exits.
+    /// </param>
+    public static ProcessRunner Start(string fileName, IEnumerable<string> arguments, string? debianPackage = null, bool lineBuffered = false)
     {
         ExternalTools.Require(fileName, debianPackage);
+        if (lineBuffered)
+        {
+            ExternalTools.Require(ExternalTools.Stdbuf, "coreutils");
+            arguments = ["-oL", "-eL", fileName, .. arguments];
+            fileName = ExternalTools.Stdbuf;
+        }
+
         var info = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,

@@ -8,7 +8,7 @@ internal static class MosquittoClients
 {
     /// <summary>Starts mosquitto_sub with <c>-d</c> (debug) so that "received SUBACK" can be awaited.</summary>
     public static ProcessRunner StartSub(TestBroker broker, params string[] args) =>
-        ProcessRunner.Start(ExternalTools.MosquittoSub, [.. Target(broker), "-d", .. args], ExternalTools.MosquittoClientsPackage);
+        ProcessRunner.Start(ExternalTools.MosquittoSub, [.. Target(broker), "-d", .. args], ExternalTools.MosquittoClientsPackage, lineBuffered: true);
 
     /// <summary>Starts mosquitto_sub and waits until the broker has acknowledged its subscription.</summary>
     public static async Task<ProcessRunner> StartSubscribedAsync(TestBroker broker, params string[] args)
