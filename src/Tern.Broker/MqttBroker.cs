@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tern.Protocol;
 
 namespace Tern.Broker;
 
@@ -10,6 +12,13 @@ namespace Tern.Broker;
 /// </summary>
 public sealed partial class MqttBroker : IAsyncDisposable
 {
+    private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new(ReferenceEqualityComparer.Instance);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ILogger _logger;
+    private Task? _timerLoop;
+    private int _stopped;
+    private long _clientIdCounter;
+
     public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -17,29 +26,143 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Options = options;
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         Time = timeProvider ?? TimeProvider.System;
+        _logger = LoggerFactory.CreateLogger("Tern.Broker");
+        ConnectionLogger = LoggerFactory.CreateLogger("Tern.Broker.Connections");
+        Statistics = new BrokerStatistics(Environment.TickCount64);
+        Index = new SubscriptionIndex();
+        Retained = new RetainedStore(options.MaxRetainedMessages);
+        Sessions = new SessionManager(options, Statistics, Index);
     }
 
     public BrokerOptions Options { get; }
 
+    public BrokerStatistics Statistics { get; }
+
+    /// <summary>Connections that completed CONNECT.</summary>
+    public int ConnectedClients
+    {
+        get
+        {
+            var count = 0;
+            foreach (var connection in _connections.Keys)
+            {
+                if (connection.IsConnected)
+                {
+                    count++;
+                }
+            }
+
+            return count;
+        }
+    }
+
+    /// <summary>Sessions held, connected or not.</summary>
+    public int SessionCount => Sessions.Count;
+
+    public int SubscriptionCount => Index.Count;
+
+    public int RetainedCount => Retained.Count;
+
     internal ILoggerFactory LoggerFactory { get; }
+
+    internal ILogger ConnectionLogger { get; }
 
     internal TimeProvider Time { get; }
 
-    /// <summary>Starts the timers ($SYS updates, keep-alive and CONNECT timeouts).</summary>
+    internal SessionManager Sessions { get; }
+
+    internal SubscriptionIndex Index { get; }
+
+    internal RetainedStore Retained { get; }
+
+    /// <summary>Starts the timers ($SYS updates, keep-alive and CONNECT timeouts, session expiry).</summary>
     public void Start()
     {
+        _timerLoop ??= Task.Run(() => TimerLoopAsync(_stopping.Token));
     }
 
     /// <summary>Runs one client connection until it closes.</summary>
-    public Task HandleConnectionAsync(IDuplexPipe transport, MqttConnectionInfo info, CancellationToken cancellationToken = default)
+    public async Task HandleConnectionAsync(IDuplexPipe transport, MqttConnectionInfo info, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(info);
-        return Task.CompletedTask;
+        if (Volatile.Read(ref _stopped) != 0)
+        {
+            return;
+        }
+
+        var connection = new MqttConnection(this, transport, info);
+        _connections.TryAdd(connection, 0);
+        Statistics.ConnectionOpened();
+        await connection.RunAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Closes every connection (wills of abnormal ends are not sent on shutdown) and stops the timers.</summary>
-    public Task StopAsync(CancellationToken cancellationToken = default) => Task.CompletedTask;
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
 
-    public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Close("broker shutting down", publishWill: false, ReasonCode.ServerShuttingDown);
+        }
+
+        if (_timerLoop is not null)
+        {
+            await _timerLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    /// <summary>Publishes a message from inside the process (as if a client had sent it).</summary>
+    public void Publish(string topic, ReadOnlyMemory<byte> payload, MqttQoS qos = MqttQoS.AtMostOnce, bool retain = false)
+    {
+        if (!MqttTopic.IsValidTopicName(topic))
+        {
+            throw new ArgumentException($"'{topic}' is not a valid topic name.", nameof(topic));
+        }
+
+        Route(new ApplicationMessage(topic, payload, qos, retain, null, null, Environment.TickCount64));
+    }
+
+    /// <summary>Fans a message out to every matching session, on the caller's thread.</summary>
+    internal void Route(ApplicationMessage message)
+    {
+        if (message.Retain)
+        {
+            Retained.Set(message);
+        }
+
+        var targets = Index.Match(message.Topic);
+        foreach (var target in targets)
+        {
+            if (target.NoLocal && message.PublisherClientId is not null && target.Session.ClientId == message.PublisherClientId)
+            {
+                continue;
+            }
+
+            var qos = message.QoS < target.QoS ? message.QoS : target.QoS;
+            // [MQTT-3.3.1-9] live messages go out with RETAIN 0 unless retain-as-published.
+            target.Session.Deliver(message, qos, target.RetainAsPublished && message.Retain);
+        }
+    }
+
+    internal void PublishWill(WillMessage will, string clientId)
+        => Route(new ApplicationMessage(will.Topic, will.Payload, will.QoS, will.Retain, will.Properties, clientId, Environment.TickCount64));
+
+    internal string AssignClientId()
+        => $"tern-{Environment.ProcessId:x}-{Interlocked.Increment(ref _clientIdCounter):x}-{Random.Shared.Next():x8}";
+
+    internal void Unregister(MqttConnection connection) => _connections.TryRemove(connection, out _);
+
+    internal IEnumerable<MqttConnection> Connections => _connections.Keys;
 }

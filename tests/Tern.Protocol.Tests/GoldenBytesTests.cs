@@ -68,6 +68,35 @@ public class GoldenBytesTests
             // | 00 01 "c" | 05 will properties: 18 00 00 00 05 will delay 5 | 00 01 "w" | 00 01 "x" | 00 01 "u" | 00 01 "p"
             "10 28 00 04 4D 51 54 54 05 C6 00 3C 08 11 00 00 0E 10 21 00 14 00 01 63 05 18 00 00 00 05 00 01 77 00 01 78 00 01 75 00 01 70"
         },
+        {
+            "CONNECT 3.1.1 spec figure 3.6 variable header (flags CE, keep alive 10)",
+            new ConnectPacket
+            {
+                ClientId = "id",
+                KeepAlive = 10,
+                Username = "u",
+                Password = B("p"),
+                Will = new WillMessage { Topic = "w", Payload = B("m"), QoS = MqttQoS.AtLeastOnce },
+            },
+            V311,
+            // 10 1A | 00 04 "MQTT" 04 CE 00 0A (the spec's example) | 00 02 "id" | 00 01 "w" | 00 01 "m" | 00 01 "u" | 00 01 "p"
+            "10 1A 00 04 4D 51 54 54 04 CE 00 0A 00 02 69 64 00 01 77 00 01 6D 00 01 75 00 01 70"
+        },
+        {
+            "CONNECT 5.0 spec figure 3-6 variable header (flags C2, session expiry 10)",
+            new ConnectPacket
+            {
+                ProtocolVersion = V500,
+                ClientId = "id",
+                KeepAlive = 10,
+                Username = "u",
+                Password = B("p"),
+                Properties = new MqttProperties { SessionExpiryInterval = 10 },
+            },
+            V500,
+            // 10 1A | 00 04 "MQTT" 05 C2 00 0A 05 11 00 00 00 0A (the spec's example) | 00 02 "id" | 00 01 "u" | 00 01 "p"
+            "10 1A 00 04 4D 51 54 54 05 C2 00 0A 05 11 00 00 00 0A 00 02 69 64 00 01 75 00 01 70"
+        },
         { "CONNACK 3.1.1 accepted", new ConnAckPacket(), V311, "20 02 00 00" },
         { "CONNACK 3.1.1 session present, not authorized", new ConnAckPacket { SessionPresent = true, ReasonCode = 5 }, V311, "20 02 01 05" },
         { "CONNACK 5.0 no properties", new ConnAckPacket(), V500, "20 03 00 00 00" },

@@ -68,8 +68,14 @@ public static class MqttDecoder
     /// <summary>
     /// Decodes a framed packet for a connection speaking <paramref name="version"/>. CONNECT ignores
     /// <paramref name="version"/> and uses the level in the packet. Payloads, passwords and binary
-    /// properties are copied once into new arrays.
+    /// properties are copied once into new arrays. An absent or empty 5.0 property list decodes as
+    /// null, and a 5.0 acknowledgement without reason code decodes as <see cref="ReasonCode.Success"/>.
+    /// Topic filters are not checked for syntax (the broker answers them per filter in SUBACK).
     /// </summary>
+    /// <exception cref="MqttProtocolException">
+    /// The packet breaks the protocol; <see cref="MqttProtocolException.ReasonCode"/> says how
+    /// (MalformedPacket, ProtocolError, UnsupportedProtocolVersion for CONNECT, TopicNameInvalid in 5.0).
+    /// </exception>
     public static MqttPacket Decode(in MqttFrame frame, MqttProtocolVersion version)
     {
         CheckVersion(version);

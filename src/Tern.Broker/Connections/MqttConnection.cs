@@ -1,0 +1,232 @@
+using System.IO.Pipelines;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Tern.Protocol;
+
+namespace Tern.Broker;
+
+/// <summary>
+/// One client connection: a read loop that frames, decodes and handles every complete packet of a
+/// read (fanning PUBLISHes out on this thread), and one writer task that drains the bounded
+/// outbound queue into the transport with one flush per batch.
+/// </summary>
+internal sealed partial class MqttConnection
+{
+    // Control packets are answers to this client's own requests; a client that keeps sending
+    // without reading them is cut off instead of growing the queue.
+    private const int MaxPendingControlPackets = 10_000;
+
+    private readonly MqttBroker _broker;
+    private readonly IDuplexPipe _transport;
+    private readonly MqttConnectionInfo _info;
+    private readonly ILogger _logger;
+    private readonly Channel<OutboundItem> _outbound;
+    private readonly long _openedAt;
+    private int _qos0Backlog;
+    private int _controlBacklog;
+    private int _closeRequested;
+    private string? _closeReason;
+    private bool _publishWill = true;
+    private long _lastActivity;
+    private WillMessage? _will;
+    private MqttSession? _session;
+
+    // Counted by the read loop / the writer only; folded into BrokerStatistics at close.
+    private long _messagesReceived;
+    private long _bytesReceived;
+    private long _messagesSent;
+    private long _bytesSent;
+
+    public MqttConnection(MqttBroker broker, IDuplexPipe transport, MqttConnectionInfo info)
+    {
+        _broker = broker;
+        _transport = transport;
+        _info = info;
+        _logger = broker.ConnectionLogger;
+        _outbound = Channel.CreateUnbounded<OutboundItem>(new UnboundedChannelOptions
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            AllowSynchronousContinuations = false,
+        });
+        _openedAt = Environment.TickCount64;
+        _lastActivity = _openedAt;
+    }
+
+    public string ClientId { get; private set; } = "";
+
+    public MqttProtocolVersion Version { get; private set; } = MqttProtocolVersion.V311;
+
+    /// <summary>CONNECT was accepted.</summary>
+    public bool IsConnected { get; private set; }
+
+    public ushort KeepAlive { get; private set; }
+
+    public string? RemoteEndPoint => _info.RemoteEndPoint?.ToString();
+
+    public long MessagesReceived => Volatile.Read(ref _messagesReceived);
+
+    public long MessagesSent => Volatile.Read(ref _messagesSent);
+
+    public long BytesReceived => Volatile.Read(ref _bytesReceived);
+
+    public long BytesSent => Volatile.Read(ref _bytesSent);
+
+    private string LogName => ClientId.Length > 0 ? ClientId : $"<{_info.ConnectionId}>";
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var writer = WriteLoopAsync();
+        try
+        {
+            await ReadLoopAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (MqttProtocolException ex)
+        {
+            OnProtocolViolation(ex.Message, ex.ReasonCode);
+        }
+        catch (OperationCanceledException)
+        {
+            _closeReason ??= "connection aborted";
+        }
+        catch (IOException ex)
+        {
+            _closeReason ??= "socket error: " + ex.Message;
+        }
+        catch (Exception ex) when (ex is ObjectDisposedException or InvalidOperationException)
+        {
+            _closeReason ??= "transport closed";
+        }
+        catch (Exception ex)
+        {
+            Log.UnexpectedError(_logger, ex, LogName);
+            _closeReason ??= "internal error";
+        }
+        finally
+        {
+            await CloseAsync(writer).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Asks the connection to close from another thread (takeover, keep-alive, shutdown).
+    /// MQTT 5 clients get a DISCONNECT with <paramref name="reasonCode"/> first.
+    /// </summary>
+    public void Close(string reason, bool publishWill, ReasonCode? reasonCode = null)
+    {
+        if (Interlocked.Exchange(ref _closeRequested, 1) != 0)
+        {
+            return;
+        }
+
+        _closeReason = reason;
+        _publishWill = publishWill;
+        if (reasonCode is { } code && Version == MqttProtocolVersion.V500 && IsConnected)
+        {
+            _outbound.Writer.TryWrite(OutboundItem.Packet(new DisconnectPacket { ReasonCode = code }));
+        }
+
+        _transport.Input.CancelPendingRead();
+    }
+
+    /// <summary>Called by the broker's timer: closes a connection past its CONNECT or keep-alive deadline.</summary>
+    public void CheckTimeouts(long now, long connectTimeoutMs)
+    {
+        if (!IsConnected)
+        {
+            if (now - _openedAt > connectTimeoutMs)
+            {
+                Close($"no CONNECT within {connectTimeoutMs} ms", publishWill: false);
+            }
+
+            return;
+        }
+
+        // [MQTT-3.1.2-24] one and a half times the keep alive without a control packet.
+        if (KeepAlive > 0 && now - Volatile.Read(ref _lastActivity) > KeepAlive * 1500L)
+        {
+            Close("keep alive timeout", publishWill: true, ReasonCode.KeepAliveTimeout);
+        }
+    }
+
+    /// <summary>Queues a control packet; never dropped.</summary>
+    public void SendControl(MqttPacket packet)
+    {
+        if (Interlocked.Increment(ref _controlBacklog) > MaxPendingControlPackets)
+        {
+            Close("client is not reading its acknowledgements", publishWill: true, ReasonCode.QuotaExceeded);
+            return;
+        }
+
+        _outbound.Writer.TryWrite(OutboundItem.Packet(packet));
+    }
+
+    /// <summary>Queues a QoS 1/2 PUBLISH; the session's in-flight window bounds these.</summary>
+    public void SendPublish(ApplicationMessage message, MqttQoS qos, bool retain, ushort packetId, bool dup)
+        => _outbound.Writer.TryWrite(OutboundItem.Publish(message, qos, retain, packetId, dup));
+
+    /// <summary>Queues a QoS 0 PUBLISH, or drops it (counted) when this client is too far behind.</summary>
+    public void SendQoS0(ApplicationMessage message, bool retain)
+    {
+        if (Interlocked.Increment(ref _qos0Backlog) > _broker.Options.MaxQueuedQoS0Messages
+            || !_outbound.Writer.TryWrite(OutboundItem.Publish(message, MqttQoS.AtMostOnce, retain, 0, false)))
+        {
+            Interlocked.Decrement(ref _qos0Backlog);
+            _broker.Statistics.MessageDropped();
+        }
+    }
+
+    private void OnProtocolViolation(string reason, ReasonCode code)
+    {
+        _broker.Statistics.ProtocolError();
+        Log.ProtocolViolation(_logger, LogName, RemoteEndPoint, reason, (byte)code);
+        _closeReason = "protocol violation: " + reason;
+        _publishWill = true;
+        if (!IsConnected && code == ReasonCode.UnsupportedProtocolVersion)
+        {
+            // [MQTT-3.1.2-2] CONNACK 0x01 (unacceptable protocol level), then close.
+            SendControl(new ConnAckPacket { ReasonCode = (byte)ConnectReturnCode.UnacceptableProtocolVersion });
+        }
+        else if (Version == MqttProtocolVersion.V500 && IsConnected)
+        {
+            _outbound.Writer.TryWrite(OutboundItem.Packet(new DisconnectPacket { ReasonCode = code }));
+        }
+    }
+
+    private async Task CloseAsync(Task writer)
+    {
+        _outbound.Writer.TryComplete();
+
+        // Let the writer send what is queued (a CONNACK refusal, a DISCONNECT), but never wait long
+        // on a client that does not read.
+        try
+        {
+            await writer.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            _transport.Output.CancelPendingFlush();
+            _info.Abort?.Invoke();
+        }
+
+        await writer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        _broker.Statistics.AddClosed(_messagesReceived, _messagesSent, _bytesReceived, _bytesSent);
+        _broker.Unregister(this);
+
+        if (_session is { } session)
+        {
+            _broker.Sessions.Disconnected(session, this);
+            var reason = _closeReason ?? "connection closed by client";
+            Log.ClientDisconnected(_logger, ClientId, reason);
+            if (_publishWill && _will is { } will)
+            {
+                _broker.PublishWill(will, ClientId);
+            }
+        }
+        else if (_closeReason is not null)
+        {
+            Log.ConnectionClosed(_logger, LogName, _closeReason);
+        }
+    }
+}

@@ -1,0 +1,48 @@
+namespace Tern.Broker;
+
+/// <summary>
+/// Broker-wide counters. Per-message counts live on each connection (no shared cache line on the
+/// hot path) and are folded in here when the connection closes.
+/// </summary>
+public sealed class BrokerStatistics
+{
+    private long _messagesReceived;
+    private long _messagesSent;
+    private long _bytesReceived;
+    private long _bytesSent;
+    private long _messagesDropped;
+    private long _protocolErrors;
+    private long _connectionsTotal;
+
+    internal BrokerStatistics(long startTimestamp) => StartTimestamp = startTimestamp;
+
+    internal long StartTimestamp { get; }
+
+    public long MessagesDropped => Interlocked.Read(ref _messagesDropped);
+
+    public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
+
+    public long ConnectionsTotal => Interlocked.Read(ref _connectionsTotal);
+
+    internal long ClosedMessagesReceived => Interlocked.Read(ref _messagesReceived);
+
+    internal long ClosedMessagesSent => Interlocked.Read(ref _messagesSent);
+
+    internal long ClosedBytesReceived => Interlocked.Read(ref _bytesReceived);
+
+    internal long ClosedBytesSent => Interlocked.Read(ref _bytesSent);
+
+    internal void MessageDropped() => Interlocked.Increment(ref _messagesDropped);
+
+    internal void ProtocolError() => Interlocked.Increment(ref _protocolErrors);
+
+    internal void ConnectionOpened() => Interlocked.Increment(ref _connectionsTotal);
+
+    internal void AddClosed(long messagesReceived, long messagesSent, long bytesReceived, long bytesSent)
+    {
+        Interlocked.Add(ref _messagesReceived, messagesReceived);
+        Interlocked.Add(ref _messagesSent, messagesSent);
+        Interlocked.Add(ref _bytesReceived, bytesReceived);
+        Interlocked.Add(ref _bytesSent, bytesSent);
+    }
+}

@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Logging;
+
+namespace Tern.Broker;
+
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Information, "Client {ClientId} connected from {RemoteEndPoint} (MQTT {Version}, clean {CleanStart}, keep alive {KeepAlive}s, session present {SessionPresent})")]
+    public static partial void ClientConnected(ILogger logger, string clientId, string? remoteEndPoint, string version, bool cleanStart, int keepAlive, bool sessionPresent);
+
+    [LoggerMessage(2, LogLevel.Information, "Client {ClientId} disconnected: {Reason}")]
+    public static partial void ClientDisconnected(ILogger logger, string clientId, string reason);
+
+    [LoggerMessage(3, LogLevel.Warning, "Protocol violation by {ClientId} from {RemoteEndPoint}: {Reason} (reason code 0x{Code:X2}); connection closed")]
+    public static partial void ProtocolViolation(ILogger logger, string clientId, string? remoteEndPoint, string reason, byte code);
+
+    [LoggerMessage(4, LogLevel.Information, "Connection from {RemoteEndPoint} refused: {Reason}")]
+    public static partial void ConnectionRefused(ILogger logger, string? remoteEndPoint, string reason);
+
+    [LoggerMessage(5, LogLevel.Warning, "Client {ClientId} closed: {Reason}")]
+    public static partial void ConnectionClosed(ILogger logger, string clientId, string reason);
+
+    [LoggerMessage(6, LogLevel.Error, "Unexpected error on connection of {ClientId}")]
+    public static partial void UnexpectedError(ILogger logger, Exception exception, string clientId);
+
+    [LoggerMessage(7, LogLevel.Information, "Client {ClientId} took over the session of a connection from {RemoteEndPoint}")]
+    public static partial void SessionTakenOver(ILogger logger, string clientId, string? remoteEndPoint);
+
+    [LoggerMessage(8, LogLevel.Error, "$SYS update failed")]
+    public static partial void SysUpdateFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Tern.Protocol;
+
+namespace Tern.Broker;
+
+public sealed partial class MqttBroker
+{
+    private static readonly string BrokerVersion = typeof(MqttBroker).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    private async Task TimerLoopAsync(CancellationToken cancellationToken)
+    {
+        var connectTimeoutMs = (long)(Options.ConnectTimeoutSeconds * 1000);
+        var sysIntervalMs = (long)(Options.SysIntervalSeconds * 1000);
+        // Fine enough for a 1 s keep alive or a sub-second CONNECT timeout, cheap for 100k connections.
+        var tickMs = Math.Clamp(Math.Min(connectTimeoutMs, sysIntervalMs > 0 ? sysIntervalMs : long.MaxValue) / 4, 50, 250);
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(tickMs));
+        var nextSys = Environment.TickCount64;
+        try
+        {
+            do
+            {
+                var now = Environment.TickCount64;
+                foreach (var connection in _connections.Keys)
+                {
+                    connection.CheckTimeouts(now, connectTimeoutMs);
+                }
+
+                Sessions.ExpireSessions(now);
+                if (sysIntervalMs > 0 && now >= nextSys)
+                {
+                    nextSys = now + sysIntervalMs;
+                    PublishSysTopics(now);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Retained <c>$SYS/broker/...</c> topics, named as Mosquitto names them.</summary>
+    private void PublishSysTopics(long now)
+    {
+        try
+        {
+            long received = Statistics.ClosedMessagesReceived, sent = Statistics.ClosedMessagesSent;
+            long bytesReceived = Statistics.ClosedBytesReceived, bytesSent = Statistics.ClosedBytesSent;
+            var connected = 0;
+            foreach (var connection in _connections.Keys)
+            {
+                received += connection.MessagesReceived;
+                sent += connection.MessagesSent;
+                bytesReceived += connection.BytesReceived;
+                bytesSent += connection.BytesSent;
+                if (connection.IsConnected)
+                {
+                    connected++;
+                }
+            }
+
+            var sessions = Sessions.Count;
+            Sys("version", "Tern version " + BrokerVersion);
+            Sys("uptime", ((now - Statistics.StartTimestamp) / 1000).ToString(CultureInfo.InvariantCulture) + " seconds");
+            Sys("clients/connected", connected);
+            Sys("clients/active", connected);
+            Sys("clients/total", sessions);
+            Sys("clients/disconnected", Math.Max(0, sessions - connected));
+            Sys("messages/received", received);
+            Sys("messages/sent", sent);
+            Sys("messages/dropped", Statistics.MessagesDropped);
+            Sys("bytes/received", bytesReceived);
+            Sys("bytes/sent", bytesSent);
+            Sys("subscriptions/count", Index.Count);
+            Sys("retained messages/count", Retained.Count);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.SysUpdateFailed(_logger, ex);
+        }
+    }
+
+    private void Sys(string name, long value) => Sys(name, value.ToString(CultureInfo.InvariantCulture));
+
+    private void Sys(string name, string value)
+        => Route(new ApplicationMessage("$SYS/broker/" + name, Encoding.UTF8.GetBytes(value), MqttQoS.AtMostOnce, retain: true, null, null, Environment.TickCount64));
+}

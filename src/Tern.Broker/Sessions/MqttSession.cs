@@ -1,0 +1,269 @@
+using Tern.Protocol;
+
+namespace Tern.Broker;
+
+/// <summary>
+/// State the broker keeps per client id, across connections when the session is persistent:
+/// subscriptions, the outgoing in-flight window, the queue behind it, and incoming QoS 2 ids.
+/// Lock order: session → subscription index. Deliveries come from any publisher's read loop.
+/// </summary>
+internal sealed class MqttSession
+{
+    /// <summary>Session expiry meaning "never" (MQTT 3.1.1 clean session 0).</summary>
+    public const uint NeverExpires = uint.MaxValue;
+
+    private readonly Lock _sync = new();
+    private readonly OrderedDictionary<ushort, InflightMessage> _inflight = [];
+    private readonly Queue<QueuedMessage> _queue = new();
+    private readonly BrokerOptions _options;
+    private readonly BrokerStatistics _statistics;
+    private MqttConnection? _connection;
+    private int _inflightLimit;
+    private ushort _lastPacketId;
+
+    public MqttSession(string clientId, BrokerOptions options, BrokerStatistics statistics)
+    {
+        ClientId = clientId;
+        _options = options;
+        _statistics = statistics;
+        _inflightLimit = options.MaxInflight;
+    }
+
+    public string ClientId { get; }
+
+    /// <summary>Seconds the session outlives its connection; 0 ends it at disconnect.</summary>
+    public uint ExpiryInterval { get; set; }
+
+    /// <summary>The connection that owns the session, attached or about to be; null while offline.</summary>
+    public MqttConnection? Owner { get; set; }
+
+    /// <summary><see cref="Environment.TickCount64"/> when the owner went away.</summary>
+    public long DisconnectedAt { get; set; }
+
+    public bool Ended { get; private set; }
+
+    /// <summary>Filters of this session; touched by the owning connection's read loop under <see cref="Sync"/>.</summary>
+    public Dictionary<string, Subscription> Subscriptions { get; } = new(StringComparer.Ordinal);
+
+    // Packet ids of QoS 2 PUBLISHes received and not yet released by PUBREL.
+    private readonly HashSet<ushort> _incomingQoS2 = [];
+
+    public Lock Sync => _sync;
+
+    public int QueuedCount
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _queue.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Attaches a connection: CONNACK first, then the unacknowledged in-flight messages again
+    /// (PUBLISH with DUP, or PUBREL) [MQTT-4.4.0-1], then whatever queued while offline.
+    /// </summary>
+    public void Attach(MqttConnection connection, ConnAckPacket connAck, int inflightLimit)
+    {
+        lock (_sync)
+        {
+            _connection = connection;
+            _inflightLimit = inflightLimit;
+            connection.SendControl(connAck);
+            foreach (var (id, message) in _inflight)
+            {
+                if (message.Released)
+                {
+                    connection.SendControl(new PubRelPacket { PacketId = id });
+                }
+                else
+                {
+                    connection.SendPublish(message.Message, message.QoS, message.Retain, id, dup: true);
+                }
+            }
+
+            PumpQueue(connection);
+        }
+    }
+
+    /// <summary>Stops delivering to <paramref name="connection"/> if it is the attached one.</summary>
+    public void Detach(MqttConnection connection)
+    {
+        lock (_sync)
+        {
+            if (ReferenceEquals(_connection, connection))
+            {
+                _connection = null;
+            }
+        }
+    }
+
+    /// <summary>Delivers a routed message at the given QoS; never blocks the publisher.</summary>
+    public void Deliver(ApplicationMessage message, MqttQoS qos, bool retain)
+    {
+        if (qos == MqttQoS.AtMostOnce)
+        {
+            var connection = Volatile.Read(ref _connection);
+            if (connection is not null)
+            {
+                connection.SendQoS0(message, retain);
+                return;
+            }
+
+            if (!_options.QueueQoS0Messages || ExpiryInterval == 0)
+            {
+                return;
+            }
+        }
+
+        lock (_sync)
+        {
+            if (Ended)
+            {
+                return;
+            }
+
+            var connection = _connection;
+            if (connection is not null && qos == MqttQoS.AtMostOnce)
+            {
+                connection.SendQoS0(message, retain);
+            }
+            else if (connection is not null && _queue.Count == 0 && _inflight.Count < _inflightLimit)
+            {
+                SendInflight(connection, message, qos, retain);
+            }
+            else if (_queue.Count < _options.MaxQueuedMessages)
+            {
+                _queue.Enqueue(new QueuedMessage(message, qos, retain));
+            }
+            else
+            {
+                _statistics.MessageDropped();
+            }
+        }
+    }
+
+    /// <summary>A QoS 2 PUBLISH arrived; false when its id is already awaiting PUBREL (a resend).</summary>
+    public bool TryAddIncomingQoS2(ushort packetId)
+    {
+        lock (_sync)
+        {
+            return _incomingQoS2.Add(packetId);
+        }
+    }
+
+    /// <summary>PUBREL arrived; false when the id was not awaiting it.</summary>
+    public bool ReleaseIncomingQoS2(ushort packetId)
+    {
+        lock (_sync)
+        {
+            return _incomingQoS2.Remove(packetId);
+        }
+    }
+
+    /// <summary>PUBACK for a QoS 1 message.</summary>
+    public void OnPubAck(ushort packetId)
+    {
+        lock (_sync)
+        {
+            if (_inflight.TryGetValue(packetId, out var message) && message.QoS == MqttQoS.AtLeastOnce)
+            {
+                _inflight.Remove(packetId);
+                PumpQueue(_connection);
+            }
+        }
+    }
+
+    /// <summary>PUBREC for a QoS 2 message; the caller answers with PUBREL either way.</summary>
+    public bool OnPubRec(ushort packetId)
+    {
+        lock (_sync)
+        {
+            if (_inflight.TryGetValue(packetId, out var message) && message.QoS == MqttQoS.ExactlyOnce)
+            {
+                message.Released = true;
+                return true;
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>PUBCOMP for a QoS 2 message.</summary>
+    public void OnPubComp(ushort packetId)
+    {
+        lock (_sync)
+        {
+            if (_inflight.TryGetValue(packetId, out var message) && message.Released)
+            {
+                _inflight.Remove(packetId);
+                PumpQueue(_connection);
+            }
+        }
+    }
+
+    /// <summary>Ends the session for good: subscriptions leave the index, queues are dropped.</summary>
+    public void End(SubscriptionIndex index)
+    {
+        lock (_sync)
+        {
+            if (Ended)
+            {
+                return;
+            }
+
+            Ended = true;
+            foreach (var filter in Subscriptions.Keys)
+            {
+                index.Remove(this, filter);
+            }
+
+            Subscriptions.Clear();
+            _queue.Clear();
+            _inflight.Clear();
+            _connection = null;
+        }
+    }
+
+    private void PumpQueue(MqttConnection? connection)
+    {
+        if (connection is null)
+        {
+            return;
+        }
+
+        while (_queue.Count > 0 && (_queue.Peek().QoS == MqttQoS.AtMostOnce || _inflight.Count < _inflightLimit))
+        {
+            var next = _queue.Dequeue();
+            if (next.QoS == MqttQoS.AtMostOnce)
+            {
+                connection.SendQoS0(next.Message, next.Retain);
+            }
+            else
+            {
+                SendInflight(connection, next.Message, next.QoS, next.Retain);
+            }
+        }
+    }
+
+    private void SendInflight(MqttConnection connection, ApplicationMessage message, MqttQoS qos, bool retain)
+    {
+        var id = NextPacketId();
+        _inflight.Add(id, new InflightMessage(message, qos, retain));
+        connection.SendPublish(message, qos, retain, id, dup: false);
+    }
+
+    private ushort NextPacketId()
+    {
+        // The window is at most 65535, so a free id always exists.
+        do
+        {
+            _lastPacketId = _lastPacketId == ushort.MaxValue ? (ushort)1 : (ushort)(_lastPacketId + 1);
+        }
+        while (_inflight.ContainsKey(_lastPacketId));
+
+        return _lastPacketId;
+    }
+}

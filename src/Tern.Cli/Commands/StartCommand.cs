@@ -1,0 +1,116 @@
+using System.CommandLine;
+using Tern.Server;
+
+namespace Tern.Cli.Commands;
+
+/// <summary><c>tern start</c>: runs the broker in the foreground until Ctrl+C/SIGTERM.</summary>
+internal static class StartCommand
+{
+    public static Command Create()
+    {
+        var port = new Option<int?>("--port", "-p")
+        {
+            Description = "MQTT TCP port to listen on (config key Listeners:Tcp:Port, default 1883; 0 picks a free port).",
+            HelpName = "port",
+        };
+        port.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is < 0 or > 65535)
+            {
+                result.AddError("--port must be between 0 and 65535.");
+            }
+        });
+
+        var config = new Option<FileInfo?>("--config", "-c")
+        {
+            Description = "Configuration file (JSON, same shape as appsettings.json); it must exist. Default: tern.json in the working directory, if present.",
+            HelpName = "file",
+        };
+
+        var command = new Command(
+            "start",
+            "Run the MQTT broker in the foreground until Ctrl+C or SIGTERM. Any other setting can be given as "
+            + "--Section:Key=value (e.g. --Broker:MaxInflight=64 or --Listeners:Tcp:Address=127.0.0.1) or as an environment "
+            + "variable TERN_Section__Key (e.g. TERN_Broker__MaxInflight=64); see docs/configuration.md for every key.")
+        {
+            port,
+            config,
+        };
+
+        // "--Section:Key=value" tokens are configuration, not options of this command.
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction((result, ct) => RunAsync(result.GetValue(port), result.GetValue(config), result.UnmatchedTokens, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(int? port, FileInfo? configFile, IReadOnlyList<string> configArgs, CancellationToken ct)
+    {
+        if (FindStrayWord(configArgs) is { } stray)
+        {
+            await Console.Error.WriteLineAsync($"Unrecognized argument '{stray}'. Settings are given as --Section:Key=value; see 'tern start --help'.").ConfigureAwait(false);
+            return 1;
+        }
+
+        var overrides = port is null ? null : new Dictionary<string, string?> { ["Listeners:Tcp:Port"] = port.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+
+        TernServer server;
+        try
+        {
+            server = TernServer.Create([.. configArgs], overrides, configFile?.FullName);
+        }
+        catch (TernConfigurationException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return 1;
+        }
+
+        await using (server.ConfigureAwait(false))
+        {
+            try
+            {
+                await server.StartAsync(ct).ConfigureAwait(false);
+            }
+            catch (TernListenerException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message + Hint(ex)).ConfigureAwait(false);
+                return 1;
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return 0;
+            }
+
+            Console.Out.WriteLine($"Tern {TernServer.Version} listening on {string.Join(", ", server.ListeningOn)}");
+            await Console.Out.FlushAsync(ct).ConfigureAwait(false);
+            await server.WaitForShutdownAsync(ct).ConfigureAwait(false);
+        }
+
+        return 0;
+    }
+
+    private static string Hint(TernListenerException ex) =>
+        ex.Listener == "Listeners:Tcp" ? " Choose another port with -p/--port or Listeners:Tcp:Port." : "";
+
+    // The configuration parser silently ignores bare words, which are more likely typos; but
+    // "--Broker:MaxInflight 64" (space-separated) is valid, so a word right after a "--Key" is its value.
+    private static string? FindStrayWord(IReadOnlyList<string> tokens)
+    {
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            var token = tokens[i];
+            if (token.StartsWith("--", StringComparison.Ordinal))
+            {
+                if (!token.Contains('=', StringComparison.Ordinal) && i + 1 < tokens.Count)
+                {
+                    i++;
+                }
+
+                continue;
+            }
+
+            return token;
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,179 @@
+using System.Globalization;
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+
+namespace Tern.Server.Configuration;
+
+/// <summary>Builds Tern's configuration and binds sections with errors that name the key.</summary>
+internal static class TernConfiguration
+{
+    /// <summary>The file read from the working directory when no <c>-c/--config</c> file is given.</summary>
+    public const string DefaultFileName = "tern.json";
+
+    /// <summary>Environment variables with this prefix are configuration: <c>TERN_Broker__MaxInflight=64</c>.</summary>
+    public const string EnvironmentPrefix = "TERN_";
+
+    /// <summary>
+    /// Sources, lowest precedence first: the JSON file, <c>TERN_</c> environment variables,
+    /// command-line <c>--Section:Key=value</c> args, then in-memory overrides.
+    /// </summary>
+    public static IConfigurationRoot Build(string[]? args, IReadOnlyDictionary<string, string?>? overrides, string? configFile)
+    {
+        var builder = new ConfigurationBuilder();
+        if (configFile is not null)
+        {
+            var path = Path.GetFullPath(configFile);
+            if (!File.Exists(path))
+            {
+                throw new TernConfigurationException($"Configuration file not found: {path}");
+            }
+
+            builder.AddJsonFile(path, optional: false, reloadOnChange: false);
+        }
+        else
+        {
+            var path = Path.Combine(Directory.GetCurrentDirectory(), DefaultFileName);
+            builder.AddJsonFile(path, optional: true, reloadOnChange: false);
+        }
+
+        builder.AddEnvironmentVariables(EnvironmentPrefix);
+        if (args is { Length: > 0 })
+        {
+            builder.AddCommandLine(args);
+        }
+
+        if (overrides is { Count: > 0 })
+        {
+            builder.AddInMemoryCollection(overrides);
+        }
+
+        try
+        {
+            return builder.Build();
+        }
+        catch (InvalidDataException ex)
+        {
+            // The JSON provider reports a malformed file this way; keep its one-line reason.
+            throw new TernConfigurationException($"Invalid configuration file: {FirstLine(ex.Message)}", null, ex);
+        }
+        catch (FormatException ex)
+        {
+            // Command-line args such as "-x" that map to no key.
+            throw new TernConfigurationException($"Invalid configuration argument: {FirstLine(ex.Message)}", null, ex);
+        }
+    }
+
+    /// <summary>
+    /// Binds <paramref name="sectionPath"/> onto a new <typeparamref name="T"/>, one key at a time, so that an
+    /// unknown key or an unparsable value is reported with its full key name.
+    /// </summary>
+    public static T Bind<T>(IConfiguration configuration, string sectionPath)
+        where T : new()
+    {
+        var options = new T();
+        var section = configuration.GetSection(sectionPath);
+        foreach (var child in section.GetChildren())
+        {
+            var property = typeof(T).GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            if (property is null || !property.CanWrite)
+            {
+                throw new TernConfigurationException($"Invalid configuration: {child.Path} is not a known setting.", child.Path);
+            }
+
+            if (child.Value is null)
+            {
+                // A nested object: let the binder handle it (no such keys yet; keeps later options working).
+                BindNested(child, options, property);
+                continue;
+            }
+
+            property.SetValue(options, Convert(child, property.PropertyType));
+        }
+
+        return options;
+    }
+
+    /// <summary>Runs an options type's own Validate and turns its ArgumentException into a one-line config error.</summary>
+    public static void Validate(Action validate, string sectionPath)
+    {
+        try
+        {
+            validate();
+        }
+        catch (ArgumentException ex)
+        {
+            var message = ex.Message;
+            var suffix = ex.ParamName is null ? null : $" (Parameter '{ex.ParamName}')";
+            if (suffix is not null && message.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                message = message[..^suffix.Length];
+            }
+
+            var key = ex.ParamName is null ? sectionPath : $"{sectionPath}:{ex.ParamName}";
+            throw new TernConfigurationException($"Invalid configuration: {message}", key, ex);
+        }
+    }
+
+    private static object? Convert(IConfigurationSection child, Type type)
+    {
+        var value = child.Value!;
+        var target = Nullable.GetUnderlyingType(type) ?? type;
+        if (target == typeof(string))
+        {
+            return value;
+        }
+
+        if (value.Length == 0 && target != type)
+        {
+            return null;
+        }
+
+        try
+        {
+            return target switch
+            {
+                _ when target == typeof(bool) => bool.Parse(value.Trim()),
+                _ when target == typeof(TimeSpan) => TimeSpan.Parse(value, CultureInfo.InvariantCulture),
+                _ when target.IsEnum => Enum.Parse(target, value, ignoreCase: true),
+                _ => System.Convert.ChangeType(value, target, CultureInfo.InvariantCulture),
+            };
+        }
+        catch (Exception ex) when (ex is FormatException or OverflowException or ArgumentException or InvalidCastException)
+        {
+            throw new TernConfigurationException(
+                $"Invalid configuration: {child.Path} must be {Describe(target)}, not '{value}'.", child.Path, ex);
+        }
+    }
+
+    private static void BindNested(IConfigurationSection child, object options, PropertyInfo property)
+    {
+        try
+        {
+            var value = child.Get(property.PropertyType, o => o.ErrorOnUnknownConfiguration = true);
+            if (value is not null)
+            {
+                property.SetValue(options, value);
+            }
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new TernConfigurationException($"Invalid configuration: {FirstLine(ex.Message)}", child.Path, ex);
+        }
+    }
+
+    private static string Describe(Type type) => type switch
+    {
+        _ when type == typeof(bool) => "true or false",
+        _ when type == typeof(int) || type == typeof(long) || type == typeof(short) => "a whole number",
+        _ when type == typeof(double) || type == typeof(float) || type == typeof(decimal) => "a number",
+        _ when type == typeof(TimeSpan) => "a time span (hh:mm:ss)",
+        _ when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type)),
+        _ => "a " + type.Name,
+    };
+
+    private static string FirstLine(string text)
+    {
+        var end = text.IndexOfAny(['\r', '\n']);
+        return end < 0 ? text : text[..end];
+    }
+}

@@ -1,0 +1,26 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Tern.Server.Listeners;
+
+/// <summary>
+/// One configured listener. Kestrel replaces <see cref="ListenOptions.EndPoint"/> with the bound
+/// endpoint when it starts, so port 0 reads back as the real port afterwards.
+/// </summary>
+internal sealed class ListenerEndpoint(string name, string scheme, string configSection, ListenOptions listenOptions)
+{
+    /// <summary>Listener name as the broker sees it (<c>tcp</c>).</summary>
+    public string Name { get; } = name;
+
+    /// <summary>URI scheme for display (<c>mqtt</c>; later <c>mqtts</c>, <c>ws</c>, <c>wss</c>).</summary>
+    public string Scheme { get; } = scheme;
+
+    /// <summary>Configuration section, for error messages (<c>Listeners:Tcp</c>).</summary>
+    public string ConfigSection { get; } = configSection;
+
+    public IPEndPoint EndPoint => listenOptions.IPEndPoint ?? throw new InvalidOperationException($"{ConfigSection} is not an IP listener.");
+
+    public string Url => EndPoint.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
+        ? $"{Scheme}://[{EndPoint.Address}]:{EndPoint.Port}"
+        : $"{Scheme}://{EndPoint.Address}:{EndPoint.Port}";
+}

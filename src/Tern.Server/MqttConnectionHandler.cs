@@ -1,0 +1,32 @@
+using Microsoft.AspNetCore.Connections;
+using Tern.Broker;
+
+namespace Tern.Server;
+
+/// <summary>
+/// Hands each Kestrel connection to the broker engine. Public so that an ASP.NET Core app can embed
+/// the broker: register <see cref="MqttBroker"/> as a singleton and call
+/// <c>listenOptions.UseConnectionHandler&lt;MqttConnectionHandler&gt;()</c>.
+/// </summary>
+public sealed class MqttConnectionHandler : ConnectionHandler
+{
+    private readonly MqttBroker _broker;
+
+    public MqttConnectionHandler(MqttBroker broker)
+    {
+        ArgumentNullException.ThrowIfNull(broker);
+        _broker = broker;
+    }
+
+    public override Task OnConnectedAsync(ConnectionContext connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var info = new MqttConnectionInfo(
+            connection.ConnectionId,
+            connection.RemoteEndPoint,
+            connection.LocalEndPoint,
+            "tcp",
+            connection.Abort);
+        return _broker.HandleConnectionAsync(connection.Transport, info, connection.ConnectionClosed);
+    }
+}

@@ -1,0 +1,180 @@
+using System.Net.Sockets;
+using System.Reflection;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Tern.Broker;
+using Tern.Server.Configuration;
+using Tern.Server.Hosting;
+using Tern.Server.Listeners;
+
+namespace Tern.Server;
+
+/// <summary>
+/// The Tern host: configuration, logging, the broker engine and its Kestrel listeners.
+/// <c>tern start</c> is a thin shell around this class; tests and apps embed it directly.
+/// </summary>
+public sealed class TernServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ListenerSetup _listeners;
+    private readonly ILogger _logger;
+
+    private TernServer(WebApplication app, ListenerSetup listeners, IConfiguration configuration)
+    {
+        _app = app;
+        _listeners = listeners;
+        Configuration = configuration;
+        Broker = app.Services.GetRequiredService<MqttBroker>();
+        _logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<TernServer>();
+    }
+
+    /// <summary>The product version, e.g. <c>0.1.0</c>.</summary>
+    public static string Version { get; } = ReadVersion();
+
+    /// <summary>The broker engine (a singleton of this host).</summary>
+    public MqttBroker Broker { get; }
+
+    /// <summary>The merged configuration: file, <c>TERN_</c> environment, args, overrides.</summary>
+    public IConfiguration Configuration { get; }
+
+    /// <summary>The bound MQTT TCP port; after <see cref="StartAsync"/> this is the real port even when 0 was configured.</summary>
+    public int TcpPort => FindEndpoint("tcp")?.EndPoint.Port ?? 0;
+
+    /// <summary>Where the listeners listen, e.g. <c>mqtt://0.0.0.0:1883</c> (real ports after <see cref="StartAsync"/>).</summary>
+    public IReadOnlyList<string> ListeningOn => _listeners.Endpoints.Select(e => e.Url).ToArray();
+
+    /// <summary>
+    /// Builds the host without starting it. Configuration sources, lowest precedence first:
+    /// <paramref name="configFile"/> (must exist) or <c>tern.json</c> in the working directory (optional),
+    /// <c>TERN_</c> environment variables (<c>TERN_Broker__MaxInflight=64</c>), <paramref name="args"/>
+    /// (<c>--Broker:MaxInflight=64</c>), then <paramref name="overrides"/>.
+    /// </summary>
+    /// <exception cref="TernConfigurationException">A file is missing or malformed, or a value is invalid; the message names the key.</exception>
+    public static TernServer Create(
+        string[]? args = null,
+        IReadOnlyDictionary<string, string?>? overrides = null,
+        string? configFile = null)
+    {
+        var configuration = TernConfiguration.Build(args, overrides, configFile);
+        var brokerOptions = TernConfiguration.Bind<BrokerOptions>(configuration, BrokerOptions.SectionName);
+        TernConfiguration.Validate(brokerOptions.Validate, BrokerOptions.SectionName);
+        var listeners = ListenerSetup.FromConfiguration(configuration);
+
+        // The empty builder registers no HTTP defaults (no HTTPS, no routing, no host config sources):
+        // Kestrel here only carries MQTT connections.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Configuration.AddConfiguration(configuration);
+        TernLogging.Configure(builder.Logging, configuration);
+
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.UseSockets(o =>
+        {
+            // A packet larger than the input pipe's pause threshold could never be read whole: the
+            // transport would stop reading while the broker waits for the rest of the packet.
+            o.MaxReadBufferSize = Math.Max(o.MaxReadBufferSize ?? 0, (long)brokerOptions.MaxPacketSize + 64 * 1024);
+        });
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            listeners.Configure(k);
+        });
+
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+        builder.Services.AddSingleton(brokerOptions);
+        builder.Services.AddSingleton(sp => new MqttBroker(brokerOptions, sp.GetRequiredService<ILoggerFactory>(), TimeProvider.System));
+        builder.Services.AddSingleton<MqttConnectionHandler>();
+        builder.Services.AddHostedService<BrokerLifetimeService>();
+
+        return new TernServer(builder.Build(), listeners, configuration);
+    }
+
+    /// <summary>Starts the broker and binds the listeners.</summary>
+    /// <exception cref="TernListenerException">A listener could not bind (address already in use, permission denied).</exception>
+    public async Task StartAsync(CancellationToken ct = default)
+    {
+        try
+        {
+            await _app.StartAsync(ct).ConfigureAwait(false);
+        }
+        catch (IOException ex) when (ex.InnerException is AddressInUseException)
+        {
+            throw ListenerFailure(ex, "address already in use");
+        }
+        catch (SocketException ex)
+        {
+            throw ListenerFailure(ex, ex.Message);
+        }
+        catch (IOException ex) when (ex.InnerException is SocketException inner)
+        {
+            throw ListenerFailure(ex, inner.Message);
+        }
+
+        foreach (var endpoint in _listeners.Endpoints)
+        {
+            Log.Listening(_logger, endpoint.Url, endpoint.Name);
+        }
+    }
+
+    /// <summary>Completes when the host has stopped: after Ctrl+C/SIGTERM, <see cref="StopAsync"/> or <paramref name="ct"/>.</summary>
+    public Task WaitForShutdownAsync(CancellationToken ct = default) => _app.WaitForShutdownAsync(ct);
+
+    /// <summary>Closes every client (the broker first), then stops the listeners.</summary>
+    public Task StopAsync(CancellationToken ct = default) => _app.StopAsync(ct);
+
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
+
+    private ListenerEndpoint? FindEndpoint(string name)
+    {
+        foreach (var endpoint in _listeners.Endpoints)
+        {
+            if (endpoint.Name == name)
+            {
+                return endpoint;
+            }
+        }
+
+        return null;
+    }
+
+    private TernListenerException ListenerFailure(Exception ex, string reason)
+    {
+        // Kestrel names the endpoint in its message ("Failed to bind to address http://..."); map it back to our listener.
+        ListenerEndpoint? failed = null;
+        foreach (var endpoint in _listeners.Endpoints)
+        {
+            if (ex.Message.Contains($"{endpoint.EndPoint}", StringComparison.Ordinal))
+            {
+                failed = endpoint;
+            }
+        }
+
+        failed ??= _listeners.Endpoints.Count > 0 ? _listeners.Endpoints[0] : null;
+        if (failed is null)
+        {
+            return new TernListenerException($"Cannot start listening: {reason}.", "Listeners", "", 0, ex);
+        }
+
+        var address = failed.EndPoint.Address.ToString();
+        var port = failed.EndPoint.Port;
+        return new TernListenerException(
+            $"Cannot listen on {failed.Url} ({failed.ConfigSection}): {reason.TrimEnd('.')}.",
+            failed.ConfigSection,
+            address,
+            port,
+            ex);
+    }
+
+    private static string ReadVersion()
+    {
+        var version = typeof(TernServer).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+            ?? typeof(TernServer).Assembly.GetName().Version?.ToString(3)
+            ?? "0.0.0";
+        var plus = version.IndexOf('+', StringComparison.Ordinal);
+        return plus < 0 ? version : version[..plus];
+    }
+}

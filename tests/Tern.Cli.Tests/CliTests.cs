@@ -1,0 +1,167 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Tern.Cli.Tests;
+
+/// <summary>The <c>tern</c> executable, run as a real process.</summary>
+public sealed class CliTests
+{
+    private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task Help_lists_the_start_command()
+    {
+        var (code, tern) = await TernProcess.RunAsync(["--help"]);
+        await using var _ = tern;
+
+        Assert.Equal(0, code);
+        Assert.Contains("start", tern.Stdout, StringComparison.Ordinal);
+        Assert.Contains("--version", tern.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_help_explains_port_and_config()
+    {
+        var (code, tern) = await TernProcess.RunAsync(["start", "--help"]);
+        await using var _ = tern;
+
+        Assert.Equal(0, code);
+        Assert.Contains("-p, --port", tern.Stdout, StringComparison.Ordinal);
+        Assert.Contains("-c, --config", tern.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Listeners:Tcp:Port", tern.Stdout, StringComparison.Ordinal);
+        Assert.Contains("TERN_", tern.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Version_prints_the_version()
+    {
+        var (code, tern) = await TernProcess.RunAsync(["--version"]);
+        await using var _ = tern;
+
+        Assert.Equal(0, code);
+        Assert.Matches(@"^\d+\.\d+\.\d+", tern.Stdout.Trim());
+    }
+
+    [Fact]
+    public async Task Start_listens_on_the_given_port_and_answers_connect_with_connack()
+    {
+        var port = Net.FreePort();
+        await using var tern = TernProcess.Start(["start", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Listeners:Tcp:Address=127.0.0.1"]);
+
+        var line = await tern.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal));
+        Assert.Contains($"mqtt://127.0.0.1:{port}", line, StringComparison.Ordinal);
+        Assert.StartsWith("Tern ", line, StringComparison.Ordinal);
+
+        // CONNACK, remaining length 2, no session present, return code 0 (accepted).
+        var connAck = await Net.ConnectAndReadConnAckAsync(port, Prompt);
+        Assert.Equal(new byte[] { 0x20, 0x02, 0x00, 0x00 }, connAck);
+    }
+
+    [Fact]
+    public async Task Sigterm_stops_gracefully_with_exit_code_0()
+    {
+        await using var tern = TernProcess.Start(["start", "-p", "0", "--Listeners:Tcp:Address=127.0.0.1"]);
+        var line = await tern.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal));
+        var port = int.Parse(line[(line.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+
+        // An open client connection must not hold up shutdown.
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, port);
+
+        await tern.SendSigTermAsync();
+
+        Assert.Equal(0, await tern.WaitForExitAsync(Prompt));
+    }
+
+    [Fact]
+    public async Task Invalid_value_on_the_command_line_exits_1_naming_the_key()
+    {
+        var (code, tern) = await TernProcess.RunAsync(["start", "--Broker:MaxInflight=0"]);
+        await using var _ = tern;
+
+        Assert.Equal(1, code);
+        Assert.Contains("Invalid configuration: Broker:MaxInflight must be between 1 and 65535.", tern.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("listening on", tern.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unparsable_value_exits_1_naming_the_key()
+    {
+        var (code, tern) = await TernProcess.RunAsync(["start", "--Broker:MaxPacketSize=big"]);
+        await using var _ = tern;
+
+        Assert.Equal(1, code);
+        Assert.Contains("Broker:MaxPacketSize", tern.Stderr, StringComparison.Ordinal);
+        Assert.Contains("'big'", tern.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unknown_key_exits_1_naming_the_key()
+    {
+        var (code, tern) = await TernProcess.RunAsync(["start", "--Broker:MaxInflights=5"]);
+        await using var _ = tern;
+
+        Assert.Equal(1, code);
+        Assert.Contains("Broker:MaxInflights is not a known setting", tern.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Missing_config_file_exits_1_naming_the_file()
+    {
+        var (code, tern) = await TernProcess.RunAsync(["start", "-c", "no-such-tern.json"]);
+        await using var _ = tern;
+
+        Assert.Equal(1, code);
+        Assert.Contains("no-such-tern.json", tern.Stderr, StringComparison.Ordinal);
+        Assert.Contains("not found", tern.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Environment_variable_is_configuration()
+    {
+        var (code, tern) = await TernProcess.RunAsync(["start", "-p", "0"], new Dictionary<string, string> { ["TERN_Broker__MaxInflight"] = "0" });
+        await using var _ = tern;
+
+        Assert.Equal(1, code);
+        Assert.Contains("Broker:MaxInflight", tern.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Tern_json_in_the_working_directory_is_read()
+    {
+        var dir = Directory.CreateTempSubdirectory("tern-cli-test-").FullName;
+        await File.WriteAllTextAsync(Path.Combine(dir, "tern.json"), """{ "Broker": { "MaxQueuedQoS0Messages": 0 } }""");
+
+        var (code, tern) = await TernProcess.RunAsync(["start", "-p", "0"], workingDirectory: dir);
+        await using var _ = tern;
+
+        Assert.Equal(1, code);
+        Assert.Contains("Broker:MaxQueuedQoS0Messages", tern.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Port_in_use_exits_1_naming_address_and_port()
+    {
+        using var squatter = new TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
+
+        var (code, tern) = await TernProcess.RunAsync(["start", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Listeners:Tcp:Address=127.0.0.1"]);
+        await using var _ = tern;
+
+        Assert.Equal(1, code);
+        Assert.Contains($"127.0.0.1:{port}", tern.Stderr, StringComparison.Ordinal);
+        Assert.Contains("address already in use", tern.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", tern.Stderr, StringComparison.Ordinal); // no stack trace
+    }
+
+    [Fact]
+    public async Task Stray_word_is_rejected()
+    {
+        var (code, tern) = await TernProcess.RunAsync(["start", "Broker:MaxInflight=5"]);
+        await using var _ = tern;
+
+        Assert.Equal(1, code);
+        Assert.Contains("Broker:MaxInflight=5", tern.Stderr, StringComparison.Ordinal);
+    }
+}
