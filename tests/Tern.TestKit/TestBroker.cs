@@ -1,0 +1,106 @@
+using Tern.Server;
+
+namespace Tern.TestKit;
+
+/// <summary>
+/// A real <see cref="TernServer"/> listening on 127.0.0.1 on a free port. Each test starts its own,
+/// so tests never share sessions, retained messages or ports.
+/// </summary>
+public sealed class TestBroker : IAsyncDisposable
+{
+    private TestBroker(TernServer server)
+    {
+        Server = server;
+    }
+
+    public TernServer Server { get; }
+
+    /// <summary>The TCP port the broker is bound to.</summary>
+    public int Port => Server.TcpPort;
+
+    /// <summary>
+    /// Starts a broker. <paramref name="settings"/> are configuration keys such as
+    /// <c>Broker:MaxInflight</c>; they override the test defaults (TCP on 127.0.0.1, port 0).
+    /// </summary>
+    public static async Task<TestBroker> StartAsync(IReadOnlyDictionary<string, string?>? settings = null)
+    {
+        var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        {
+            ["Listeners:Tcp:Address"] = "127.0.0.1",
+            ["Listeners:Tcp:Port"] = "0",
+        };
+        if (settings is not null)
+        {
+            foreach (var (key, value) in settings)
+            {
+                overrides[key] = value;
+            }
+        }
+
+        var server = TernServer.Create(args: [], overrides: overrides);
+        try
+        {
+            using var cts = new CancellationTokenSource(TestTimeouts.BrokerStart);
+            await server.StartAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        if (server.TcpPort <= 0)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException($"TernServer.TcpPort is {server.TcpPort} after StartAsync; expected the bound port.");
+        }
+
+        return new TestBroker(server);
+    }
+
+    /// <summary>Opens a raw TCP connection to this broker (no CONNECT sent yet).</summary>
+    public Task<RawMqttClient> OpenRawAsync() => RawMqttClient.OpenAsync(Port);
+
+    /// <summary>Opens a connection and completes CONNECT/CONNACK (asserting return code 0).</summary>
+    public async Task<RawMqttClient> ConnectAsync(
+        string clientId,
+        bool cleanSession = true,
+        ushort keepAlive = 0,
+        Tern.Protocol.WillMessage? will = null,
+        Tern.Protocol.MqttProtocolVersion version = Tern.Protocol.MqttProtocolVersion.V311)
+    {
+        var client = await RawMqttClient.OpenAsync(Port).ConfigureAwait(false);
+        try
+        {
+            var connAck = await client.ConnectAsync(clientId, cleanSession, keepAlive, will, version).ConfigureAwait(false);
+            if (connAck.ReasonCode != 0)
+            {
+                throw new InvalidOperationException($"CONNECT of '{clientId}' was refused with CONNACK return code 0x{connAck.ReasonCode:X2}.");
+            }
+        }
+        catch
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return client;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TestTimeouts.BrokerStop);
+            await Server.StopAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposal below still releases the listener.
+        }
+        finally
+        {
+            await Server.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
