@@ -46,6 +46,12 @@ internal sealed partial class MqttConnection
     private bool ProcessPackets(ref ReadOnlySequence<byte> buffer)
     {
         var maxPacketSize = _broker.Options.MaxPacketSize;
+        if (!IsConnected && !buffer.IsEmpty && buffer.FirstSpan[0] >> 4 != (int)MqttPacketType.Connect)
+        {
+            // [MQTT-3.1.0-1] decided on the first byte: no need to buffer what is not MQTT at all.
+            throw MqttProtocolException.ProtocolError($"first packet was type {buffer.FirstSpan[0] >> 4}, not CONNECT");
+        }
+
         while (MqttDecoder.TryReadFrame(ref buffer, maxPacketSize, out var frame))
         {
             _bytesReceived += frame.Length;
