@@ -15,12 +15,24 @@ public sealed partial class MqttBroker : IAsyncDisposable
     private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new(ReferenceEqualityComparer.Instance);
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILogger _logger;
+    private readonly Dictionary<string, IEnhancedAuthenticator> _authenticators = new(StringComparer.Ordinal);
     private Task? _timerLoop;
     private int _stopped;
     private long _clientIdCounter;
 
     public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+        : this(options, [], loggerFactory, timeProvider)
     {
+    }
+
+    public MqttBroker(BrokerOptions options, IEnumerable<IEnhancedAuthenticator> authenticators, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(authenticators);
+        foreach (var authenticator in authenticators)
+        {
+            _authenticators[authenticator.Method] = authenticator;
+        }
+
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
@@ -204,6 +216,8 @@ public sealed partial class MqttBroker : IAsyncDisposable
         var properties = will.Properties is { WillDelayInterval: not null } p ? p with { WillDelayInterval = null } : will.Properties;
         Route(new ApplicationMessage(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, Environment.TickCount64));
     }
+
+    internal IEnhancedAuthenticator? FindAuthenticator(string method) => _authenticators.GetValueOrDefault(method);
 
     internal string AssignClientId()
         => $"tern-{Environment.ProcessId:x}-{Interlocked.Increment(ref _clientIdCounter):x}-{Random.Shared.Next():x8}";

@@ -7,7 +7,7 @@ internal sealed partial class MqttConnection
 {
     private bool IsV5 => Version == MqttProtocolVersion.V500;
 
-    private bool HandleConnect(ConnectPacket connect)
+    private bool HandleConnect(ConnectPacket connect, string? authMethod, ReadOnlyMemory<byte>? authData)
     {
         Version = connect.ProtocolVersion;
         var options = _broker.Options;
@@ -66,7 +66,7 @@ internal sealed partial class MqttConnection
             // MQTT 3.1 has no session present flag.
             SessionPresent = sessionPresent && Version != MqttProtocolVersion.V310,
             ReasonCode = 0,
-            Properties = IsV5 ? BuildConnAckProperties(assignedId, properties) : null,
+            Properties = IsV5 ? BuildConnAckProperties(assignedId, properties) with { AuthenticationMethod = authMethod, AuthenticationData = authMethod is null ? null : authData } : null,
         };
         session.Attach(this, connAck, inflightLimit);
         Log.ClientConnected(_logger, clientId, RemoteEndPoint, VersionName(Version), connect.CleanSession, KeepAlive, sessionPresent);

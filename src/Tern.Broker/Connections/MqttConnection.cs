@@ -28,6 +28,7 @@ internal sealed partial class MqttConnection
     private string? _closeReason;
     private bool _publishWill = true;
     private long _lastActivity;
+    private bool _connectReceived;
     private WillMessage? _will;
     private MqttSession? _session;
 
@@ -66,6 +67,9 @@ internal sealed partial class MqttConnection
 
     /// <summary>CONNECT was accepted.</summary>
     public bool IsConnected { get; private set; }
+
+    /// <summary>The user an enhanced authentication method vouched for.</summary>
+    public string? AuthenticatedUser { get; private set; }
 
     public ushort KeepAlive { get; private set; }
 
