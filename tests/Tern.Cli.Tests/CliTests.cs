@@ -6,7 +6,7 @@ namespace Tern.Cli.Tests;
 /// <summary>The <c>tern</c> executable, run as a real process.</summary>
 public sealed class CliTests
 {
-    private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(15);
 
     [Fact]
     public async Task Help_lists_the_start_command()
