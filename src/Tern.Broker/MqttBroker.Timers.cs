@@ -27,7 +27,7 @@ public sealed partial class MqttBroker
                     connection.CheckTimeouts(now, connectTimeoutMs);
                 }
 
-                Sessions.ExpireSessions(now);
+                Sessions.OnTimer(now);
                 if (sysIntervalMs > 0 && now >= nextSys)
                 {
                     nextSys = now + sysIntervalMs;

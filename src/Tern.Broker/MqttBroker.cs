@@ -15,12 +15,24 @@ public sealed partial class MqttBroker : IAsyncDisposable
     private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new(ReferenceEqualityComparer.Instance);
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILogger _logger;
+    private readonly Dictionary<string, IEnhancedAuthenticator> _authenticators = new(StringComparer.Ordinal);
     private Task? _timerLoop;
     private int _stopped;
     private long _clientIdCounter;
 
     public MqttBroker(BrokerOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+        : this(options, [], loggerFactory, timeProvider)
     {
+    }
+
+    public MqttBroker(BrokerOptions options, IEnumerable<IEnhancedAuthenticator> authenticators, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(authenticators);
+        foreach (var authenticator in authenticators)
+        {
+            _authenticators[authenticator.Method] = authenticator;
+        }
+
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         Options = options;
@@ -31,7 +43,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Statistics = new BrokerStatistics(Environment.TickCount64);
         Index = new SubscriptionIndex();
         Retained = new RetainedStore(options.MaxRetainedMessages);
-        Sessions = new SessionManager(options, Statistics, Index);
+        Sessions = new SessionManager(this);
     }
 
     public BrokerOptions Options { get; }
@@ -135,16 +147,18 @@ public sealed partial class MqttBroker : IAsyncDisposable
     }
 
     /// <summary>Fans a message out to every matching session, on the caller's thread.</summary>
-    internal void Route(ApplicationMessage message)
+    /// <returns>false when nothing subscribed to the topic.</returns>
+    internal bool Route(ApplicationMessage message)
     {
         if (message.Retain)
         {
             Retained.Set(message);
         }
 
-        var targets = Index.Match(message.Topic);
-        foreach (var target in targets)
+        var match = Index.Match(message.Topic);
+        foreach (var target in match.Targets)
         {
+            // [MQTT-3.8.3-3] no local: not back to the client that published it.
             if (target.NoLocal && message.PublisherClientId is not null && target.Session.ClientId == message.PublisherClientId)
             {
                 continue;
@@ -152,12 +166,58 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
             var qos = message.QoS < target.QoS ? message.QoS : target.QoS;
             // [MQTT-3.3.1-9] live messages go out with RETAIN 0 unless retain-as-published.
-            target.Session.Deliver(message, qos, target.RetainAsPublished && message.Retain);
+            target.Session.Deliver(new Delivery(message, qos, target.RetainAsPublished && message.Retain, target.SubscriptionIdentifiers, null));
+        }
+
+        foreach (var group in match.Groups)
+        {
+            DeliverShared(group, message, exclude: null);
+        }
+
+        return match.Targets.Length > 0 || match.Groups.Length > 0;
+    }
+
+    /// <summary>One copy to one member of a shared group [MQTT-4.8.2-3].</summary>
+    private bool DeliverShared(SharedGroup group, ApplicationMessage message, MqttSession? exclude)
+    {
+        var member = group.Pick(Options.SharedSubscriptionStrategy, exclude);
+        if (member is null)
+        {
+            return false;
+        }
+
+        var qos = message.QoS < member.Options.QoS ? message.QoS : member.Options.QoS;
+        uint[]? ids = member.SubscriptionIdentifier is { } id ? [id] : null;
+        member.Session.Deliver(new Delivery(message, qos, member.Options.RetainAsPublished && message.Retain, ids, group));
+        return true;
+    }
+
+    /// <summary>A connection ended: session bookkeeping, the will, and shared messages handed on.</summary>
+    internal void OnSessionDisconnected(MqttSession session, MqttConnection connection, WillMessage? will)
+    {
+        // QoS 1/2 messages a leaving shared-subscription member did not acknowledge go to another member.
+        var taken = session.TakeSharedDeliveries();
+        Sessions.Disconnected(session, connection, will);
+        if (taken is not null)
+        {
+            foreach (var delivery in taken)
+            {
+                if (!DeliverShared(delivery.Group!, delivery.Message, exclude: session) && !session.Ended)
+                {
+                    session.Deliver(delivery);
+                }
+            }
         }
     }
 
     internal void PublishWill(WillMessage will, string clientId)
-        => Route(new ApplicationMessage(will.Topic, will.Payload, will.QoS, will.Retain, will.Properties, clientId, Environment.TickCount64));
+    {
+        // Will delay is a CONNECT property, not one of the PUBLISH.
+        var properties = will.Properties is { WillDelayInterval: not null } p ? p with { WillDelayInterval = null } : will.Properties;
+        Route(new ApplicationMessage(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, Environment.TickCount64));
+    }
+
+    internal IEnhancedAuthenticator? FindAuthenticator(string method) => _authenticators.GetValueOrDefault(method);
 
     internal string AssignClientId()
         => $"tern-{Environment.ProcessId:x}-{Interlocked.Increment(ref _clientIdCounter):x}-{Random.Shared.Next():x8}";

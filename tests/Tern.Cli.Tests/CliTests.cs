@@ -6,7 +6,7 @@ namespace Tern.Cli.Tests;
 /// <summary>The <c>tern</c> executable, run as a real process.</summary>
 public sealed class CliTests
 {
-    private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(15);
 
     [Fact]
     public async Task Help_lists_the_start_command()
@@ -57,8 +57,10 @@ public sealed class CliTests
         Assert.Equal(new byte[] { 0x20, 0x02, 0x00, 0x00 }, connAck);
     }
 
-    [Fact]
-    public async Task Sigterm_stops_gracefully_with_exit_code_0()
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public async Task Signal_stops_gracefully_with_exit_code_0(string signal)
     {
         await using var tern = TernProcess.Start(["start", "-p", "0", "--Listeners:Tcp:Address=127.0.0.1"]);
         var line = await tern.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal));
@@ -68,7 +70,7 @@ public sealed class CliTests
         using var client = new TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, port);
 
-        await tern.SendSigTermAsync();
+        await tern.SendSignalAsync(signal);
 
         Assert.Equal(0, await tern.WaitForExitAsync(Prompt));
     }
@@ -163,5 +165,17 @@ public sealed class CliTests
 
         Assert.Equal(1, code);
         Assert.Contains("Broker:MaxInflight=5", tern.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("70000")]
+    public async Task Bad_port_exits_1(string port)
+    {
+        var (code, tern) = await TernProcess.RunAsync(["start", "-p", port]);
+        await using var _ = tern;
+
+        Assert.Equal(1, code);
+        Assert.Contains($"--port must be a number between 0 and 65535, not '{port}'.", tern.Stderr, StringComparison.Ordinal);
     }
 }

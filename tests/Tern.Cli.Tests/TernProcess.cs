@@ -152,10 +152,10 @@ internal sealed class TernProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
-    /// <summary>Sends SIGTERM, as a service manager or `docker stop` would.</summary>
-    public async Task SendSigTermAsync()
+    /// <summary>Sends a signal (<c>TERM</c> as a service manager or <c>docker stop</c> would, <c>INT</c> as Ctrl+C).</summary>
+    public async Task SendSignalAsync(string signal)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
+        using var kill = Process.Start(new ProcessStartInfo("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!;
         await kill.WaitForExitAsync();
         Assert.Equal(0, kill.ExitCode);
     }

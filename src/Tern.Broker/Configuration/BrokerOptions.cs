@@ -32,6 +32,42 @@ public sealed class BrokerOptions
     /// <summary>Retained messages kept; a new retained topic beyond this is not stored.</summary>
     public int MaxRetainedMessages { get; set; } = 100_000;
 
+    /// <summary>Highest QoS the broker accepts and grants (0, 1 or 2); MQTT 5 clients are told in CONNACK.</summary>
+    public int MaximumQoS { get; set; } = 2;
+
+    /// <summary>Retained messages are supported; when false an MQTT 5 PUBLISH with RETAIN is refused (0x9A).</summary>
+    public bool RetainAvailable { get; set; } = true;
+
+    /// <summary>Wildcard filters are accepted; when false they get 0xA2 (MQTT 5) or 0x80.</summary>
+    public bool WildcardSubscriptionAvailable { get; set; } = true;
+
+    /// <summary>Subscription identifiers are accepted (MQTT 5).</summary>
+    public bool SubscriptionIdentifiersAvailable { get; set; } = true;
+
+    /// <summary><c>$share/{group}/{filter}</c> subscriptions are accepted.</summary>
+    public bool SharedSubscriptionAvailable { get; set; } = true;
+
+    /// <summary>How a shared subscription group picks the member for each message.</summary>
+    public SharedSubscriptionStrategy SharedSubscriptionStrategy { get; set; } = SharedSubscriptionStrategy.RoundRobin;
+
+    /// <summary>Incoming QoS 2 messages a client may have unreleased at once (MQTT 5 receive maximum the broker announces).</summary>
+    public int ReceiveMaximum { get; set; } = 1024;
+
+    /// <summary>Topic aliases an MQTT 5 client may use towards the broker (0 turns them off).</summary>
+    public int TopicAliasMaximum { get; set; } = 10;
+
+    /// <summary>When set, the keep alive the broker imposes on MQTT 5 clients (server keep alive), in seconds.</summary>
+    public int? ServerKeepAlive { get; set; }
+
+    /// <summary>Response information returned to MQTT 5 clients that request it; <c>{clientid}</c> is replaced.</summary>
+    public string ResponseInformation { get; set; } = "response/{clientid}";
+
+    /// <summary>Redirect every MQTT 5 client elsewhere: <c>None</c>, <c>UseAnotherServer</c> (0x9C) or <c>ServerMoved</c> (0x9D).</summary>
+    public ServerRedirect Redirect { get; set; } = ServerRedirect.None;
+
+    /// <summary>The server reference sent with a redirect (e.g. <c>other-host:1883</c>).</summary>
+    public string? ServerReference { get; set; }
+
     /// <summary>Checks option values; throws <see cref="ArgumentException"/> naming the key.</summary>
     public void Validate()
     {
@@ -42,6 +78,11 @@ public sealed class BrokerOptions
         Require(ConnectTimeoutSeconds > 0, nameof(ConnectTimeoutSeconds), "must be more than 0");
         Require(SysIntervalSeconds >= 0, nameof(SysIntervalSeconds), "must be 0 (off) or more");
         Require(MaxRetainedMessages >= 0, nameof(MaxRetainedMessages), "must be 0 or more");
+        Require(MaximumQoS is >= 0 and <= 2, nameof(MaximumQoS), "must be 0, 1 or 2");
+        Require(ReceiveMaximum is >= 1 and <= 65535, nameof(ReceiveMaximum), "must be between 1 and 65535");
+        Require(TopicAliasMaximum is >= 0 and <= 65535, nameof(TopicAliasMaximum), "must be between 0 and 65535");
+        Require(ServerKeepAlive is null or (>= 0 and <= 65535), nameof(ServerKeepAlive), "must be between 0 and 65535");
+        Require(Redirect == ServerRedirect.None || !string.IsNullOrEmpty(ServerReference), nameof(ServerReference), "must be set when Broker:Redirect is not None");
     }
 
     private static void Require(bool ok, string key, string rule)
@@ -51,4 +92,19 @@ public sealed class BrokerOptions
             throw new ArgumentException($"{SectionName}:{key} {rule}.", key);
         }
     }
+}
+
+/// <summary>How a shared subscription group picks the member that gets a message.</summary>
+public enum SharedSubscriptionStrategy
+{
+    RoundRobin,
+    Random,
+}
+
+/// <summary>MQTT 5 server redirection (spec 4.11).</summary>
+public enum ServerRedirect
+{
+    None,
+    UseAnotherServer,
+    ServerMoved,
 }

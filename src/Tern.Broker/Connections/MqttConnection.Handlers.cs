@@ -1,20 +1,29 @@
+using System.Text.Unicode;
 using Tern.Protocol;
 
 namespace Tern.Broker;
 
 internal sealed partial class MqttConnection
 {
-    private bool HandleConnect(ConnectPacket connect)
+    private bool IsV5 => Version == MqttProtocolVersion.V500;
+
+    private bool HandleConnect(ConnectPacket connect, string? authMethod, ReadOnlyMemory<byte>? authData)
     {
         Version = connect.ProtocolVersion;
-        var v5 = Version == MqttProtocolVersion.V500;
+        var options = _broker.Options;
         var clientId = connect.ClientId;
         string? assignedId = null;
+
+        if (IsV5 && options.Redirect != ServerRedirect.None)
+        {
+            var code = options.Redirect == ServerRedirect.ServerMoved ? ReasonCode.ServerMoved : ReasonCode.UseAnotherServer;
+            return Refuse(ConnectReturnCode.ServerUnavailable, code, "redirected to " + options.ServerReference, new MqttProperties { ServerReference = options.ServerReference });
+        }
 
         if (clientId.Length == 0)
         {
             // 3.1 requires an id; 3.1.1 assigns one only to a clean session [MQTT-3.1.3-7, -8].
-            if (Version == MqttProtocolVersion.V310 || (!connect.CleanSession && !v5))
+            if (Version == MqttProtocolVersion.V310 || (!connect.CleanSession && !IsV5))
             {
                 return Refuse(ConnectReturnCode.IdentifierRejected, ReasonCode.ClientIdentifierNotValid, "empty client id without clean session");
             }
@@ -22,22 +31,25 @@ internal sealed partial class MqttConnection
             clientId = assignedId = _broker.AssignClientId();
         }
 
-        uint expiry = v5
-            ? connect.Properties?.SessionExpiryInterval ?? 0
+        var properties = connect.Properties;
+        uint expiry = IsV5
+            ? properties?.SessionExpiryInterval ?? 0
             : connect.CleanSession ? 0 : MqttSession.NeverExpires;
-        var inflightLimit = _broker.Options.MaxInflight;
-        if (v5 && connect.Properties?.ReceiveMaximum is { } receiveMaximum)
+        var inflightLimit = options.MaxInflight;
+        if (IsV5)
         {
-            if (receiveMaximum == 0)
+            if (properties?.ReceiveMaximum is { } receiveMaximum)
             {
-                throw MqttProtocolException.ProtocolError("receive maximum 0");
+                inflightLimit = Math.Min(inflightLimit, receiveMaximum);
             }
 
-            inflightLimit = Math.Min(inflightLimit, receiveMaximum);
+            _clientMaximumPacketSize = properties?.MaximumPacketSize is { } max ? (int)Math.Min(max, int.MaxValue) : int.MaxValue;
+            _clientTopicAliasMaximum = properties?.TopicAliasMaximum ?? 0;
+            _requestProblemInformation = properties?.RequestProblemInformation != 0;
         }
 
         ClientId = clientId;
-        KeepAlive = connect.KeepAlive;
+        KeepAlive = IsV5 && options.ServerKeepAlive is { } serverKeepAlive ? (ushort)serverKeepAlive : connect.KeepAlive;
         _will = connect.Will;
         IsConnected = true;
 
@@ -54,29 +66,39 @@ internal sealed partial class MqttConnection
             // MQTT 3.1 has no session present flag.
             SessionPresent = sessionPresent && Version != MqttProtocolVersion.V310,
             ReasonCode = 0,
-            Properties = v5 ? BuildConnAckProperties(assignedId) : null,
+            Properties = IsV5 ? BuildConnAckProperties(assignedId, properties) with { AuthenticationMethod = authMethod, AuthenticationData = authMethod is null ? null : authData } : null,
         };
         session.Attach(this, connAck, inflightLimit);
         Log.ClientConnected(_logger, clientId, RemoteEndPoint, VersionName(Version), connect.CleanSession, KeepAlive, sessionPresent);
         return true;
     }
 
-    private MqttProperties BuildConnAckProperties(string? assignedId) => new()
+    private MqttProperties BuildConnAckProperties(string? assignedId, MqttProperties? connectProperties)
     {
-        AssignedClientIdentifier = assignedId,
-        MaximumPacketSize = (uint)_broker.Options.MaxPacketSize,
-        RetainAvailable = 1,
-        WildcardSubscriptionAvailable = 1,
-        SubscriptionIdentifierAvailable = 0,
-        SharedSubscriptionAvailable = 0,
-        TopicAliasMaximum = 0,
-    };
+        var options = _broker.Options;
+        return new MqttProperties
+        {
+            AssignedClientIdentifier = assignedId,
+            ServerKeepAlive = options.ServerKeepAlive is { } keepAlive ? (ushort)keepAlive : null,
+            ReceiveMaximum = (ushort)options.ReceiveMaximum,
+            MaximumPacketSize = (uint)options.MaxPacketSize,
+            TopicAliasMaximum = options.TopicAliasMaximum > 0 ? (ushort)options.TopicAliasMaximum : null,
+            MaximumQoS = options.MaximumQoS < 2 ? (byte)options.MaximumQoS : null,
+            RetainAvailable = options.RetainAvailable ? null : (byte)0,
+            WildcardSubscriptionAvailable = options.WildcardSubscriptionAvailable ? null : (byte)0,
+            SubscriptionIdentifierAvailable = options.SubscriptionIdentifiersAvailable ? null : (byte)0,
+            SharedSubscriptionAvailable = options.SharedSubscriptionAvailable ? null : (byte)0,
+            ResponseInformation = connectProperties?.RequestResponseInformation == 1 && options.ResponseInformation.Length > 0
+                ? options.ResponseInformation.Replace("{clientid}", ClientId, StringComparison.Ordinal)
+                : null,
+        };
+    }
 
     /// <summary>Answers CONNECT with a refusal and ends the connection.</summary>
-    private bool Refuse(ConnectReturnCode code311, ReasonCode code5, string reason)
+    private bool Refuse(ConnectReturnCode code311, ReasonCode code5, string reason, MqttProperties? properties = null)
     {
-        var code = Version == MqttProtocolVersion.V500 ? (byte)code5 : (byte)code311;
-        SendControl(new ConnAckPacket { ReasonCode = code });
+        var code = IsV5 ? (byte)code5 : (byte)code311;
+        SendControl(new ConnAckPacket { ReasonCode = code, Properties = IsV5 ? (properties ?? new MqttProperties { ReasonString = reason }) : null });
         _closeReason = "connection refused: " + reason;
         _publishWill = false;
         Log.ConnectionRefused(_logger, RemoteEndPoint, reason);
@@ -86,44 +108,115 @@ internal sealed partial class MqttConnection
     private void HandlePublish(PublishPacket publish)
     {
         _messagesReceived++;
-        if (Version == MqttProtocolVersion.V500 && (publish.Topic.Length == 0 || publish.Properties?.TopicAlias is not null))
+        var options = _broker.Options;
+        if ((int)publish.QoS > options.MaximumQoS)
         {
-            // Topic alias maximum is announced as 0 [MQTT-3.2.2-18].
-            throw new MqttProtocolException(ReasonCode.TopicAliasInvalid, "topic alias used, but the maximum is 0");
+            throw new MqttProtocolException(ReasonCode.QoSNotSupported, $"QoS {(int)publish.QoS} is above the maximum QoS {options.MaximumQoS}");
         }
 
-        switch (publish.QoS)
+        if (publish.Retain && !options.RetainAvailable)
         {
-            case MqttQoS.AtMostOnce:
-                Route(publish);
-                break;
-            case MqttQoS.AtLeastOnce:
-                Route(publish);
-                SendControl(new PubAckPacket { PacketId = publish.PacketId });
-                break;
-            default:
-                // Exactly once: route on the first PUBLISH of an id; a resend before PUBREL is only acknowledged.
-                if (_session!.TryAddIncomingQoS2(publish.PacketId))
+            throw new MqttProtocolException(ReasonCode.RetainNotSupported, "retained messages are not available");
+        }
+
+        var topic = publish.Topic;
+        var properties = IsV5 ? publish.Properties : null;
+        if (properties is not null)
+        {
+            topic = ResolveInboundAlias(topic, properties);
+            if (properties.SubscriptionIdentifiers is not null)
+            {
+                throw MqttProtocolException.ProtocolError("a PUBLISH from a client must not carry a subscription identifier");
+            }
+
+            if (properties.TopicAlias is not null)
+            {
+                properties = properties with { TopicAlias = null };
+            }
+
+            if (properties.PayloadFormatIndicator == 1 && !Utf8.IsValid(publish.Payload.Span))
+            {
+                // [MQTT-3.3.2-4] the payload must be UTF-8 when the format indicator says so.
+                if (publish.QoS == MqttQoS.AtMostOnce)
                 {
-                    Route(publish);
+                    throw new MqttProtocolException(ReasonCode.PayloadFormatInvalid, "payload is not valid UTF-8 but the payload format indicator is 1");
+                }
+
+                Acknowledge(publish, ReasonCode.PayloadFormatInvalid, "payload is not valid UTF-8");
+                return;
+            }
+        }
+        else if (topic.Length == 0)
+        {
+            throw MqttProtocolException.ProtocolError("empty topic name");
+        }
+
+        if (publish.QoS == MqttQoS.ExactlyOnce)
+        {
+            // Exactly once: route on the first PUBLISH of an id; a resend before PUBREL is only acknowledged.
+            var receiveMaximum = IsV5 ? options.ReceiveMaximum : ushort.MaxValue;
+            if (!_session!.TryAddIncomingQoS2(publish.PacketId, receiveMaximum, out var overQuota))
+            {
+                if (overQuota)
+                {
+                    throw new MqttProtocolException(ReasonCode.ReceiveMaximumExceeded, $"more than {receiveMaximum} QoS 2 messages awaiting PUBREL");
                 }
 
                 SendControl(new PubRecPacket { PacketId = publish.PacketId });
-                break;
+                return;
+            }
+        }
+
+        var message = new ApplicationMessage(topic, publish.Payload, publish.QoS, publish.Retain, properties, ClientId, Environment.TickCount64);
+        var matched = _broker.Route(message);
+        if (publish.QoS != MqttQoS.AtMostOnce)
+        {
+            Acknowledge(publish, matched || !IsV5 ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers, null);
         }
     }
 
-    private void Route(PublishPacket publish)
+    private void Acknowledge(PublishPacket publish, ReasonCode code, string? reason)
     {
-        var message = new ApplicationMessage(
-            publish.Topic,
-            publish.Payload,
-            publish.QoS,
-            publish.Retain,
-            Version == MqttProtocolVersion.V500 ? publish.Properties : null,
-            ClientId,
-            Environment.TickCount64);
-        _broker.Route(message);
+        var properties = reason is not null && _requestProblemInformation ? new MqttProperties { ReasonString = reason } : null;
+        if (publish.QoS == MqttQoS.AtLeastOnce)
+        {
+            SendControl(new PubAckPacket { PacketId = publish.PacketId, ReasonCode = code, Properties = properties });
+        }
+        else
+        {
+            SendControl(new PubRecPacket { PacketId = publish.PacketId, ReasonCode = code, Properties = properties });
+        }
+    }
+
+    /// <summary>Client-to-broker topic alias (MQTT 5, spec 3.3.2.3.4).</summary>
+    private string ResolveInboundAlias(string topic, MqttProperties properties)
+    {
+        if (properties.TopicAlias is not { } alias)
+        {
+            if (topic.Length == 0)
+            {
+                throw MqttProtocolException.ProtocolError("empty topic name without a topic alias");
+            }
+
+            return topic;
+        }
+
+        if (alias == 0 || alias > _broker.Options.TopicAliasMaximum)
+        {
+            // [MQTT-3.3.2-8], [MQTT-3.3.2-9]
+            throw new MqttProtocolException(ReasonCode.TopicAliasInvalid, $"topic alias {alias} is outside 1..{_broker.Options.TopicAliasMaximum}");
+        }
+
+        _inboundAliases ??= [];
+        if (topic.Length > 0)
+        {
+            _inboundAliases[alias] = topic;
+            return topic;
+        }
+
+        return _inboundAliases.TryGetValue(alias, out var known)
+            ? known
+            : throw MqttProtocolException.ProtocolError($"topic alias {alias} was never set");
     }
 
     private void HandlePubRec(PubRecPacket rec)
@@ -132,7 +225,7 @@ internal sealed partial class MqttConnection
         SendControl(new PubRelPacket
         {
             PacketId = rec.PacketId,
-            ReasonCode = known || Version != MqttProtocolVersion.V500 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound,
+            ReasonCode = known || !IsV5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound,
         });
     }
 
@@ -142,101 +235,27 @@ internal sealed partial class MqttConnection
         SendControl(new PubCompPacket
         {
             PacketId = rel.PacketId,
-            ReasonCode = known || Version != MqttProtocolVersion.V500 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound,
+            ReasonCode = known || !IsV5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound,
         });
-    }
-
-    private void HandleSubscribe(SubscribePacket subscribe)
-    {
-        var session = _session!;
-        var codes = new byte[subscribe.Subscriptions.Count];
-        List<(string Filter, MqttQoS QoS)>? retainedFor = null;
-        for (var i = 0; i < codes.Length; i++)
-        {
-            var (filter, options) = subscribe.Subscriptions[i];
-            if (!MqttTopic.IsValidTopicFilter(filter))
-            {
-                codes[i] = Version == MqttProtocolVersion.V500 ? (byte)ReasonCode.TopicFilterInvalid : (byte)0x80;
-                continue;
-            }
-
-            if (MqttTopic.TryParseSharedSubscription(filter, out _, out _))
-            {
-                codes[i] = Version == MqttProtocolVersion.V500 ? (byte)ReasonCode.SharedSubscriptionsNotSupported : (byte)0x80;
-                continue;
-            }
-
-            var granted = options.QoS;
-            bool existed;
-            lock (session.Sync)
-            {
-                if (session.Ended)
-                {
-                    codes[i] = 0x80;
-                    continue;
-                }
-
-                existed = session.Subscriptions.ContainsKey(filter);
-                var subscription = new Subscription(session, filter, options with { QoS = granted }, null);
-                session.Subscriptions[filter] = subscription;
-                _broker.Index.Add(subscription);
-            }
-
-            codes[i] = (byte)granted;
-            // [MQTT-3.3.1-6] retained messages on subscribe; retain handling 1 only for a new subscription.
-            var sendRetained = Version != MqttProtocolVersion.V500
-                || options.RetainHandling == 0
-                || (options.RetainHandling == 1 && !existed);
-            if (sendRetained)
-            {
-                (retainedFor ??= []).Add((filter, granted));
-            }
-        }
-
-        SendControl(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes });
-
-        if (retainedFor is not null)
-        {
-            foreach (var (filter, granted) in retainedFor)
-            {
-                foreach (var message in _broker.Retained.Match(filter))
-                {
-                    session.Deliver(message, (MqttQoS)Math.Min((byte)message.QoS, (byte)granted), retain: true);
-                }
-            }
-        }
-    }
-
-    private void HandleUnsubscribe(UnsubscribePacket unsubscribe)
-    {
-        var session = _session!;
-        var codes = new byte[unsubscribe.Filters.Count];
-        for (var i = 0; i < codes.Length; i++)
-        {
-            var filter = unsubscribe.Filters[i];
-            bool removed;
-            lock (session.Sync)
-            {
-                removed = session.Subscriptions.Remove(filter) && _broker.Index.Remove(session, filter);
-            }
-
-            codes[i] = removed ? (byte)ReasonCode.Success : (byte)ReasonCode.NoSubscriptionExisted;
-        }
-
-        SendControl(new UnsubAckPacket { PacketId = unsubscribe.PacketId, ReasonCodes = codes });
     }
 
     private bool HandleDisconnect(DisconnectPacket disconnect)
     {
         // [MQTT-3.14.4-3] no will after DISCONNECT, unless MQTT 5 reason 0x04 asks for it.
-        _publishWill = Version == MqttProtocolVersion.V500 && disconnect.ReasonCode == ReasonCode.DisconnectWithWillMessage;
+        _publishWill = IsV5 && disconnect.ReasonCode == ReasonCode.DisconnectWithWillMessage;
         if (!_publishWill)
         {
             _will = null;
         }
 
-        if (Version == MqttProtocolVersion.V500 && disconnect.Properties?.SessionExpiryInterval is { } expiry && _session is { } session)
+        if (IsV5 && disconnect.Properties?.SessionExpiryInterval is { } expiry && _session is { } session)
         {
+            if (session.ExpiryInterval == 0 && expiry != 0)
+            {
+                // [MQTT-3.14.2-2]
+                throw MqttProtocolException.ProtocolError("session expiry interval set on DISCONNECT after 0 on CONNECT");
+            }
+
             session.ExpiryInterval = expiry;
         }
 

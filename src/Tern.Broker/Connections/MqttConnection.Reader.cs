@@ -5,6 +5,18 @@ namespace Tern.Broker;
 
 internal sealed partial class MqttConnection
 {
+    private enum ReadStatus
+    {
+        /// <summary>All complete packets handled; read more.</summary>
+        NeedMore,
+
+        /// <summary>The connection ends.</summary>
+        Stop,
+
+        /// <summary>A packet needs asynchronous handling (enhanced authentication).</summary>
+        Async,
+    }
+
     private async Task ReadLoopAsync(CancellationToken cancellationToken)
     {
         var input = _transport.Input;
@@ -17,10 +29,17 @@ internal sealed partial class MqttConnection
             }
 
             var buffer = result.Buffer;
-            bool keepReading;
+            var status = ReadStatus.NeedMore;
             try
             {
-                keepReading = ProcessPackets(ref buffer);
+                while ((status = ProcessPackets(ref buffer, out var pending)) == ReadStatus.Async)
+                {
+                    if (!await HandleAsync(pending!, cancellationToken).ConfigureAwait(false))
+                    {
+                        status = ReadStatus.Stop;
+                        break;
+                    }
+                }
             }
             finally
             {
@@ -29,7 +48,7 @@ internal sealed partial class MqttConnection
                 input.AdvanceTo(buffer.Start, buffer.End);
             }
 
-            if (!keepReading)
+            if (status == ReadStatus.Stop || Volatile.Read(ref _closeRequested) != 0)
             {
                 return;
             }
@@ -42,37 +61,60 @@ internal sealed partial class MqttConnection
         }
     }
 
-    /// <summary>Handles every complete packet in <paramref name="buffer"/>; false ends the connection.</summary>
-    private bool ProcessPackets(ref ReadOnlySequence<byte> buffer)
+    /// <summary>Handles every complete packet in <paramref name="buffer"/> that can be handled synchronously.</summary>
+    private ReadStatus ProcessPackets(ref ReadOnlySequence<byte> buffer, out MqttPacket? pending)
     {
+        pending = null;
         var maxPacketSize = _broker.Options.MaxPacketSize;
+        if (!_connectReceived && !buffer.IsEmpty && buffer.FirstSpan[0] >> 4 != (int)MqttPacketType.Connect)
+        {
+            // [MQTT-3.1.0-1] decided on the first byte: no need to buffer what is not MQTT at all.
+            throw MqttProtocolException.ProtocolError($"first packet was type {buffer.FirstSpan[0] >> 4}, not CONNECT");
+        }
+
         while (MqttDecoder.TryReadFrame(ref buffer, maxPacketSize, out var frame))
         {
             _bytesReceived += frame.Length;
             Volatile.Write(ref _lastActivity, Environment.TickCount64);
 
-            if (!IsConnected && frame.Type != MqttPacketType.Connect)
+            var packet = MqttDecoder.Decode(frame, Version);
+            if (RequiresAsync(packet))
             {
-                // [MQTT-3.1.0-1] the first packet from the client must be CONNECT.
-                throw MqttProtocolException.ProtocolError($"first packet was {frame.Type}, not CONNECT");
+                pending = packet;
+                return ReadStatus.Async;
             }
 
-            if (!Dispatch(MqttDecoder.Decode(frame, Version)))
+            if (!Dispatch(packet) || Volatile.Read(ref _closeRequested) != 0)
             {
-                return false;
-            }
-
-            if (Volatile.Read(ref _closeRequested) != 0)
-            {
-                return false;
+                return ReadStatus.Stop;
             }
         }
 
-        return true;
+        return ReadStatus.NeedMore;
     }
+
+    private bool RequiresAsync(MqttPacket packet) => packet switch
+    {
+        ConnectPacket connect => !_connectReceived && connect.Properties?.AuthenticationMethod is not null,
+        AuthPacket => IsV5,
+        _ => false,
+    };
+
+    private Task<bool> HandleAsync(MqttPacket packet, CancellationToken cancellationToken) => packet switch
+    {
+        ConnectPacket connect => HandleAuthenticatedConnectAsync(connect, cancellationToken),
+        AuthPacket auth => HandleAuthAsync(auth, cancellationToken),
+        _ => Task.FromResult(Dispatch(packet)),
+    };
 
     private bool Dispatch(MqttPacket packet)
     {
+        if (_authExchange is not null && !IsConnected && packet is not DisconnectPacket)
+        {
+            // [MQTT-4.12.0-5] only AUTH or DISCONNECT while the authentication exchange runs.
+            throw MqttProtocolException.ProtocolError($"{packet.Type} during enhanced authentication");
+        }
+
         switch (packet)
         {
             case PublishPacket publish:
@@ -102,13 +144,14 @@ internal sealed partial class MqttConnection
             case DisconnectPacket disconnect:
                 return HandleDisconnect(disconnect);
             case ConnectPacket connect:
-                if (IsConnected)
+                if (_connectReceived)
                 {
                     // [MQTT-3.1.0-2] a second CONNECT is a protocol violation.
                     throw MqttProtocolException.ProtocolError("second CONNECT on the connection");
                 }
 
-                return HandleConnect(connect);
+                _connectReceived = true;
+                return HandleConnect(connect, null, null);
             default:
                 throw MqttProtocolException.ProtocolError($"{packet.Type} is not sent by clients");
         }

@@ -43,30 +43,92 @@ internal sealed partial class MqttConnection
 
     private void Write(PipeWriter output, in OutboundItem item)
     {
-        if (item.Message is { } message)
-        {
-            if (item.QoS == MqttQoS.AtMostOnce)
-            {
-                Interlocked.Decrement(ref _qos0Backlog);
-            }
-
-            MqttEncoder.WritePublish(
-                output,
-                Version,
-                message.TopicUtf8,
-                message.Payload.Span,
-                item.QoS,
-                item.Retain,
-                item.Dup,
-                item.PacketId,
-                Version == MqttProtocolVersion.V500 ? message.Properties : null);
-            _messagesSent++;
-        }
-        else
+        if (item.Message is null)
         {
             Interlocked.Decrement(ref _controlBacklog);
             MqttEncoder.Write(output, item.Control!, Version);
+            return;
         }
+
+        if (item.QoS == MqttQoS.AtMostOnce)
+        {
+            Interlocked.Decrement(ref _qos0Backlog);
+        }
+
+        var message = item.Message;
+        ReadOnlySpan<byte> topic = message.TopicUtf8;
+        MqttProperties? properties = null;
+        var aliasToAdd = (ushort)0;
+        if (Version == MqttProtocolVersion.V500)
+        {
+            properties = OutgoingProperties(item, out var alias, out var aliasIsNew);
+            if (alias != 0 && !aliasIsNew)
+            {
+                topic = [];
+            }
+            else if (aliasIsNew)
+            {
+                aliasToAdd = alias;
+            }
+
+            var size = MqttEncoder.GetPublishSize(Version, topic.Length, message.Payload.Length, item.QoS, properties);
+            if (size > _clientMaximumPacketSize)
+            {
+                // [MQTT-3.1.2-25] too large for the client: dropped as if delivered.
+                _broker.Statistics.MessageDropped();
+                if (item.QoS != MqttQoS.AtMostOnce)
+                {
+                    _session?.OnDiscarded(item.PacketId);
+                }
+
+                return;
+            }
+        }
+
+        if (aliasToAdd != 0)
+        {
+            _outboundAliases![message.Topic] = aliasToAdd;
+        }
+
+        MqttEncoder.WritePublish(output, Version, topic, message.Payload.Span, item.QoS, item.Retain, item.Dup, item.PacketId, properties);
+        _messagesSent++;
+    }
+
+    /// <summary>
+    /// MQTT 5 PUBLISH properties for this subscriber: the publisher's, plus subscription ids, the
+    /// remaining expiry and a topic alias. Allocates only when one of those applies.
+    /// </summary>
+    private MqttProperties? OutgoingProperties(in OutboundItem item, out ushort alias, out bool aliasIsNew)
+    {
+        var message = item.Message!;
+        alias = 0;
+        aliasIsNew = false;
+        if (_clientTopicAliasMaximum > 0)
+        {
+            _outboundAliases ??= new Dictionary<string, ushort>(StringComparer.Ordinal);
+            if (_outboundAliases.TryGetValue(message.Topic, out alias))
+            {
+                aliasIsNew = false;
+            }
+            else if (_outboundAliases.Count < _clientTopicAliasMaximum)
+            {
+                alias = (ushort)(_outboundAliases.Count + 1);
+                aliasIsNew = true;
+            }
+        }
+
+        var properties = message.Properties;
+        if (item.SubscriptionIds is null && !message.HasExpiry && alias == 0)
+        {
+            return properties;
+        }
+
+        return (properties ?? MqttProperties.Empty) with
+        {
+            SubscriptionIdentifiers = item.SubscriptionIds,
+            MessageExpiryInterval = message.HasExpiry ? message.RemainingExpirySeconds(Environment.TickCount64) : null,
+            TopicAlias = alias != 0 ? alias : null,
+        };
     }
 
     private async ValueTask<bool> FlushAsync(PipeWriter output, bool countBytes)

@@ -28,8 +28,16 @@ internal sealed partial class MqttConnection
     private string? _closeReason;
     private bool _publishWill = true;
     private long _lastActivity;
+    private bool _connectReceived;
     private WillMessage? _will;
     private MqttSession? _session;
+
+    // MQTT 5 limits the client announced in CONNECT.
+    private int _clientMaximumPacketSize = int.MaxValue;
+    private int _clientTopicAliasMaximum;
+    private bool _requestProblemInformation = true;
+    private Dictionary<ushort, string>? _inboundAliases;
+    private Dictionary<string, ushort>? _outboundAliases;
 
     // Counted by the read loop / the writer only; folded into BrokerStatistics at close.
     private long _messagesReceived;
@@ -59,6 +67,9 @@ internal sealed partial class MqttConnection
 
     /// <summary>CONNECT was accepted.</summary>
     public bool IsConnected { get; private set; }
+
+    /// <summary>The user an enhanced authentication method vouched for.</summary>
+    public string? AuthenticatedUser { get; private set; }
 
     public ushort KeepAlive { get; private set; }
 
@@ -123,7 +134,7 @@ internal sealed partial class MqttConnection
         _publishWill = publishWill;
         if (reasonCode is { } code && Version == MqttProtocolVersion.V500 && IsConnected)
         {
-            _outbound.Writer.TryWrite(OutboundItem.Packet(new DisconnectPacket { ReasonCode = code }));
+            _outbound.Writer.TryWrite(OutboundItem.Packet(Disconnect(code, reason)));
         }
 
         _transport.Input.CancelPendingRead();
@@ -162,14 +173,14 @@ internal sealed partial class MqttConnection
     }
 
     /// <summary>Queues a QoS 1/2 PUBLISH; the session's in-flight window bounds these.</summary>
-    public void SendPublish(ApplicationMessage message, MqttQoS qos, bool retain, ushort packetId, bool dup)
-        => _outbound.Writer.TryWrite(OutboundItem.Publish(message, qos, retain, packetId, dup));
+    public void SendPublish(in Delivery delivery, ushort packetId, bool dup)
+        => _outbound.Writer.TryWrite(OutboundItem.Publish(delivery.Message, delivery.QoS, delivery.Retain, packetId, dup, delivery.SubscriptionIds));
 
     /// <summary>Queues a QoS 0 PUBLISH, or drops it (counted) when this client is too far behind.</summary>
-    public void SendQoS0(ApplicationMessage message, bool retain)
+    public void SendQoS0(in Delivery delivery)
     {
         if (Interlocked.Increment(ref _qos0Backlog) > _broker.Options.MaxQueuedQoS0Messages
-            || !_outbound.Writer.TryWrite(OutboundItem.Publish(message, MqttQoS.AtMostOnce, retain, 0, false)))
+            || !_outbound.Writer.TryWrite(OutboundItem.Publish(delivery.Message, MqttQoS.AtMostOnce, delivery.Retain, 0, false, delivery.SubscriptionIds)))
         {
             Interlocked.Decrement(ref _qos0Backlog);
             _broker.Statistics.MessageDropped();
@@ -189,9 +200,13 @@ internal sealed partial class MqttConnection
         }
         else if (Version == MqttProtocolVersion.V500 && IsConnected)
         {
-            _outbound.Writer.TryWrite(OutboundItem.Packet(new DisconnectPacket { ReasonCode = code }));
+            _outbound.Writer.TryWrite(OutboundItem.Packet(Disconnect(code, reason)));
         }
     }
+
+    /// <summary>A server DISCONNECT; the reason string is always allowed on DISCONNECT.</summary>
+    private static DisconnectPacket Disconnect(ReasonCode code, string reason)
+        => new() { ReasonCode = code, Properties = new MqttProperties { ReasonString = reason } };
 
     private async Task CloseAsync(Task writer)
     {
@@ -216,13 +231,9 @@ internal sealed partial class MqttConnection
 
         if (_session is { } session)
         {
-            _broker.Sessions.Disconnected(session, this);
             var reason = _closeReason ?? "connection closed by client";
             Log.ClientDisconnected(_logger, ClientId, reason);
-            if (_publishWill && _will is { } will)
-            {
-                _broker.PublishWill(will, ClientId);
-            }
+            _broker.OnSessionDisconnected(session, this, _publishWill ? _will : null);
         }
         else if (_closeReason is not null)
         {

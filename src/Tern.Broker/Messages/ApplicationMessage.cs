@@ -19,6 +19,7 @@ internal sealed class ApplicationMessage
         Properties = properties;
         PublisherClientId = publisherClientId;
         CreatedTimestamp = createdTimestamp;
+        ExpiresAt = properties?.MessageExpiryInterval is { } expiry ? createdTimestamp + (expiry * 1000L) : long.MaxValue;
     }
 
     public string Topic { get; }
@@ -36,6 +37,16 @@ internal sealed class ApplicationMessage
 
     public string? PublisherClientId { get; }
 
-    /// <summary><see cref="TimeProvider.GetTimestamp"/> when the broker received it.</summary>
+    /// <summary><see cref="Environment.TickCount64"/> when the broker received it.</summary>
     public long CreatedTimestamp { get; }
+
+    /// <summary><see cref="Environment.TickCount64"/> after which it must not be delivered (MQTT 5 message expiry).</summary>
+    public long ExpiresAt { get; }
+
+    public bool HasExpiry => ExpiresAt != long.MaxValue;
+
+    public bool IsExpired(long now) => now >= ExpiresAt;
+
+    /// <summary>Seconds left for the forwarded message expiry interval [MQTT-3.3.2-6].</summary>
+    public uint RemainingExpirySeconds(long now) => (uint)Math.Max(0, (ExpiresAt - now + 999) / 1000);
 }

@@ -8,7 +8,7 @@ namespace Tern.Broker;
 /// </summary>
 internal readonly struct OutboundItem
 {
-    private OutboundItem(ApplicationMessage? message, MqttPacket? control, ushort packetId, MqttQoS qos, bool retain, bool dup)
+    private OutboundItem(ApplicationMessage? message, MqttPacket? control, ushort packetId, MqttQoS qos, bool retain, bool dup, uint[]? subscriptionIds)
     {
         Message = message;
         Control = control;
@@ -16,6 +16,7 @@ internal readonly struct OutboundItem
         QoS = qos;
         Retain = retain;
         Dup = dup;
+        SubscriptionIds = subscriptionIds;
     }
 
     public ApplicationMessage? Message { get; }
@@ -30,8 +31,11 @@ internal readonly struct OutboundItem
 
     public bool Dup { get; }
 
-    public static OutboundItem Publish(ApplicationMessage message, MqttQoS qos, bool retain, ushort packetId, bool dup)
-        => new(message, null, packetId, qos, retain, dup);
+    /// <summary>MQTT 5 subscription identifiers of the subscriptions that matched.</summary>
+    public uint[]? SubscriptionIds { get; }
 
-    public static OutboundItem Packet(MqttPacket packet) => new(null, packet, 0, MqttQoS.AtMostOnce, false, false);
+    public static OutboundItem Publish(ApplicationMessage message, MqttQoS qos, bool retain, ushort packetId, bool dup, uint[]? subscriptionIds)
+        => new(message, null, packetId, qos, retain, dup, subscriptionIds);
+
+    public static OutboundItem Packet(MqttPacket packet) => new(null, packet, 0, MqttQoS.AtMostOnce, false, false, null);
 }

@@ -27,18 +27,26 @@ internal sealed class SubscriptionIndex
         lock (_sync)
         {
             var node = _root;
-            foreach (var level in new LevelEnumerator(subscription.Filter))
+            foreach (var level in new LevelEnumerator(subscription.TopicFilter))
             {
                 node = node.GetOrAddChild(level);
             }
 
-            node.Subscriptions ??= [];
-            if (!node.Subscriptions.ContainsKey(subscription.Session))
+            if (subscription.ShareName is { } shareName)
             {
-                _count++;
+                AddShared(node, shareName, subscription);
+            }
+            else
+            {
+                node.Subscriptions ??= [];
+                if (!node.Subscriptions.ContainsKey(subscription.Session))
+                {
+                    _count++;
+                }
+
+                node.Subscriptions[subscription.Session] = subscription;
             }
 
-            node.Subscriptions[subscription.Session] = subscription;
             Invalidate();
         }
     }
@@ -48,7 +56,15 @@ internal sealed class SubscriptionIndex
     {
         lock (_sync)
         {
-            var removed = RemoveCore(_root, new LevelEnumerator(filter), session);
+            string? shareName = null;
+            var topicFilter = filter;
+            if (MqttTopic.TryParseSharedSubscription(filter, out var group, out var inner))
+            {
+                shareName = group;
+                topicFilter = inner;
+            }
+
+            var removed = RemoveCore(_root, new LevelEnumerator(topicFilter), session, shareName);
             if (removed)
             {
                 _count--;
@@ -59,8 +75,52 @@ internal sealed class SubscriptionIndex
         }
     }
 
-    /// <summary>Sessions subscribed to <paramref name="topic"/>, one entry per session.</summary>
-    public RouteTarget[] Match(string topic)
+    /// <summary>The shared group <c>$share/{name}/{filter}</c>, if it has members.</summary>
+    public SharedGroup? FindGroup(string name, string filter)
+    {
+        lock (_sync)
+        {
+            var node = _root;
+            foreach (var level in new LevelEnumerator(filter))
+            {
+                node = node.GetChild(level);
+                if (node is null)
+                {
+                    return null;
+                }
+            }
+
+            return node.Groups is not null && node.Groups.TryGetValue(name, out var g) ? g : null;
+        }
+    }
+
+    private void AddShared(TrieNode node, string shareName, Subscription subscription)
+    {
+        node.Groups ??= new Dictionary<string, SharedGroup>(StringComparer.Ordinal);
+        if (!node.Groups.TryGetValue(shareName, out var group))
+        {
+            group = new SharedGroup(shareName, subscription.TopicFilter);
+            node.Groups[shareName] = group;
+        }
+
+        var members = group.Members;
+        for (var i = 0; i < members.Length; i++)
+        {
+            if (ReferenceEquals(members[i].Session, subscription.Session))
+            {
+                var replaced = (Subscription[])members.Clone();
+                replaced[i] = subscription;
+                group.Set(replaced);
+                return;
+            }
+        }
+
+        group.Set([.. members, subscription]);
+        _count++;
+    }
+
+    /// <summary>Sessions and shared groups subscribed to <paramref name="topic"/>, one entry per session.</summary>
+    public MatchResult Match(string topic)
     {
         var generation = Volatile.Read(ref _generation);
         if (_cache.TryGetValue(topic, out var cached) && cached.Generation == generation)
@@ -68,7 +128,7 @@ internal sealed class SubscriptionIndex
             return cached.Targets;
         }
 
-        RouteTarget[] targets;
+        MatchResult targets;
         lock (_sync)
         {
             generation = _generation;
@@ -93,27 +153,29 @@ internal sealed class SubscriptionIndex
         }
     }
 
-    private RouteTarget[] MatchCore(string topic)
+    private MatchResult MatchCore(string topic)
     {
-        List<Subscription>? found = null;
+        var found = new Found();
         // [MQTT-4.7.2-1] a filter starting with a wildcard does not match a topic starting with '$'.
         var dollar = topic.Length > 0 && topic[0] == '$';
         Collect(_root, topic.AsSpan(), 0, dollar, ref found);
-        if (found is null)
+        if (found.Subscriptions is null && found.Groups is null)
         {
-            return [];
+            return MatchResult.Empty;
         }
 
-        return Collapse(found);
+        return new MatchResult(
+            found.Subscriptions is null ? [] : Collapse(found.Subscriptions),
+            found.Groups is null ? [] : [.. found.Groups]);
     }
 
-    private static void Collect(TrieNode node, ReadOnlySpan<char> rest, int depth, bool dollar, ref List<Subscription>? found)
+    private static void Collect(TrieNode node, ReadOnlySpan<char> rest, int depth, bool dollar, ref Found found)
     {
         var wildcardsAllowed = depth > 0 || !dollar;
-        if (wildcardsAllowed && node.Hash?.Subscriptions is { Count: > 0 } hashSubs)
+        if (wildcardsAllowed && node.Hash is { } hash)
         {
             // '#' matches the parent level too ("a/#" matches "a").
-            (found ??= []).AddRange(hashSubs.Values);
+            found.Add(hash);
         }
 
         var slash = rest.IndexOf('/');
@@ -131,18 +193,14 @@ internal sealed class SubscriptionIndex
         }
     }
 
-    private static void Visit(TrieNode child, ReadOnlySpan<char> rest, int slash, bool last, int depth, bool dollar, ref List<Subscription>? found)
+    private static void Visit(TrieNode child, ReadOnlySpan<char> rest, int slash, bool last, int depth, bool dollar, ref Found found)
     {
         if (last)
         {
-            if (child.Subscriptions is { Count: > 0 } subs)
+            found.Add(child);
+            if (child.Hash is { } hash)
             {
-                (found ??= []).AddRange(subs.Values);
-            }
-
-            if (child.Hash?.Subscriptions is { Count: > 0 } hashSubs)
-            {
-                (found ??= []).AddRange(hashSubs.Values);
+                found.Add(hash);
             }
 
             return;
@@ -188,11 +246,13 @@ internal sealed class SubscriptionIndex
         return result;
     }
 
-    private static bool RemoveCore(TrieNode node, LevelEnumerator levels, MqttSession session)
+    private static bool RemoveCore(TrieNode node, LevelEnumerator levels, MqttSession session, string? shareName)
     {
         if (!levels.MoveNext())
         {
-            return node.Subscriptions is not null && node.Subscriptions.Remove(session);
+            return shareName is null
+                ? node.Subscriptions is not null && node.Subscriptions.Remove(session)
+                : RemoveShared(node, shareName, session);
         }
 
         var child = node.GetChild(levels.Current);
@@ -201,7 +261,7 @@ internal sealed class SubscriptionIndex
             return false;
         }
 
-        var removed = RemoveCore(child, levels, session);
+        var removed = RemoveCore(child, levels, session, shareName);
         if (removed && child.IsEmpty)
         {
             node.RemoveChild(levels.Current);
@@ -210,7 +270,53 @@ internal sealed class SubscriptionIndex
         return removed;
     }
 
-    private sealed record CachedMatch(long Generation, RouteTarget[] Targets);
+    private static bool RemoveShared(TrieNode node, string shareName, MqttSession session)
+    {
+        if (node.Groups is null || !node.Groups.TryGetValue(shareName, out var group))
+        {
+            return false;
+        }
+
+        var members = group.Members;
+        var index = Array.FindIndex(members, m => ReferenceEquals(m.Session, session));
+        if (index < 0)
+        {
+            return false;
+        }
+
+        var left = new Subscription[members.Length - 1];
+        Array.Copy(members, 0, left, 0, index);
+        Array.Copy(members, index + 1, left, index, members.Length - index - 1);
+        group.Set(left);
+        if (left.Length == 0)
+        {
+            node.Groups.Remove(shareName);
+        }
+
+        return true;
+    }
+
+    private sealed record CachedMatch(long Generation, MatchResult Targets);
+
+    /// <summary>Collects matches of one lookup; allocates only when something matches.</summary>
+    private struct Found
+    {
+        public List<Subscription>? Subscriptions;
+        public List<SharedGroup>? Groups;
+
+        public void Add(TrieNode node)
+        {
+            if (node.Subscriptions is { Count: > 0 } subs)
+            {
+                (Subscriptions ??= []).AddRange(subs.Values);
+            }
+
+            if (node.Groups is { Count: > 0 } groups)
+            {
+                (Groups ??= []).AddRange(groups.Values);
+            }
+        }
+    }
 
     private sealed class TrieNode
     {
@@ -226,7 +332,10 @@ internal sealed class SubscriptionIndex
 
         public Dictionary<MqttSession, Subscription>? Subscriptions { get; set; }
 
-        public bool IsEmpty => (Children is null || Children.Count == 0) && Plus is null && Hash is null && (Subscriptions is null || Subscriptions.Count == 0);
+        public Dictionary<string, SharedGroup>? Groups { get; set; }
+
+        public bool IsEmpty => (Children is null || Children.Count == 0) && Plus is null && Hash is null
+            && (Subscriptions is null || Subscriptions.Count == 0) && (Groups is null || Groups.Count == 0);
 
         public TrieNode GetOrAddChild(ReadOnlySpan<char> level)
         {

@@ -2,18 +2,19 @@ using Tern.Protocol;
 
 namespace Tern.Broker;
 
+/// <summary>A delivery to one session: the shared message and what differs per subscriber.</summary>
+/// <param name="Message">The routed message.</param>
+/// <param name="QoS">min(publish QoS, granted QoS).</param>
+/// <param name="Retain">The RETAIN flag this subscriber sees.</param>
+/// <param name="SubscriptionIds">MQTT 5 subscription identifiers of the matching subscriptions.</param>
+/// <param name="Group">The shared subscription group it came through, if any.</param>
+internal readonly record struct Delivery(ApplicationMessage Message, MqttQoS QoS, bool Retain, uint[]? SubscriptionIds, SharedGroup? Group);
+
 /// <summary>A QoS 1/2 PUBLISH sent to the client and not yet fully acknowledged.</summary>
-internal sealed class InflightMessage(ApplicationMessage message, MqttQoS qos, bool retain)
+internal sealed class InflightMessage(Delivery delivery)
 {
-    public ApplicationMessage Message { get; } = message;
-
-    public MqttQoS QoS { get; } = qos;
-
-    public bool Retain { get; } = retain;
+    public Delivery Delivery { get; } = delivery;
 
     /// <summary>QoS 2: PUBREC arrived and PUBREL was sent; only PUBCOMP is awaited.</summary>
     public bool Released { get; set; }
 }
-
-/// <summary>A message waiting for an in-flight slot or for the client to come back.</summary>
-internal readonly record struct QueuedMessage(ApplicationMessage Message, MqttQoS QoS, bool Retain);

@@ -7,14 +7,15 @@ namespace Tern.Broker;
 /// subscriptions, the outgoing in-flight window, the queue behind it, and incoming QoS 2 ids.
 /// Lock order: session → subscription index. Deliveries come from any publisher's read loop.
 /// </summary>
-internal sealed class MqttSession
+internal sealed partial class MqttSession
 {
     /// <summary>Session expiry meaning "never" (MQTT 3.1.1 clean session 0).</summary>
     public const uint NeverExpires = uint.MaxValue;
 
     private readonly Lock _sync = new();
     private readonly OrderedDictionary<ushort, InflightMessage> _inflight = [];
-    private readonly Queue<QueuedMessage> _queue = new();
+    private readonly Queue<Delivery> _queue = new();
+    private readonly HashSet<ushort> _incomingQoS2 = [];
     private readonly BrokerOptions _options;
     private readonly BrokerStatistics _statistics;
     private MqttConnection? _connection;
@@ -37,16 +38,22 @@ internal sealed class MqttSession
     /// <summary>The connection that owns the session, attached or about to be; null while offline.</summary>
     public MqttConnection? Owner { get; set; }
 
+    /// <summary>An online connection receives deliveries.</summary>
+    public bool IsOnline => Volatile.Read(ref _connection) is not null;
+
     /// <summary><see cref="Environment.TickCount64"/> when the owner went away.</summary>
     public long DisconnectedAt { get; set; }
 
     public bool Ended { get; private set; }
 
+    /// <summary>An MQTT 5 will waiting for its will delay interval; guarded by the session manager.</summary>
+    public WillMessage? PendingWill { get; set; }
+
+    /// <summary><see cref="Environment.TickCount64"/> when <see cref="PendingWill"/> is published.</summary>
+    public long PendingWillDue { get; set; }
+
     /// <summary>Filters of this session; touched by the owning connection's read loop under <see cref="Sync"/>.</summary>
     public Dictionary<string, Subscription> Subscriptions { get; } = new(StringComparer.Ordinal);
-
-    // Packet ids of QoS 2 PUBLISHes received and not yet released by PUBREL.
-    private readonly HashSet<ushort> _incomingQoS2 = [];
 
     public Lock Sync => _sync;
 
@@ -80,7 +87,7 @@ internal sealed class MqttSession
                 }
                 else
                 {
-                    connection.SendPublish(message.Message, message.QoS, message.Retain, id, dup: true);
+                    connection.SendPublish(message.Delivery, id, dup: true);
                 }
             }
 
@@ -100,15 +107,21 @@ internal sealed class MqttSession
         }
     }
 
-    /// <summary>Delivers a routed message at the given QoS; never blocks the publisher.</summary>
-    public void Deliver(ApplicationMessage message, MqttQoS qos, bool retain)
+    /// <summary>Delivers a routed message; never blocks the publisher.</summary>
+    public void Deliver(in Delivery delivery)
     {
-        if (qos == MqttQoS.AtMostOnce)
+        var message = delivery.Message;
+        if (message.HasExpiry && message.IsExpired(Environment.TickCount64))
+        {
+            return;
+        }
+
+        if (delivery.QoS == MqttQoS.AtMostOnce)
         {
             var connection = Volatile.Read(ref _connection);
             if (connection is not null)
             {
-                connection.SendQoS0(message, retain);
+                connection.SendQoS0(delivery);
                 return;
             }
 
@@ -126,17 +139,17 @@ internal sealed class MqttSession
             }
 
             var connection = _connection;
-            if (connection is not null && qos == MqttQoS.AtMostOnce)
+            if (connection is not null && delivery.QoS == MqttQoS.AtMostOnce)
             {
-                connection.SendQoS0(message, retain);
+                connection.SendQoS0(delivery);
             }
             else if (connection is not null && _queue.Count == 0 && _inflight.Count < _inflightLimit)
             {
-                SendInflight(connection, message, qos, retain);
+                SendInflight(connection, delivery);
             }
             else if (_queue.Count < _options.MaxQueuedMessages)
             {
-                _queue.Enqueue(new QueuedMessage(message, qos, retain));
+                _queue.Enqueue(delivery);
             }
             else
             {
@@ -146,11 +159,24 @@ internal sealed class MqttSession
     }
 
     /// <summary>A QoS 2 PUBLISH arrived; false when its id is already awaiting PUBREL (a resend).</summary>
-    public bool TryAddIncomingQoS2(ushort packetId)
+    public bool TryAddIncomingQoS2(ushort packetId, int receiveMaximum, out bool overQuota)
     {
         lock (_sync)
         {
-            return _incomingQoS2.Add(packetId);
+            overQuota = false;
+            if (_incomingQoS2.Contains(packetId))
+            {
+                return false;
+            }
+
+            if (_incomingQoS2.Count >= receiveMaximum)
+            {
+                overQuota = true;
+                return false;
+            }
+
+            _incomingQoS2.Add(packetId);
+            return true;
         }
     }
 
@@ -168,9 +194,24 @@ internal sealed class MqttSession
     {
         lock (_sync)
         {
-            if (_inflight.TryGetValue(packetId, out var message) && message.QoS == MqttQoS.AtLeastOnce)
+            if (_inflight.TryGetValue(packetId, out var message) && message.Delivery.QoS == MqttQoS.AtLeastOnce)
             {
                 _inflight.Remove(packetId);
+                PumpQueue(_connection);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The writer dropped an in-flight PUBLISH larger than the client's maximum packet size; it
+    /// counts as acknowledged [MQTT-3.1.2-25].
+    /// </summary>
+    public void OnDiscarded(ushort packetId)
+    {
+        lock (_sync)
+        {
+            if (_inflight.Remove(packetId))
+            {
                 PumpQueue(_connection);
             }
         }
@@ -181,7 +222,7 @@ internal sealed class MqttSession
     {
         lock (_sync)
         {
-            if (_inflight.TryGetValue(packetId, out var message) && message.QoS == MqttQoS.ExactlyOnce)
+            if (_inflight.TryGetValue(packetId, out var message) && message.Delivery.QoS == MqttQoS.ExactlyOnce)
             {
                 message.Released = true;
                 return true;
@@ -234,25 +275,32 @@ internal sealed class MqttSession
             return;
         }
 
+        var now = Environment.TickCount64;
         while (_queue.Count > 0 && (_queue.Peek().QoS == MqttQoS.AtMostOnce || _inflight.Count < _inflightLimit))
         {
             var next = _queue.Dequeue();
+            if (next.Message.IsExpired(now))
+            {
+                // [MQTT-3.3.2-5] an expired message is not delivered.
+                continue;
+            }
+
             if (next.QoS == MqttQoS.AtMostOnce)
             {
-                connection.SendQoS0(next.Message, next.Retain);
+                connection.SendQoS0(next);
             }
             else
             {
-                SendInflight(connection, next.Message, next.QoS, next.Retain);
+                SendInflight(connection, next);
             }
         }
     }
 
-    private void SendInflight(MqttConnection connection, ApplicationMessage message, MqttQoS qos, bool retain)
+    private void SendInflight(MqttConnection connection, in Delivery delivery)
     {
         var id = NextPacketId();
-        _inflight.Add(id, new InflightMessage(message, qos, retain));
-        connection.SendPublish(message, qos, retain, id, dup: false);
+        _inflight.Add(id, new InflightMessage(delivery));
+        connection.SendPublish(delivery, id, dup: false);
     }
 
     private ushort NextPacketId()

@@ -4,23 +4,16 @@ using Tern.Protocol;
 namespace Tern.Broker;
 
 /// <summary>
-/// Sessions by client id: creation, resumption, takeover and expiry. Its lock is taken on
-/// CONNECT and disconnect only, never on the publish path.
+/// Sessions by client id: creation, resumption, takeover, expiry and delayed wills. Its lock is
+/// taken on CONNECT, disconnect and by the timer, never on the publish path.
 /// </summary>
 internal sealed class SessionManager
 {
     private readonly Lock _sync = new();
     private readonly ConcurrentDictionary<string, MqttSession> _sessions = new(StringComparer.Ordinal);
-    private readonly BrokerOptions _options;
-    private readonly BrokerStatistics _statistics;
-    private readonly SubscriptionIndex _index;
+    private readonly MqttBroker _broker;
 
-    public SessionManager(BrokerOptions options, BrokerStatistics statistics, SubscriptionIndex index)
-    {
-        _options = options;
-        _statistics = statistics;
-        _index = index;
-    }
+    public SessionManager(MqttBroker broker) => _broker = broker;
 
     public int Count => _sessions.Count;
 
@@ -46,16 +39,20 @@ internal sealed class SessionManager
 
                 if (cleanStart || session.ExpiryInterval == 0)
                 {
-                    session.End(_index);
-                    _sessions.TryRemove(clientId, out _);
+                    EndLocked(session);
                     session = null;
+                }
+                else
+                {
+                    // A new connection to the session before the will delay passed: no will [MQTT-3.1.3-9].
+                    session.PendingWill = null;
                 }
             }
 
             sessionPresent = session is not null;
             if (session is null)
             {
-                session = new MqttSession(clientId, _options, _statistics);
+                session = new MqttSession(clientId, _broker.Options, _broker.Statistics);
                 _sessions[clientId] = session;
             }
 
@@ -65,14 +62,31 @@ internal sealed class SessionManager
         }
     }
 
-    /// <summary>The owning connection went away: end the session or keep it for its expiry interval.</summary>
-    public void Disconnected(MqttSession session, MqttConnection connection)
+    /// <summary>
+    /// The connection went away: end the session or keep it for its expiry interval, and publish
+    /// the will now, later (MQTT 5 will delay) or not at all.
+    /// </summary>
+    public void Disconnected(MqttSession session, MqttConnection connection, WillMessage? will)
     {
         lock (_sync)
         {
             session.Detach(connection);
+            var delay = will?.Properties?.WillDelayInterval ?? 0;
+            if (session.Ended)
+            {
+                // The session ended under it (clean start takeover): the will goes out at session end.
+                Publish(will, session);
+                return;
+            }
+
             if (!ReferenceEquals(session.Owner, connection))
             {
+                // Taken over by a connection that resumed the session: a delayed will is cancelled.
+                if (delay == 0)
+                {
+                    Publish(will, session);
+                }
+
                 return;
             }
 
@@ -81,44 +95,75 @@ internal sealed class SessionManager
             if (session.ExpiryInterval == 0)
             {
                 EndLocked(session);
+                Publish(will, session);
+            }
+            else if (delay == 0)
+            {
+                Publish(will, session);
+            }
+            else
+            {
+                session.PendingWill = will;
+                session.PendingWillDue = session.DisconnectedAt + (delay * 1000L);
             }
         }
     }
 
-    /// <summary>Ends offline sessions whose expiry interval has passed.</summary>
-    public void ExpireSessions(long now)
+    /// <summary>Publishes due delayed wills and ends offline sessions whose expiry interval has passed.</summary>
+    public void OnTimer(long now)
     {
         foreach (var session in _sessions.Values)
         {
-            if (session.Owner is not null || session.ExpiryInterval == MqttSession.NeverExpires)
+            if (session.Owner is not null)
             {
                 continue;
             }
 
-            if (now - session.DisconnectedAt >= session.ExpiryInterval * 1000L)
+            var willDue = session.PendingWill is not null && now >= session.PendingWillDue;
+            var expired = session.ExpiryInterval != MqttSession.NeverExpires && now - session.DisconnectedAt >= session.ExpiryInterval * 1000L;
+            if (!willDue && !expired)
             {
-                lock (_sync)
+                continue;
+            }
+
+            lock (_sync)
+            {
+                if (session.Owner is not null)
                 {
-                    if (session.Owner is null)
-                    {
-                        EndLocked(session);
-                    }
+                    continue;
+                }
+
+                if (expired)
+                {
+                    EndLocked(session);
+                }
+                else if (session.PendingWill is { } will)
+                {
+                    session.PendingWill = null;
+                    Publish(will, session);
                 }
             }
         }
     }
 
-    public void ForEach(Action<MqttSession> action)
-    {
-        foreach (var session in _sessions.Values)
-        {
-            action(session);
-        }
-    }
+    public IEnumerable<MqttSession> All => _sessions.Values;
 
     private void EndLocked(MqttSession session)
     {
-        session.End(_index);
+        session.End(_broker.Index);
         _sessions.TryRemove(new KeyValuePair<string, MqttSession>(session.ClientId, session));
+        if (session.PendingWill is { } will)
+        {
+            session.PendingWill = null;
+            Publish(will, session);
+        }
+    }
+
+    private void Publish(WillMessage? will, MqttSession session)
+    {
+        if (will is not null)
+        {
+            _broker.PublishWill(will, session.ClientId);
+        }
     }
 }

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
 using Tern.Server;
 
 namespace Tern.Cli.Commands;
@@ -12,14 +14,8 @@ internal static class StartCommand
         {
             Description = "MQTT TCP port to listen on (config key Listeners:Tcp:Port, default 1883; 0 picks a free port).",
             HelpName = "port",
+            CustomParser = ParsePort,
         };
-        port.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int?>() is < 0 or > 65535)
-            {
-                result.AddError("--port must be between 0 and 65535.");
-            }
-        });
 
         var config = new Option<FileInfo?>("--config", "-c")
         {
@@ -51,7 +47,7 @@ internal static class StartCommand
             return 1;
         }
 
-        var overrides = port is null ? null : new Dictionary<string, string?> { ["Listeners:Tcp:Port"] = port.Value.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        var overrides = port is null ? null : new Dictionary<string, string?> { ["Listeners:Tcp:Port"] = port.Value.ToString(CultureInfo.InvariantCulture) };
 
         TernServer server;
         try
@@ -86,6 +82,18 @@ internal static class StartCommand
         }
 
         return 0;
+    }
+
+    private static int? ParsePort(ArgumentResult result)
+    {
+        var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65535)
+        {
+            return port;
+        }
+
+        result.AddError($"--port must be a number between 0 and 65535, not '{text}'.");
+        return null;
     }
 
     private static string Hint(TernListenerException ex) =>

@@ -25,11 +25,14 @@ internal static class TernLogging
         // the host would also log them with a full stack trace.
         logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         logging.AddConfiguration(configuration.GetSection(SectionName));
-        logging.AddSimpleConsole(o =>
+
+        // Defaults first, so that Logging:Console:FormatterOptions:* (bound by AddSimpleConsole) can change them.
+        logging.Services.Configure<SimpleConsoleFormatterOptions>(o =>
         {
             o.SingleLine = true;
             o.TimestampFormat = "yyyy-MM-dd HH:mm:ss.fff ";
         });
+        logging.AddSimpleConsole();
         logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
     }
 

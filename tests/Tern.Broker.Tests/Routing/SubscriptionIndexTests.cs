@@ -11,7 +11,7 @@ public sealed class SubscriptionIndexTests
     private MqttSession NewSession(string id) => new(id, _options, _statistics);
 
     private static Subscription Sub(MqttSession session, string filter, MqttQoS qos = MqttQoS.AtMostOnce)
-        => new(session, filter, new SubscriptionOptions(qos), null);
+        => Subscription.Create(session, filter, new SubscriptionOptions(qos), null);
 
     [Theory]
     [InlineData("a/b", "a/b", true)]
@@ -36,7 +36,7 @@ public sealed class SubscriptionIndexTests
         var session = NewSession("c1");
         index.Add(Sub(session, filter));
 
-        var targets = index.Match(topic);
+        var targets = index.Match(topic).Targets;
 
         Assert.Equal(matches ? 1 : 0, targets.Length);
         Assert.Equal(MqttTopic.Matches(filter, topic), matches);
@@ -51,7 +51,7 @@ public sealed class SubscriptionIndexTests
         index.Add(Sub(session, "a/#", MqttQoS.ExactlyOnce));
         index.Add(Sub(session, "a/b", MqttQoS.AtLeastOnce));
 
-        var target = Assert.Single(index.Match("a/b"));
+        var target = Assert.Single(index.Match("a/b").Targets);
 
         Assert.Same(session, target.Session);
         Assert.Equal(MqttQoS.ExactlyOnce, target.QoS);
@@ -64,16 +64,40 @@ public sealed class SubscriptionIndexTests
         var one = NewSession("one");
         var two = NewSession("two");
         index.Add(Sub(one, "x/#"));
-        Assert.Single(index.Match("x/y"));
+        Assert.Single(index.Match("x/y").Targets);
 
         index.Add(Sub(two, "x/+"));
-        Assert.Equal(2, index.Match("x/y").Length);
+        Assert.Equal(2, index.Match("x/y").Targets.Length);
 
         Assert.True(index.Remove(one, "x/#"));
-        var left = Assert.Single(index.Match("x/y"));
+        var left = Assert.Single(index.Match("x/y").Targets);
         Assert.Same(two, left.Session);
         Assert.False(index.Remove(one, "x/#"));
         Assert.Equal(1, index.Count);
+    }
+
+    [Fact]
+    public void Shared_group_members_take_turns_and_leave_the_group()
+    {
+        var index = new SubscriptionIndex();
+        var one = NewSession("one");
+        var two = NewSession("two");
+        index.Add(Sub(one, "$share/g/s/+"));
+        index.Add(Sub(two, "$share/g/s/+"));
+
+        var match = index.Match("s/1");
+        Assert.Empty(match.Targets);
+        var group = Assert.Single(match.Groups);
+        var first = group.Pick(SharedSubscriptionStrategy.RoundRobin, null)!.Session;
+        var second = group.Pick(SharedSubscriptionStrategy.RoundRobin, null)!.Session;
+        Assert.NotSame(first, second);
+        Assert.Same(two, group.Pick(SharedSubscriptionStrategy.RoundRobin, one)!.Session);
+
+        Assert.True(index.Remove(one, "$share/g/s/+"));
+        Assert.Same(two, Assert.Single(group.Members).Session);
+        Assert.True(index.Remove(two, "$share/g/s/+"));
+        Assert.Empty(index.Match("s/1").Groups);
+        Assert.Equal(0, index.Count);
     }
 
     [Fact]
@@ -85,7 +109,7 @@ public sealed class SubscriptionIndexTests
         index.Add(Sub(session, "t", MqttQoS.AtLeastOnce));
 
         Assert.Equal(1, index.Count);
-        Assert.Equal(MqttQoS.AtLeastOnce, Assert.Single(index.Match("t")).QoS);
+        Assert.Equal(MqttQoS.AtLeastOnce, Assert.Single(index.Match("t").Targets).QoS);
     }
 
     [Fact]
@@ -99,7 +123,7 @@ public sealed class SubscriptionIndexTests
             var matches = 0L;
             while (!done.IsCancellationRequested)
             {
-                matches += index.Match("load/topic").Length;
+                matches += index.Match("load/topic").Targets.Length;
             }
 
             return matches;
@@ -112,6 +136,6 @@ public sealed class SubscriptionIndexTests
 
         done.Cancel();
         await reader.WaitAsync(TimeSpan.FromSeconds(10));
-        Assert.Equal(sessions.Length, index.Match("load/topic").Length);
+        Assert.Equal(sessions.Length, index.Match("load/topic").Targets.Length);
     }
 }
