@@ -27,6 +27,8 @@ public sealed class MqttConnectionHandler : ConnectionHandler
             connection.LocalEndPoint,
             "tcp",
             connection.Abort);
-        return _broker.HandleConnectionAsync(connection.Transport, info, connection.ConnectionClosed);
+        // Not ConnectionClosed: it fires when the receive side ends, possibly before the broker has
+        // read the last packets the client sent; the completed pipe already ends the connection.
+        return _broker.HandleConnectionAsync(connection.Transport, info);
     }
 }

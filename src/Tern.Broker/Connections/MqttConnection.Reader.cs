@@ -20,9 +20,18 @@ internal sealed partial class MqttConnection
     private async Task ReadLoopAsync(CancellationToken cancellationToken)
     {
         var input = _transport.Input;
+        using var registration = cancellationToken.Register(static state => ((MqttConnection)state!).Close("connection aborted", publishWill: true), this);
         while (true)
         {
-            var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            // No token here: a transport that closes completes the pipe, and the packets it
+            // delivered before that (a DISCONNECT, say) are still read.
+            var read = input.ReadAsync(CancellationToken.None);
+            if (!read.IsCompleted)
+            {
+                _writerGate.TrySetResult();
+            }
+
+            var result = await read.ConfigureAwait(false);
             if (result.IsCanceled || Volatile.Read(ref _closeRequested) != 0)
             {
                 return;

@@ -10,7 +10,7 @@ internal sealed partial class MqttConnection
 
     private async Task WriteLoopAsync()
     {
-        await Task.Yield();
+        await _writerGate.Task.ConfigureAwait(false);
         var reader = _outbound.Reader;
         var output = _transport.Output;
         var countBytes = output.CanGetUnflushedBytes;

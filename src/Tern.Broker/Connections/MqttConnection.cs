@@ -22,6 +22,11 @@ internal sealed partial class MqttConnection
     private readonly ILogger _logger;
     private readonly Channel<OutboundItem> _outbound;
     private readonly long _openedAt;
+
+    // The writer starts once the read loop waits for data. From then on the read loop runs
+    // inline on the transport's receive, so whatever a client sends in answer to our first
+    // packet (CONNACK) is read before the transport can see that client reset the connection.
+    private readonly TaskCompletionSource _writerGate = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _qos0Backlog;
     private int _controlBacklog;
     private int _closeRequested;
@@ -210,6 +215,7 @@ internal sealed partial class MqttConnection
 
     private async Task CloseAsync(Task writer)
     {
+        _writerGate.TrySetResult();
         _outbound.Writer.TryComplete();
 
         // Let the writer send what is queued (a CONNACK refusal, a DISCONNECT), but never wait long

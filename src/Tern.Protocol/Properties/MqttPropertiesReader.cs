@@ -107,6 +107,12 @@ internal static class MqttPropertiesReader
         ushort value = r.ReadUInt16();
         if (value == 0)
         {
+            // [MQTT-3.3.2-8] a zero topic alias is answered with 0x94 Topic Alias invalid.
+            if (id == PropertyId.TopicAlias)
+            {
+                throw new MqttProtocolException(ReasonCode.TopicAliasInvalid, "Topic Alias 0 is not permitted.");
+            }
+
             ThrowHelper.ThrowProtocolError($"{id} 0 is a protocol error.");
         }
 
