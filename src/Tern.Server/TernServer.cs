@@ -79,6 +79,13 @@ public sealed class TernServer : IAsyncDisposable
             // A packet larger than the input pipe's pause threshold could never be read whole: the
             // transport would stop reading while the broker waits for the rest of the packet.
             o.MaxReadBufferSize = Math.Max(o.MaxReadBufferSize ?? 0, (long)brokerOptions.MaxPacketSize + 64 * 1024);
+
+            // The broker's read loop never blocks, so it can run inline on the receive completion.
+            // This also keeps the packets a client sent just before resetting the connection
+            // (MQTTnet closes with linger 0: DISCONNECT then RST): with a thread-pool hop the
+            // transport could see the reset and fail the pipe before the DISCONNECT was read,
+            // and the broker would publish a will the client had cancelled.
+            o.UnsafePreferInlineScheduling = true;
         });
         builder.WebHost.ConfigureKestrel(k =>
         {

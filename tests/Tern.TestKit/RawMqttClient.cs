@@ -295,6 +295,19 @@ public sealed partial class RawMqttClient : IAsyncDisposable
         {
             _tcp.Client.LingerState = new LingerOption(true, 0);
         }
+        else
+        {
+            // .NET on Linux closes a socket that has a pending receive abortively (RST); shutting
+            // down first makes it an orderly FIN, as a client process that exits would send.
+            try
+            {
+                _tcp.Client.Shutdown(SocketShutdown.Both);
+            }
+            catch (SocketException)
+            {
+                // Already reset by the broker.
+            }
+        }
 
         _tcp.Client.Close();
         await _closed.Task.WaitAsync(TestTimeouts.Close).ConfigureAwait(false);

@@ -228,6 +228,20 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task Mqtt_3_1_0_1_HttpRequestIsClosedWithoutWaitingForMoreBytes()
+    {
+        // 'G' (0x47) is a PUBACK header and 'E' a remaining length of 69, more than the request holds.
+        // The first byte already shows it is not CONNECT; the broker must not sit on the connection
+        // until Broker:ConnectTimeoutSeconds (10 s by default) waiting for the rest.
+        await using var broker = await TestBroker.StartAsync();
+        await using var offender = await broker.OpenRawAsync();
+
+        await offender.SendRawAsync([.. "GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8]);
+
+        Assert.True(await offender.WaitForCloseAsync(), "a first packet that is not CONNECT must be refused from its first byte\n" + offender.Transcript);
+    }
+
+    [Fact]
     public async Task ManyBadConnectionsDoNotHarmTheBroker()
     {
         await using var broker = await TestBroker.StartAsync();
@@ -237,7 +251,6 @@ public sealed class BadInputTests
             [0x00, 0x00],
             [0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x01],
             [0x82, 0x04, 0x00, 0x01, 0x00, 0x05],
-            [.. "GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8],
             [0x10, 0x00],
         ];
         foreach (var bytes in garbage)

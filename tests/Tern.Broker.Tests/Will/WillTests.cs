@@ -101,6 +101,30 @@ public sealed class WillTests
         await observer.ExpectNoPacketAsync();
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Mqtt_3_1_2_10_WillIsNotPublishedWhenDisconnectIsFollowedAtOnceBySocketClose(bool reset)
+    {
+        // Clients write DISCONNECT and close the socket straight away; .NET clients such as MQTTnet
+        // on Linux even reset it (RST) when a receive is pending. The DISCONNECT reached the broker
+        // before the close, so the will must be discarded [MQTT-3.1.2-10]. Repeated to expose races.
+        await using var broker = await TestBroker.StartAsync();
+        var topic = TestIds.Topic();
+        await using var observer = await ObserveAsync(broker, topic);
+        for (var i = 0; i < 20; i++)
+        {
+            await using var client = await broker.ConnectAsync(TestIds.Client(), will: PacketExtensions.Will(topic, $"must not appear {i}"));
+            await client.SendAsync(DisconnectPacket.Normal);
+            await client.AbortAsync(reset);
+        }
+
+        await using var marker = await broker.ConnectAsync(TestIds.Client("mark"));
+        await marker.PublishAsync(topic, "marker", MqttQoS.AtLeastOnce);
+        Assert.Equal("marker", (await observer.ReceivePublishAsync()).PayloadText());
+        await observer.ExpectNoPacketAsync();
+    }
+
     [Fact]
     public async Task Mqtt_3_1_2_17_WillRetainIsHonoured()
     {

@@ -63,7 +63,7 @@ public sealed class MosquittoInteropTests
     {
         await using var broker = await TestBroker.StartAsync();
         var topic = TestIds.Topic();
-        await PubAsync(broker, "-t", topic, "-m", "flagged", "-r");
+        await PubAsync(broker, "-t", topic, "-m", "flagged", "-r", "-q", "1"); // QoS 1: stored before mosquitto_pub exits
 
         // With -d, mosquitto_sub logs "received PUBLISH (d0, q0, r1, m0, 'topic', ...)".
         await using var sub = StartSub(broker, "-t", topic, "-C", "1");
