@@ -11,6 +11,7 @@ using Tern.Broker;
 using Tern.Server.Configuration;
 using Tern.Server.Hosting;
 using Tern.Server.Listeners;
+using Tern.Server.Security;
 
 namespace Tern.Server;
 
@@ -64,6 +65,7 @@ public sealed class TernServer : IAsyncDisposable
         var brokerOptions = TernConfiguration.Bind<BrokerOptions>(configuration, BrokerOptions.SectionName);
         TernConfiguration.Validate(brokerOptions.Validate, BrokerOptions.SectionName);
         var listeners = ListenerSetup.FromConfiguration(configuration);
+        var authenticators = AuthSetup.FromConfiguration(configuration);
 
         // The empty builder registers no HTTP defaults (no HTTPS, no routing, no host config sources):
         // Kestrel here only carries MQTT connections.
@@ -93,7 +95,7 @@ public sealed class TernServer : IAsyncDisposable
 
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddSingleton(brokerOptions);
-        builder.Services.AddSingleton(sp => new MqttBroker(brokerOptions, sp.GetRequiredService<ILoggerFactory>(), TimeProvider.System));
+        builder.Services.AddSingleton(sp => new MqttBroker(brokerOptions, authenticators, sp.GetRequiredService<ILoggerFactory>(), TimeProvider.System));
         builder.Services.AddSingleton<MqttConnectionHandler>();
         builder.Services.AddHostedService<BrokerLifetimeService>();
 
