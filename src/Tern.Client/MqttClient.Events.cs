@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 
 namespace Tern.Client;
@@ -37,7 +36,7 @@ public sealed partial class MqttClient
     /// call on; the channel is bounded (<see cref="MqttClientOptions.MessageChannelCapacity"/>) and a
     /// full channel pauses reading from the socket. Ends when the client is disposed.
     /// </summary>
-    public async IAsyncEnumerable<MqttMessage> ReadMessagesAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<MqttMessage> ReadMessagesAsync(CancellationToken cancellationToken = default)
     {
         Channel<MqttMessage> channel;
         lock (_gate)
@@ -52,10 +51,8 @@ public sealed partial class MqttClient
             }
         }
 
-        await foreach (var message in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
-        {
-            yield return message;
-        }
+        // Not an iterator itself: the channel must exist from this call on, not from the first MoveNextAsync.
+        return channel.Reader.ReadAllAsync(cancellationToken);
     }
 
     /// <summary>Runs on the dispatcher task only.</summary>

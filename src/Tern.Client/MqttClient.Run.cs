@@ -198,7 +198,7 @@ public sealed partial class MqttClient
             CleanSession = o.CleanSession,
             KeepAlive = keepAlive,
             Username = endpoint.Username,
-            Password = endpoint.Password is null ? null : Encoding.UTF8.GetBytes(endpoint.Password),
+            Password = endpoint.Password is null ? (ReadOnlyMemory<byte>?)null : Encoding.UTF8.GetBytes(endpoint.Password),
             Will = will,
             Properties = properties,
         };
