@@ -59,6 +59,7 @@ public sealed class EventLog
             {
                 MqttErrorEventArgs err => $"Error({err.ErrorType}: {err.Message})",
                 DisconnectedEventArgs d => $"Disconnected({d.Reason})",
+                DataEventArgs x => $"Data({x.Message.Topic[^2..]} {x.Message.PayloadText} q{(int)x.QoS} id{x.MessageId} dup{x.Dup})",
                 _ => e.GetType().Name.Replace("EventArgs", "", StringComparison.Ordinal),
             }));
         }

@@ -53,6 +53,8 @@ public sealed class MosquittoBroker : IAsyncDisposable
     {
         string config = Path.Combine(_directory, "mosquitto.conf");
         var text = new StringBuilder()
+            // Started as root, mosquitto drops to user "mosquitto", which cannot write our temp dir.
+            .AppendLine("user root")
             .AppendLine("log_dest stderr")
             .AppendLine("log_type all")
             .AppendLine("per_listener_settings false")
