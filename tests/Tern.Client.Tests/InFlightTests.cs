@@ -73,6 +73,17 @@ public sealed class InFlightTests
     }
 
     [Fact]
+    public async Task Publish_arriving_in_the_same_segment_as_connack_is_delivered_at_once()
+    {
+        await using var broker = new ScriptedBroker();
+        await using var c = TestClient.For(broker.Uri);
+        await c.Client.StartAsync();
+        using var s = await broker.AcceptAsync(sessionPresent: true, new PublishPacket { Topic = "queued/t", Payload = "early"u8.ToArray() });
+        var data = await c.Events.WaitAsync<DataEventArgs>();
+        Assert.Equal("early", data.Message.PayloadText);
+    }
+
+    [Fact]
     public async Task Missing_pingresp_ends_the_connection_with_only_Disconnected()
     {
         await using var broker = new ScriptedBroker();

@@ -87,19 +87,17 @@ internal sealed class Connection : IAsyncDisposable
         {
             ReadResult result = await Input.ReadAsync(ct).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = result.Buffer;
-            MqttPacket? packet;
-            try
+            bool framed = MqttDecoder.TryRead(ref buffer, Version, MaxIncomingPacketSize, out MqttPacket? packet);
+            if (framed)
             {
-                if (MqttDecoder.TryRead(ref buffer, Version, MaxIncomingPacketSize, out packet))
-                {
-                    return packet as ConnAckPacket
-                        ?? throw MqttProtocolException.ProtocolError($"Expected CONNACK, the server sent {packet!.Type}.");
-                }
+                // Only CONNACK is consumed: what follows it in this read is not "examined", so the
+                // read loop sees it at once instead of waiting for more bytes.
+                Input.AdvanceTo(buffer.Start);
+                return packet as ConnAckPacket
+                    ?? throw MqttProtocolException.ProtocolError($"Expected CONNACK, the server sent {packet!.Type}.");
             }
-            finally
-            {
-                Input.AdvanceTo(buffer.Start, buffer.End);
-            }
+
+            Input.AdvanceTo(buffer.Start, buffer.End);
 
             if (result.IsCompleted)
             {

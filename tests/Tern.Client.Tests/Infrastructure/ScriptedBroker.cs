@@ -19,13 +19,14 @@ public sealed class ScriptedBroker : IAsyncDisposable
 
     public string Uri => $"mqtt://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}";
 
-    public async Task<Session> AcceptAsync(bool sessionPresent = false)
+    /// <param name="sameWrite">Sent in the same write as CONNACK (one TCP segment).</param>
+    public async Task<Session> AcceptAsync(bool sessionPresent = false, MqttPacket? sameWrite = null)
     {
         var socket = await _listener.AcceptSocketAsync().WaitAsync(EventLog.Timeout);
         var session = new Session(socket);
         var connect = Assert.IsType<ConnectPacket>(await session.ReceiveAsync());
         session.Version = connect.ProtocolVersion;
-        await session.SendAsync(new ConnAckPacket { SessionPresent = sessionPresent });
+        await session.SendAsync(new ConnAckPacket { SessionPresent = sessionPresent }, sameWrite);
         return session;
     }
 
@@ -49,12 +50,13 @@ public sealed class ScriptedBroker : IAsyncDisposable
             {
                 var result = await _reader.ReadAsync().AsTask().WaitAsync(EventLog.Timeout);
                 var buffer = result.Buffer;
-                bool ok = MqttDecoder.TryRead(ref buffer, Version, int.MaxValue, out var packet);
-                _reader.AdvanceTo(buffer.Start, buffer.End);
-                if (ok)
+                if (MqttDecoder.TryRead(ref buffer, Version, int.MaxValue, out var packet))
                 {
+                    _reader.AdvanceTo(buffer.Start); // later packets in this read stay unexamined
                     return packet!;
                 }
+
+                _reader.AdvanceTo(buffer.Start, buffer.End);
 
                 if (result.IsCompleted)
                 {
@@ -77,7 +79,17 @@ public sealed class ScriptedBroker : IAsyncDisposable
             }
         }
 
-        public async Task SendAsync(MqttPacket packet) => await _stream.WriteAsync(MqttEncoder.ToArray(packet, Version));
+        public async Task SendAsync(MqttPacket packet, MqttPacket? andThen = null)
+        {
+            var buffer = new ArrayBufferWriter<byte>();
+            MqttEncoder.Write(buffer, packet, Version);
+            if (andThen is not null)
+            {
+                MqttEncoder.Write(buffer, andThen, Version);
+            }
+
+            await _stream.WriteAsync(buffer.WrittenMemory);
+        }
 
         /// <summary>Drops the connection without a word (RST).</summary>
         public void Dispose()
