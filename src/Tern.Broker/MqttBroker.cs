@@ -217,6 +217,8 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Route(new ApplicationMessage(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, Environment.TickCount64));
     }
 
+    internal bool IsStopping => Volatile.Read(ref _stopped) != 0;
+
     internal IEnhancedAuthenticator? FindAuthenticator(string method) => _authenticators.GetValueOrDefault(method);
 
     internal string AssignClientId()

@@ -1,4 +1,6 @@
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Tern.Broker;
 
 namespace Tern.Server;
@@ -26,9 +28,26 @@ public sealed class MqttConnectionHandler : ConnectionHandler
             connection.RemoteEndPoint,
             connection.LocalEndPoint,
             "tcp",
-            connection.Abort);
+            connection.Abort)
+        {
+            ShutdownSend = connection.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket
+                ? () => ShutdownSend(socket)
+                : null,
+        };
         // Not ConnectionClosed: it fires when the receive side ends, possibly before the broker has
         // read the last packets the client sent; the completed pipe already ends the connection.
         return _broker.HandleConnectionAsync(connection.Transport, info);
+    }
+
+    private static void ShutdownSend(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Already closed by the client.
+        }
     }
 }

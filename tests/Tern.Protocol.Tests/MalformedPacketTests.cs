@@ -76,8 +76,8 @@ public class MalformedPacketTests
     }
 
     [Fact]
-    public void Topic_alias_0_is_a_protocol_error_MQTT_3_3_2_8() =>
-        AssertReason(ReasonCode.ProtocolError, "30 07 00 01 61 03 23 00 00", V500);
+    public void Topic_alias_0_is_topic_alias_invalid_MQTT_3_3_2_8() =>
+        AssertReason(ReasonCode.TopicAliasInvalid, "30 07 00 01 61 03 23 00 00", V500);
 
     // --- UTF-8 strings [MQTT-1.5.4-1] [MQTT-1.5.4-2]
 

@@ -56,7 +56,7 @@ public sealed class BrokerOptions
     /// <summary>Topic aliases an MQTT 5 client may use towards the broker (0 turns them off).</summary>
     public int TopicAliasMaximum { get; set; } = 10;
 
-    /// <summary>When set, the keep alive the broker imposes on MQTT 5 clients (server keep alive), in seconds.</summary>
+    /// <summary>When set, the longest keep alive (seconds) MQTT 5 clients get: one asking for more, or for 0, is given this as server keep alive.</summary>
     public int? ServerKeepAlive { get; set; }
 
     /// <summary>Response information returned to MQTT 5 clients that request it; <c>{clientid}</c> is replaced.</summary>

@@ -49,7 +49,7 @@ internal sealed partial class MqttConnection
         }
 
         ClientId = clientId;
-        KeepAlive = IsV5 && options.ServerKeepAlive is { } serverKeepAlive ? (ushort)serverKeepAlive : connect.KeepAlive;
+        KeepAlive = EffectiveKeepAlive(connect.KeepAlive);
         _will = connect.Will;
         IsConnected = true;
 
@@ -66,20 +66,34 @@ internal sealed partial class MqttConnection
             // MQTT 3.1 has no session present flag.
             SessionPresent = sessionPresent && Version != MqttProtocolVersion.V310,
             ReasonCode = 0,
-            Properties = IsV5 ? BuildConnAckProperties(assignedId, properties) with { AuthenticationMethod = authMethod, AuthenticationData = authMethod is null ? null : authData } : null,
+            Properties = IsV5 ? BuildConnAckProperties(assignedId, properties, connect.KeepAlive) with { AuthenticationMethod = authMethod, AuthenticationData = authMethod is null ? null : authData } : null,
         };
         session.Attach(this, connAck, inflightLimit);
         Log.ClientConnected(_logger, clientId, RemoteEndPoint, VersionName(Version), connect.CleanSession, KeepAlive, sessionPresent);
         return true;
     }
 
-    private MqttProperties BuildConnAckProperties(string? assignedId, MqttProperties? connectProperties)
+    /// <summary>
+    /// Broker:ServerKeepAlive caps what MQTT 5 clients ask for (0, "no keep alive", included), as
+    /// Mosquitto's max_keepalive does; the client is told in CONNACK [MQTT-3.2.2-21].
+    /// </summary>
+    private ushort EffectiveKeepAlive(ushort requested)
+    {
+        if (!IsV5 || _broker.Options.ServerKeepAlive is not { } maximum)
+        {
+            return requested;
+        }
+
+        return requested == 0 || requested > maximum ? (ushort)maximum : requested;
+    }
+
+    private MqttProperties BuildConnAckProperties(string? assignedId, MqttProperties? connectProperties, ushort requestedKeepAlive)
     {
         var options = _broker.Options;
         return new MqttProperties
         {
             AssignedClientIdentifier = assignedId,
-            ServerKeepAlive = options.ServerKeepAlive is { } keepAlive ? (ushort)keepAlive : null,
+            ServerKeepAlive = KeepAlive != requestedKeepAlive ? KeepAlive : null,
             ReceiveMaximum = (ushort)options.ReceiveMaximum,
             MaximumPacketSize = (uint)options.MaxPacketSize,
             TopicAliasMaximum = options.TopicAliasMaximum > 0 ? (ushort)options.TopicAliasMaximum : null,
@@ -101,6 +115,7 @@ internal sealed partial class MqttConnection
         SendControl(new ConnAckPacket { ReasonCode = code, Properties = IsV5 ? (properties ?? new MqttProperties { ReasonString = reason }) : null });
         _closeReason = "connection refused: " + reason;
         _publishWill = false;
+        _lingerOnClose = true;
         Log.ConnectionRefused(_logger, RemoteEndPoint, reason);
         return false;
     }

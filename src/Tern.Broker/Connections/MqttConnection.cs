@@ -16,6 +16,8 @@ internal sealed partial class MqttConnection
     // without reading them is cut off instead of growing the queue.
     private const int MaxPendingControlPackets = 10_000;
 
+    private static readonly TimeSpan LingerTime = TimeSpan.FromSeconds(2);
+
     private readonly MqttBroker _broker;
     private readonly IDuplexPipe _transport;
     private readonly MqttConnectionInfo _info;
@@ -34,6 +36,9 @@ internal sealed partial class MqttConnection
     private bool _publishWill = true;
     private long _lastActivity;
     private bool _connectReceived;
+
+    // The broker told the client why it closes (DISCONNECT, refusing CONNACK): see LingerAsync.
+    private bool _lingerOnClose;
     private WillMessage? _will;
     private MqttSession? _session;
 
@@ -140,6 +145,7 @@ internal sealed partial class MqttConnection
         if (reasonCode is { } code && Version == MqttProtocolVersion.V500 && IsConnected)
         {
             _outbound.Writer.TryWrite(OutboundItem.Packet(Disconnect(code, reason)));
+            _lingerOnClose = true;
         }
 
         _transport.Input.CancelPendingRead();
@@ -202,10 +208,40 @@ internal sealed partial class MqttConnection
         {
             // [MQTT-3.1.2-2] CONNACK 0x01 (unacceptable protocol level), then close.
             SendControl(new ConnAckPacket { ReasonCode = (byte)ConnectReturnCode.UnacceptableProtocolVersion });
+            _lingerOnClose = true;
         }
         else if (Version == MqttProtocolVersion.V500 && IsConnected)
         {
             _outbound.Writer.TryWrite(OutboundItem.Packet(Disconnect(code, reason)));
+            _lingerOnClose = true;
+        }
+    }
+
+    /// <summary>
+    /// After a DISCONNECT or refusing CONNACK: half-close, then read and discard what the client
+    /// still sends until it closes (bounded). Closing at once with unread input would reset the
+    /// connection, and a client still sending could lose the packet that says why.
+    /// </summary>
+    private async Task LingerAsync()
+    {
+        try
+        {
+            _info.ShutdownSend?.Invoke();
+            using var timeout = new CancellationTokenSource(LingerTime);
+            var input = _transport.Input;
+            while (true)
+            {
+                var result = await input.ReadAsync(timeout.Token).ConfigureAwait(false);
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            // Timed out, or the transport is gone: either way the connection ends now.
         }
     }
 
@@ -231,6 +267,10 @@ internal sealed partial class MqttConnection
         }
 
         await writer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (_lingerOnClose && writer.IsCompletedSuccessfully && !_broker.IsStopping)
+        {
+            await LingerAsync().ConfigureAwait(false);
+        }
 
         _broker.Statistics.AddClosed(_messagesReceived, _messagesSent, _bytesReceived, _bytesSent);
         _broker.Unregister(this);

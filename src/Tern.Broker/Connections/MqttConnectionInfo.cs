@@ -13,4 +13,9 @@ public sealed record MqttConnectionInfo(
     EndPoint? RemoteEndPoint,
     EndPoint? LocalEndPoint,
     string Listener,
-    Action? Abort);
+    Action? Abort)
+{
+    /// <summary>Closes the sending direction only (TCP FIN), when the transport can; the broker
+    /// half-closes after telling a client why it ends the connection.</summary>
+    public Action? ShutdownSend { get; init; }
+}

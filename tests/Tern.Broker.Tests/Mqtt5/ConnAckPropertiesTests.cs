@@ -136,6 +136,19 @@ public sealed class ConnAckPropertiesTests
     }
 
     [Fact]
+    public async Task ServerKeepAlive_IsAMaximum_AClientAskingForLessKeepsItsOwn()
+    {
+        await using var broker = await StartAsync(("Broker:ServerKeepAlive", "60"));
+        var (shorter, shorterAck) = await broker.OpenV5Async(TestIds.Client("short"), keepAlive: 5);
+        await using var _ = shorter;
+        var (off, offAck) = await broker.OpenV5Async(TestIds.Client("off"), keepAlive: 0);
+        await using var __ = off;
+
+        Assert.Null(shorterAck.Properties?.ServerKeepAlive);
+        Assert.Equal((ushort)60, offAck.Properties?.ServerKeepAlive);
+    }
+
+    [Fact]
     public async Task ResponseInformation_IsReturnedOnlyWhenRequested_WithClientIdSubstituted()
     {
         await using var broker = await StartAsync();
