@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 
 namespace Tern.Broker;
 
@@ -18,4 +19,13 @@ public sealed record MqttConnectionInfo(
     /// <summary>Closes the sending direction only (TCP FIN), when the transport can; the broker
     /// half-closes after telling a client why it ends the connection.</summary>
     public Action? ShutdownSend { get; init; }
+
+    /// <summary>The client certificate of a mutual TLS connection, if any.</summary>
+    public X509Certificate2? ClientCertificate { get; init; }
+
+    /// <summary>
+    /// A user name the transport vouches for (the client certificate's CN or SAN when the
+    /// listener has <c>PeerCertAsUsername</c>); it replaces the CONNECT user name.
+    /// </summary>
+    public string? CertificateUsername { get; init; }
 }
