@@ -48,6 +48,15 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     public BrokerOptions Options { get; }
 
+    /// <summary>
+    /// Checked in order on every CONNECT without an MQTT 5 authentication method; the first that
+    /// handles it decides. Empty: every client is accepted. Fill before connections arrive.
+    /// </summary>
+    public IList<IMqttAuthenticator> Authenticators { get; } = new List<IMqttAuthenticator>();
+
+    /// <summary>Access control for PUBLISH and SUBSCRIBE; null allows everything. Set before connections arrive.</summary>
+    public IMqttAuthorizer? Authorizer { get; set; }
+
     public BrokerStatistics Statistics { get; }
 
     /// <summary>Connections that completed CONNECT.</summary>
@@ -210,8 +219,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
         }
     }
 
-    internal void PublishWill(WillMessage will, string clientId)
+    internal void PublishWill(WillMessage will, string clientId, ClientIdentity? identity)
     {
+        if (identity is not null && Authorizer is { } authorizer && !authorizer.CanPublish(identity, will.Topic))
+        {
+            return;
+        }
+
         // Will delay is a CONNECT property, not one of the PUBLISH.
         var properties = will.Properties is { WillDelayInterval: not null } p ? p with { WillDelayInterval = null } : will.Properties;
         Route(new ApplicationMessage(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, Environment.TickCount64));

@@ -7,7 +7,7 @@ internal sealed partial class MqttConnection
 {
     private bool IsV5 => Version == MqttProtocolVersion.V500;
 
-    private bool HandleConnect(ConnectPacket connect, string? authMethod, ReadOnlyMemory<byte>? authData)
+    private bool HandleConnect(ConnectPacket connect, string? authMethod, ReadOnlyMemory<byte>? authData, string? username, IReadOnlyList<AccessRule>? rules)
     {
         Version = connect.ProtocolVersion;
         var options = _broker.Options;
@@ -49,12 +49,15 @@ internal sealed partial class MqttConnection
         }
 
         ClientId = clientId;
+        Username = username;
+        _identity = CreateIdentity(username, rules);
         KeepAlive = EffectiveKeepAlive(connect.KeepAlive);
         _will = connect.Will;
         IsConnected = true;
 
         var session = _broker.Sessions.Connect(this, clientId, connect.CleanSession, expiry, out var sessionPresent, out var previous);
         _session = session;
+        session.Identity = _identity;
         if (previous is not null)
         {
             Log.SessionTakenOver(_logger, clientId, previous.RemoteEndPoint);
@@ -166,6 +169,8 @@ internal sealed partial class MqttConnection
             throw MqttProtocolException.ProtocolError("empty topic name");
         }
 
+        // A denied PUBLISH is acknowledged but dropped (3.1.1), or refused with 0x87 (5.0).
+        var allowed = MayPublish(topic);
         if (publish.QoS == MqttQoS.ExactlyOnce)
         {
             // Exactly once: route on the first PUBLISH of an id; a resend before PUBREL is only acknowledged.
@@ -180,6 +185,23 @@ internal sealed partial class MqttConnection
                 SendControl(new PubRecPacket { PacketId = publish.PacketId });
                 return;
             }
+        }
+
+        if (!allowed)
+        {
+            Log.PublishDenied(_logger, ClientId, topic);
+            if (publish.QoS == MqttQoS.ExactlyOnce && IsV5)
+            {
+                // A PUBREC with a failure code ends the exchange: no PUBREL will come [MQTT-4.3.3-4].
+                _session!.ReleaseIncomingQoS2(publish.PacketId);
+            }
+
+            if (publish.QoS != MqttQoS.AtMostOnce)
+            {
+                Acknowledge(publish, IsV5 ? ReasonCode.NotAuthorized : ReasonCode.Success, "not authorized to publish to this topic");
+            }
+
+            return;
         }
 
         var message = new ApplicationMessage(topic, publish.Payload, publish.QoS, publish.Retain, properties, ClientId, Environment.TickCount64);

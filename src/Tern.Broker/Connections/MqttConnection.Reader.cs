@@ -104,14 +104,16 @@ internal sealed partial class MqttConnection
 
     private bool RequiresAsync(MqttPacket packet) => packet switch
     {
-        ConnectPacket connect => !_connectReceived && connect.Properties?.AuthenticationMethod is not null,
+        ConnectPacket connect => !_connectReceived && (connect.Properties?.AuthenticationMethod is not null || _broker.Authenticators.Count > 0),
         AuthPacket => IsV5,
         _ => false,
     };
 
     private Task<bool> HandleAsync(MqttPacket packet, CancellationToken cancellationToken) => packet switch
     {
-        ConnectPacket connect => HandleAuthenticatedConnectAsync(connect, cancellationToken),
+        ConnectPacket connect => connect.Properties?.AuthenticationMethod is not null
+            ? HandleAuthenticatedConnectAsync(connect, cancellationToken)
+            : HandleCheckedConnectAsync(connect, cancellationToken),
         AuthPacket auth => HandleAuthAsync(auth, cancellationToken),
         _ => Task.FromResult(Dispatch(packet)),
     };
@@ -160,7 +162,7 @@ internal sealed partial class MqttConnection
                 }
 
                 _connectReceived = true;
-                return HandleConnect(connect, null, null);
+                return HandleConnect(connect, null, null, _info.CertificateUsername ?? connect.Username, null);
             default:
                 throw MqttProtocolException.ProtocolError($"{packet.Type} is not sent by clients");
         }

@@ -87,6 +87,12 @@ internal sealed partial class MqttConnection
             return ReasonCode.WildcardSubscriptionsNotSupported;
         }
 
+        if (!MaySubscribe(filter))
+        {
+            Log.SubscribeDenied(_logger, ClientId, filter);
+            return ReasonCode.NotAuthorized;
+        }
+
         return 0;
     }
 

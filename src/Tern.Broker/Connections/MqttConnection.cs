@@ -81,6 +81,9 @@ internal sealed partial class MqttConnection
     /// <summary>The user an enhanced authentication method vouched for.</summary>
     public string? AuthenticatedUser { get; private set; }
 
+    /// <summary>The user name the client is known as (ACL <c>%u</c>), after authentication.</summary>
+    public string? Username { get; private set; }
+
     public ushort KeepAlive { get; private set; }
 
     public string? RemoteEndPoint => _info.RemoteEndPoint?.ToString();
