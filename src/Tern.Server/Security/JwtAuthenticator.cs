@@ -83,7 +83,18 @@ public sealed class JwtAuthenticator : IMqttAuthenticator, IDisposable
             return ValueTask.FromResult(AuthenticationResult.NotHandled);
         }
 
-        return ValueTask.FromResult(Validate(Encoding.ASCII.GetString(password.Span), credentials.Username));
+        AuthenticationResult result;
+        try
+        {
+            result = Validate(Encoding.ASCII.GetString(password.Span), credentials.Username);
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or JsonException or InvalidOperationException or CryptographicException)
+        {
+            // The token is the client's input: whatever it holds, the answer is a refusal, not a dropped connection.
+            result = Bad("malformed token");
+        }
+
+        return ValueTask.FromResult(result);
     }
 
     /// <summary>
@@ -370,7 +381,7 @@ public sealed class JwtAuthenticator : IMqttAuthenticator, IDisposable
         }
 
         var buffer = new byte[Base64Url.GetMaxDecodedLength(part.Length)];
-        if (!Base64Url.TryDecodeFromChars(part, buffer, out var written))
+        if (buffer.Length == 0 || !Base64Url.TryDecodeFromChars(part, buffer, out var written))
         {
             return false;
         }
