@@ -83,6 +83,9 @@ public sealed class BrokerOptions
     /// <summary>Levels a topic name or filter may have; deeper ones are refused (0x90 / 0x8F).</summary>
     public int MaxTopicLevels { get; set; } = 128;
 
+    /// <summary>User properties one packet may carry (MQTT 5); more close the connection with 0x97.</summary>
+    public int MaxUserProperties { get; set; } = 128;
+
     /// <summary>PUBLISH packets per second one client may send (0: no limit); faster clients are read more slowly.</summary>
     public double MaxPublishRate { get; set; }
 
@@ -115,6 +118,7 @@ public sealed class BrokerOptions
         Require(MaxConnectionRate >= 0, nameof(MaxConnectionRate), "must be 0 (no limit) or more");
         Require(MaxSubscriptionsPerClient >= 0, nameof(MaxSubscriptionsPerClient), "must be 0 (no limit) or more");
         Require(MaxTopicLevels >= 1, nameof(MaxTopicLevels), "must be 1 or more");
+        Require(MaxUserProperties >= 0, nameof(MaxUserProperties), "must be 0 or more");
         Require(MaxPublishRate >= 0, nameof(MaxPublishRate), "must be 0 (no limit) or more");
         Require(MaxBytesRate >= 0, nameof(MaxBytesRate), "must be 0 (no limit) or more");
         Require(IncompletePacketTimeoutSeconds >= 0, nameof(IncompletePacketTimeoutSeconds), "must be 0 (off) or more");

@@ -108,6 +108,7 @@ internal sealed partial class MqttConnection
             _throttle?.Spend(frame.Type == MqttPacketType.Publish ? 1 : 0, frame.Length);
 
             var packet = MqttDecoder.Decode(frame, Version);
+            CheckUserProperties(packet);
             if (RequiresAsync(packet))
             {
                 pending = packet;
@@ -121,6 +122,23 @@ internal sealed partial class MqttConnection
         }
 
         return ReadStatus.NeedMore;
+    }
+
+    /// <summary>Bounds the user properties a client may make the broker hold and forward.</summary>
+    private void CheckUserProperties(MqttPacket packet)
+    {
+        var properties = packet switch
+        {
+            PublishPacket p => p.Properties,
+            ConnectPacket c => c.Properties,
+            SubscribePacket s => s.Properties,
+            _ => null,
+        };
+        var count = (properties?.UserProperties?.Count ?? 0) + ((packet as ConnectPacket)?.Will?.Properties?.UserProperties?.Count ?? 0);
+        if (count > _broker.Options.MaxUserProperties)
+        {
+            throw new MqttProtocolException(ReasonCode.QuotaExceeded, $"{count} user properties, more than Broker:MaxUserProperties ({_broker.Options.MaxUserProperties})");
+        }
     }
 
     private bool RequiresAsync(MqttPacket packet) => packet switch

@@ -211,6 +211,20 @@ public sealed class LimitTests
         await BrokerHealth.AssertServesAsync(broker, bystander);
     }
 
+    [Fact]
+    public async Task HugeUserPropertyList_ClosesOnlyThatConnection()
+    {
+        await using var broker = await StartAsync(("Broker:MaxUserProperties", "100"));
+        await using var bystander = await broker.ConnectAsync(TestIds.Client("by"));
+        await using var client = await broker.ConnectV5Async(TestIds.Client("props"));
+
+        var many = Enumerable.Range(0, 20_000).Select(i => new MqttUserProperty("k", i.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToArray();
+        await client.SendAsync(new PublishPacket { Topic = "t", Payload = "x"u8.ToArray(), Properties = new MqttProperties { UserProperties = many } });
+
+        await client.ExpectDisconnectAsync(ReasonCode.QuotaExceeded);
+        await BrokerHealth.AssertServesAsync(broker, bystander);
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow + TestTimeouts.Receive;
