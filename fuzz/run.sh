@@ -52,8 +52,11 @@ if [[ ${TERN_FUZZ_FRESH:-} == 1 ]]; then
   rm -rf "$out/findings"
 fi
 duration=()
+limit=()
 if ((seconds > 0)); then
   duration=(-V "$seconds")
+  # -V counts from the end of the dry run; past this the run is stuck: stop it (AFL++ stops its target).
+  limit=(timeout -k 10 $((seconds + 120)))
 fi
 
 echo "fuzz/run.sh: afl-fuzz on the $target target for ${seconds}s (findings in $out/findings)"
@@ -61,7 +64,7 @@ status=0
 # -t: each input may take 10 s before AFL++ calls it a hang (the broker target reports its own at 2 s).
 # No '+' suffix: that would mean 'auto-calculate up to', and a timeout kills SharpFuzz's in-process
 # fork server (AFL++ kills the reported child, which is the fuzzer process itself).
-afl-fuzz -i fuzz/corpus -o "$out/findings" -m none -t 10000 "${duration[@]}" "$@" \
+"${limit[@]}" afl-fuzz -i fuzz/corpus -o "$out/findings" -m none -t 10000 "${duration[@]}" "$@" \
   -- dotnet "$out/bin/Tern.Fuzz.dll" afl "$target" >"$out/afl.log" 2>&1 || status=$?
 
 stats=$out/findings/default/fuzzer_stats

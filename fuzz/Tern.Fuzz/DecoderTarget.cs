@@ -20,31 +20,63 @@ public static class DecoderTarget
         var selector = input[0];
         var version = FuzzInput.Version(selector);
         var maxPacketSize = FuzzInput.MaxPacketSize(selector);
-        var buffer = Segments.Build(input[1..], FuzzInput.SegmentSize(selector));
-        var decoded = new List<MqttPacket>();
-        try
-        {
-            // Bounded: every successful TryRead consumes at least the 2-byte fixed header.
-            while (MqttDecoder.TryRead(ref buffer, version, maxPacketSize, out var packet))
-            {
-                if (packet is null)
-                {
-                    throw new FuzzCrashException("TryRead returned true with a null packet");
-                }
-
-                decoded.Add(packet);
-            }
-        }
-        catch (MqttProtocolException)
-        {
-            // The expected way to refuse bad input.
-        }
-
-        foreach (var packet in decoded)
+        var segmentSize = FuzzInput.SegmentSize(selector);
+        var result = DecodeAll(input[1..], segmentSize, version, maxPacketSize);
+        foreach (var packet in result.Packets)
         {
             CheckRoundTrip(packet, version);
         }
+
+        if (segmentSize > 0)
+        {
+            // Differential: bytes split across segments decode exactly as in one segment.
+            var whole = DecodeAll(input[1..], 0, version, maxPacketSize);
+            var split = Describe(result, version);
+            var single = Describe(whole, version);
+            if (split != single)
+            {
+                throw new FuzzCrashException($"decoding in {segmentSize}-byte segments differs from one segment:\n  segments: {split}\n  single:   {single}");
+            }
+        }
     }
+
+    private sealed record Decoded(List<MqttPacket> Packets, MqttProtocolException? Error, long Remaining);
+
+    private static Decoded DecodeAll(ReadOnlySpan<byte> bytes, int segmentSize, MqttProtocolVersion version, int maxPacketSize)
+    {
+        var buffer = Segments.Build(bytes, segmentSize);
+        var packets = new List<MqttPacket>();
+        try
+        {
+            // Bounded: every successful TryRead consumes at least the 2-byte fixed header.
+            while (true)
+            {
+                var before = buffer;
+                if (!MqttDecoder.TryRead(ref buffer, version, maxPacketSize, out var packet))
+                {
+                    if (!buffer.Start.Equals(before.Start) || buffer.Length != before.Length)
+                    {
+                        throw new FuzzCrashException("TryRead returned false but moved the buffer");
+                    }
+
+                    break;
+                }
+
+                packets.Add(packet ?? throw new FuzzCrashException("TryRead returned true with a null packet"));
+            }
+        }
+        catch (MqttProtocolException ex)
+        {
+            // The expected way to refuse bad input.
+            return new Decoded(packets, ex, buffer.Length);
+        }
+
+        return new Decoded(packets, null, buffer.Length);
+    }
+
+    private static string Describe(Decoded decoded, MqttProtocolVersion version) =>
+        string.Join(" ", decoded.Packets.Select(p => Hex(MqttEncoder.ToArray(p, version))))
+        + (decoded.Error is { } e ? $" then {e.ReasonCode}: {e.Message}" : $" then need more ({decoded.Remaining} bytes left)");
 
     /// <summary>encode(p) must decode (as one whole packet) to a packet that encodes to the same bytes.</summary>
     public static void CheckRoundTrip(MqttPacket packet, MqttProtocolVersion version)
