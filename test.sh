@@ -6,8 +6,8 @@ cd "$(dirname "$0")"
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
-# Third-party MQTT peers for the interop tests (Debian packages).
-packages=(mosquitto mosquitto-clients python3-paho-mqtt)
+# Third-party MQTT peers for the interop tests, and AFL++ for the short fuzz run (Debian packages).
+packages=(mosquitto mosquitto-clients python3-paho-mqtt afl++)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -81,6 +81,21 @@ done
 
 if ((test_status != 0 && failed == 0)); then
   echo "test.sh: dotnet test failed (exit code $test_status) without a failed test in the results" >&2
+fi
+
+# The short coverage-guided fuzz run (docs/fuzzing.md): AFL++ on each SharpFuzz target from the seed
+# corpus for TERN_FUZZ_SECONDS (default 30; 0 skips it). Each target counts as one test: it fails on
+# a crash or hang AFL++ saved, and when AFL++ could not run at all.
+fuzz_seconds=${TERN_FUZZ_SECONDS:-30}
+if ((fuzz_seconds > 0)); then
+  for target in decoder broker; do
+    if TERN_FUZZ_NO_BUILD=1 TERN_FUZZ_FRESH=1 fuzz/run.sh "$target" "$fuzz_seconds"; then
+      passed=$((passed + 1))
+    else
+      echo "test.sh: the AFL++ fuzz run of the $target target failed (findings and log in fuzz/out/$target)" >&2
+      failed=$((failed + 1))
+    fi
+  done
 fi
 
 echo "$passed passed, $failed failed"

@@ -44,11 +44,25 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Index = new SubscriptionIndex();
         Retained = new RetainedStore(options.MaxRetainedMessages);
         Sessions = new SessionManager(this);
+        Bans = new BanList(options.Bans, Time);
+        Limiter = new ConnectionLimiter(options, Bans);
     }
 
     public BrokerOptions Options { get; }
 
+    /// <summary>
+    /// Checked in order on every CONNECT without an MQTT 5 authentication method; the first that
+    /// handles it decides. Empty: every client is accepted. Fill before connections arrive.
+    /// </summary>
+    public IList<IMqttAuthenticator> Authenticators { get; } = new List<IMqttAuthenticator>();
+
+    /// <summary>Access control for PUBLISH and SUBSCRIBE; null allows everything. Set before connections arrive.</summary>
+    public IMqttAuthorizer? Authorizer { get; set; }
+
     public BrokerStatistics Statistics { get; }
+
+    /// <summary>Banned client ids, user names and addresses (configured, flapping, or added at run time).</summary>
+    public BanList Bans { get; }
 
     /// <summary>Connections that completed CONNECT.</summary>
     public int ConnectedClients
@@ -87,6 +101,8 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     internal RetainedStore Retained { get; }
 
+    internal ConnectionLimiter Limiter { get; }
+
     /// <summary>Starts the timers ($SYS updates, keep-alive and CONNECT timeouts, session expiry).</summary>
     public void Start()
     {
@@ -103,10 +119,25 @@ public sealed partial class MqttBroker : IAsyncDisposable
             return;
         }
 
-        var connection = new MqttConnection(this, transport, info);
-        _connections.TryAdd(connection, 0);
-        Statistics.ConnectionOpened();
-        await connection.RunAsync(cancellationToken).ConfigureAwait(false);
+        var refusal = Limiter.TryAdmit(info, out var address);
+        if (refusal is not null)
+        {
+            Statistics.ConnectionRefused();
+            Log.ConnectionRefused(_logger, info.RemoteEndPoint?.ToString(), refusal);
+            return;
+        }
+
+        try
+        {
+            var connection = new MqttConnection(this, transport, info);
+            _connections.TryAdd(connection, 0);
+            Statistics.ConnectionOpened();
+            await connection.RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Limiter.Release(address);
+        }
     }
 
     /// <summary>Closes every connection (wills of abnormal ends are not sent on shutdown) and stops the timers.</summary>
@@ -210,8 +241,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
         }
     }
 
-    internal void PublishWill(WillMessage will, string clientId)
+    internal void PublishWill(WillMessage will, string clientId, ClientIdentity? identity)
     {
+        if (identity is not null && Authorizer is { } authorizer && !authorizer.CanPublish(identity, will.Topic))
+        {
+            return;
+        }
+
         // Will delay is a CONNECT property, not one of the PUBLISH.
         var properties = will.Properties is { WillDelayInterval: not null } p ? p with { WillDelayInterval = null } : will.Properties;
         Route(new ApplicationMessage(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, Environment.TickCount64));

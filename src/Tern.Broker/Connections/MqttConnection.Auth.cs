@@ -71,7 +71,7 @@ internal sealed partial class MqttConnection
                 AuthenticatedUser = step.User;
                 if (!IsConnected)
                 {
-                    return HandleConnect(_pendingConnect!, _authMethod, step.ServerData);
+                    return HandleConnect(_pendingConnect!, _authMethod, step.ServerData, step.User ?? _pendingConnect!.Username, null);
                 }
 
                 SendControl(new AuthPacket

@@ -7,7 +7,7 @@ internal sealed partial class MqttConnection
 {
     private bool IsV5 => Version == MqttProtocolVersion.V500;
 
-    private bool HandleConnect(ConnectPacket connect, string? authMethod, ReadOnlyMemory<byte>? authData)
+    private bool HandleConnect(ConnectPacket connect, string? authMethod, ReadOnlyMemory<byte>? authData, string? username, IReadOnlyList<AccessRule>? rules)
     {
         Version = connect.ProtocolVersion;
         var options = _broker.Options;
@@ -31,6 +31,11 @@ internal sealed partial class MqttConnection
             clientId = assignedId = _broker.AssignClientId();
         }
 
+        if (CheckBans(clientId, username) is { } banned)
+        {
+            return Refuse(ConnectReturnCode.NotAuthorized, ReasonCode.Banned, banned);
+        }
+
         var properties = connect.Properties;
         uint expiry = IsV5
             ? properties?.SessionExpiryInterval ?? 0
@@ -49,12 +54,15 @@ internal sealed partial class MqttConnection
         }
 
         ClientId = clientId;
+        Username = username;
+        _identity = CreateIdentity(username, rules);
         KeepAlive = EffectiveKeepAlive(connect.KeepAlive);
         _will = connect.Will;
         IsConnected = true;
 
         var session = _broker.Sessions.Connect(this, clientId, connect.CleanSession, expiry, out var sessionPresent, out var previous);
         _session = session;
+        session.Identity = _identity;
         if (previous is not null)
         {
             Log.SessionTakenOver(_logger, clientId, previous.RemoteEndPoint);
@@ -71,6 +79,23 @@ internal sealed partial class MqttConnection
         session.Attach(this, connAck, inflightLimit);
         Log.ClientConnected(_logger, clientId, RemoteEndPoint, VersionName(Version), connect.CleanSession, KeepAlive, sessionPresent);
         return true;
+    }
+
+    /// <summary>Why the client may not connect (banned, or flapping), or null.</summary>
+    private string? CheckBans(string clientId, string? username)
+    {
+        var bans = _broker.Bans;
+        if (bans.IsBanned(BanKind.ClientId, clientId, out var ban) || bans.IsBanned(BanKind.Username, username, out ban))
+        {
+            return $"banned ({ban!.Reason})";
+        }
+
+        if (_broker.Limiter.RecordConnect(clientId, _broker.Time.GetUtcNow()))
+        {
+            return $"client id {clientId} is flapping and is banned for {_broker.Options.Flapping.BanSeconds} s";
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -166,6 +191,19 @@ internal sealed partial class MqttConnection
             throw MqttProtocolException.ProtocolError("empty topic name");
         }
 
+        if (CountLevels(topic) > options.MaxTopicLevels)
+        {
+            // Not malformed, just not accepted here: 0x90 for MQTT 5, dropped for 3.1.1.
+            if (publish.QoS != MqttQoS.AtMostOnce)
+            {
+                Acknowledge(publish, IsV5 ? ReasonCode.TopicNameInvalid : ReasonCode.Success, $"topic has more than {options.MaxTopicLevels} levels");
+            }
+
+            return;
+        }
+
+        // A denied PUBLISH is acknowledged but dropped (3.1.1), or refused with 0x87 (5.0).
+        var allowed = MayPublish(topic);
         if (publish.QoS == MqttQoS.ExactlyOnce)
         {
             // Exactly once: route on the first PUBLISH of an id; a resend before PUBREL is only acknowledged.
@@ -180,6 +218,23 @@ internal sealed partial class MqttConnection
                 SendControl(new PubRecPacket { PacketId = publish.PacketId });
                 return;
             }
+        }
+
+        if (!allowed)
+        {
+            Log.PublishDenied(_logger, ClientId, topic);
+            if (publish.QoS == MqttQoS.ExactlyOnce && IsV5)
+            {
+                // A PUBREC with a failure code ends the exchange: no PUBREL will come [MQTT-4.3.3-4].
+                _session!.ReleaseIncomingQoS2(publish.PacketId);
+            }
+
+            if (publish.QoS != MqttQoS.AtMostOnce)
+            {
+                Acknowledge(publish, IsV5 ? ReasonCode.NotAuthorized : ReasonCode.Success, "not authorized to publish to this topic");
+            }
+
+            return;
         }
 
         var message = new ApplicationMessage(topic, publish.Payload, publish.QoS, publish.Retain, properties, ClientId, Environment.TickCount64);
@@ -276,6 +331,20 @@ internal sealed partial class MqttConnection
 
         _closeReason = "DISCONNECT";
         return false;
+    }
+
+    private static int CountLevels(string topic)
+    {
+        var levels = 1;
+        foreach (var c in topic)
+        {
+            if (c == '/')
+            {
+                levels++;
+            }
+        }
+
+        return levels;
     }
 
     private static string VersionName(MqttProtocolVersion version) => version switch

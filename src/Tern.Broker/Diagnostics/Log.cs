@@ -27,4 +27,10 @@ internal static partial class Log
 
     [LoggerMessage(8, LogLevel.Error, "$SYS update failed")]
     public static partial void SysUpdateFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(9, LogLevel.Debug, "Client {ClientId} may not publish to {Topic}; dropped")]
+    public static partial void PublishDenied(ILogger logger, string clientId, string topic);
+
+    [LoggerMessage(10, LogLevel.Information, "Client {ClientId} may not subscribe to {Filter}")]
+    public static partial void SubscribeDenied(ILogger logger, string clientId, string filter);
 }

@@ -46,6 +46,9 @@ internal sealed partial class MqttSession
 
     public bool Ended { get; private set; }
 
+    /// <summary>Who owns the session, for access checks on its will; set on CONNECT.</summary>
+    public ClientIdentity? Identity { get; set; }
+
     /// <summary>An MQTT 5 will waiting for its will delay interval; guarded by the session manager.</summary>
     public WillMessage? PendingWill { get; set; }
 

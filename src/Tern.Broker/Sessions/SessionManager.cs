@@ -163,7 +163,7 @@ internal sealed class SessionManager
     {
         if (will is not null)
         {
-            _broker.PublishWill(will, session.ClientId);
+            _broker.PublishWill(will, session.ClientId, session.Identity);
         }
     }
 }
