@@ -38,6 +38,14 @@ if ((${#missing[@]} > 0)); then
   fi
 fi
 
+# MQTT.js for the WebSocket interop tests, pinned by tests/Tern.Interop.Tests/node/package-lock.json.
+if ! command -v npm >/dev/null; then
+  echo "test.sh: npm is missing (Debian: apt-get install -y nodejs npm)" >&2
+  echo "0 passed, 0 failed"
+  exit 1
+fi
+npm ci --prefix tests/Tern.Interop.Tests/node --no-audit --no-fund --loglevel=error
+
 if ! dotnet build Tern.slnx -c Release; then
   echo "test.sh: build failed" >&2
   echo "0 passed, 0 failed"

@@ -54,7 +54,19 @@ public sealed class TernServer : IAsyncDisposable
     /// <summary>The bound MQTT TCP port; after <see cref="StartAsync"/> this is the real port even when 0 was configured.</summary>
     public int TcpPort => FindEndpoint("tcp")?.EndPoint.Port ?? 0;
 
-    /// <summary>Where the listeners listen, e.g. <c>mqtt://0.0.0.0:1883</c> (real ports after <see cref="StartAsync"/>).</summary>
+    /// <summary>The bound MQTT-over-TLS port (<c>Listeners:Tls</c>), or 0 when that listener is off.</summary>
+    public int TlsPort => FindEndpoint("tls")?.EndPoint.Port ?? 0;
+
+    /// <summary>The bound MQTT-over-WebSocket port (<c>Listeners:Ws</c>), or 0 when that listener is off.</summary>
+    public int WsPort => FindEndpoint("ws")?.EndPoint.Port ?? 0;
+
+    /// <summary>The bound MQTT-over-secure-WebSocket port (<c>Listeners:Wss</c>), or 0 when that listener is off.</summary>
+    public int WssPort => FindEndpoint("wss")?.EndPoint.Port ?? 0;
+
+    /// <summary>The host's services (the logger factory, for one: an embedding app or a test can add a log provider).</summary>
+    public IServiceProvider Services => _app.Services;
+
+    /// <summary>Where the listeners listen, e.g. <c>mqtt://0.0.0.0:1883</c>, <c>ws://0.0.0.0:8083/mqtt</c> (real ports after <see cref="StartAsync"/>).</summary>
     public IReadOnlyList<string> ListeningOn => _listeners.Endpoints.Select(e => e.Url).ToArray();
 
     /// <summary>
@@ -77,7 +89,7 @@ public sealed class TernServer : IAsyncDisposable
         var authChain = AuthSetup.CreateChain(configuration);
 
         // The empty builder registers no HTTP defaults (no HTTPS, no routing, no host config sources):
-        // Kestrel here only carries MQTT connections.
+        // Kestrel carries MQTT connections, and HTTP only on the WebSocket listeners.
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.Configuration.AddConfiguration(configuration);
         TernLogging.Configure(builder.Logging, configuration);
@@ -108,7 +120,9 @@ public sealed class TernServer : IAsyncDisposable
         builder.Services.AddSingleton<MqttConnectionHandler>();
         builder.Services.AddHostedService<BrokerLifetimeService>();
 
-        return new TernServer(builder.Build(), listeners, configuration, authChain);
+        var app = builder.Build();
+        listeners.ConfigureApp(app);
+        return new TernServer(app, listeners, configuration, authChain);
     }
 
     /// <summary>Starts the broker and binds the listeners.</summary>

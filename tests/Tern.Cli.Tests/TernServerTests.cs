@@ -19,6 +19,7 @@ public sealed class TernServerTests : IDisposable
     {
         ["Listeners:Tcp:Address"] = "127.0.0.1",
         ["Listeners:Tcp:Port"] = "0",
+        ["Listeners:Ws:Enabled"] = "false",
     };
 
     private readonly List<string> _variables = [];
@@ -42,7 +43,7 @@ public sealed class TernServerTests : IDisposable
         Assert.Equal(32, server.Broker.Options.MaxInflight);
         Assert.Equal(1024 * 1024, server.Broker.Options.MaxPacketSize);
         Assert.Equal(1883, server.TcpPort);
-        Assert.Equal(["mqtt://0.0.0.0:1883"], server.ListeningOn);
+        Assert.Equal(["mqtt://0.0.0.0:1883", "ws://0.0.0.0:8083/mqtt"], server.ListeningOn);
     }
 
     [Fact]
@@ -92,7 +93,8 @@ public sealed class TernServerTests : IDisposable
     [InlineData("Logging:LogLevel:Default", "Loud", "Invalid configuration: Logging:LogLevel:Default must be one of")]
     public void Bad_value_throws_naming_the_key(string key, string value, string message)
     {
-        var ex = Assert.Throws<TernConfigurationException>(() => TernServer.Create(overrides: new Dictionary<string, string?> { [key] = value }));
+        // The WebSocket listener is on by default; off here so that "no listener is enabled" can be reached.
+        var ex = Assert.Throws<TernConfigurationException>(() => TernServer.Create(overrides: new Dictionary<string, string?> { ["Listeners:Ws:Enabled"] = "false", [key] = value }));
 
         Assert.StartsWith(message, ex.Message, StringComparison.Ordinal);
         Assert.Equal(key, ex.Key);

@@ -7,20 +7,23 @@ namespace Tern.Server.Listeners;
 /// One configured listener. Kestrel replaces <see cref="ListenOptions.EndPoint"/> with the bound
 /// endpoint when it starts, so port 0 reads back as the real port afterwards.
 /// </summary>
-internal sealed class ListenerEndpoint(string name, string scheme, string configSection, ListenOptions listenOptions)
+internal sealed class ListenerEndpoint(string name, string scheme, string configSection, ListenOptions listenOptions, string path = "")
 {
-    /// <summary>Listener name as the broker sees it (<c>tcp</c>).</summary>
+    /// <summary>Listener name as the broker sees it (<c>tcp</c>, <c>tls</c>, <c>ws</c>, <c>wss</c>).</summary>
     public string Name { get; } = name;
 
-    /// <summary>URI scheme for display (<c>mqtt</c>; later <c>mqtts</c>, <c>ws</c>, <c>wss</c>).</summary>
+    /// <summary>URI scheme for display (<c>mqtt</c>, <c>mqtts</c>, <c>ws</c>, <c>wss</c>).</summary>
     public string Scheme { get; } = scheme;
 
     /// <summary>Configuration section, for error messages (<c>Listeners:Tcp</c>).</summary>
     public string ConfigSection { get; } = configSection;
 
+    /// <summary>The WebSocket path (<c>/mqtt</c>), empty for MQTT over TCP/TLS.</summary>
+    public string Path { get; } = path;
+
     public IPEndPoint EndPoint => listenOptions.IPEndPoint ?? throw new InvalidOperationException($"{ConfigSection} is not an IP listener.");
 
     public string Url => EndPoint.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
-        ? $"{Scheme}://[{EndPoint.Address}]:{EndPoint.Port}"
-        : $"{Scheme}://{EndPoint.Address}:{EndPoint.Port}";
+        ? $"{Scheme}://[{EndPoint.Address}]:{EndPoint.Port}{Path}"
+        : $"{Scheme}://{EndPoint.Address}:{EndPoint.Port}{Path}";
 }

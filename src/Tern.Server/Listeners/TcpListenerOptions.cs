@@ -16,48 +16,10 @@ internal sealed class TcpListenerOptions
     /// <summary>TCP port; 0 picks a free one (read it back from <see cref="TernServer.TcpPort"/>).</summary>
     public int Port { get; set; } = 1883;
 
-    public void Validate()
-    {
-        if (Port is < 0 or > 65535)
-        {
-            throw new ArgumentException($"{SectionName}:{nameof(Port)} must be between 0 and 65535.", nameof(Port));
-        }
+    /// <summary>Every connection starts with a PROXY protocol v1/v2 header (behind HAProxy/NGINX).</summary>
+    public bool ProxyProtocol { get; set; }
 
-        if (!TryParseAddress(Address, out _))
-        {
-            throw new ArgumentException(
-                $"{SectionName}:{nameof(Address)} must be an IP address such as 0.0.0.0, :: or 127.0.0.1, not '{Address}'.",
-                nameof(Address));
-        }
-    }
+    public void Validate() => ListenerAddress.Validate(SectionName, Address, Port);
 
-    public IPEndPoint ToEndPoint()
-    {
-        TryParseAddress(Address, out var address);
-        return new IPEndPoint(address!, Port);
-    }
-
-    private static bool TryParseAddress(string? text, out IPAddress? address)
-    {
-        text = text?.Trim();
-        if (string.Equals(text, "localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            address = IPAddress.Loopback;
-            return true;
-        }
-
-        if (text is "*")
-        {
-            address = IPAddress.Any;
-            return true;
-        }
-
-        // Accept "[::1]" as well as "::1".
-        if (text is ['[', .., ']'])
-        {
-            text = text[1..^1];
-        }
-
-        return IPAddress.TryParse(text, out address);
-    }
+    public IPEndPoint ToEndPoint() => ListenerAddress.ToEndPoint(Address, Port);
 }
