@@ -212,18 +212,28 @@ public sealed class LimitTests
     }
 
     [Fact]
-    public async Task HugeUserPropertyList_ClosesOnlyThatConnection()
+    public async Task UserProperties_AtTheLimitPass_OnePastIt_AndAHugeList_CloseOnlyThatConnection()
     {
         await using var broker = await StartAsync(("Broker:MaxUserProperties", "100"));
         await using var bystander = await broker.ConnectAsync(TestIds.Client("by"));
+        var topic = TestIds.Topic();
         await using var client = await broker.ConnectV5Async(TestIds.Client("props"));
+        await client.SubscribeGrantedAsync(topic, MqttQoS.AtMostOnce);
 
-        var many = Enumerable.Range(0, 20_000).Select(i => new MqttUserProperty("k", i.ToString(System.Globalization.CultureInfo.InvariantCulture))).ToArray();
-        await client.SendAsync(new PublishPacket { Topic = "t", Payload = "x"u8.ToArray(), Properties = new MqttProperties { UserProperties = many } });
+        await client.SendAsync(new PublishPacket { Topic = topic, Payload = "ok"u8.ToArray(), Properties = new MqttProperties { UserProperties = UserProperties(100) } });
+        Assert.Equal(100, (await client.ReceivePublishAsync()).Properties?.UserProperties?.Count);
 
+        await client.SendAsync(new PublishPacket { Topic = topic, Payload = "x"u8.ToArray(), Properties = new MqttProperties { UserProperties = UserProperties(101) } });
         await client.ExpectDisconnectAsync(ReasonCode.QuotaExceeded);
+
+        await using var huge = await broker.ConnectV5Async(TestIds.Client("huge"));
+        await huge.SendAsync(new PublishPacket { Topic = topic, Payload = "x"u8.ToArray(), Properties = new MqttProperties { UserProperties = UserProperties(20_000) } });
+        await huge.ExpectDisconnectAsync(ReasonCode.QuotaExceeded);
         await BrokerHealth.AssertServesAsync(broker, bystander);
     }
+
+    private static MqttUserProperty[] UserProperties(int count)
+        => [.. Enumerable.Range(0, count).Select(i => new MqttUserProperty("k", i.ToString(System.Globalization.CultureInfo.InvariantCulture)))];
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
