@@ -66,6 +66,7 @@ public sealed class TernServer : IAsyncDisposable
         TernConfiguration.Validate(brokerOptions.Validate, BrokerOptions.SectionName);
         var listeners = ListenerSetup.FromConfiguration(configuration);
         var authenticators = AuthSetup.FromConfiguration(configuration);
+        var acl = AclSetup.FromConfiguration(configuration);
 
         // The empty builder registers no HTTP defaults (no HTTPS, no routing, no host config sources):
         // Kestrel here only carries MQTT connections.
@@ -98,8 +99,13 @@ public sealed class TernServer : IAsyncDisposable
         builder.Services.AddSingleton(sp => new MqttBroker(brokerOptions, authenticators, sp.GetRequiredService<ILoggerFactory>(), TimeProvider.System));
         builder.Services.AddSingleton<MqttConnectionHandler>();
         builder.Services.AddHostedService<BrokerLifetimeService>();
+        acl?.AddServices(builder.Services);
 
-        return new TernServer(builder.Build(), listeners, configuration);
+        var app = builder.Build();
+
+        // Set before the listeners start: the broker reads it on every PUBLISH and SUBSCRIBE.
+        app.Services.GetRequiredService<MqttBroker>().Authorizer = acl?.Authorizer;
+        return new TernServer(app, listeners, configuration);
     }
 
     /// <summary>Starts the broker and binds the listeners.</summary>
