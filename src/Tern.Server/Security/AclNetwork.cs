@@ -27,7 +27,9 @@ internal sealed class AclNetwork
     {
         var slash = text.IndexOf('/', StringComparison.Ordinal);
         var addressText = slash < 0 ? text : text[..slash];
-        if (!IPAddress.TryParse(addressText, out var address) || addressText.Contains('%', StringComparison.Ordinal))
+        // IPAddress.TryParse also takes "10.0.0" and "10" (inet_aton forms); a rule wants all four parts.
+        var shortIPv4 = !addressText.Contains(':', StringComparison.Ordinal) && addressText.Count(c => c == '.') != 3;
+        if (shortIPv4 || !IPAddress.TryParse(addressText, out var address) || addressText.Contains('%', StringComparison.Ordinal))
         {
             error = $"must be an IP address or CIDR network such as 10.0.0.0/8 or fd00::/8, not '{text}'";
             return null;
