@@ -13,6 +13,7 @@ public sealed partial class MqttBroker
     {
         var connectTimeoutMs = (long)(Options.ConnectTimeoutSeconds * 1000);
         var sysIntervalMs = (long)(Options.SysIntervalSeconds * 1000);
+        var incompleteTimeoutMs = (long)(Options.IncompletePacketTimeoutSeconds * 1000);
         // Fine enough for a 1 s keep alive or a sub-second CONNECT timeout, cheap for 100k connections.
         var tickMs = Math.Clamp(Math.Min(connectTimeoutMs, sysIntervalMs > 0 ? sysIntervalMs : long.MaxValue) / 4, 50, 250);
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(tickMs));
@@ -24,10 +25,11 @@ public sealed partial class MqttBroker
                 var now = Environment.TickCount64;
                 foreach (var connection in _connections.Keys)
                 {
-                    connection.CheckTimeouts(now, connectTimeoutMs);
+                    connection.CheckTimeouts(now, connectTimeoutMs, incompleteTimeoutMs);
                 }
 
                 Sessions.OnTimer(now);
+                Limiter.Sweep();
                 if (sysIntervalMs > 0 && now >= nextSys)
                 {
                     nextSys = now + sysIntervalMs;

@@ -44,6 +44,8 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Index = new SubscriptionIndex();
         Retained = new RetainedStore(options.MaxRetainedMessages);
         Sessions = new SessionManager(this);
+        Bans = new BanList(options.Bans, Time);
+        Limiter = new ConnectionLimiter(options, Bans);
     }
 
     public BrokerOptions Options { get; }
@@ -58,6 +60,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
     public IMqttAuthorizer? Authorizer { get; set; }
 
     public BrokerStatistics Statistics { get; }
+
+    /// <summary>Banned client ids, user names and addresses (configured, flapping, or added at run time).</summary>
+    public BanList Bans { get; }
 
     /// <summary>Connections that completed CONNECT.</summary>
     public int ConnectedClients
@@ -96,6 +101,8 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     internal RetainedStore Retained { get; }
 
+    internal ConnectionLimiter Limiter { get; }
+
     /// <summary>Starts the timers ($SYS updates, keep-alive and CONNECT timeouts, session expiry).</summary>
     public void Start()
     {
@@ -112,10 +119,25 @@ public sealed partial class MqttBroker : IAsyncDisposable
             return;
         }
 
-        var connection = new MqttConnection(this, transport, info);
-        _connections.TryAdd(connection, 0);
-        Statistics.ConnectionOpened();
-        await connection.RunAsync(cancellationToken).ConfigureAwait(false);
+        var refusal = Limiter.TryAdmit(info, out var address);
+        if (refusal is not null)
+        {
+            Statistics.ConnectionRefused();
+            Log.ConnectionRefused(_logger, info.RemoteEndPoint?.ToString(), refusal);
+            return;
+        }
+
+        try
+        {
+            var connection = new MqttConnection(this, transport, info);
+            _connections.TryAdd(connection, 0);
+            Statistics.ConnectionOpened();
+            await connection.RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Limiter.Release(address);
+        }
     }
 
     /// <summary>Closes every connection (wills of abnormal ends are not sent on shutdown) and stops the timers.</summary>

@@ -24,14 +24,22 @@ public sealed class TernServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ListenerSetup _listeners;
     private readonly ILogger _logger;
+    private readonly AuthChain _auth;
 
-    private TernServer(WebApplication app, ListenerSetup listeners, IConfiguration configuration)
+    private TernServer(WebApplication app, ListenerSetup listeners, IConfiguration configuration, AuthChain auth)
     {
         _app = app;
         _listeners = listeners;
         Configuration = configuration;
         Broker = app.Services.GetRequiredService<MqttBroker>();
         _logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<TernServer>();
+        _auth = auth;
+        foreach (var authenticator in auth.Authenticators)
+        {
+            Broker.Authenticators.Add(authenticator);
+        }
+
+        auth.Start(app.Services.GetRequiredService<ILoggerFactory>());
     }
 
     /// <summary>The product version, e.g. <c>0.1.0</c>.</summary>
@@ -66,6 +74,7 @@ public sealed class TernServer : IAsyncDisposable
         TernConfiguration.Validate(brokerOptions.Validate, BrokerOptions.SectionName);
         var listeners = ListenerSetup.FromConfiguration(configuration);
         var authenticators = AuthSetup.FromConfiguration(configuration);
+        var authChain = AuthSetup.CreateChain(configuration);
         var acl = AclSetup.FromConfiguration(configuration);
 
         // The empty builder registers no HTTP defaults (no HTTPS, no routing, no host config sources):
@@ -99,13 +108,13 @@ public sealed class TernServer : IAsyncDisposable
         builder.Services.AddSingleton(sp => new MqttBroker(brokerOptions, authenticators, sp.GetRequiredService<ILoggerFactory>(), TimeProvider.System));
         builder.Services.AddSingleton<MqttConnectionHandler>();
         builder.Services.AddHostedService<BrokerLifetimeService>();
-        acl?.AddServices(builder.Services);
+        acl.AddServices(builder.Services);
 
         var app = builder.Build();
 
         // Set before the listeners start: the broker reads it on every PUBLISH and SUBSCRIBE.
-        app.Services.GetRequiredService<MqttBroker>().Authorizer = acl?.Authorizer;
-        return new TernServer(app, listeners, configuration);
+        app.Services.GetRequiredService<MqttBroker>().Authorizer = acl.Authorizer;
+        return new TernServer(app, listeners, configuration, authChain);
     }
 
     /// <summary>Starts the broker and binds the listeners.</summary>
@@ -141,7 +150,11 @@ public sealed class TernServer : IAsyncDisposable
     /// <summary>Closes every client (the broker first), then stops the listeners.</summary>
     public Task StopAsync(CancellationToken ct = default) => _app.StopAsync(ct);
 
-    public ValueTask DisposeAsync() => _app.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync().ConfigureAwait(false);
+        _auth.Dispose();
+    }
 
     private ListenerEndpoint? FindEndpoint(string name)
     {

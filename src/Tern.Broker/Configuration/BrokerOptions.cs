@@ -68,6 +68,37 @@ public sealed class BrokerOptions
     /// <summary>The server reference sent with a redirect (e.g. <c>other-host:1883</c>).</summary>
     public string? ServerReference { get; set; }
 
+    /// <summary>Connections accepted at once (0: no limit); more are closed at accept.</summary>
+    public int MaxConnections { get; set; }
+
+    /// <summary>Connections accepted at once from one IP address (0: no limit).</summary>
+    public int MaxConnectionsPerAddress { get; set; }
+
+    /// <summary>New connections per second on each listener (0: no limit); more are closed at accept.</summary>
+    public double MaxConnectionRate { get; set; }
+
+    /// <summary>Subscriptions one session may hold (0: no limit); more get SUBACK 0x97 (0x80 in 3.1.1).</summary>
+    public int MaxSubscriptionsPerClient { get; set; }
+
+    /// <summary>Levels a topic name or filter may have; deeper ones are refused (0x90 / 0x8F).</summary>
+    public int MaxTopicLevels { get; set; } = 128;
+
+    /// <summary>User properties one packet may carry (MQTT 5); more close the connection with 0x97.</summary>
+    public int MaxUserProperties { get; set; } = 128;
+
+    /// <summary>PUBLISH packets per second one client may send (0: no limit); faster clients are read more slowly.</summary>
+    public double MaxPublishRate { get; set; }
+
+    /// <summary>Bytes per second one client may send (0: no limit); faster clients are read more slowly.</summary>
+    public double MaxBytesRate { get; set; }
+
+    /// <summary>A packet that stays incomplete this long closes the connection (slowloris); 0 turns it off.</summary>
+    public double IncompletePacketTimeoutSeconds { get; set; } = 30;
+
+    public FlappingOptions Flapping { get; set; } = new();
+
+    public BanOptions Bans { get; set; } = new();
+
     /// <summary>Checks option values; throws <see cref="ArgumentException"/> naming the key.</summary>
     public void Validate()
     {
@@ -82,6 +113,22 @@ public sealed class BrokerOptions
         Require(ReceiveMaximum is >= 1 and <= 65535, nameof(ReceiveMaximum), "must be between 1 and 65535");
         Require(TopicAliasMaximum is >= 0 and <= 65535, nameof(TopicAliasMaximum), "must be between 0 and 65535");
         Require(ServerKeepAlive is null or (>= 0 and <= 65535), nameof(ServerKeepAlive), "must be between 0 and 65535");
+        Require(MaxConnections >= 0, nameof(MaxConnections), "must be 0 (no limit) or more");
+        Require(MaxConnectionsPerAddress >= 0, nameof(MaxConnectionsPerAddress), "must be 0 (no limit) or more");
+        Require(MaxConnectionRate >= 0, nameof(MaxConnectionRate), "must be 0 (no limit) or more");
+        Require(MaxSubscriptionsPerClient >= 0, nameof(MaxSubscriptionsPerClient), "must be 0 (no limit) or more");
+        Require(MaxTopicLevels >= 1, nameof(MaxTopicLevels), "must be 1 or more");
+        Require(MaxUserProperties >= 0, nameof(MaxUserProperties), "must be 0 or more");
+        Require(MaxPublishRate >= 0, nameof(MaxPublishRate), "must be 0 (no limit) or more");
+        Require(MaxBytesRate >= 0, nameof(MaxBytesRate), "must be 0 (no limit) or more");
+        Require(IncompletePacketTimeoutSeconds >= 0, nameof(IncompletePacketTimeoutSeconds), "must be 0 (off) or more");
+        Require(!Flapping.Enabled || Flapping.MaxConnects >= 1, "Flapping:MaxConnects", "must be 1 or more");
+        Require(!Flapping.Enabled || (Flapping.WindowSeconds > 0 && Flapping.BanSeconds > 0), "Flapping:WindowSeconds", "and Broker:Flapping:BanSeconds must be more than 0");
+        foreach (var address in Bans.Addresses)
+        {
+            Require(AddressRange.TryParse(address, out _), "Bans:Addresses", $"has '{address}', which is not an IP address or CIDR range");
+        }
+
         Require(Redirect == ServerRedirect.None || !string.IsNullOrEmpty(ServerReference), nameof(ServerReference), "must be set when Broker:Redirect is not None");
     }
 

@@ -31,6 +31,11 @@ internal sealed partial class MqttConnection
             clientId = assignedId = _broker.AssignClientId();
         }
 
+        if (CheckBans(clientId, username) is { } banned)
+        {
+            return Refuse(ConnectReturnCode.NotAuthorized, ReasonCode.Banned, banned);
+        }
+
         var properties = connect.Properties;
         uint expiry = IsV5
             ? properties?.SessionExpiryInterval ?? 0
@@ -74,6 +79,23 @@ internal sealed partial class MqttConnection
         session.Attach(this, connAck, inflightLimit);
         Log.ClientConnected(_logger, clientId, RemoteEndPoint, VersionName(Version), connect.CleanSession, KeepAlive, sessionPresent);
         return true;
+    }
+
+    /// <summary>Why the client may not connect (banned, or flapping), or null.</summary>
+    private string? CheckBans(string clientId, string? username)
+    {
+        var bans = _broker.Bans;
+        if (bans.IsBanned(BanKind.ClientId, clientId, out var ban) || bans.IsBanned(BanKind.Username, username, out ban))
+        {
+            return $"banned ({ban!.Reason})";
+        }
+
+        if (_broker.Limiter.RecordConnect(clientId, _broker.Time.GetUtcNow()))
+        {
+            return $"client id {clientId} is flapping and is banned for {_broker.Options.Flapping.BanSeconds} s";
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -167,6 +189,17 @@ internal sealed partial class MqttConnection
         else if (topic.Length == 0)
         {
             throw MqttProtocolException.ProtocolError("empty topic name");
+        }
+
+        if (CountLevels(topic) > options.MaxTopicLevels)
+        {
+            // Not malformed, just not accepted here: 0x90 for MQTT 5, dropped for 3.1.1.
+            if (publish.QoS != MqttQoS.AtMostOnce)
+            {
+                Acknowledge(publish, IsV5 ? ReasonCode.TopicNameInvalid : ReasonCode.Success, $"topic has more than {options.MaxTopicLevels} levels");
+            }
+
+            return;
         }
 
         // A denied PUBLISH is acknowledged but dropped (3.1.1), or refused with 0x87 (5.0).
@@ -298,6 +331,20 @@ internal sealed partial class MqttConnection
 
         _closeReason = "DISCONNECT";
         return false;
+    }
+
+    private static int CountLevels(string topic)
+    {
+        var levels = 1;
+        foreach (var c in topic)
+        {
+            if (c == '/')
+            {
+                levels++;
+            }
+        }
+
+        return levels;
     }
 
     private static string VersionName(MqttProtocolVersion version) => version switch

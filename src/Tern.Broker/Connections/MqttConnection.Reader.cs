@@ -15,6 +15,9 @@ internal sealed partial class MqttConnection
 
         /// <summary>A packet needs asynchronous handling (enhanced authentication).</summary>
         Async,
+
+        /// <summary>The client is over its publish or byte rate: pause before the next packet.</summary>
+        Throttle,
     }
 
     private async Task ReadLoopAsync(CancellationToken cancellationToken)
@@ -41,9 +44,14 @@ internal sealed partial class MqttConnection
             var status = ReadStatus.NeedMore;
             try
             {
-                while ((status = ProcessPackets(ref buffer, out var pending)) == ReadStatus.Async)
+                while ((status = ProcessPackets(ref buffer, out var pending)) is ReadStatus.Async or ReadStatus.Throttle)
                 {
-                    if (!await HandleAsync(pending!, cancellationToken).ConfigureAwait(false))
+                    if (status == ReadStatus.Throttle)
+                    {
+                        // Stop reading for a while and let TCP push back, rather than drop messages (as EMQX does).
+                        await Task.Delay(_throttle!.Delay()).ConfigureAwait(false);
+                    }
+                    else if (!await HandleAsync(pending!, cancellationToken).ConfigureAwait(false))
                     {
                         status = ReadStatus.Stop;
                         break;
@@ -61,6 +69,8 @@ internal sealed partial class MqttConnection
             {
                 return;
             }
+
+            Volatile.Write(ref _partialSince, buffer.IsEmpty ? 0 : _partialSince == 0 ? Environment.TickCount64 : _partialSince);
 
             if (result.IsCompleted)
             {
@@ -81,12 +91,24 @@ internal sealed partial class MqttConnection
             throw MqttProtocolException.ProtocolError($"first packet was type {buffer.FirstSpan[0] >> 4}, not CONNECT");
         }
 
-        while (MqttDecoder.TryReadFrame(ref buffer, maxPacketSize, out var frame))
+        while (true)
         {
+            if (_throttle is not null && IsConnected && _throttle.Delay() > TimeSpan.Zero)
+            {
+                return ReadStatus.Throttle;
+            }
+
+            if (!MqttDecoder.TryReadFrame(ref buffer, maxPacketSize, out var frame))
+            {
+                break;
+            }
+
             _bytesReceived += frame.Length;
             Volatile.Write(ref _lastActivity, Environment.TickCount64);
+            _throttle?.Spend(frame.Type == MqttPacketType.Publish ? 1 : 0, frame.Length);
 
             var packet = MqttDecoder.Decode(frame, Version);
+            CheckUserProperties(packet);
             if (RequiresAsync(packet))
             {
                 pending = packet;
@@ -100,6 +122,23 @@ internal sealed partial class MqttConnection
         }
 
         return ReadStatus.NeedMore;
+    }
+
+    /// <summary>Bounds the user properties a client may make the broker hold and forward.</summary>
+    private void CheckUserProperties(MqttPacket packet)
+    {
+        var properties = packet switch
+        {
+            PublishPacket p => p.Properties,
+            ConnectPacket c => c.Properties,
+            SubscribePacket s => s.Properties,
+            _ => null,
+        };
+        var count = (properties?.UserProperties?.Count ?? 0) + ((packet as ConnectPacket)?.Will?.Properties?.UserProperties?.Count ?? 0);
+        if (count > _broker.Options.MaxUserProperties)
+        {
+            throw new MqttProtocolException(ReasonCode.QuotaExceeded, $"{count} user properties, more than Broker:MaxUserProperties ({_broker.Options.MaxUserProperties})");
+        }
     }
 
     private bool RequiresAsync(MqttPacket packet) => packet switch

@@ -37,6 +37,12 @@ internal sealed partial class MqttConnection
                 }
 
                 existed = session.Subscriptions.ContainsKey(filter);
+                if (!existed && options.MaxSubscriptionsPerClient > 0 && session.Subscriptions.Count >= options.MaxSubscriptionsPerClient)
+                {
+                    codes[i] = IsV5 ? (byte)ReasonCode.QuotaExceeded : (byte)0x80;
+                    continue;
+                }
+
                 var subscription = Subscription.Create(session, filter, requested with { QoS = granted }, subscriptionId);
                 session.Subscriptions[filter] = subscription;
                 _broker.Index.Add(subscription);
@@ -66,7 +72,7 @@ internal sealed partial class MqttConnection
     {
         var options = _broker.Options;
         shared = false;
-        if (!MqttTopic.IsValidTopicFilter(filter))
+        if (!MqttTopic.IsValidTopicFilter(filter) || CountLevels(filter) > options.MaxTopicLevels)
         {
             return ReasonCode.TopicFilterInvalid;
         }

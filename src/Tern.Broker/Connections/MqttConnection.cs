@@ -35,6 +35,10 @@ internal sealed partial class MqttConnection
     private string? _closeReason;
     private bool _publishWill = true;
     private long _lastActivity;
+
+    // Environment.TickCount64 since when a packet is incomplete in the input, 0 when none is.
+    private long _partialSince;
+    private readonly ReadThrottle? _throttle;
     private bool _connectReceived;
 
     // The broker told the client why it closes (DISCONNECT, refusing CONNACK): see LingerAsync.
@@ -68,6 +72,7 @@ internal sealed partial class MqttConnection
             AllowSynchronousContinuations = false,
         });
         _openedAt = Environment.TickCount64;
+        _throttle = ReadThrottle.Create(broker.Options);
         _lastActivity = _openedAt;
     }
 
@@ -155,8 +160,16 @@ internal sealed partial class MqttConnection
     }
 
     /// <summary>Called by the broker's timer: closes a connection past its CONNECT or keep-alive deadline.</summary>
-    public void CheckTimeouts(long now, long connectTimeoutMs)
+    public void CheckTimeouts(long now, long connectTimeoutMs, long incompleteTimeoutMs)
     {
+        var partialSince = Volatile.Read(ref _partialSince);
+        if (incompleteTimeoutMs > 0 && partialSince != 0 && now - partialSince > incompleteTimeoutMs)
+        {
+            // Slowloris: a packet trickling in (or stalled) half-way holds a buffer; give up on it.
+            Close($"packet incomplete for more than {incompleteTimeoutMs} ms", publishWill: true, ReasonCode.ImplementationSpecificError);
+            return;
+        }
+
         if (!IsConnected)
         {
             if (now - _openedAt > connectTimeoutMs)

@@ -13,6 +13,7 @@ public sealed class BrokerStatistics
     private long _messagesDropped;
     private long _protocolErrors;
     private long _connectionsTotal;
+    private long _connectionsRefused;
 
     internal BrokerStatistics(long startTimestamp) => StartTimestamp = startTimestamp;
 
@@ -23,6 +24,9 @@ public sealed class BrokerStatistics
     public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
 
     public long ConnectionsTotal => Interlocked.Read(ref _connectionsTotal);
+
+    /// <summary>Connections closed at accept by a limit or an address ban.</summary>
+    public long ConnectionsRefused => Interlocked.Read(ref _connectionsRefused);
 
     internal long ClosedMessagesReceived => Interlocked.Read(ref _messagesReceived);
 
@@ -37,6 +41,8 @@ public sealed class BrokerStatistics
     internal void ProtocolError() => Interlocked.Increment(ref _protocolErrors);
 
     internal void ConnectionOpened() => Interlocked.Increment(ref _connectionsTotal);
+
+    internal void ConnectionRefused() => Interlocked.Increment(ref _connectionsRefused);
 
     internal void AddClosed(long messagesReceived, long messagesSent, long bytesReceived, long bytesSent)
     {

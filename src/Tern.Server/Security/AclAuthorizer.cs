@@ -152,7 +152,10 @@ internal sealed class AclAuthorizer : IMqttAuthorizer
         }
 
         // $SYS reveals who is connected and how busy the broker is: readable (and writable) only
-        // through an explicit allow rule, whatever the default.
-        return !IsSys(text) && set.DefaultAllow;
+        // through an explicit allow rule, whatever the default. A client with its own rules (a token's
+        // acl claim, which ends in a deny of '#', a filter that never matches '$' topics) is held to
+        // this even without a configured ACL, so that it gets only what its rules list.
+        var protectSys = set.ProtectSys || client.Rules is { Count: > 0 };
+        return !(protectSys && IsSys(text)) && set.DefaultAllow;
     }
 }

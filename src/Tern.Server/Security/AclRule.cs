@@ -58,11 +58,21 @@ internal sealed class AclRule
 /// <summary>An immutable set of rules and the answer when none applies; swapped whole on reload.</summary>
 internal sealed class AclRuleSet
 {
-    public AclRuleSet(IReadOnlyList<AclRule> rules, bool defaultAllow)
+    public AclRuleSet(IReadOnlyList<AclRule> rules, bool defaultAllow, bool protectSys = true)
     {
         Rules = rules.ToArray();
         DefaultAllow = defaultAllow;
+        ProtectSys = protectSys;
     }
+
+    /// <summary>
+    /// No <c>Acl</c> configuration: only per-client rules (e.g. a JWT <c>acl</c> claim) are enforced and
+    /// everything else is allowed, <c>$SYS</c> included, as without access control.
+    /// </summary>
+    public static AclRuleSet PerClientOnly { get; } = new([], defaultAllow: true, protectSys: false);
+
+    /// <summary>Deny <c>$SYS</c> unless a rule allows it (on whenever an ACL is configured).</summary>
+    public bool ProtectSys { get; }
 
     public AclRule[] Rules { get; }
 

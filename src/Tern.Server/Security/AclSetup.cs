@@ -8,8 +8,9 @@ namespace Tern.Server.Security;
 
 /// <summary>
 /// Reads the <c>Acl</c> section: <c>Acl:Default</c>, inline <c>Acl:Rules</c>, <c>Acl:File</c> and
-/// <c>Acl:ReloadIntervalSeconds</c>. Without any of them there is no access control at all (everything is
-/// allowed, <c>$SYS</c> included), as before ACLs existed.
+/// <c>Acl:ReloadIntervalSeconds</c>. Without any of them only per-client rules from authentication
+/// (a JWT <c>acl</c> claim) are enforced and everything else is allowed, <c>$SYS</c> included, as
+/// before ACLs existed.
 /// </summary>
 internal sealed class AclSetup
 {
@@ -20,8 +21,9 @@ internal sealed class AclSetup
 
     private static readonly string[] KnownKeys = ["File", "Default", "Rules", "ReloadIntervalSeconds"];
 
-    private AclSetup(AclAuthorizer authorizer, IReadOnlyList<AclRule> inlineRules, bool configDefault, string? filePath, TimeSpan reloadInterval)
+    private AclSetup(AclAuthorizer authorizer, IReadOnlyList<AclRule> inlineRules, bool configDefault, string? filePath, TimeSpan reloadInterval, bool configured = true)
     {
+        Configured = configured;
         Authorizer = authorizer;
         InlineRules = inlineRules;
         ConfigDefault = configDefault;
@@ -30,6 +32,9 @@ internal sealed class AclSetup
     }
 
     public AclAuthorizer Authorizer { get; }
+
+    /// <summary>False when the <c>Acl</c> section is empty and only per-client rules apply.</summary>
+    public bool Configured { get; }
 
     /// <summary>Rules from <c>Acl:Rules</c>; checked before the file's rules and not reloaded.</summary>
     public IReadOnlyList<AclRule> InlineRules { get; }
@@ -43,9 +48,9 @@ internal sealed class AclSetup
     /// <summary>How often the file is checked for changes; zero turns reloading off.</summary>
     public TimeSpan ReloadInterval { get; }
 
-    /// <summary>The ACL configured in <paramref name="configuration"/>, or null when the <c>Acl</c> section is empty.</summary>
+    /// <summary>The ACL configured in <paramref name="configuration"/>; with an empty <c>Acl</c> section, one that only enforces per-client rules.</summary>
     /// <exception cref="TernConfigurationException">A bad key or rule, or a missing or invalid file; the message names the key or the file and line.</exception>
-    public static AclSetup? FromConfiguration(IConfiguration configuration)
+    public static AclSetup FromConfiguration(IConfiguration configuration)
     {
         var section = configuration.GetSection(SectionName);
         string? file = null;
@@ -80,7 +85,8 @@ internal sealed class AclSetup
 
         if (file is null && configDefault is null && !hasRules)
         {
-            return null;
+            // Still an authorizer: a token's acl claim must be enforced even when the broker has no rules of its own.
+            return new AclSetup(new AclAuthorizer(AclRuleSet.PerClientOnly), [], configDefault: true, filePath: null, TimeSpan.Zero, configured: false);
         }
 
         var inlineRules = ReadInlineRules(section.GetSection("Rules"));
@@ -93,6 +99,11 @@ internal sealed class AclSetup
     /// <summary>Registers the file watcher, which lives as long as the host.</summary>
     public void AddServices(IServiceCollection services)
     {
+        if (!Configured)
+        {
+            return;
+        }
+
         services.AddSingleton<IHostedService>(sp => new AclReloader(this, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Server.Acl"), TimeProvider.System));
     }
 

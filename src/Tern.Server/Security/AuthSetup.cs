@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
 using Tern.Broker;
 using Tern.Server.Configuration;
 
@@ -13,6 +14,11 @@ internal static class AuthSetup
 {
     public const string SectionName = "Auth";
     public const string UsersSectionName = "Auth:Users";
+    public const string UsersFileKey = "Auth:UsersFile";
+    public const string AllowAnonymousKey = "Auth:AllowAnonymous";
+
+    // The keys directly under Auth; anything else is a typo worth stopping for.
+    private static readonly string[] KnownKeys = ["Scram", "Users", "UsersFile", "AllowAnonymous", "Jwt"];
 
     /// <summary>The authenticators to register (none when SCRAM is off).</summary>
     /// <exception cref="TernConfigurationException">An unknown key, a bad user entry, or SCRAM on without users.</exception>
@@ -20,7 +26,7 @@ internal static class AuthSetup
     {
         foreach (var child in configuration.GetSection(SectionName).GetChildren())
         {
-            if (!child.Key.Equals("Scram", StringComparison.OrdinalIgnoreCase) && !child.Key.Equals("Users", StringComparison.OrdinalIgnoreCase))
+            if (!KnownKeys.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
             {
                 throw new TernConfigurationException($"Invalid configuration: {child.Path} is not a known setting.", child.Path);
             }
@@ -87,5 +93,114 @@ internal static class AuthSetup
         }
 
         return users;
+    }
+
+    /// <summary>
+    /// The CONNECT authenticator chain: JWT (when the password is a token), the users file (when a user
+    /// name is given), then anonymous access. Empty in the default setup (no users file, no JWT,
+    /// anonymous allowed), so an open broker does no per-connection work for authentication.
+    /// </summary>
+    /// <exception cref="TernConfigurationException">A bad value, a named users file that is missing or malformed, or a bad JWT key.</exception>
+    public static AuthChain CreateChain(IConfiguration configuration)
+    {
+        var allowAnonymous = ReadBool(configuration, AllowAnonymousKey, defaultValue: true);
+        var jwtOptions = TernConfiguration.Bind<JwtOptions>(configuration, JwtOptions.SectionName);
+        var usersStore = OpenUsersStore(configuration);
+        JwtAuthenticator? jwt = null;
+        try
+        {
+            if (jwtOptions.Enabled)
+            {
+                TernConfiguration.Validate(() => jwt = new JwtAuthenticator(jwtOptions), JwtOptions.SectionName);
+            }
+        }
+        catch
+        {
+            usersStore?.Dispose();
+            throw;
+        }
+
+        var authenticators = new List<IMqttAuthenticator>();
+        if (jwt is not null)
+        {
+            // First: a token in the password is the JWT authenticator's even when the user name is also in the users file.
+            authenticators.Add(jwt);
+        }
+
+        if (usersStore is not null)
+        {
+            authenticators.Add(new UsersAuthenticator(usersStore));
+        }
+
+        if (authenticators.Count > 0 || !allowAnonymous)
+        {
+            authenticators.Add(new AnonymousAuthenticator(allowAnonymous));
+        }
+
+        return new AuthChain(authenticators, usersStore, jwt);
+    }
+
+    private static UsersStore? OpenUsersStore(IConfiguration configuration)
+    {
+        var configured = configuration[UsersFileKey];
+        string path;
+        if (string.IsNullOrEmpty(configured))
+        {
+            // The default file is optional: without it the broker has no password users (and no watcher).
+            path = Path.GetFullPath(UsersFile.DefaultPath);
+            if (!File.Exists(path))
+            {
+                return null;
+            }
+        }
+        else
+        {
+            path = Path.GetFullPath(configured);
+            if (!File.Exists(path))
+            {
+                throw new TernConfigurationException(
+                    $"Invalid configuration: {UsersFileKey}: {path} does not exist (create it with 'tern passwd add -f {configured} USER').",
+                    UsersFileKey);
+            }
+        }
+
+        try
+        {
+            return new UsersStore(path);
+        }
+        catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
+        {
+            throw new TernConfigurationException($"Invalid configuration: {UsersFileKey}: {ex.Message}", UsersFileKey, ex);
+        }
+    }
+
+    private static bool ReadBool(IConfiguration configuration, string key, bool defaultValue)
+    {
+        var value = configuration[key];
+        if (string.IsNullOrEmpty(value))
+        {
+            return defaultValue;
+        }
+
+        return bool.TryParse(value.Trim(), out var result)
+            ? result
+            : throw new TernConfigurationException($"Invalid configuration: {key} must be true or false, not '{value}'.", key);
+    }
+}
+
+/// <summary>The CONNECT authenticators of a server and what they hold open (the users file watcher, the RSA key).</summary>
+internal sealed class AuthChain(IReadOnlyList<IMqttAuthenticator> authenticators, UsersStore? usersStore, JwtAuthenticator? jwt) : IDisposable
+{
+    public IReadOnlyList<IMqttAuthenticator> Authenticators { get; } = authenticators;
+
+    public UsersStore? UsersStore { get; } = usersStore;
+
+    /// <summary>Starts following the users file, logging through the host's logger.</summary>
+    public void Start(ILoggerFactory loggerFactory) => UsersStore?.StartWatching(loggerFactory.CreateLogger<UsersStore>());
+
+    public void Dispose()
+    {
+        UsersStore?.Dispose();
+        jwt?.Dispose();
     }
 }

@@ -1,3 +1,4 @@
+using System.Text;
 using Tern.Protocol;
 using Tern.TestKit;
 
@@ -212,6 +213,46 @@ public sealed class AclBrokerTests
         await admin.SubscribeGrantedAsync("$SYS/broker/version", MqttQoS.AtMostOnce);
         var version = await admin.ReceivePublishAsync();
         Assert.Equal("$SYS/broker/version", version.Topic);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task JwtAclClaim_IsCheckedBeforeTheConfiguredRules_AndAppliesWithoutAnAclSection(bool withAclSection)
+    {
+        const string Secret = "a-shared-secret-of-at-least-32-bytes!";
+        var settings = new Dictionary<string, string?>
+        {
+            ["Auth:Jwt:Enabled"] = "true",
+            ["Auth:Jwt:Algorithm"] = "HS256",
+            ["Auth:Jwt:Secret"] = Secret,
+        };
+        if (withAclSection)
+        {
+            // The global rules would allow everything; the token's claim still limits its holder.
+            settings["Acl:Rules:0:Allow"] = "true";
+            settings["Acl:Rules:0:All"] = "true";
+            settings["Acl:Rules:0:Action"] = "all";
+            settings["Acl:Rules:0:Topic"] = "#";
+        }
+
+        await using var broker = await TestBroker.StartAsync(settings);
+        var token = Auth.AuthTestSupport.Hs256(Secret, new
+        {
+            sub = "pump-7",
+            exp = Auth.AuthTestSupport.InSeconds(300),
+            acl = new { pub = new[] { "pumps/%u/#" }, sub = new[] { "pumps/%u/cmd" } },
+        });
+        await using var pump = await broker.OpenRawAsync();
+        Assert.Equal(0, (await pump.ConnectAsync(TestIds.Client("pump"), version: MqttProtocolVersion.V500, username: "pump-7", password: Encoding.UTF8.GetBytes(token))).ReasonCode);
+        await using var anonymous = await broker.ConnectV5Async(TestIds.Client("anon"));
+
+        Assert.Equal(ReasonCode.NoMatchingSubscribers, (await pump.PublishQoS1V5Async("pumps/pump-7/state", "on")).ReasonCode);
+        Assert.Equal(ReasonCode.NotAuthorized, (await pump.PublishQoS1V5Async("pumps/pump-8/state", "on")).ReasonCode);
+        Assert.Equal([1, NotAuthorized, NotAuthorized], (await pump.SubscribeAsync(("pumps/pump-7/cmd", MqttQoS.AtLeastOnce), ("pumps/#", MqttQoS.AtLeastOnce), ("#", MqttQoS.AtLeastOnce))).ReasonCodes);
+
+        // Clients without a claim are unaffected.
+        Assert.Equal(ReasonCode.NoMatchingSubscribers, (await anonymous.PublishQoS1V5Async("pumps/pump-8/state", "on")).ReasonCode);
     }
 
     private static async Task<RawMqttClient> ConnectAsUserAsync(TestBroker broker, string username)

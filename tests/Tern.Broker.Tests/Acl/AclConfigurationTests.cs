@@ -37,11 +37,19 @@ public sealed class AclConfigurationTests
     }
 
     [Fact]
-    public async Task WithoutAnAclSection_ThereIsNoAuthorizer()
+    public async Task WithoutAnAclSection_EverythingIsAllowedButPerClientRulesStillApply()
     {
         await using var server = TernServer.Create(args: [], overrides: new Dictionary<string, string?>());
+        var authorizer = server.Broker.Authorizer!;
+        var limited = new ClientIdentity("c2", "pump", IPAddress.Loopback, "tcp", [new AccessRule(true, AccessAction.Publish, "pumps/%u/#"), new AccessRule(false, AccessAction.All, "#")]);
 
-        Assert.Null(server.Broker.Authorizer);
+        Assert.True(authorizer.CanSubscribe(Someone, "#"));
+        Assert.True(authorizer.CanSubscribe(Someone, "$SYS/#"));
+        Assert.True(authorizer.CanPublish(Someone, "anything"));
+        Assert.True(authorizer.CanPublish(limited, "pumps/pump/state"));
+        Assert.False(authorizer.CanPublish(limited, "anything"));
+        Assert.False(authorizer.CanSubscribe(limited, "#"));
+        Assert.False(authorizer.CanSubscribe(limited, "$SYS/#"));
     }
 
     [Fact]
