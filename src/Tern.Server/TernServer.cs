@@ -87,6 +87,7 @@ public sealed class TernServer : IAsyncDisposable
         var listeners = ListenerSetup.FromConfiguration(configuration);
         var authenticators = AuthSetup.FromConfiguration(configuration);
         var authChain = AuthSetup.CreateChain(configuration);
+        var acl = AclSetup.FromConfiguration(configuration);
 
         // The empty builder registers no HTTP defaults (no HTTPS, no routing, no host config sources):
         // Kestrel carries MQTT connections, and HTTP only on the WebSocket listeners.
@@ -119,9 +120,13 @@ public sealed class TernServer : IAsyncDisposable
         builder.Services.AddSingleton(sp => new MqttBroker(brokerOptions, authenticators, sp.GetRequiredService<ILoggerFactory>(), TimeProvider.System));
         builder.Services.AddSingleton<MqttConnectionHandler>();
         builder.Services.AddHostedService<BrokerLifetimeService>();
+        acl.AddServices(builder.Services);
 
         var app = builder.Build();
         listeners.ConfigureApp(app);
+
+        // Set before the listeners start: the broker reads it on every PUBLISH and SUBSCRIBE.
+        app.Services.GetRequiredService<MqttBroker>().Authorizer = acl.Authorizer;
         return new TernServer(app, listeners, configuration, authChain);
     }
 

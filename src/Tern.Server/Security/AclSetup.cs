@@ -1,0 +1,175 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Tern.Server.Security;
+
+/// <summary>
+/// Reads the <c>Acl</c> section: <c>Acl:Default</c>, inline <c>Acl:Rules</c>, <c>Acl:File</c> and
+/// <c>Acl:ReloadIntervalSeconds</c>. Without any of them only per-client rules from authentication
+/// (a JWT <c>acl</c> claim) are enforced and everything else is allowed, <c>$SYS</c> included, as
+/// before ACLs existed.
+/// </summary>
+internal sealed class AclSetup
+{
+    public const string SectionName = "Acl";
+    public const string DefaultKey = "Acl:Default";
+    public const string RulesKey = "Acl:Rules";
+    public const string ReloadKey = "Acl:ReloadIntervalSeconds";
+
+    private static readonly string[] KnownKeys = ["File", "Default", "Rules", "ReloadIntervalSeconds"];
+
+    private AclSetup(AclAuthorizer authorizer, IReadOnlyList<AclRule> inlineRules, bool configDefault, string? filePath, TimeSpan reloadInterval, bool configured = true)
+    {
+        Configured = configured;
+        Authorizer = authorizer;
+        InlineRules = inlineRules;
+        ConfigDefault = configDefault;
+        FilePath = filePath;
+        ReloadInterval = reloadInterval;
+    }
+
+    public AclAuthorizer Authorizer { get; }
+
+    /// <summary>False when the <c>Acl</c> section is empty and only per-client rules apply.</summary>
+    public bool Configured { get; }
+
+    /// <summary>Rules from <c>Acl:Rules</c>; checked before the file's rules and not reloaded.</summary>
+    public IReadOnlyList<AclRule> InlineRules { get; }
+
+    /// <summary><c>Acl:Default</c> (allow when absent); the file's <c>"default"</c> wins over it.</summary>
+    public bool ConfigDefault { get; }
+
+    /// <summary>The full path of <c>Acl:File</c>, if set.</summary>
+    public string? FilePath { get; }
+
+    /// <summary>How often the file is checked for changes; zero turns reloading off.</summary>
+    public TimeSpan ReloadInterval { get; }
+
+    /// <summary>The ACL configured in <paramref name="configuration"/>; with an empty <c>Acl</c> section, one that only enforces per-client rules.</summary>
+    /// <exception cref="TernConfigurationException">A bad key or rule, or a missing or invalid file; the message names the key or the file and line.</exception>
+    public static AclSetup FromConfiguration(IConfiguration configuration)
+    {
+        var section = configuration.GetSection(SectionName);
+        string? file = null;
+        bool? configDefault = null;
+        var reloadSeconds = 2.0;
+        var hasRules = false;
+        foreach (var child in section.GetChildren())
+        {
+            var key = Array.Find(KnownKeys, k => k.Equals(child.Key, StringComparison.OrdinalIgnoreCase))
+                ?? throw new TernConfigurationException($"Invalid configuration: {child.Path} is not a known setting (expected {string.Join(", ", KnownKeys)}).", child.Path);
+            switch (key)
+            {
+                case "File":
+                    file = child.Value is { Length: > 0 } f ? f : throw new TernConfigurationException($"Invalid configuration: {child.Path} must be the path of an ACL file.", child.Path);
+                    break;
+                case "Default":
+                    configDefault = AclRuleReader.ReadDefault(child.Value ?? "")
+                        ?? throw new TernConfigurationException($"Invalid configuration: {child.Path} must be allow or deny, not '{child.Value}'.", child.Path);
+                    break;
+                case "ReloadIntervalSeconds":
+                    if (!double.TryParse(child.Value, NumberStyles.Float, CultureInfo.InvariantCulture, out reloadSeconds) || reloadSeconds < 0 || reloadSeconds > 86400)
+                    {
+                        throw new TernConfigurationException($"Invalid configuration: {child.Path} must be a number of seconds between 0 (no reloading) and 86400, not '{child.Value}'.", child.Path);
+                    }
+
+                    break;
+                default:
+                    hasRules = true;
+                    break;
+            }
+        }
+
+        if (file is null && configDefault is null && !hasRules)
+        {
+            // Still an authorizer: a token's acl claim must be enforced even when the broker has no rules of its own.
+            return new AclSetup(new AclAuthorizer(AclRuleSet.PerClientOnly), [], configDefault: true, filePath: null, TimeSpan.Zero, configured: false);
+        }
+
+        var inlineRules = ReadInlineRules(section.GetSection("Rules"));
+        string? path = file is null ? null : Path.GetFullPath(file);
+        var fileContent = path is null ? null : AclFile.Load(path);
+        var rules = Combine(inlineRules, fileContent, configDefault ?? true);
+        return new AclSetup(new AclAuthorizer(rules), inlineRules, configDefault ?? true, path, TimeSpan.FromSeconds(reloadSeconds));
+    }
+
+    /// <summary>Registers the file watcher, which lives as long as the host.</summary>
+    public void AddServices(IServiceCollection services)
+    {
+        if (!Configured)
+        {
+            return;
+        }
+
+        services.AddSingleton<IHostedService>(sp => new AclReloader(this, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Server.Acl"), TimeProvider.System));
+    }
+
+    /// <summary>The inline rules followed by the file's, with the file's default if it has one.</summary>
+    public AclRuleSet Combine(AclFileContent? fileContent) => Combine(InlineRules, fileContent, ConfigDefault);
+
+    private static AclRuleSet Combine(IReadOnlyList<AclRule> inlineRules, AclFileContent? fileContent, bool configDefault)
+    {
+        if (fileContent is null)
+        {
+            return new AclRuleSet(inlineRules, configDefault);
+        }
+
+        return new AclRuleSet([.. inlineRules, .. fileContent.Rules], fileContent.DefaultAllow ?? configDefault);
+    }
+
+    private static List<AclRule> ReadInlineRules(IConfigurationSection section)
+    {
+        if (section.Value is { Length: > 0 })
+        {
+            throw new TernConfigurationException(
+                $"Invalid configuration: {RulesKey} must be a list of rules such as {{ \"Allow\": true, \"User\": \"alice\", \"Action\": \"publish\", \"Topic\": \"sensors/%u/#\" }}.",
+                RulesKey);
+        }
+
+        // Configuration lists are objects keyed "0", "1", ...: order them by number, not as text ("10" after "9").
+        var entries = section.GetChildren()
+            .Select(c => (Entry: c, Index: int.TryParse(c.Key, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : -1))
+            .ToList();
+        foreach (var (entry, index) in entries)
+        {
+            if (index < 0)
+            {
+                throw new TernConfigurationException($"Invalid configuration: {entry.Path} is not a list entry; {RulesKey} must be a list.", entry.Path);
+            }
+        }
+
+        var rules = new List<AclRule>();
+        foreach (var (entry, _) in entries.OrderBy(e => e.Index))
+        {
+            var fields = new Dictionary<string, string>(StringComparer.Ordinal);
+            var keys = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var child in entry.GetChildren())
+            {
+                var field = AclRuleReader.Canonical(child.Key);
+                if (field is null || child.Value is null)
+                {
+                    throw new TernConfigurationException(
+                        $"Invalid configuration: {child.Path} is not a known setting (expected {string.Join(", ", AclRuleReader.Fields.Select(Pascal))}).",
+                        child.Path);
+                }
+
+                fields[field] = child.Value;
+                keys[field] = child.Path;
+            }
+
+            rules.Add(AclRuleReader.Build(fields, entry.Path, (field, problem) =>
+            {
+                var key = field is null ? entry.Path : keys.GetValueOrDefault(field, $"{entry.Path}:{Pascal(field)}");
+                var subject = field is null ? entry.Path : key;
+                return new TernConfigurationException($"Invalid configuration: {subject} {problem}", key);
+            }));
+        }
+
+        return rules;
+    }
+
+    private static string Pascal(string field) => char.ToUpperInvariant(field[0]) + field[1..];
+}
