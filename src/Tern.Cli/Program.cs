@@ -4,6 +4,7 @@ using Tern.Cli.Commands;
 var root = new RootCommand("Tern: an MQTT 3.1/3.1.1/5.0 broker and tools. Run 'tern start' to start a broker on port 1883.")
 {
     StartCommand.Create(),
+    BenchCommand.Create(),
 };
 
 var invocation = new InvocationConfiguration
