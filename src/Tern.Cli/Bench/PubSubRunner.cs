@@ -23,6 +23,25 @@ internal sealed class PubSubRunner
         _progress = progress;
     }
 
+    /// <summary>Up to this many subscribers each get a thread with blocking receives (see <see cref="BenchSubscriber.RunBlocking"/>).</summary>
+    private const int DedicatedThreadLimit = 8;
+
+    private static Task StartThread(BenchSubscriber subscriber, int index)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            subscriber.RunBlocking();
+            done.SetResult();
+        })
+        {
+            IsBackground = true,
+            Name = $"bench-sub-{index}",
+        };
+        thread.Start();
+        return done.Task;
+    }
+
     private string Mode => _settings.Publishers == 0 ? "sub" : _settings.Subscribers == 0 ? "pub" : "pubsub";
 
     public async Task<BenchResult> RunAsync(CancellationToken ct)
@@ -43,7 +62,9 @@ internal sealed class PubSubRunner
                 await BenchSocket.SubscribeAsync(subSockets[i]!, BenchSettings.Expand(s.SubscribeFilter, i), s.SubscribeQoS, ct).ConfigureAwait(false);
                 var subscriber = new BenchSubscriber(subSockets[i]!, _latency, flow);
                 _subscribers.Add(subscriber);
-                receiveLoops.Add(Task.Run(() => subscriber.RunAsync(listening.Token), CancellationToken.None));
+                receiveLoops.Add(s.Subscribers <= DedicatedThreadLimit
+                    ? StartThread(subscriber, i)
+                    : Task.Run(() => subscriber.RunAsync(listening.Token), CancellationToken.None));
             }
 
             var pubConnector = new BenchConnector(s.Target, s.ConnectRate);
