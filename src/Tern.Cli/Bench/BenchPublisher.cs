@@ -100,6 +100,7 @@ internal sealed class BenchPublisher : IDisposable
         long start = Stopwatch.GetTimestamp();
         ushort packetId = 0;
         int next = 0;
+        int idle = 0;
         while (!stop.IsCancellationRequested && (_plan.Limit == 0 || _sent < _plan.Limit))
         {
             long allowed = perBatch;
@@ -120,16 +121,29 @@ internal sealed class BenchPublisher : IDisposable
                 allowed = Math.Min(allowed, _plan.Limit - _sent);
             }
 
-            if (_flow is not null && _fanout is not null)
+            long reserved = 0;
+            if (_flow is not null)
             {
-                long room = _flow.MaxLag - _flow.Lag;
-                if (room <= 0)
+                allowed = _flow.TryReserve(allowed, _maxFanout);
+                if (allowed == 0)
                 {
-                    await Task.Delay(1, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    // Let the subscribers' receive loops run (same thread pool) before sleeping a whole tick.
+                    if (++idle < 64)
+                    {
+                        await Task.Yield();
+                    }
+                    else
+                    {
+                        idle = 0;
+                        await Task.Delay(1, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    }
+
                     continue;
                 }
 
-                allowed = Math.Min(allowed, Math.Max(1, room / _maxFanout));
+                idle = 0;
+
+                reserved = allowed * _maxFanout;
             }
 
             int length = TakeControl(batch);
@@ -138,6 +152,7 @@ internal sealed class BenchPublisher : IDisposable
                 allowed = Math.Min(allowed, _plan.Inflight - Volatile.Read(ref _inflight));
                 if (allowed <= 0 && length == 0)
                 {
+                    _flow?.Release(reserved);
                     await WaitForAcksAsync(stop).ConfigureAwait(false);
                     continue;
                 }
@@ -161,7 +176,7 @@ internal sealed class BenchPublisher : IDisposable
             }
 
             Volatile.Write(ref _sent, _sent + allowed);
-            _flow?.AddExpected(deliveries);
+            _flow?.Release(reserved - deliveries);
             await _socket.SendAsync(batch.AsMemory(0, length), SocketFlags.None, CancellationToken.None).ConfigureAwait(false);
         }
     }
@@ -185,7 +200,26 @@ internal sealed class BenchPublisher : IDisposable
                 continue;
             }
 
-            await WaitForAcksAsync(timeout.Token).ConfigureAwait(false);
+            await WaitForAnyAckAsync(timeout.Token).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WaitForAnyAckAsync(CancellationToken ct)
+    {
+        long acked = Acked;
+        Volatile.Write(ref _waiting, 1);
+        if (Acked != acked || HasControl() || Volatile.Read(ref _inflight) == 0)
+        {
+            Volatile.Write(ref _waiting, 0);
+            return;
+        }
+
+        try
+        {
+            await _signal.WaitAsync(TimeSpan.FromMilliseconds(100), ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

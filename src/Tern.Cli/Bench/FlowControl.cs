@@ -17,7 +17,32 @@ internal sealed class FlowControl
 
     public long Lag => Volatile.Read(ref _expected) - Volatile.Read(ref _received);
 
-    public void AddExpected(long deliveries) => Interlocked.Add(ref _expected, deliveries);
+    /// <summary>
+    /// Reserves room for up to <paramref name="messages"/> messages of <paramref name="deliveriesEach"/>
+    /// deliveries each; returns how many fit (0: wait). Reservations are atomic, so publishers together
+    /// never put more than <see cref="MaxLag"/> on the way. Return unused room with <see cref="Release"/>.
+    /// </summary>
+    public long TryReserve(long messages, long deliveriesEach)
+    {
+        deliveriesEach = Math.Max(1, deliveriesEach);
+        while (true)
+        {
+            long expected = Volatile.Read(ref _expected);
+            long room = MaxLag - (expected - Volatile.Read(ref _received));
+            long n = Math.Min(messages, room / deliveriesEach);
+            if (n <= 0)
+            {
+                return 0;
+            }
+
+            if (Interlocked.CompareExchange(ref _expected, expected + (n * deliveriesEach), expected) == expected)
+            {
+                return n;
+            }
+        }
+    }
+
+    public void Release(long deliveries) => Interlocked.Add(ref _expected, -deliveries);
 
     public void AddReceived(long deliveries) => Interlocked.Add(ref _received, deliveries);
 }
