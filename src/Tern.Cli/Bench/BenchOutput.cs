@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace Tern.Cli.Bench;
+
+/// <summary>The end of a run: a table for people, or one JSON object for scripts (<c>--json</c>).</summary>
+internal static class BenchOutput
+{
+    public static string Micros(double micros) =>
+        double.IsNaN(micros) ? "-"
+        : micros >= 10_000 ? string.Create(CultureInfo.InvariantCulture, $"{micros / 1000:F1} ms")
+        : string.Create(CultureInfo.InvariantCulture, $"{micros:F0} µs");
+
+    public static void WriteTable(IAnsiConsole console, BenchResult r)
+    {
+        var table = new Table().Title($"tern bench {r.Mode}").AddColumn("measure").AddColumn(new TableColumn("value").RightAligned());
+        void Row(string name, string value) => table.AddRow(Markup.Escape(name), Markup.Escape(value));
+        string N(double v) => v.ToString("N0", CultureInfo.InvariantCulture);
+
+        if (r.Mode == "conn")
+        {
+            Row("connections", N(r.Connected));
+            Row("failed", N(r.ConnectFailures));
+            Row("connect rate", $"{N(r.ConnectsPerSecond)}/s");
+            Row("CONNECT→CONNACK p50 / p99", $"{Micros(r.LatencyP50Micros)} / {Micros(r.LatencyP99Micros)}");
+        }
+        else
+        {
+            Row("publishers / subscribers", $"{r.Publishers} / {r.Subscribers}");
+            Row("QoS, payload", $"{r.QoS}, {r.PayloadSize} B");
+            Row("seconds", r.Seconds.ToString("F2", CultureInfo.InvariantCulture));
+            if (r.Publishers > 0)
+            {
+                Row("sent", $"{N(r.Sent)} ({N(r.SentPerSecond)}/s)");
+            }
+
+            if (r.Subscribers > 0)
+            {
+                Row("received", $"{N(r.Received)} ({N(r.ReceivedPerSecond)}/s)");
+                if (r.Expected >= 0)
+                {
+                    Row("expected", N(r.Expected));
+                    Row("lost", $"{N(r.Lost)} ({(r.Expected > 0 ? 100.0 * r.Lost / r.Expected : 0):F2} %)");
+                }
+
+                Row("sequence gaps / duplicates", $"{N(r.Gaps)} / {N(r.Duplicates)}");
+                Row("latency p50 / p90 / p99", $"{Micros(r.LatencyP50Micros)} / {Micros(r.LatencyP90Micros)} / {Micros(r.LatencyP99Micros)}");
+                Row("latency p99.9 / max", $"{Micros(r.LatencyP999Micros)} / {Micros(r.LatencyMaxMicros)}");
+            }
+        }
+
+        if (r.ClientErrors > 0)
+        {
+            Row("client errors", $"{r.ClientErrors}: {r.FirstError}");
+        }
+
+        console.Write(table);
+    }
+
+    public static string ToJson(BenchResult r)
+    {
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            w.WriteString("mode", r.Mode);
+            w.WriteNumber("publishers", r.Publishers);
+            w.WriteNumber("subscribers", r.Subscribers);
+            w.WriteNumber("qos", r.QoS);
+            w.WriteNumber("payloadSize", r.PayloadSize);
+            Number(w, "seconds", r.Seconds);
+            w.WriteNumber("sent", r.Sent);
+            Number(w, "sentPerSecond", r.SentPerSecond);
+            w.WriteNumber("expected", r.Expected);
+            w.WriteNumber("received", r.Received);
+            Number(w, "receivedPerSecond", r.ReceivedPerSecond);
+            w.WriteNumber("lost", r.Lost);
+            w.WriteNumber("gaps", r.Gaps);
+            w.WriteNumber("duplicates", r.Duplicates);
+            w.WriteNumber("latencies", r.Latencies);
+            Number(w, "latencyP50Us", r.LatencyP50Micros);
+            Number(w, "latencyP90Us", r.LatencyP90Micros);
+            Number(w, "latencyP99Us", r.LatencyP99Micros);
+            Number(w, "latencyP999Us", r.LatencyP999Micros);
+            Number(w, "latencyMaxUs", r.LatencyMaxMicros);
+            w.WriteNumber("connected", r.Connected);
+            w.WriteNumber("connectFailures", r.ConnectFailures);
+            Number(w, "connectsPerSecond", r.ConnectsPerSecond);
+            w.WriteNumber("clientErrors", r.ClientErrors);
+            if (r.FirstError is not null)
+            {
+                w.WriteString("firstError", r.FirstError);
+            }
+
+            w.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static void Number(Utf8JsonWriter w, string name, double value)
+    {
+        if (double.IsNaN(value) || double.IsInfinity(value))
+        {
+            w.WriteNull(name);
+        }
+        else
+        {
+            w.WriteNumber(name, Math.Round(value, 2));
+        }
+    }
+}

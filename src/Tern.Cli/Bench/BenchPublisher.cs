@@ -1,0 +1,336 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net.Sockets;
+using Tern.Protocol;
+
+namespace Tern.Cli.Bench;
+
+/// <summary>How one publisher sends: messages per second (0: as fast as the broker takes them), a count
+/// limit (0: until stopped), and for QoS 1/2 the number of unacknowledged messages it allows.</summary>
+internal readonly record struct PublishPlan(double Rate, long Limit, int Inflight);
+
+/// <summary>
+/// One publishing connection. It copies pre-encoded PUBLISH packets into a 64 KiB batch, patches the
+/// packet id, stream, sequence and timestamp in place and sends the batch in one write. For QoS 1/2 a
+/// second loop reads the acknowledgements and keeps the in-flight window.
+/// </summary>
+internal sealed class BenchPublisher : IDisposable
+{
+    private const int BatchBytes = 64 * 1024;
+    private readonly Socket _socket;
+    private readonly uint _index;
+    private readonly PublishTemplate[] _templates;
+    private readonly PublishPlan _plan;
+    private readonly FlowControl? _flow;
+    private readonly int[]? _fanout;
+    private readonly int _maxFanout = 1;
+    private readonly long[] _sentPerTemplate;
+    private readonly uint[] _sequences;
+    private readonly SemaphoreSlim _signal = new(0);
+    private readonly Lock _controlLock = new();
+    private byte[] _control = new byte[1024];
+    private int _controlBytes;
+    private int _waiting;
+    private int _inflight;
+    private long _sent;
+    private long _acked;
+    private volatile bool _closing;
+
+    /// <param name="flow">Optional end-to-end flow control; then <paramref name="fanout"/> gives each template's matching subscribers.</param>
+    public BenchPublisher(Socket socket, uint index, PublishTemplate[] templates, PublishPlan plan, FlowControl? flow = null, int[]? fanout = null)
+    {
+        _flow = flow;
+        _fanout = fanout;
+        foreach (int n in fanout ?? [])
+        {
+            _maxFanout = Math.Max(_maxFanout, n);
+        }
+
+        _socket = socket;
+        _index = index;
+        _templates = templates;
+        _plan = plan;
+        _sentPerTemplate = new long[templates.Length];
+        _sequences = new uint[templates.Length];
+    }
+
+    public long Sent => Volatile.Read(ref _sent);
+
+    public long Acked => Volatile.Read(ref _acked);
+
+    /// <summary>Messages sent per template (topic), for the expected delivery count.</summary>
+    public IReadOnlyList<long> SentPerTemplate => _sentPerTemplate;
+
+    public string? Error { get; private set; }
+
+    private bool Acknowledged => _templates[0].QoS != MqttQoS.AtMostOnce;
+
+    /// <summary>Publishes until <paramref name="stop"/> or the limit, waits for outstanding acks, disconnects.</summary>
+    public async Task RunAsync(CancellationToken stop)
+    {
+        Task acks = Acknowledged ? Task.Run(AckLoopAsync, CancellationToken.None) : Task.CompletedTask;
+        try
+        {
+            await SendLoopAsync(stop).ConfigureAwait(false);
+            await DrainAsync().ConfigureAwait(false);
+            _closing = true;
+            await _socket.SendAsync(BenchWire.Disconnect(), SocketFlags.None).ConfigureAwait(false);
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or BenchException)
+        {
+            Error ??= ex.Message;
+        }
+
+        _closing = true;
+        await acks.ConfigureAwait(false);
+    }
+
+    private async Task SendLoopAsync(CancellationToken stop)
+    {
+        int longest = 0;
+        foreach (var t in _templates)
+        {
+            longest = Math.Max(longest, t.Length);
+        }
+
+        byte[] batch = new byte[Math.Max(BatchBytes, longest) + 1024];
+        int perBatch = Math.Max(1, BatchBytes / longest);
+        long start = Stopwatch.GetTimestamp();
+        ushort packetId = 0;
+        int next = 0;
+        int idle = 0;
+        while (!stop.IsCancellationRequested && (_plan.Limit == 0 || _sent < _plan.Limit))
+        {
+            long allowed = perBatch;
+            if (_plan.Rate > 0)
+            {
+                long due = (long)((Stopwatch.GetTimestamp() - start) * _plan.Rate / Stopwatch.Frequency) + 1 - _sent;
+                if (due <= 0)
+                {
+                    await Task.Delay(1, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    continue;
+                }
+
+                allowed = Math.Min(allowed, due);
+            }
+
+            if (_plan.Limit > 0)
+            {
+                allowed = Math.Min(allowed, _plan.Limit - _sent);
+            }
+
+            long reserved = 0;
+            if (_flow is not null)
+            {
+                allowed = _flow.TryReserve(allowed, _maxFanout);
+                if (allowed == 0)
+                {
+                    // Let the subscribers' receive loops run (same thread pool) before sleeping a whole tick.
+                    if (++idle < 64)
+                    {
+                        await Task.Yield();
+                    }
+                    else
+                    {
+                        idle = 0;
+                        await Task.Delay(1, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    }
+
+                    continue;
+                }
+
+                idle = 0;
+
+                reserved = allowed * _maxFanout;
+            }
+
+            int length = TakeControl(batch);
+            if (Acknowledged)
+            {
+                allowed = Math.Min(allowed, _plan.Inflight - Volatile.Read(ref _inflight));
+                if (allowed <= 0 && length == 0)
+                {
+                    _flow?.Release(reserved);
+                    await WaitForAcksAsync(stop).ConfigureAwait(false);
+                    continue;
+                }
+
+                allowed = Math.Max(0, allowed);
+                Interlocked.Add(ref _inflight, (int)allowed);
+            }
+
+            long now = Stopwatch.GetTimestamp();
+            long deliveries = 0;
+            for (var k = 0; k < allowed; k++)
+            {
+                deliveries += _fanout is null ? 0 : _fanout[next];
+                var template = _templates[next];
+                packetId = packetId == ushort.MaxValue ? (ushort)1 : (ushort)(packetId + 1);
+                uint stream = (_index * (uint)_templates.Length) + (uint)next;
+                template.CopyTo(batch.AsSpan(length), packetId, stream, _sequences[next]++, now);
+                length += template.Length;
+                _sentPerTemplate[next]++;
+                next = next + 1 == _templates.Length ? 0 : next + 1;
+            }
+
+            Volatile.Write(ref _sent, _sent + allowed);
+            _flow?.Release(reserved - deliveries);
+            await _socket.SendAsync(batch.AsMemory(0, length), SocketFlags.None, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>After the last message: keeps sending PUBRELs until every message is acknowledged (at most 10 s).</summary>
+    private async Task DrainAsync()
+    {
+        if (!Acknowledged)
+        {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        byte[] batch = new byte[4096];
+        while (Volatile.Read(ref _inflight) > 0 && !timeout.IsCancellationRequested)
+        {
+            int length = TakeControl(batch);
+            if (length > 0)
+            {
+                await _socket.SendAsync(batch.AsMemory(0, length), SocketFlags.None, CancellationToken.None).ConfigureAwait(false);
+                continue;
+            }
+
+            await WaitForAnyAckAsync(timeout.Token).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WaitForAnyAckAsync(CancellationToken ct)
+    {
+        long acked = Acked;
+        Volatile.Write(ref _waiting, 1);
+        if (Acked != acked || HasControl() || Volatile.Read(ref _inflight) == 0)
+        {
+            Volatile.Write(ref _waiting, 0);
+            return;
+        }
+
+        try
+        {
+            await _signal.WaitAsync(TimeSpan.FromMilliseconds(100), ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task WaitForAcksAsync(CancellationToken ct)
+    {
+        Volatile.Write(ref _waiting, 1);
+        if (Volatile.Read(ref _inflight) < _plan.Inflight || HasControl())
+        {
+            Volatile.Write(ref _waiting, 0);
+            return;
+        }
+
+        await _signal.WaitAsync(ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private bool HasControl()
+    {
+        lock (_controlLock)
+        {
+            return _controlBytes > 0;
+        }
+    }
+
+    /// <summary>Moves the pending PUBRELs into <paramref name="batch"/>; returns their length.</summary>
+    private int TakeControl(byte[] batch)
+    {
+        lock (_controlLock)
+        {
+            int n = Math.Min(_controlBytes, batch.Length / 2);
+            n -= n % 4;
+            _control.AsSpan(0, n).CopyTo(batch);
+            _control.AsSpan(n, _controlBytes - n).CopyTo(_control);
+            _controlBytes -= n;
+            return n;
+        }
+    }
+
+    private async Task AckLoopAsync()
+    {
+        byte[] buffer = new byte[64 * 1024];
+        var filled = 0;
+        try
+        {
+            while (true)
+            {
+                int n = await _socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    if (!_closing)
+                    {
+                        Error ??= "The broker closed the connection.";
+                    }
+
+                    return;
+                }
+
+                filled += n;
+                var sequence = new ReadOnlySequence<byte>(buffer, 0, filled);
+                while (MqttDecoder.TryReadFrame(ref sequence, buffer.Length, out MqttFrame frame))
+                {
+                    OnAck(frame.Type, BinaryPrimitives.ReadUInt16BigEndian(frame.Body.FirstSpan));
+                }
+
+                int consumed = filled - (int)sequence.Length;
+                Buffer.BlockCopy(buffer, consumed, buffer, 0, filled - consumed);
+                filled -= consumed;
+                if (Interlocked.Exchange(ref _waiting, 0) == 1)
+                {
+                    _signal.Release();
+                }
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or MqttProtocolException)
+        {
+            if (!_closing)
+            {
+                Error ??= ex.Message;
+            }
+        }
+    }
+
+    private void OnAck(MqttPacketType type, ushort packetId)
+    {
+        switch (type)
+        {
+            case MqttPacketType.PubAck:
+            case MqttPacketType.PubComp:
+                Interlocked.Decrement(ref _inflight);
+                Volatile.Write(ref _acked, _acked + 1);
+                break;
+            case MqttPacketType.PubRec:
+                lock (_controlLock)
+                {
+                    if (_controlBytes + 4 > _control.Length)
+                    {
+                        Array.Resize(ref _control, _control.Length * 2);
+                    }
+
+                    BenchWire.WriteAck(_control.AsSpan(_controlBytes), BenchWire.PubRel, packetId);
+                    _controlBytes += 4;
+                }
+
+                break;
+            default:
+                break;
+        }
+    }
+
+    public void Dispose()
+    {
+        _socket.Dispose();
+        _signal.Dispose();
+    }
+}

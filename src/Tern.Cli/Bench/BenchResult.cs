@@ -1,0 +1,68 @@
+namespace Tern.Cli.Bench;
+
+/// <summary>The summary of one run; <see cref="BenchOutput"/> prints it as a table or JSON.</summary>
+internal sealed record BenchResult
+{
+    public required string Mode { get; init; }
+
+    public int Publishers { get; init; }
+
+    public int Subscribers { get; init; }
+
+    public int QoS { get; init; }
+
+    public int PayloadSize { get; init; }
+
+    /// <summary>Seconds from the first message sent to the last received (or the publish time when nothing is received).</summary>
+    public double Seconds { get; init; }
+
+    public long Sent { get; init; }
+
+    public double SentPerSecond { get; init; }
+
+    /// <summary>Deliveries the subscribers should have seen (pubsub mode: sent × matching subscribers); -1 when unknown.</summary>
+    public long Expected { get; init; } = -1;
+
+    public long Received { get; init; }
+
+    public double ReceivedPerSecond { get; init; }
+
+    /// <summary>Expected minus received (pubsub); otherwise the sequence gaps.</summary>
+    public long Lost { get; init; }
+
+    public long Gaps { get; init; }
+
+    public long Duplicates { get; init; }
+
+    public long Latencies { get; init; }
+
+    public double LatencyP50Micros { get; init; } = double.NaN;
+
+    public double LatencyP90Micros { get; init; } = double.NaN;
+
+    public double LatencyP99Micros { get; init; } = double.NaN;
+
+    public double LatencyP999Micros { get; init; } = double.NaN;
+
+    public double LatencyMaxMicros { get; init; } = double.NaN;
+
+    public long Connected { get; init; }
+
+    public long ConnectFailures { get; init; }
+
+    public double ConnectsPerSecond { get; init; }
+
+    public long ClientErrors { get; init; }
+
+    public string? FirstError { get; init; }
+
+    public BenchResult WithLatency(LatencyHistogram h) => this with
+    {
+        Latencies = h.Count,
+        LatencyP50Micros = h.PercentileMicros(50),
+        LatencyP90Micros = h.PercentileMicros(90),
+        LatencyP99Micros = h.PercentileMicros(99),
+        LatencyP999Micros = h.PercentileMicros(99.9),
+        LatencyMaxMicros = h.MaxMicros(),
+    };
+}

@@ -1,0 +1,51 @@
+using System.Globalization;
+using Tern.Protocol;
+
+namespace Tern.Cli.Bench;
+
+/// <summary>What a <c>tern bench pub|sub|pubsub</c> run does. Topic patterns: <c>%i</c> is the client's
+/// index, <c>%j</c> the topic index (0..<see cref="Topics"/>-1) a publisher cycles through.</summary>
+internal sealed record BenchSettings
+{
+    public required BenchTarget Target { get; init; }
+
+    public int Publishers { get; init; }
+
+    public int Subscribers { get; init; }
+
+    public string PublishTopic { get; init; } = "bench/%i";
+
+    public string SubscribeFilter { get; init; } = "bench/#";
+
+    /// <summary>Topics each publisher cycles through (<c>%j</c> in <see cref="PublishTopic"/>).</summary>
+    public int Topics { get; init; } = 1;
+
+    public MqttQoS PublishQoS { get; init; }
+
+    public MqttQoS SubscribeQoS { get; init; }
+
+    public int PayloadSize { get; init; } = 64;
+
+    /// <summary>Messages per second over all publishers; 0 sends as fast as the broker takes them.</summary>
+    public double Rate { get; init; }
+
+    /// <summary>Messages per publisher; 0: until <see cref="Duration"/>.</summary>
+    public long Messages { get; init; }
+
+    /// <summary>How long to publish (or, for <c>sub</c>, to listen); null: until the count or Ctrl+C.</summary>
+    public TimeSpan? Duration { get; init; }
+
+    public int Inflight { get; init; } = 64;
+
+    /// <summary>pubsub: publishers pause while more deliveries than this are on the way (0: no limit); see <see cref="FlowControl"/>.</summary>
+    public long MaxLag { get; init; } = 10_000;
+
+    /// <summary>New connections per second while setting up; 0 for no pacing.</summary>
+    public double ConnectRate { get; init; }
+
+    public string ClientPrefix { get; init; } = $"tern-bench-{Environment.ProcessId}";
+
+    public static string Expand(string pattern, int index, int topic = 0) =>
+        pattern.Replace("%i", index.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("%j", topic.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
+}

@@ -1,0 +1,129 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using Tern.Protocol;
+
+namespace Tern.Cli.Bench;
+
+/// <summary>Opens raw MQTT connections: TCP connect, CONNECT/CONNACK, SUBSCRIBE/SUBACK.</summary>
+internal static class BenchSocket
+{
+    public static async Task<Socket> ConnectAsync(BenchTarget target, string clientId, CancellationToken ct)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(target.EndPoint, ct).ConfigureAwait(false);
+            await socket.SendAsync(BenchWire.Connect(clientId), SocketFlags.None, ct).ConfigureAwait(false);
+            var connAck = await ReceivePacketAsync(socket, ct).ConfigureAwait(false) as ConnAckPacket
+                ?? throw new BenchException($"{clientId}: expected CONNACK.");
+            if (connAck.ReasonCode != 0)
+            {
+                throw new BenchException($"{clientId}: CONNACK refused with code {connAck.ReasonCode}.");
+            }
+
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    public static async Task SubscribeAsync(Socket socket, string filter, MqttQoS qos, CancellationToken ct)
+    {
+        await socket.SendAsync(BenchWire.Subscribe(filter, qos), SocketFlags.None, ct).ConfigureAwait(false);
+        var subAck = await ReceivePacketAsync(socket, ct).ConfigureAwait(false) as SubAckPacket
+            ?? throw new BenchException($"Expected SUBACK for '{filter}'.");
+        if (subAck.ReasonCodes.Count != 1 || subAck.ReasonCodes[0] >= 0x80)
+        {
+            throw new BenchException($"Subscription to '{filter}' refused.");
+        }
+    }
+
+    /// <summary>Reads exactly one packet (handshake only: byte by byte after the header is cheap enough here).</summary>
+    private static async Task<MqttPacket> ReceivePacketAsync(Socket socket, CancellationToken ct)
+    {
+        byte[] buffer = new byte[256];
+        var filled = 0;
+        while (true)
+        {
+            // Read the fixed header first, then exactly the rest, so no byte of a later packet is consumed.
+            int want = filled < 2 ? 2 - filled : NeededAfterHeader(buffer, filled);
+            if (want == 0)
+            {
+                var sequence = new ReadOnlySequence<byte>(buffer, 0, filled);
+                if (MqttDecoder.TryRead(ref sequence, BenchWire.Version, int.MaxValue, out var packet) && packet is not null)
+                {
+                    return packet;
+                }
+
+                throw new BenchException("Malformed packet from the broker.");
+            }
+
+            if (filled + want > buffer.Length)
+            {
+                Array.Resize(ref buffer, filled + want);
+            }
+
+            int n = await socket.ReceiveAsync(buffer.AsMemory(filled, want), SocketFlags.None, ct).ConfigureAwait(false);
+            if (n == 0)
+            {
+                throw new BenchException("The broker closed the connection during the handshake.");
+            }
+
+            filled += n;
+        }
+    }
+
+    private static int NeededAfterHeader(byte[] buffer, int filled)
+    {
+        // Remaining length: up to 4 bytes starting at offset 1.
+        int value = 0, shift = 0, i = 1;
+        while (true)
+        {
+            if (i >= filled)
+            {
+                return 1;
+            }
+
+            byte b = buffer[i++];
+            value |= (b & 0x7F) << shift;
+            if ((b & 0x80) == 0)
+            {
+                break;
+            }
+
+            shift += 7;
+        }
+
+        return Math.Max(0, i + value - filled);
+    }
+}
+
+/// <summary>Where the load goes.</summary>
+internal sealed record BenchTarget(string Host, int Port)
+{
+    public EndPoint EndPoint { get; } = IPAddress.TryParse(Host, out var ip)
+        ? new IPEndPoint(ip, Port)
+        : new DnsEndPoint(Host, Port, AddressFamily.InterNetwork);
+}
+
+/// <summary>A benchmark could not run (refused connection or subscription, bad arguments).</summary>
+internal sealed class BenchException : Exception
+{
+    public BenchException(string message)
+        : base(message)
+    {
+    }
+
+    public BenchException()
+    {
+    }
+
+    public BenchException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}

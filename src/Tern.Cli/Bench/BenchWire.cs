@@ -1,0 +1,89 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using Tern.Protocol;
+
+namespace Tern.Cli.Bench;
+
+/// <summary>
+/// The bytes the load generator sends, encoded once with <see cref="MqttEncoder"/> (MQTT 3.1.1).
+/// A benchmark payload starts with a 16-byte header that the sender patches in place:
+/// stream id (u32), sequence number (u32), send timestamp (<see cref="System.Diagnostics.Stopwatch"/> ticks, i64),
+/// all little-endian. On Linux the timestamp is CLOCK_MONOTONIC, comparable across processes.
+/// </summary>
+internal static class BenchWire
+{
+    /// <summary>Bytes of the payload header; payloads are at least this long.</summary>
+    public const int PayloadHeaderSize = 16;
+
+    public const MqttProtocolVersion Version = MqttProtocolVersion.V311;
+
+    public static byte[] Connect(string clientId, ushort keepAlive = 0) =>
+        MqttEncoder.ToArray(new ConnectPacket { ClientId = clientId, CleanSession = true, KeepAlive = keepAlive }, Version);
+
+    public static byte[] Subscribe(string filter, MqttQoS qos, ushort packetId = 1) =>
+        MqttEncoder.ToArray(
+            new SubscribePacket { PacketId = packetId, Subscriptions = [new TopicSubscription(filter, new SubscriptionOptions(qos))] },
+            Version);
+
+    public static byte[] Disconnect() => [0xE0, 0x00];
+
+    /// <summary>PUBACK/PUBREC/PUBREL/PUBCOMP: fixed header, length 2, packet id.</summary>
+    public static void WriteAck(Span<byte> destination, byte header, ushort packetId)
+    {
+        destination[0] = header;
+        destination[1] = 2;
+        BinaryPrimitives.WriteUInt16BigEndian(destination[2..], packetId);
+    }
+
+    public const byte PubAck = 0x40;
+    public const byte PubRec = 0x50;
+    public const byte PubRel = 0x62;
+    public const byte PubComp = 0x70;
+}
+
+/// <summary>A PUBLISH encoded once; <see cref="CopyTo"/> stamps a copy with id, sequence and time.</summary>
+internal sealed class PublishTemplate
+{
+    private readonly byte[] _bytes;
+    private readonly int _payloadOffset;
+    private readonly int _packetIdOffset;
+
+    public PublishTemplate(string topic, int payloadSize, MqttQoS qos)
+    {
+        Topic = topic;
+        QoS = qos;
+        var buffer = new ArrayBufferWriter<byte>();
+        byte[] payload = new byte[Math.Max(payloadSize, BenchWire.PayloadHeaderSize)];
+        for (var i = BenchWire.PayloadHeaderSize; i < payload.Length; i++)
+        {
+            payload[i] = (byte)('a' + (i % 26));
+        }
+
+        MqttEncoder.WritePublish(buffer, BenchWire.Version, Encoding.UTF8.GetBytes(topic), payload, qos, retain: false, dup: false, packetId: 1, properties: null);
+        _bytes = buffer.WrittenSpan.ToArray();
+        _payloadOffset = _bytes.Length - payload.Length;
+        _packetIdOffset = qos == MqttQoS.AtMostOnce ? -1 : _payloadOffset - 2;
+    }
+
+    public string Topic { get; }
+
+    public MqttQoS QoS { get; }
+
+    public int Length => _bytes.Length;
+
+    /// <summary>Copies the packet to <paramref name="destination"/> and patches its variable bytes.</summary>
+    public void CopyTo(Span<byte> destination, ushort packetId, uint stream, uint sequence, long timestamp)
+    {
+        _bytes.CopyTo(destination);
+        if (_packetIdOffset >= 0)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(destination[_packetIdOffset..], packetId);
+        }
+
+        Span<byte> header = destination.Slice(_payloadOffset, BenchWire.PayloadHeaderSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(header, stream);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], sequence);
+        BinaryPrimitives.WriteInt64LittleEndian(header[8..], timestamp);
+    }
+}
