@@ -40,6 +40,8 @@ internal sealed class TernBroker(TernServer server) : IPubSubBroker
         {
             ["Listeners:Tcp:Address"] = "127.0.0.1",
             ["Listeners:Tcp:Port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            // The WebSocket listener's fixed default port would collide between parallel tests.
+            ["Listeners:Ws:Enabled"] = "false",
         });
         using var cts = new CancellationTokenSource(PubSubProcess.Timeout);
         await server.StartAsync(cts.Token);
