@@ -14,6 +14,10 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js and npm run MQTT.js for the WebSocket interop tests; Debian's are enough when none is on PATH.
+if ! command -v npm >/dev/null; then
+  missing+=(nodejs npm)
+fi
 
 if ((${#missing[@]} > 0)); then
   sudo=()

@@ -16,6 +16,7 @@ internal sealed class SubscriptionIndex
     private readonly TrieNode _root = new();
     private readonly ConcurrentDictionary<string, CachedMatch> _cache = new(StringComparer.Ordinal);
     private long _generation;
+    private int _cacheWrites;
     private int _count;
 
     /// <summary>Number of subscriptions (each session × filter counts once).</summary>
@@ -135,23 +136,23 @@ internal sealed class SubscriptionIndex
             targets = MatchCore(topic);
         }
 
-        if (_cache.Count >= MaxCacheEntries)
+        // ConcurrentDictionary.Count takes every lock, so look at it once per MaxCacheEntries writes.
+        if (Interlocked.Increment(ref _cacheWrites) >= MaxCacheEntries)
         {
-            _cache.Clear();
+            Volatile.Write(ref _cacheWrites, 0);
+            if (_cache.Count >= MaxCacheEntries)
+            {
+                _cache.Clear();
+            }
         }
 
         _cache[topic] = new CachedMatch(generation, targets);
         return targets;
     }
 
-    private void Invalidate()
-    {
-        Volatile.Write(ref _generation, _generation + 1);
-        if (!_cache.IsEmpty)
-        {
-            _cache.Clear();
-        }
-    }
+    // Entries of older generations are ignored on lookup and overwritten on the next miss;
+    // clearing here would make every SUBSCRIBE cost as much as the cache is large.
+    private void Invalidate() => Volatile.Write(ref _generation, _generation + 1);
 
     private MatchResult MatchCore(string topic)
     {
