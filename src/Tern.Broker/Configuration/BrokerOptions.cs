@@ -126,7 +126,7 @@ public sealed class BrokerOptions
         Require(!Flapping.Enabled || (Flapping.WindowSeconds > 0 && Flapping.BanSeconds > 0), "Flapping:WindowSeconds", "and Broker:Flapping:BanSeconds must be more than 0");
         foreach (var address in Bans.Addresses)
         {
-            Require(AddressRange.TryParse(address, out _), "Bans:Addresses", $"has '{address}', which is not an IP address or CIDR range");
+            Require(AddressRange.TryParse(address, out var error) is not null, "Bans:Addresses", error ?? "");
         }
 
         Require(Redirect == ServerRedirect.None || !string.IsNullOrEmpty(ServerReference), nameof(ServerReference), "must be set when Broker:Redirect is not None");

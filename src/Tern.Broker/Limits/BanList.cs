@@ -22,7 +22,7 @@ public sealed class BanList
 {
     private readonly ConcurrentDictionary<(BanKind, string), Ban> _bans = new();
     private readonly TimeProvider _time;
-    private volatile AddressRange[] _ranges = [];
+    private volatile (AddressRange Range, Ban Ban)[] _ranges = [];
 
     internal BanList(BanOptions options, TimeProvider time)
     {
@@ -48,9 +48,9 @@ public sealed class BanList
     public void Add(Ban ban)
     {
         ArgumentNullException.ThrowIfNull(ban);
-        if (ban.Kind == BanKind.Address && !AddressRange.TryParse(ban.Value, out _))
+        if (ban.Kind == BanKind.Address && AddressRange.TryParse(ban.Value, out var error) is null)
         {
-            throw new ArgumentException($"'{ban.Value}' is not an IP address or CIDR range.", nameof(ban));
+            throw new ArgumentException($"Ban address {error}.", nameof(ban));
         }
 
         _bans[(ban.Kind, ban.Value)] = ban;
@@ -76,9 +76,10 @@ public sealed class BanList
             return false;
         }
 
-        foreach (var range in ranges)
+        var now = _time.GetUtcNow();
+        foreach (var (range, ban) in ranges)
         {
-            if (range.Contains(address) && IsActive(BanKind.Address, range))
+            if (range.Contains(address) && (ban.Until is not { } until || until > now))
             {
                 return true;
             }
@@ -105,27 +106,14 @@ public sealed class BanList
         return true;
     }
 
-    private bool IsActive(BanKind kind, AddressRange range)
-    {
-        foreach (var ban in _bans.Values)
-        {
-            if (ban.Kind == kind && AddressRange.TryParse(ban.Value, out var r) && r == range)
-            {
-                return ban.Until is not { } until || until > _time.GetUtcNow();
-            }
-        }
-
-        return false;
-    }
-
     private void RebuildRanges()
     {
-        var ranges = new List<AddressRange>();
+        var ranges = new List<(AddressRange, Ban)>();
         foreach (var ban in _bans.Values)
         {
-            if (ban.Kind == BanKind.Address && AddressRange.TryParse(ban.Value, out var range))
+            if (ban.Kind == BanKind.Address && AddressRange.TryParse(ban.Value, out _) is { } range)
             {
-                ranges.Add(range);
+                ranges.Add((range, ban));
             }
         }
 

@@ -8,7 +8,7 @@ namespace Tern.Server.Security;
 /// </summary>
 internal sealed class AclRule
 {
-    public AclRule(bool allow, AccessAction action, AclTopicPattern topic, string? user = null, string? clientId = null, AclNetwork? network = null, bool coveredOnly = false, string origin = "")
+    public AclRule(bool allow, AccessAction action, AclTopicPattern topic, string? user = null, string? clientId = null, AddressRange? network = null, bool coveredOnly = false, string origin = "")
     {
         Allow = allow;
         Action = action;
@@ -30,7 +30,7 @@ internal sealed class AclRule
 
     public string? ClientId { get; }
 
-    public AclNetwork? Network { get; }
+    public AddressRange? Network { get; }
 
     /// <summary>
     /// For a deny rule on SUBSCRIBE: apply only to filters equal to or narrower than <see cref="Topic"/>

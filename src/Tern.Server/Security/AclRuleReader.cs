@@ -44,10 +44,10 @@ internal static class AclRuleReader
 
         var user = Optional(fields, UserField, fail);
         var clientId = Optional(fields, ClientIdField, fail);
-        AclNetwork? network = null;
+        AddressRange? network = null;
         if (Optional(fields, IpField, fail) is { } ipText)
         {
-            network = AclNetwork.TryParse(ipText.Trim(), out var ipError) ?? throw fail(IpField, ipError + ".");
+            network = AddressRange.TryParse(ipText.Trim(), out var ipError) ?? throw fail(IpField, ipError + ".");
         }
 
         var all = fields.ContainsKey(AllField) && RequiredBool(fields, AllField, fail);

@@ -1,3 +1,4 @@
+using Tern.Broker;
 using System.Net;
 using System.Text;
 using Tern.Server;
@@ -108,7 +109,7 @@ public sealed class AclEngineTests
     [InlineData("0.0.0.0/0", "::1", false)]
     public void NetworksContainAddresses(string network, string address, bool expected)
     {
-        var parsed = AclNetwork.TryParse(network, out var error);
+        var parsed = AddressRange.TryParse(network, out var error);
         Assert.True(parsed is not null, error);
         Assert.Equal(expected, parsed.Contains(IPAddress.Parse(address)));
     }
@@ -122,7 +123,7 @@ public sealed class AclEngineTests
     [InlineData("10.0.0.0/-1")]
     public void MalformedNetworksAreRefused(string network)
     {
-        Assert.Null(AclNetwork.TryParse(network, out var error));
+        Assert.Null(AddressRange.TryParse(network, out var error));
         Assert.NotNull(error);
     }
 
