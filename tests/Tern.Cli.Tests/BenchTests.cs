@@ -42,6 +42,24 @@ public sealed class BenchTests
         Assert.Equal(0, summary.GetProperty("lost").GetInt64());
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public async Task Pubsub_AtAFixedRate_SendsEachPublisherItsCountAndLosesNothing(int qos)
+    {
+        await using var broker = await TernBroker.StartAsync();
+        var summary = await RunJsonAsync(
+            "bench", "pubsub", "-p", Port(broker), "-c", "3", "-S", "1", "-T", "#", "-q", qos.ToString(CultureInfo.InvariantCulture),
+            "-r", "3000", "-n", "400", "--json", "--prefix", $"rate{qos}-{Environment.ProcessId}");
+
+        Assert.Equal(1200, summary.GetProperty("sent").GetInt64());
+        Assert.Equal(1200, summary.GetProperty("received").GetInt64());
+        Assert.Equal(0, summary.GetProperty("lost").GetInt64());
+        Assert.Equal(0, summary.GetProperty("gaps").GetInt64());
+        Assert.Equal(0, summary.GetProperty("duplicates").GetInt64());
+        Assert.True(summary.GetProperty("loadCpuPercent").GetDouble() > 0);
+    }
+
     [Fact]
     public async Task Conn_OpensAndHoldsTheConnections()
     {

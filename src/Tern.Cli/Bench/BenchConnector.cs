@@ -9,13 +9,16 @@ internal sealed class BenchConnector
     private const int Concurrency = 256;
     private readonly BenchTarget _target;
     private readonly double _rate;
+    private readonly bool _blocking;
     private long _connected;
     private long _failed;
 
-    public BenchConnector(BenchTarget target, double rate)
+    /// <param name="blocking">Handshake with blocking calls (see <see cref="BenchSocket.Connect"/>), for a few sockets that dedicated threads use.</param>
+    public BenchConnector(BenchTarget target, double rate, bool blocking = false)
     {
         _target = target;
         _rate = rate;
+        _blocking = blocking;
     }
 
     public long Connected => Volatile.Read(ref _connected);
@@ -64,7 +67,9 @@ internal sealed class BenchConnector
         long begin = Stopwatch.GetTimestamp();
         try
         {
-            sockets[i] = await BenchSocket.ConnectAsync(_target, clientId, ct).ConfigureAwait(false);
+            sockets[i] = _blocking
+                ? await Task.Run(() => BenchSocket.Connect(_target, clientId), ct).ConfigureAwait(false)
+                : await BenchSocket.ConnectAsync(_target, clientId, ct).ConfigureAwait(false);
             ConnectLatency.RecordTicks(Stopwatch.GetTimestamp() - begin);
             Interlocked.Increment(ref _connected);
         }

@@ -51,6 +51,11 @@ internal static class BenchOutput
             }
         }
 
+        if (!double.IsNaN(r.LoadCpuPercent))
+        {
+            Row("load generator CPU", $"{r.LoadCpuPercent:F0} % of a core");
+        }
+
         if (r.ClientErrors > 0)
         {
             Row("client errors", $"{r.ClientErrors}: {r.FirstError}");
@@ -89,6 +94,7 @@ internal static class BenchOutput
             w.WriteNumber("connectFailures", r.ConnectFailures);
             Number(w, "connectsPerSecond", r.ConnectsPerSecond);
             w.WriteNumber("clientErrors", r.ClientErrors);
+            Number(w, "loadCpuPercent", r.LoadCpuPercent);
             if (r.FirstError is not null)
             {
                 w.WriteString("firstError", r.FirstError);

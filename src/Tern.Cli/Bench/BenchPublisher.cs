@@ -6,9 +6,9 @@ using Tern.Protocol;
 
 namespace Tern.Cli.Bench;
 
-/// <summary>How one publisher sends: messages per second (0: as fast as the broker takes them), a count
-/// limit (0: until stopped), and for QoS 1/2 the number of unacknowledged messages it allows.</summary>
-internal readonly record struct PublishPlan(double Rate, long Limit, int Inflight);
+/// <summary>How one publisher sends: a count limit (0: until stopped) and for QoS 1/2 the number of
+/// unacknowledged messages it allows. A fixed rate is the <see cref="Pacer"/>'s.</summary>
+internal readonly record struct PublishPlan(long Limit, int Inflight);
 
 /// <summary>
 /// One publishing connection. It copies pre-encoded PUBLISH packets into a 64 KiB batch, patches the
@@ -36,6 +36,10 @@ internal sealed class BenchPublisher : IDisposable
     private long _sent;
     private long _acked;
     private volatile bool _closing;
+    private volatile bool _failed;
+    private byte[]? _paced;
+    private ushort _packetId;
+    private int _next;
 
     /// <param name="flow">Optional end-to-end flow control; then <paramref name="fanout"/> gives each template's matching subscribers.</param>
     public BenchPublisher(Socket socket, uint index, PublishTemplate[] templates, PublishPlan plan, FlowControl? flow = null, int[]? fanout = null)
@@ -66,17 +70,26 @@ internal sealed class BenchPublisher : IDisposable
 
     private bool Acknowledged => _templates[0].QoS != MqttQoS.AtMostOnce;
 
-    /// <summary>Publishes until <paramref name="stop"/> or the limit, waits for outstanding acks, disconnects.</summary>
-    public async Task RunAsync(CancellationToken stop)
+    /// <summary>Reached its message limit, or its connection failed.</summary>
+    public bool Finished => _failed || (_plan.Limit > 0 && Volatile.Read(ref _sent) >= _plan.Limit);
+
+    /// <summary>
+    /// Publishes until <paramref name="stop"/> or the limit, waits for outstanding acks, disconnects.
+    /// With <paramref name="paced"/>, a <see cref="Pacer"/> sends (<see cref="SendNow"/>) and this waits for it.
+    /// </summary>
+    public async Task RunAsync(CancellationToken stop, Task? paced = null)
     {
         Task acks = Acknowledged ? Task.Run(AckLoopAsync, CancellationToken.None) : Task.CompletedTask;
         try
         {
-            await SendLoopAsync(stop).ConfigureAwait(false);
-            await DrainAsync().ConfigureAwait(false);
-            _closing = true;
-            await _socket.SendAsync(BenchWire.Disconnect(), SocketFlags.None).ConfigureAwait(false);
-            _socket.Shutdown(SocketShutdown.Send);
+            await (paced ?? SendLoopAsync(stop)).ConfigureAwait(false);
+            if (!_failed)
+            {
+                await DrainAsync().ConfigureAwait(false);
+                _closing = true;
+                await _socket.SendAsync(BenchWire.Disconnect(), SocketFlags.None).ConfigureAwait(false);
+                _socket.Shutdown(SocketShutdown.Send);
+            }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException or BenchException)
         {
@@ -97,24 +110,12 @@ internal sealed class BenchPublisher : IDisposable
 
         byte[] batch = new byte[Math.Max(BatchBytes, longest) + 1024];
         int perBatch = Math.Max(1, BatchBytes / longest);
-        long start = Stopwatch.GetTimestamp();
         ushort packetId = 0;
         int next = 0;
         int idle = 0;
         while (!stop.IsCancellationRequested && (_plan.Limit == 0 || _sent < _plan.Limit))
         {
             long allowed = perBatch;
-            if (_plan.Rate > 0)
-            {
-                long due = (long)((Stopwatch.GetTimestamp() - start) * _plan.Rate / Stopwatch.Frequency) + 1 - _sent;
-                if (due <= 0)
-                {
-                    await Task.Delay(1, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                    continue;
-                }
-
-                allowed = Math.Min(allowed, due);
-            }
 
             if (_plan.Limit > 0)
             {
@@ -179,6 +180,85 @@ internal sealed class BenchPublisher : IDisposable
             _flow?.Release(reserved - deliveries);
             await _socket.SendAsync(batch.AsMemory(0, length), SocketFlags.None, CancellationToken.None).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// For the <see cref="Pacer"/>: sends up to <paramref name="count"/> messages now in one blocking write,
+    /// with any PUBRELs owed. Returns how many were sent: fewer when the in-flight window, the flow control
+    /// or the limit allows fewer, 0 after a failure.
+    /// </summary>
+    public int SendNow(int count)
+    {
+        if (Finished)
+        {
+            return 0;
+        }
+
+        int longest = 0;
+        foreach (var t in _templates)
+        {
+            longest = Math.Max(longest, t.Length);
+        }
+
+        _paced ??= new byte[Math.Max(BatchBytes, longest) + 1024];
+        long allowed = Math.Min(count, Math.Max(1, BatchBytes / longest));
+        if (_plan.Limit > 0)
+        {
+            allowed = Math.Min(allowed, _plan.Limit - _sent);
+        }
+
+        if (Acknowledged)
+        {
+            allowed = Math.Min(allowed, _plan.Inflight - Volatile.Read(ref _inflight));
+        }
+
+        long reserved = 0;
+        if (_flow is not null && allowed > 0)
+        {
+            allowed = _flow.TryReserve(allowed, _maxFanout);
+            reserved = allowed * _maxFanout;
+        }
+
+        allowed = Math.Max(0, allowed);
+        int length = TakeControl(_paced);
+        if (allowed == 0 && length == 0)
+        {
+            return 0;
+        }
+
+        if (Acknowledged)
+        {
+            Interlocked.Add(ref _inflight, (int)allowed);
+        }
+
+        long deliveries = 0;
+        long now = Stopwatch.GetTimestamp();
+        for (var k = 0; k < allowed; k++)
+        {
+            deliveries += _fanout is null ? 0 : _fanout[_next];
+            var template = _templates[_next];
+            _packetId = _packetId == ushort.MaxValue ? (ushort)1 : (ushort)(_packetId + 1);
+            uint stream = (_index * (uint)_templates.Length) + (uint)_next;
+            template.CopyTo(_paced.AsSpan(length), _packetId, stream, _sequences[_next]++, now);
+            length += template.Length;
+            _sentPerTemplate[_next]++;
+            _next = _next + 1 == _templates.Length ? 0 : _next + 1;
+        }
+
+        Volatile.Write(ref _sent, _sent + allowed);
+        _flow?.Release(reserved - deliveries);
+        try
+        {
+            _socket.Send(_paced.AsSpan(0, length), SocketFlags.None);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            Error ??= ex.Message;
+            _failed = true;
+            return 0;
+        }
+
+        return (int)allowed;
     }
 
     /// <summary>After the last message: keeps sending PUBRELs until every message is acknowledged (at most 10 s).</summary>

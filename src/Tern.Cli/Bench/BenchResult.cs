@@ -54,6 +54,9 @@ internal sealed record BenchResult
 
     public long ClientErrors { get; init; }
 
+    /// <summary>The load generator's own CPU over the run, in % of one core: near 100 × its cores, it may be the limit.</summary>
+    public double LoadCpuPercent { get; init; } = double.NaN;
+
     public string? FirstError { get; init; }
 
     public BenchResult WithLatency(LatencyHistogram h) => this with

@@ -47,7 +47,8 @@ internal sealed class PubSubRunner
     public async Task<BenchResult> RunAsync(CancellationToken ct)
     {
         var s = _settings;
-        var connector = new BenchConnector(s.Target, s.ConnectRate);
+        bool dedicated = s.Subscribers <= DedicatedThreadLimit;
+        var connector = new BenchConnector(s.Target, s.ConnectRate, blocking: dedicated);
         using var listening = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var receiveLoops = new List<Task>();
         bool both = s.Publishers > 0 && s.Subscribers > 0;
@@ -59,18 +60,28 @@ internal sealed class PubSubRunner
             ThrowIfFailed(connector, "subscriber");
             for (var i = 0; i < subSockets.Length; i++)
             {
-                await BenchSocket.SubscribeAsync(subSockets[i]!, BenchSettings.Expand(s.SubscribeFilter, i), s.SubscribeQoS, ct).ConfigureAwait(false);
+                string filter = BenchSettings.Expand(s.SubscribeFilter, i);
+                if (dedicated)
+                {
+                    BenchSocket.Subscribe(subSockets[i]!, filter, s.SubscribeQoS);
+                }
+                else
+                {
+                    await BenchSocket.SubscribeAsync(subSockets[i]!, filter, s.SubscribeQoS, ct).ConfigureAwait(false);
+                }
+
                 var subscriber = new BenchSubscriber(subSockets[i]!, _latency, flow);
                 _subscribers.Add(subscriber);
-                receiveLoops.Add(s.Subscribers <= DedicatedThreadLimit
+                receiveLoops.Add(dedicated
                     ? StartThread(subscriber, i)
                     : Task.Run(() => subscriber.RunAsync(listening.Token), CancellationToken.None));
             }
 
-            var pubConnector = new BenchConnector(s.Target, s.ConnectRate);
+            // The pacer sends with blocking calls from its own thread.
+            var pubConnector = new BenchConnector(s.Target, s.ConnectRate, blocking: s.Rate > 0 && s.Publishers <= 100);
             Socket?[] pubSockets = await pubConnector.ConnectAsync(s.Publishers, i => $"{s.ClientPrefix}-p{i}", ct).ConfigureAwait(false);
             ThrowIfFailed(pubConnector, "publisher");
-            var plan = new PublishPlan(s.Rate / Math.Max(1, s.Publishers), s.Messages, s.Inflight);
+            var plan = new PublishPlan(s.Messages, s.Inflight);
             for (var i = 0; i < pubSockets.Length; i++)
             {
                 var templates = new PublishTemplate[s.Topics];
@@ -111,11 +122,13 @@ internal sealed class PubSubRunner
         }
 
         long start = Stopwatch.GetTimestamp();
+        TimeSpan cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         var publishing = new Task[_publishers.Count];
+        Task? paced = s.Rate > 0 && _publishers.Count > 0 ? new Pacer(_publishers, s.Rate).RunAsync(stop.Token) : null;
         for (var i = 0; i < publishing.Length; i++)
         {
             var publisher = _publishers[i];
-            publishing[i] = Task.Run(() => publisher.RunAsync(stop.Token), CancellationToken.None);
+            publishing[i] = Task.Run(() => publisher.RunAsync(stop.Token, paced), CancellationToken.None);
         }
 
         Task allPublished = _publishers.Count > 0 ? Task.WhenAll(publishing) : Task.Delay(Timeout.Infinite, stop.Token);
@@ -131,7 +144,11 @@ internal sealed class PubSubRunner
 
         await progressStop.CancelAsync().ConfigureAwait(false);
         await progress.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        return Summarize(start, publishSeconds, expected);
+        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
+        return Summarize(start, publishSeconds, expected) with
+        {
+            LoadCpuPercent = 100 * cpuSeconds / Stopwatch.GetElapsedTime(start).TotalSeconds,
+        };
     }
 
     /// <summary>Waits until the subscribers have everything, or nothing arrived for 2 s (at most 30 s).</summary>
