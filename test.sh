@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# The in-process brokers of the tests run as 'tern start' does: socket completions inline (see src/Tern.Cli/Program.cs).
+export DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1
 
 # Third-party MQTT peers for the interop tests, and AFL++ for the short fuzz run (Debian packages).
 packages=(mosquitto mosquitto-clients python3-paho-mqtt afl++)

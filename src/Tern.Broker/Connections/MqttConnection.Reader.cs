@@ -44,7 +44,7 @@ internal sealed partial class MqttConnection
             var status = ReadStatus.NeedMore;
             try
             {
-                while ((status = ProcessPackets(ref buffer, out var pending)) is ReadStatus.Async or ReadStatus.Throttle)
+                while ((status = ProcessBatch(ref buffer, out var pending)) is ReadStatus.Async or ReadStatus.Throttle)
                 {
                     if (status == ReadStatus.Throttle)
                     {
@@ -77,6 +77,20 @@ internal sealed partial class MqttConnection
                 _closeReason ??= buffer.IsEmpty ? "connection closed by client" : "connection closed in the middle of a packet";
                 return;
             }
+        }
+    }
+
+    /// <summary><see cref="ProcessPackets"/>, then the writers it queued packets for write them on this thread.</summary>
+    private ReadStatus ProcessBatch(ref ReadOnlySequence<byte> buffer, out MqttPacket? pending)
+    {
+        var scope = OutboundQueue.BeginBatch();
+        try
+        {
+            return ProcessPackets(ref buffer, out pending);
+        }
+        finally
+        {
+            OutboundQueue.EndBatch(scope);
         }
     }
 

@@ -11,14 +11,24 @@ internal sealed partial class MqttConnection
     private async Task WriteLoopAsync()
     {
         await _writerGate.Task.ConfigureAwait(false);
-        var reader = _outbound.Reader;
         var output = _transport.Output;
         var countBytes = output.CanGetUnflushedBytes;
+        Queue<OutboundItem>? items = null;
         try
         {
-            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (true)
             {
-                while (reader.TryRead(out var item))
+                if (!_outbound.TryTakeAll(ref items))
+                {
+                    if (!await _outbound.WaitAsync().ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
+                while (items!.TryDequeue(out var item))
                 {
                     Write(output, item);
                     if (countBytes && output.UnflushedBytes >= FlushThreshold && !await FlushAsync(output, countBytes).ConfigureAwait(false))

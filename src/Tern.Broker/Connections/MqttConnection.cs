@@ -1,5 +1,4 @@
 using System.IO.Pipelines;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Tern.Protocol;
 
@@ -7,8 +6,9 @@ namespace Tern.Broker;
 
 /// <summary>
 /// One client connection: a read loop that frames, decodes and handles every complete packet of a
-/// read (fanning PUBLISHes out on this thread), and one writer task that drains the bounded
-/// outbound queue into the transport with one flush per batch.
+/// read (fanning PUBLISHes out on this thread), and one writer that drains the outbound queue into
+/// the transport with one flush per batch; after a read, the writers it fed run inline on the
+/// reading thread (see <see cref="OutboundQueue"/>).
 /// </summary>
 internal sealed partial class MqttConnection
 {
@@ -22,7 +22,7 @@ internal sealed partial class MqttConnection
     private readonly IDuplexPipe _transport;
     private readonly MqttConnectionInfo _info;
     private readonly ILogger _logger;
-    private readonly Channel<OutboundItem> _outbound;
+    private readonly OutboundQueue _outbound = new();
     private readonly long _openedAt;
 
     // The writer starts once the read loop waits for data. From then on the read loop runs
@@ -65,12 +65,6 @@ internal sealed partial class MqttConnection
         _transport = transport;
         _info = info;
         _logger = broker.ConnectionLogger;
-        _outbound = Channel.CreateUnbounded<OutboundItem>(new UnboundedChannelOptions
-        {
-            SingleReader = true,
-            SingleWriter = false,
-            AllowSynchronousContinuations = false,
-        });
         _openedAt = Environment.TickCount64;
         _throttle = ReadThrottle.Create(broker.Options);
         _lastActivity = _openedAt;
@@ -152,7 +146,7 @@ internal sealed partial class MqttConnection
         _publishWill = publishWill;
         if (reasonCode is { } code && Version == MqttProtocolVersion.V500 && IsConnected)
         {
-            _outbound.Writer.TryWrite(OutboundItem.Packet(Disconnect(code, reason)));
+            _outbound.TryAdd(OutboundItem.Packet(Disconnect(code, reason)));
             _lingerOnClose = true;
         }
 
@@ -196,18 +190,18 @@ internal sealed partial class MqttConnection
             return;
         }
 
-        _outbound.Writer.TryWrite(OutboundItem.Packet(packet));
+        _outbound.TryAdd(OutboundItem.Packet(packet));
     }
 
     /// <summary>Queues a QoS 1/2 PUBLISH; the session's in-flight window bounds these.</summary>
     public void SendPublish(in Delivery delivery, ushort packetId, bool dup)
-        => _outbound.Writer.TryWrite(OutboundItem.Publish(delivery.Message, delivery.QoS, delivery.Retain, packetId, dup, delivery.SubscriptionIds));
+        => _outbound.TryAdd(OutboundItem.Publish(delivery.Message, delivery.QoS, delivery.Retain, packetId, dup, delivery.SubscriptionIds));
 
     /// <summary>Queues a QoS 0 PUBLISH, or drops it (counted) when this client is too far behind.</summary>
     public void SendQoS0(in Delivery delivery)
     {
         if (Interlocked.Increment(ref _qos0Backlog) > _broker.Options.MaxQueuedQoS0Messages
-            || !_outbound.Writer.TryWrite(OutboundItem.Publish(delivery.Message, MqttQoS.AtMostOnce, delivery.Retain, 0, false, delivery.SubscriptionIds)))
+            || !_outbound.TryAdd(OutboundItem.Publish(delivery.Message, MqttQoS.AtMostOnce, delivery.Retain, 0, false, delivery.SubscriptionIds)))
         {
             Interlocked.Decrement(ref _qos0Backlog);
             _broker.Statistics.MessageDropped();
@@ -228,7 +222,7 @@ internal sealed partial class MqttConnection
         }
         else if (Version == MqttProtocolVersion.V500 && IsConnected)
         {
-            _outbound.Writer.TryWrite(OutboundItem.Packet(Disconnect(code, reason)));
+            _outbound.TryAdd(OutboundItem.Packet(Disconnect(code, reason)));
             _lingerOnClose = true;
         }
     }
@@ -268,7 +262,7 @@ internal sealed partial class MqttConnection
     private async Task CloseAsync(Task writer)
     {
         _writerGate.TrySetResult();
-        _outbound.Writer.TryComplete();
+        _outbound.Complete();
 
         // Let the writer send what is queued (a CONNACK refusal, a DISCONNECT), but never wait long
         // on a client that does not read.

@@ -1,0 +1,160 @@
+using System.Threading.Tasks.Sources;
+
+namespace Tern.Broker;
+
+/// <summary>
+/// The packets waiting for one connection's writer: any thread adds, the writer takes them all at once.
+/// <para>
+/// Waking the writer is what costs at a steady rate (a thread pool hop per message, and on one core a
+/// context switch). So a producer that is a read loop handling a read (see <see cref="BeginBatch"/>)
+/// does not wake writers as it goes: it collects them, and at the end of the read runs each writer
+/// inline on its own thread (<see cref="EndBatch"/>), which writes everything queued with one flush
+/// and returns when the writer waits again. Any other producer (timers, takeover, async handlers)
+/// wakes the writer on the thread pool.
+/// </para>
+/// The queue is allocated on first use, so an idle connection holds none.
+/// </summary>
+internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
+{
+    [ThreadStatic]
+    private static List<OutboundQueue>? t_batch;
+
+    [ThreadStatic]
+    private static List<OutboundQueue>? t_spare;
+
+    private readonly Lock _lock = new();
+    private Queue<OutboundItem>? _items;
+    private bool _completed;
+    private bool _waiting;
+
+    // Continuations run where SetResult is called: inline at the end of a read, or on the thread pool.
+    private ManualResetValueTaskSourceCore<bool> _signal;
+
+    /// <summary>False once <see cref="Complete"/> was called: the item is not queued.</summary>
+    public bool TryAdd(in OutboundItem item)
+    {
+        bool wake;
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                return false;
+            }
+
+            (_items ??= new Queue<OutboundItem>(4)).Enqueue(item);
+            wake = _waiting;
+            _waiting = false;
+        }
+
+        if (wake)
+        {
+            if (t_batch is { } batch)
+            {
+                batch.Add(this);
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>No more items; the writer takes what is queued and then sees the end.</summary>
+    public void Complete()
+    {
+        bool wake;
+        lock (_lock)
+        {
+            _completed = true;
+            wake = _waiting;
+            _waiting = false;
+        }
+
+        if (wake)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    /// <summary>
+    /// Moves every queued item into <paramref name="into"/> (the writer's, swapped with the queue's
+    /// storage). False when nothing is queued.
+    /// </summary>
+    public bool TryTakeAll(ref Queue<OutboundItem>? into)
+    {
+        lock (_lock)
+        {
+            if (_items is not { Count: > 0 })
+            {
+                return false;
+            }
+
+            (into, _items) = (_items, into);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Waits until an item may be queued (true: take again) or the queue is completed and empty
+    /// (false). One writer calls this, after <see cref="TryTakeAll"/> found nothing.
+    /// </summary>
+    public ValueTask<bool> WaitAsync()
+    {
+        lock (_lock)
+        {
+            if (_items is { Count: > 0 })
+            {
+                return new ValueTask<bool>(true);
+            }
+
+            if (_completed)
+            {
+                return new ValueTask<bool>(false);
+            }
+
+            _signal.Reset();
+            _waiting = true;
+            return new ValueTask<bool>(this, _signal.Version);
+        }
+    }
+
+    /// <summary>
+    /// From here to <see cref="EndBatch"/> (no await in between) this thread collects the writers it
+    /// should wake. Scopes nest: a read loop can resume inline inside another one's batch (a pipe's
+    /// cancelled read with inline scheduling), so each scope has its own list.
+    /// </summary>
+    public static BatchScope BeginBatch()
+    {
+        var scope = new BatchScope(t_batch, t_spare ?? []);
+        t_spare = null;
+        t_batch = scope.Wakes;
+        return scope;
+    }
+
+    /// <summary>Stops collecting and runs each collected writer inline until it waits again.</summary>
+    public static void EndBatch(in BatchScope scope)
+    {
+        t_batch = scope.Outer;
+        var wakes = scope.Wakes;
+        for (var i = 0; i < wakes.Count; i++)
+        {
+            wakes[i]._signal.SetResult(true);
+        }
+
+        wakes.Clear();
+        t_spare = wakes;
+    }
+
+    internal readonly record struct BatchScope(List<OutboundQueue>? Outer, List<OutboundQueue> Wakes);
+
+    void IThreadPoolWorkItem.Execute() => _signal.SetResult(true);
+
+    bool IValueTaskSource<bool>.GetResult(short token) => _signal.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _signal.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        => _signal.OnCompleted(continuation, state, token, flags);
+}
