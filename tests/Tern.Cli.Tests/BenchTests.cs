@@ -61,6 +61,19 @@ public sealed class BenchTests
     }
 
     [Fact]
+    public async Task Pubsub_Warmup_CountsMessagesButRecordsNoLatencyForThem()
+    {
+        await using var broker = await TernBroker.StartAsync();
+        var summary = await RunJsonAsync(
+            "bench", "pubsub", "-p", Port(broker), "-c", "2", "-S", "1", "-T", "#", "-r", "2000", "-n", "200",
+            "--warmup", "600", "--json", "--prefix", $"warm-{Environment.ProcessId}");
+
+        Assert.Equal(400, summary.GetProperty("received").GetInt64());
+        Assert.Equal(0, summary.GetProperty("lost").GetInt64());
+        Assert.Equal(0, summary.GetProperty("latencies").GetInt64());
+    }
+
+    [Fact]
     public async Task Conn_OpensAndHoldsTheConnections()
     {
         await using var broker = await TernBroker.StartAsync();

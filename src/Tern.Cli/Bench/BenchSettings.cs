@@ -40,6 +40,9 @@ internal sealed record BenchSettings
     /// <summary>pubsub: publishers pause while more deliveries than this are on the way (0: no limit); see <see cref="FlowControl"/>.</summary>
     public long MaxLag { get; init; } = 10_000;
 
+    /// <summary>pubsub: latencies of messages sent this long after the start are not recorded.</summary>
+    public TimeSpan Warmup { get; init; }
+
     /// <summary>New connections per second while setting up; 0 for no pacing.</summary>
     public double ConnectRate { get; init; }
 

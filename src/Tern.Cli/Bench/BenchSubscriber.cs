@@ -37,6 +37,9 @@ internal sealed class BenchSubscriber : IDisposable
 
     public StreamTracker Tracker => _tracker;
 
+    /// <summary><see cref="Stopwatch"/> timestamp: messages sent before it are counted, their latency is not recorded.</summary>
+    public long RecordLatencyFrom { get; set; }
+
     public string? Error { get; private set; }
 
     public async Task RunAsync(CancellationToken ct)
@@ -183,7 +186,7 @@ internal sealed class BenchSubscriber : IDisposable
 
         _tracker.Record(BinaryPrimitives.ReadUInt32LittleEndian(payload), BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]));
         long sent = BinaryPrimitives.ReadInt64LittleEndian(payload[8..]);
-        if (sent > 0 && sent <= now)
+        if (sent >= RecordLatencyFrom && sent > 0 && sent <= now)
         {
             _latency.RecordTicks(now - sent);
         }

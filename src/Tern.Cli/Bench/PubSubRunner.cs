@@ -122,6 +122,11 @@ internal sealed class PubSubRunner
         }
 
         long start = Stopwatch.GetTimestamp();
+        foreach (var sub in _subscribers)
+        {
+            sub.RecordLatencyFrom = start + (long)(s.Warmup.TotalSeconds * Stopwatch.Frequency);
+        }
+
         TimeSpan cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         var publishing = new Task[_publishers.Count];
         Task? paced = s.Rate > 0 && _publishers.Count > 0 ? new Pacer(_publishers, s.Rate).RunAsync(stop.Token) : null;

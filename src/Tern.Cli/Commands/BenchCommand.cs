@@ -97,12 +97,13 @@ internal static partial class BenchCommand
         var subs = new Option<int>("--subscribers", "-S") { Description = "Subscribing connections.", DefaultValueFactory = _ => 1, HelpName = "count" };
         var filter = new Option<string>("--sub-topic", "-T") { Description = "Subscribers' topic filter; %i is the subscriber's index (e.g. bench/%i pairs subscriber i with publisher i).", DefaultValueFactory = _ => "bench/#", HelpName = "filter" };
         var maxLag = new Option<long>("--max-lag") { Description = "Publishers pause while more deliveries than this are sent but not yet received (0: open loop, publish regardless).", DefaultValueFactory = _ => 10_000, HelpName = "deliveries" };
+        var warmup = new Option<double>("--warmup") { Description = "Seconds at the start whose messages count but whose latencies are not recorded (the broker's and this tool's JIT warm up).", DefaultValueFactory = _ => 0, HelpName = "seconds" };
         var subQos = new Option<MqttQoS?>("--sub-qos") { Description = "Subscription QoS (default: the publish QoS).", HelpName = "0|1|2", CustomParser = a => ParseQoS(a) };
         var command = new Command(
             "pubsub",
             "Publishers and subscribers in one process: delivered messages per second at the subscribers, loss (expected minus delivered), duplicates, latency.")
         {
-            subs, filter, subQos, maxLag,
+            subs, filter, subQos, maxLag, warmup,
         };
         o.AddTo(command);
         p.AddTo(command);
@@ -114,6 +115,7 @@ internal static partial class BenchCommand
                 Subscribers = r.GetValue(subs),
                 SubscribeFilter = r.GetValue(filter)!,
                 MaxLag = r.GetValue(maxLag),
+                Warmup = TimeSpan.FromSeconds(Math.Max(0, r.GetValue(warmup))),
             };
             settings = settings with { SubscribeQoS = r.GetValue(subQos) ?? settings.PublishQoS };
             return RunPubSubAsync(settings, o, r, ct);
