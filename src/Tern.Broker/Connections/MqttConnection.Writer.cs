@@ -41,6 +41,11 @@ internal sealed partial class MqttConnection
                 {
                     return;
                 }
+
+                if (OutboundQueue.RunningInline && _outbound.HasItems)
+                {
+                    await Task.Yield();
+                }
             }
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException or ObjectDisposedException)

@@ -22,6 +22,9 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
     [ThreadStatic]
     private static List<OutboundQueue>? t_spare;
 
+    [ThreadStatic]
+    private static bool t_inline;
+
     private readonly Lock _lock = new();
     private Queue<OutboundItem>? _items;
     private bool _completed;
@@ -138,13 +141,41 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
     {
         t_batch = scope.Outer;
         var wakes = scope.Wakes;
-        for (var i = 0; i < wakes.Count; i++)
+        var outer = t_inline;
+        t_inline = true;
+        try
         {
-            wakes[i]._signal.SetResult(true);
+            for (var i = 0; i < wakes.Count; i++)
+            {
+                wakes[i]._signal.SetResult(true);
+            }
+        }
+        finally
+        {
+            t_inline = outer;
         }
 
         wakes.Clear();
         t_spare = wakes;
+    }
+
+    /// <summary>
+    /// The writer runs inline on a read loop's thread (<see cref="EndBatch"/>). It then writes one
+    /// batch and leaves the rest to the thread pool, so a busy subscriber cannot keep a publisher's
+    /// thread from its own reads.
+    /// </summary>
+    public static bool RunningInline => t_inline;
+
+    /// <summary>Items are queued (a snapshot).</summary>
+    public bool HasItems
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _items is { Count: > 0 };
+            }
+        }
     }
 
     internal readonly record struct BatchScope(List<OutboundQueue>? Outer, List<OutboundQueue> Wakes);

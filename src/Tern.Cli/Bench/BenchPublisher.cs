@@ -125,7 +125,7 @@ internal sealed class BenchPublisher : IDisposable
             long reserved = 0;
             if (_flow is not null)
             {
-                allowed = _flow.TryReserve(allowed, _maxFanout);
+                allowed = _flow.TryReserve((int)_index, allowed, _maxFanout);
                 if (allowed == 0)
                 {
                     // Let the subscribers' receive loops run (same thread pool) before sleeping a whole tick.
@@ -153,7 +153,7 @@ internal sealed class BenchPublisher : IDisposable
                 allowed = Math.Min(allowed, _plan.Inflight - Volatile.Read(ref _inflight));
                 if (allowed <= 0 && length == 0)
                 {
-                    _flow?.Release(reserved);
+                    _flow?.Release((int)_index, reserved);
                     await WaitForAcksAsync(stop).ConfigureAwait(false);
                     continue;
                 }
@@ -177,7 +177,7 @@ internal sealed class BenchPublisher : IDisposable
             }
 
             Volatile.Write(ref _sent, _sent + allowed);
-            _flow?.Release(reserved - deliveries);
+            _flow?.Release((int)_index, reserved - deliveries);
             await _socket.SendAsync(batch.AsMemory(0, length), SocketFlags.None, CancellationToken.None).ConfigureAwait(false);
         }
     }
@@ -215,7 +215,7 @@ internal sealed class BenchPublisher : IDisposable
         long reserved = 0;
         if (_flow is not null && allowed > 0)
         {
-            allowed = _flow.TryReserve(allowed, _maxFanout);
+            allowed = _flow.TryReserve((int)_index, allowed, _maxFanout);
             reserved = allowed * _maxFanout;
         }
 
@@ -246,7 +246,7 @@ internal sealed class BenchPublisher : IDisposable
         }
 
         Volatile.Write(ref _sent, _sent + allowed);
-        _flow?.Release(reserved - deliveries);
+        _flow?.Release((int)_index, reserved - deliveries);
         try
         {
             _socket.Send(_paced.AsSpan(0, length), SocketFlags.None);

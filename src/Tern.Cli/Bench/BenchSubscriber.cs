@@ -161,7 +161,6 @@ internal sealed class BenchSubscriber : IDisposable
         {
             Volatile.Write(ref _received, _received + messages);
             Volatile.Write(ref _lastReceiveTimestamp, now);
-            _flow?.AddReceived(messages);
         }
 
         return filled - (int)sequence.Length;
@@ -184,7 +183,9 @@ internal sealed class BenchSubscriber : IDisposable
             return;
         }
 
-        _tracker.Record(BinaryPrimitives.ReadUInt32LittleEndian(payload), BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]));
+        uint stream = BinaryPrimitives.ReadUInt32LittleEndian(payload);
+        _tracker.Record(stream, BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]));
+        _flow?.Received(stream);
         long sent = BinaryPrimitives.ReadInt64LittleEndian(payload[8..]);
         if (sent >= RecordLatencyFrom && sent > 0 && sent <= now)
         {

@@ -1,48 +1,71 @@
 namespace Tern.Cli.Bench;
 
 /// <summary>
-/// Closes the loop in <c>pubsub</c> at full speed: publishers add the deliveries each message should
-/// cause (its matching subscribers), subscribers add what they received, and a publisher pauses while
-/// more than <see cref="MaxLag"/> deliveries are on the way. So "max" means the highest rate the broker
-/// delivers, not the rate at which it can buffer or drop (a broker that drops still shows as loss).
+/// Closes the loop in <c>pubsub</c> at full speed: each publisher reserves the deliveries a message should
+/// cause (its matching subscribers), subscribers give them back as they receive (the stream id in the
+/// payload names the publisher), and a publisher pauses while its share of <see cref="MaxLag"/> is on the
+/// way. So "max" means the highest rate the broker delivers, not the rate at which it can buffer or drop
+/// (a broker that drops still shows as loss). The budget is per publisher: a global one lets a publisher
+/// whose subscribers lag run far ahead while the others wait, which overflows those subscribers' queues
+/// (a test of the broker's queue bound, not of its speed).
 /// </summary>
 internal sealed class FlowControl
 {
-    private long _expected;
-    private long _received;
+    // One cache line (and then some) per publisher: its counter is written by it and by the subscribers.
+    private const int Stride = 16;
+    private readonly long[] _outstanding;
+    private readonly long[] _budget;
+    private readonly int _topicsPerPublisher;
 
-    public FlowControl(long maxLag) => MaxLag = maxLag;
+    /// <param name="fanout">Per publisher, the matching subscribers of each of its topics.</param>
+    public FlowControl(long maxLag, int[][] fanout)
+    {
+        MaxLag = maxLag;
+        _topicsPerPublisher = Math.Max(1, fanout.Length > 0 ? fanout[0].Length : 1);
+        _outstanding = new long[Math.Max(1, fanout.Length) * Stride];
+        _budget = new long[fanout.Length];
+        for (var p = 0; p < fanout.Length; p++)
+        {
+            // At least one message of the publisher's widest fan-out must fit.
+            _budget[p] = Math.Max(maxLag / fanout.Length, fanout[p].DefaultIfEmpty(1).Max());
+        }
+    }
 
     public long MaxLag { get; }
 
-    public long Lag => Volatile.Read(ref _expected) - Volatile.Read(ref _received);
-
     /// <summary>
     /// Reserves room for up to <paramref name="messages"/> messages of <paramref name="deliveriesEach"/>
-    /// deliveries each; returns how many fit (0: wait). Reservations are atomic, so publishers together
-    /// never put more than <see cref="MaxLag"/> on the way. Return unused room with <see cref="Release"/>.
+    /// deliveries each; returns how many fit (0: wait). Return unused room with <see cref="Release"/>.
     /// </summary>
-    public long TryReserve(long messages, long deliveriesEach)
+    public long TryReserve(int publisher, long messages, long deliveriesEach)
     {
         deliveriesEach = Math.Max(1, deliveriesEach);
+        ref long outstanding = ref _outstanding[publisher * Stride];
         while (true)
         {
-            long expected = Volatile.Read(ref _expected);
-            long room = MaxLag - (expected - Volatile.Read(ref _received));
-            long n = Math.Min(messages, room / deliveriesEach);
+            long current = Volatile.Read(ref outstanding);
+            long n = Math.Min(messages, (_budget[publisher] - current) / deliveriesEach);
             if (n <= 0)
             {
                 return 0;
             }
 
-            if (Interlocked.CompareExchange(ref _expected, expected + (n * deliveriesEach), expected) == expected)
+            if (Interlocked.CompareExchange(ref outstanding, current + (n * deliveriesEach), current) == current)
             {
                 return n;
             }
         }
     }
 
-    public void Release(long deliveries) => Interlocked.Add(ref _expected, -deliveries);
+    public void Release(int publisher, long deliveries) => Interlocked.Add(ref _outstanding[publisher * Stride], -deliveries);
 
-    public void AddReceived(long deliveries) => Interlocked.Add(ref _received, deliveries);
+    /// <summary>A subscriber received a message of payload stream <paramref name="stream"/>.</summary>
+    public void Received(uint stream)
+    {
+        long publisher = stream / (uint)_topicsPerPublisher;
+        if (publisher < _budget.Length)
+        {
+            Interlocked.Decrement(ref _outstanding[publisher * Stride]);
+        }
+    }
 }

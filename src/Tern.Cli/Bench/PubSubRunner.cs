@@ -52,8 +52,8 @@ internal sealed class PubSubRunner
         using var listening = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var receiveLoops = new List<Task>();
         bool both = s.Publishers > 0 && s.Subscribers > 0;
-        FlowControl? flow = both && s.MaxLag > 0 ? new FlowControl(s.MaxLag) : null;
         _fanout = both ? ComputeFanout() : [];
+        FlowControl? flow = both && s.MaxLag > 0 ? new FlowControl(s.MaxLag, _fanout) : null;
         try
         {
             Socket?[] subSockets = await connector.ConnectAsync(s.Subscribers, i => $"{s.ClientPrefix}-s{i}", ct).ConfigureAwait(false);
