@@ -48,35 +48,22 @@ public sealed partial class MqttBroker
     {
         try
         {
-            long received = Statistics.ClosedMessagesReceived, sent = Statistics.ClosedMessagesSent;
-            long bytesReceived = Statistics.ClosedBytesReceived, bytesSent = Statistics.ClosedBytesSent;
-            var connected = 0;
-            foreach (var connection in _connections.Keys)
-            {
-                received += connection.MessagesReceived;
-                sent += connection.MessagesSent;
-                bytesReceived += connection.BytesReceived;
-                bytesSent += connection.BytesSent;
-                if (connection.IsConnected)
-                {
-                    connected++;
-                }
-            }
-
-            var sessions = Sessions.Count;
-            Sys("version", "Tern version " + BrokerVersion);
+            var snapshot = GetSnapshot();
+            var connected = snapshot.ConnectedClients;
+            var sessions = snapshot.Sessions;
+            Sys("version", "Tern version " + snapshot.Version);
             Sys("uptime", ((now - Statistics.StartTimestamp) / 1000).ToString(CultureInfo.InvariantCulture) + " seconds");
             Sys("clients/connected", connected);
             Sys("clients/active", connected);
             Sys("clients/total", sessions);
             Sys("clients/disconnected", Math.Max(0, sessions - connected));
-            Sys("messages/received", received);
-            Sys("messages/sent", sent);
-            Sys("messages/dropped", Statistics.MessagesDropped);
-            Sys("bytes/received", bytesReceived);
-            Sys("bytes/sent", bytesSent);
-            Sys("subscriptions/count", Index.Count);
-            Sys("retained messages/count", Retained.Count);
+            Sys("messages/received", snapshot.MessagesReceived);
+            Sys("messages/sent", snapshot.MessagesSent);
+            Sys("messages/dropped", snapshot.MessagesDropped);
+            Sys("bytes/received", snapshot.BytesReceived);
+            Sys("bytes/sent", snapshot.BytesSent);
+            Sys("subscriptions/count", snapshot.Subscriptions);
+            Sys("retained messages/count", snapshot.RetainedMessages);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

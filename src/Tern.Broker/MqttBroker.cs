@@ -12,7 +12,8 @@ namespace Tern.Broker;
 /// </summary>
 public sealed partial class MqttBroker : IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<MqttConnection, byte> _connections = new(ReferenceEqualityComparer.Instance);
+    // Each open connection with the time it was accepted (shown as "connected at").
+    private readonly ConcurrentDictionary<MqttConnection, DateTimeOffset> _connections = new(ReferenceEqualityComparer.Instance);
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILogger _logger;
     private readonly Dictionary<string, IEnhancedAuthenticator> _authenticators = new(StringComparer.Ordinal);
@@ -130,7 +131,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         try
         {
             var connection = new MqttConnection(this, transport, info);
-            _connections.TryAdd(connection, 0);
+            _connections.TryAdd(connection, Time.GetUtcNow());
             Statistics.ConnectionOpened();
             await connection.RunAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -167,14 +168,15 @@ public sealed partial class MqttBroker : IAsyncDisposable
     }
 
     /// <summary>Publishes a message from inside the process (as if a client had sent it).</summary>
-    public void Publish(string topic, ReadOnlyMemory<byte> payload, MqttQoS qos = MqttQoS.AtMostOnce, bool retain = false)
+    /// <returns>false when no subscription matched the topic.</returns>
+    public bool Publish(string topic, ReadOnlyMemory<byte> payload, MqttQoS qos = MqttQoS.AtMostOnce, bool retain = false)
     {
         if (!MqttTopic.IsValidTopicName(topic))
         {
             throw new ArgumentException($"'{topic}' is not a valid topic name.", nameof(topic));
         }
 
-        Route(new ApplicationMessage(topic, payload, qos, retain, null, null, Environment.TickCount64));
+        return Route(new ApplicationMessage(topic, payload, qos, retain, null, null, Environment.TickCount64));
     }
 
     /// <summary>Fans a message out to every matching session, on the caller's thread.</summary>

@@ -1,0 +1,189 @@
+using Tern.Protocol;
+
+namespace Tern.Broker;
+
+/// <summary>
+/// Read-only views for administration (the REST API, the dashboard, an embedding app) and the
+/// kick. Each view is a copy taken without the session manager's lock: it takes one session's
+/// lock at a time, briefly, and never blocks a publisher.
+/// </summary>
+public sealed partial class MqttBroker
+{
+    /// <summary>The counters now (what <c>$SYS/broker/...</c> publishes).</summary>
+    public BrokerSnapshot GetSnapshot()
+    {
+        // Closed connections were folded into the statistics; add the open ones' own counters.
+        long received = Statistics.ClosedMessagesReceived, sent = Statistics.ClosedMessagesSent;
+        long bytesReceived = Statistics.ClosedBytesReceived, bytesSent = Statistics.ClosedBytesSent;
+        var connected = 0;
+        foreach (var connection in _connections.Keys)
+        {
+            received += connection.MessagesReceived;
+            sent += connection.MessagesSent;
+            bytesReceived += connection.BytesReceived;
+            bytesSent += connection.BytesSent;
+            if (connection.IsConnected)
+            {
+                connected++;
+            }
+        }
+
+        return new BrokerSnapshot(
+            BrokerVersion,
+            TimeSpan.FromMilliseconds(Environment.TickCount64 - Statistics.StartTimestamp),
+            connected,
+            Sessions.Count,
+            Index.Count,
+            Retained.Count,
+            received,
+            sent,
+            bytesReceived,
+            bytesSent,
+            Statistics.MessagesDropped,
+            Statistics.ProtocolErrors,
+            Statistics.ConnectionsTotal,
+            Statistics.ConnectionsRefused);
+    }
+
+    /// <summary>Every client connected now (CONNECT accepted), in no particular order.</summary>
+    public IReadOnlyList<ClientSnapshot> GetClients()
+    {
+        var clients = new List<ClientSnapshot>();
+        foreach (var (connection, acceptedAt) in _connections)
+        {
+            if (connection.IsConnected)
+            {
+                clients.Add(Snapshot(connection, acceptedAt));
+            }
+        }
+
+        return clients;
+    }
+
+    /// <summary>The connected client with this id, or null. During a takeover the newer connection wins.</summary>
+    public ClientSnapshot? FindClient(string clientId)
+    {
+        ArgumentNullException.ThrowIfNull(clientId);
+        MqttConnection? found = null;
+        var foundAt = DateTimeOffset.MinValue;
+        foreach (var (connection, acceptedAt) in _connections)
+        {
+            if (connection.IsConnected && connection.ClientId == clientId && acceptedAt >= foundAt)
+            {
+                found = connection;
+                foundAt = acceptedAt;
+            }
+        }
+
+        return found is null ? null : Snapshot(found, foundAt);
+    }
+
+    /// <summary>
+    /// Disconnects the client with this id (an administrator's kick): MQTT 5 clients get DISCONNECT
+    /// 0x98 (Administrative action) first; the will is published, and a persistent session stays.
+    /// </summary>
+    /// <returns>false when no client with this id is connected.</returns>
+    public bool DisconnectClient(string clientId, string reason = "disconnected by an administrator")
+    {
+        ArgumentNullException.ThrowIfNull(clientId);
+        var found = false;
+        foreach (var connection in _connections.Keys)
+        {
+            if (connection.IsConnected && connection.ClientId == clientId)
+            {
+                connection.Close(reason, publishWill: true, ReasonCode.AdministrativeAction);
+                found = true;
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>Subscriptions of every session (of one client id when <paramref name="clientId"/> is given), in no particular order.</summary>
+    public IReadOnlyList<SubscriptionSnapshot> GetSubscriptions(string? clientId = null)
+    {
+        var subscriptions = new List<SubscriptionSnapshot>();
+        if (clientId is not null)
+        {
+            if (Sessions.TryGet(clientId, out var session))
+            {
+                AddSubscriptions(session!, subscriptions);
+            }
+
+            return subscriptions;
+        }
+
+        foreach (var session in Sessions.All)
+        {
+            AddSubscriptions(session, subscriptions);
+        }
+
+        return subscriptions;
+    }
+
+    /// <summary>Retained messages whose topic matches <paramref name="filter"/> (<c>#</c>: all but <c>$</c> topics).</summary>
+    /// <exception cref="ArgumentException"><paramref name="filter"/> is not a valid topic filter.</exception>
+    public IReadOnlyList<RetainedSnapshot> GetRetainedMessages(string filter = "#")
+    {
+        if (!MqttTopic.IsValidTopicFilter(filter))
+        {
+            throw new ArgumentException($"'{filter}' is not a valid topic filter.", nameof(filter));
+        }
+
+        var now = Time.GetUtcNow();
+        var ticks = Environment.TickCount64;
+        var matched = Retained.Match(filter);
+        var result = new RetainedSnapshot[matched.Count];
+        for (var i = 0; i < matched.Count; i++)
+        {
+            var message = matched[i];
+            result[i] = new RetainedSnapshot(message.Topic, message.Payload, message.QoS, now - TimeSpan.FromMilliseconds(ticks - message.CreatedTimestamp));
+        }
+
+        return result;
+    }
+
+    private ClientSnapshot Snapshot(MqttConnection connection, DateTimeOffset acceptedAt)
+    {
+        var clientId = connection.ClientId;
+        int subscriptions = 0, queued = 0;
+        uint expiry = 0;
+        if (Sessions.TryGet(clientId, out var session) && ReferenceEquals(session!.Owner, connection))
+        {
+            lock (session.Sync)
+            {
+                subscriptions = session.Subscriptions.Count;
+            }
+
+            queued = session.QueuedCount;
+            expiry = session.ExpiryInterval;
+        }
+
+        return new ClientSnapshot(
+            clientId,
+            connection.Username,
+            connection.RemoteEndPoint,
+            connection.Version,
+            connection.KeepAlive,
+            acceptedAt,
+            connection.MessagesReceived,
+            connection.MessagesSent,
+            connection.BytesReceived,
+            connection.BytesSent,
+            subscriptions,
+            queued,
+            expiry);
+    }
+
+    private static void AddSubscriptions(MqttSession session, List<SubscriptionSnapshot> into)
+    {
+        var online = session.IsOnline;
+        lock (session.Sync)
+        {
+            foreach (var subscription in session.Subscriptions.Values)
+            {
+                into.Add(new SubscriptionSnapshot(session.ClientId, subscription.Filter, subscription.Options, online));
+            }
+        }
+    }
+}
