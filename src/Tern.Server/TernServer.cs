@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tern.Broker;
 using Tern.Server.Configuration;
+using Tern.Server.Dashboard;
 using Tern.Server.Hosting;
 using Tern.Server.Listeners;
 using Tern.Server.Security;
@@ -25,11 +26,13 @@ public sealed class TernServer : IAsyncDisposable
     private readonly ListenerSetup _listeners;
     private readonly ILogger _logger;
     private readonly AuthChain _auth;
+    private readonly DashboardSetup _dashboard;
 
-    private TernServer(WebApplication app, ListenerSetup listeners, IConfiguration configuration, AuthChain auth)
+    private TernServer(WebApplication app, ListenerSetup listeners, DashboardSetup dashboard, IConfiguration configuration, AuthChain auth)
     {
         _app = app;
         _listeners = listeners;
+        _dashboard = dashboard;
         Configuration = configuration;
         Broker = app.Services.GetRequiredService<MqttBroker>();
         _logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<TernServer>();
@@ -63,6 +66,12 @@ public sealed class TernServer : IAsyncDisposable
     /// <summary>The bound MQTT-over-secure-WebSocket port (<c>Listeners:Wss</c>), or 0 when that listener is off.</summary>
     public int WssPort => FindEndpoint("wss")?.EndPoint.Port ?? 0;
 
+    /// <summary>The bound port of the dashboard and REST API (<c>Dashboard</c>), or 0 when it is off.</summary>
+    public int DashboardPort => _dashboard.Endpoint?.EndPoint.Port ?? 0;
+
+    /// <summary>Where the dashboard and REST API listen, e.g. <c>http://0.0.0.0:18083</c>, or null when it is off.</summary>
+    public string? DashboardUrl => _dashboard.Endpoint?.Url;
+
     /// <summary>The host's services (the logger factory, for one: an embedding app or a test can add a log provider).</summary>
     public IServiceProvider Services => _app.Services;
 
@@ -88,6 +97,7 @@ public sealed class TernServer : IAsyncDisposable
         var authenticators = AuthSetup.FromConfiguration(configuration);
         var authChain = AuthSetup.CreateChain(configuration);
         var acl = AclSetup.FromConfiguration(configuration);
+        var dashboard = DashboardSetup.FromConfiguration(configuration);
 
         // The empty builder registers no HTTP defaults (no HTTPS, no routing, no host config sources):
         // Kestrel carries MQTT connections, and HTTP only on the WebSocket listeners.
@@ -113,6 +123,7 @@ public sealed class TernServer : IAsyncDisposable
         {
             k.AddServerHeader = false;
             listeners.Configure(k);
+            dashboard.Configure(k);
         });
 
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
@@ -121,13 +132,15 @@ public sealed class TernServer : IAsyncDisposable
         builder.Services.AddSingleton<MqttConnectionHandler>();
         builder.Services.AddHostedService<BrokerLifetimeService>();
         acl.AddServices(builder.Services);
+        dashboard.AddServices(builder.Services);
 
         var app = builder.Build();
         listeners.ConfigureApp(app);
+        dashboard.ConfigureApp(app, () => listeners.Endpoints.Select(e => e.Url).ToArray());
 
         // Set before the listeners start: the broker reads it on every PUBLISH and SUBSCRIBE.
         app.Services.GetRequiredService<MqttBroker>().Authorizer = acl.Authorizer;
-        return new TernServer(app, listeners, configuration, authChain);
+        return new TernServer(app, listeners, dashboard, configuration, authChain);
     }
 
     /// <summary>Starts the broker and binds the listeners.</summary>
@@ -155,6 +168,8 @@ public sealed class TernServer : IAsyncDisposable
         {
             Log.Listening(_logger, endpoint.Url, endpoint.Name);
         }
+
+        _dashboard.LogStarted(_logger);
     }
 
     /// <summary>Completes when the host has stopped: after Ctrl+C/SIGTERM, <see cref="StopAsync"/> or <paramref name="ct"/>.</summary>
@@ -186,7 +201,7 @@ public sealed class TernServer : IAsyncDisposable
     {
         // Kestrel names the endpoint in its message ("Failed to bind to address http://..."); map it back to our listener.
         ListenerEndpoint? failed = null;
-        foreach (var endpoint in _listeners.Endpoints)
+        foreach (var endpoint in _dashboard.Endpoint is { } dashboard ? [.. _listeners.Endpoints, dashboard] : _listeners.Endpoints)
         {
             if (ex.Message.Contains($"{endpoint.EndPoint}", StringComparison.Ordinal))
             {

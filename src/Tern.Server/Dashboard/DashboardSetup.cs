@@ -1,0 +1,153 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Tern.Broker;
+using Tern.Server.Configuration;
+using Tern.Server.Listeners;
+
+namespace Tern.Server.Dashboard;
+
+/// <summary>
+/// The HTTP listener of the dashboard and REST API (<c>Dashboard</c> section): its own Kestrel
+/// endpoint, whose requests alone reach a branch with routing, Basic authentication on
+/// <c>/api</c>, the API and the embedded page. Requests on other listeners never get there.
+/// </summary>
+internal sealed class DashboardSetup
+{
+    private readonly DashboardOptions _options;
+    private readonly DashboardCredentials _credentials;
+    private ListenerEndpoint? _endpoint;
+
+    private DashboardSetup(DashboardOptions options)
+    {
+        _options = options;
+        _credentials = new DashboardCredentials(options.Username, options.Password);
+    }
+
+    /// <summary>The bound endpoint (the real port after start), or null when the dashboard is off.</summary>
+    public ListenerEndpoint? Endpoint => _endpoint;
+
+    public static DashboardSetup FromConfiguration(IConfiguration configuration)
+    {
+        var options = TernConfiguration.Bind<DashboardOptions>(configuration, DashboardOptions.SectionName);
+        TernConfiguration.Validate(options.Validate, DashboardOptions.SectionName);
+        return new DashboardSetup(options);
+    }
+
+    public void AddServices(IServiceCollection services)
+    {
+        if (_options.Enabled)
+        {
+            services.AddRoutingCore();
+        }
+    }
+
+    /// <summary>Adds the HTTP listener to Kestrel (called from ConfigureKestrel).</summary>
+    public void Configure(KestrelServerOptions kestrel)
+    {
+        if (!_options.Enabled)
+        {
+            return;
+        }
+
+        kestrel.Listen(ListenerAddress.ToEndPoint(_options.Address, _options.Port), listen =>
+        {
+            listen.Protocols = HttpProtocols.Http1;
+            listen.Use(next => connection =>
+            {
+                connection.Features.Set(DashboardConnectionFeature.Instance);
+                return next(connection);
+            });
+            _endpoint = new ListenerEndpoint("dashboard", "http", DashboardOptions.SectionName, listen);
+        });
+    }
+
+    /// <summary>Adds the dashboard branch to the HTTP pipeline.</summary>
+    public void ConfigureApp(WebApplication app, Func<IReadOnlyList<string>> mqttListeners)
+    {
+        if (!_options.Enabled)
+        {
+            return;
+        }
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Server.Dashboard");
+        var api = new DashboardApi(
+            app.Services.GetRequiredService<MqttBroker>(),
+            _credentials,
+            _options.UsesDefaultPassword,
+            () => _endpoint is { } dashboard ? [.. mqttListeners(), dashboard.Url] : mqttListeners(),
+            logger);
+        var assets = new DashboardAssets();
+
+        // A branch has its own routing: the endpoints below exist only for dashboard connections.
+        app.MapWhen(
+            static context => context.Features.Get<DashboardConnectionFeature>() is not null,
+            branch =>
+            {
+                branch.Use((context, next) => GuardAsync(context, next, logger));
+                branch.UseRouting();
+                branch.UseEndpoints(endpoints =>
+                {
+                    api.Map(endpoints);
+                    foreach (var path in assets.Paths)
+                    {
+                        endpoints.MapMethods(path, [HttpMethods.Get, HttpMethods.Head], assets.ServeAsync);
+                    }
+
+                    endpoints.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], assets.ServeAsync);
+                    endpoints.Map(DashboardApi.Prefix + "/{**rest}", static () => DashboardApi.Error(StatusCodes.Status404NotFound, "No such API endpoint; see docs/rest-api.md."));
+                });
+            });
+    }
+
+    /// <summary>Logs where the dashboard listens and, while the password is the default, warns.</summary>
+    public void LogStarted(ILogger logger)
+    {
+        if (_endpoint is null)
+        {
+            return;
+        }
+
+        DashboardLog.Listening(logger, _endpoint.Url, _options.Username);
+        if (_options.UsesDefaultPassword)
+        {
+            DashboardLog.DefaultPassword(logger, _options.Username, _endpoint.Url);
+        }
+    }
+
+    /// <summary>Security headers on everything; HTTP Basic authentication on every <c>/api</c> request.</summary>
+    private Task GuardAsync(HttpContext context, RequestDelegate next, ILogger logger)
+    {
+        var headers = context.Response.Headers;
+        headers.XContentTypeOptions = "nosniff";
+        headers.XFrameOptions = "DENY";
+        headers["Referrer-Policy"] = "no-referrer";
+        headers.ContentSecurityPolicy =
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+        if (!context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal))
+        {
+            return next(context);
+        }
+
+        headers.CacheControl = "no-store";
+        if (_credentials.IsAuthorized(context.Request.Headers.Authorization))
+        {
+            return next(context);
+        }
+
+        DashboardLog.Unauthorized(logger, context.Connection.RemoteIpAddress?.ToString(), context.Request.Method, context.Request.Path);
+        headers.WWWAuthenticate = "Basic realm=\"Tern\", charset=\"UTF-8\"";
+        return DashboardApi.Error(StatusCodes.Status401Unauthorized, "Authentication required: HTTP Basic with the dashboard user and password (Dashboard:Username, Dashboard:Password).")
+            .ExecuteAsync(context);
+    }
+}
+
+/// <summary>Marks connections accepted on the dashboard listener.</summary>
+internal sealed class DashboardConnectionFeature
+{
+    public static readonly DashboardConnectionFeature Instance = new();
+}

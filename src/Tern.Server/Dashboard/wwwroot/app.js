@@ -1,0 +1,401 @@
+// Tern dashboard: a login form, then views polled from the REST API (docs/rest-api.md) every 2 s.
+// Credentials stay in sessionStorage and go out as HTTP Basic on each request. Everything the
+// broker returns is put in the page as text (textContent), never as HTML: client ids, user names,
+// topics and payloads come from MQTT clients.
+'use strict';
+
+(() => {
+  const STORAGE_KEY = 'tern.auth';
+  const REFRESH_MS = 2000;
+  const CHART_POINTS = 60;
+  const PAGE_SIZE = 50;
+  const views = ['overview', 'clients', 'subscriptions', 'retained', 'publish'];
+
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    auth: sessionStorage.getItem(STORAGE_KEY),
+    view: 'overview',
+    timer: 0,
+    previous: null,
+    rates: [],
+    pages: { clients: 1, subscriptions: 1, retained: 1 },
+    filters: { subscriptions: '', retained: '' },
+  };
+
+  class ApiError extends Error {
+    constructor(status, message) {
+      super(message);
+      this.status = status;
+    }
+  }
+
+  // ---- REST API ---------------------------------------------------------------------------
+
+  async function api(method, path, body) {
+    const headers = { Authorization: state.auth || '', Accept: 'application/json' };
+    // credentials 'omit': the browser neither prompts for nor caches Basic credentials; ours
+    // travel only in the header set here.
+    const init = { method, headers, credentials: 'omit', cache: 'no-store' };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+
+    let response;
+    try {
+      response = await fetch('/api/v1' + path, init);
+    } catch {
+      throw new ApiError(0, 'The broker cannot be reached.');
+    }
+
+    if (response.status === 204) {
+      return null;
+    }
+
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      throw new ApiError(response.status, (data && data.error) || `${response.status} ${response.statusText}`);
+    }
+
+    return data;
+  }
+
+  function basic(user, password) {
+    const bytes = new TextEncoder().encode(`${user}:${password}`);
+    let binary = '';
+    bytes.forEach((b) => { binary += String.fromCharCode(b); });
+    return 'Basic ' + btoa(binary);
+  }
+
+  // ---- Login ------------------------------------------------------------------------------
+
+  async function logIn(auth, failureMessage) {
+    state.auth = auth;
+    try {
+      const status = await api('GET', '/status');
+      sessionStorage.setItem(STORAGE_KEY, auth);
+      showApp(status);
+    } catch (error) {
+      showLogin(error.status === 401 ? failureMessage : error.message);
+    }
+  }
+
+  function showLogin(message) {
+    clearInterval(state.timer);
+    state.timer = 0;
+    state.auth = null;
+    sessionStorage.removeItem(STORAGE_KEY);
+    $('app').hidden = true;
+    $('login').hidden = false;
+    $('login-error').hidden = !message;
+    $('login-error').textContent = message || '';
+    $('login-password').value = '';
+    $('login-password').focus();
+  }
+
+  function showApp(status) {
+    $('login').hidden = true;
+    $('app').hidden = false;
+    $('who').textContent = status.username;
+    $('banner-user').textContent = status.username;
+    $('default-password-banner').hidden = !status.defaultPassword;
+    $('fact-version').textContent = status.version;
+    $('fact-listeners').textContent = status.listeners.join('  ·  ');
+    state.previous = null;
+    state.rates = [];
+    showView(viewFromHash());
+    clearInterval(state.timer);
+    state.timer = setInterval(refresh, REFRESH_MS);
+  }
+
+  // ---- Views ------------------------------------------------------------------------------
+
+  function viewFromHash() {
+    const name = location.hash.replace('#', '');
+    return views.includes(name) ? name : 'overview';
+  }
+
+  function showView(name) {
+    state.view = name;
+    for (const view of views) {
+      $('view-' + view).hidden = view !== name;
+    }
+
+    document.querySelectorAll('.nav a').forEach((a) => a.classList.toggle('active', a.dataset.view === name));
+    refresh();
+  }
+
+  async function refresh() {
+    if (!state.auth || document.hidden) {
+      return;
+    }
+
+    try {
+      const stats = await api('GET', '/stats');
+      renderStats(stats);
+      if (state.view === 'clients') {
+        renderClients(await api('GET', `/clients?page=${state.pages.clients}&limit=${PAGE_SIZE}`));
+      } else if (state.view === 'subscriptions') {
+        const client = state.filters.subscriptions ? `&clientId=${encodeURIComponent(state.filters.subscriptions)}` : '';
+        renderSubscriptions(await api('GET', `/subscriptions?page=${state.pages.subscriptions}&limit=${PAGE_SIZE}${client}`));
+      } else if (state.view === 'retained') {
+        const topic = state.filters.retained ? `&topic=${encodeURIComponent(state.filters.retained)}` : '';
+        renderRetained(await api('GET', `/retained?page=${state.pages.retained}&limit=${PAGE_SIZE}${topic}`));
+      }
+
+      $('connection-error').hidden = true;
+    } catch (error) {
+      if (error.status === 401) {
+        showLogin('The credentials were not accepted any more; log in again.');
+        return;
+      }
+
+      $('connection-error').textContent = error.message;
+      $('connection-error').hidden = false;
+    }
+  }
+
+  function renderStats(s) {
+    setText('stat-connections', count(s.connections));
+    setText('stat-sessions', count(s.sessions));
+    setText('stat-subscriptions', count(s.subscriptions));
+    setText('stat-retained', count(s.retained));
+    setText('fact-uptime', duration(s.uptimeSeconds));
+    setText('fact-received', count(s.messagesReceived));
+    setText('fact-sent', count(s.messagesSent));
+    setText('fact-bytes', `${bytes(s.bytesReceived)} / ${bytes(s.bytesSent)}`);
+    setText('fact-dropped', count(s.messagesDropped));
+    setText('fact-connections', count(s.connectionsTotal));
+    setText('fact-errors', `${count(s.connectionsRefused)} / ${count(s.protocolErrors)}`);
+
+    const now = performance.now();
+    const previous = state.previous;
+    state.previous = { at: now, received: s.messagesReceived, sent: s.messagesSent };
+    if (!previous) {
+      return;
+    }
+
+    // Counters of a closing connection can move back for a moment; a rate is never negative.
+    const seconds = Math.max((now - previous.at) / 1000, 0.001);
+    const rateIn = Math.max(0, (s.messagesReceived - previous.received) / seconds);
+    const rateOut = Math.max(0, (s.messagesSent - previous.sent) / seconds);
+    setText('stat-rate-in', rate(rateIn));
+    setText('stat-rate-out', rate(rateOut));
+    state.rates.push([rateIn, rateOut]);
+    if (state.rates.length > CHART_POINTS) {
+      state.rates.shift();
+    }
+
+    drawChart();
+  }
+
+  function drawChart() {
+    const max = Math.max(1, ...state.rates.map(([a, b]) => Math.max(a, b)));
+    const step = 600 / (CHART_POINTS - 1);
+    const offset = (CHART_POINTS - state.rates.length) * step;
+    const points = (i) => state.rates.map((r, n) => `${(offset + n * step).toFixed(1)},${(155 - (r[i] / max) * 145).toFixed(1)}`).join(' ');
+    $('chart-in').setAttribute('points', points(0));
+    $('chart-out').setAttribute('points', points(1));
+    setText('chart-max', rate(max));
+  }
+
+  function renderClients(page) {
+    renderRows('clients-table', page.data, (c) => c.clientId, [
+      (c) => c.clientId,
+      (c) => c.username ?? '',
+      (c) => c.remoteAddress ?? '',
+      (c) => 'MQTT ' + c.protocolVersion,
+      (c) => (c.keepAlive ? `${c.keepAlive} s` : 'off'),
+      (c) => new Date(c.connectedAt).toLocaleString(),
+      (c) => count(c.messagesReceived),
+      (c) => count(c.messagesSent),
+      (c) => count(c.subscriptions),
+    ], (row, c) => {
+      const kick = document.createElement('button');
+      kick.type = 'button';
+      kick.className = 'kick danger';
+      kick.textContent = 'Kick';
+      kick.addEventListener('click', () => kickClient(c.clientId, kick));
+      return kick;
+    });
+    renderPager('clients', page.meta);
+  }
+
+  function renderSubscriptions(page) {
+    renderRows('subscriptions-table', page.data, (s) => `${s.clientId}\u0000${s.filter}`, [
+      (s) => s.clientId,
+      (s) => s.filter,
+      (s) => String(s.qos),
+      (s) => [s.noLocal && 'no local', s.retainAsPublished && 'retain as published', s.retainHandling && `retain handling ${s.retainHandling}`].filter(Boolean).join(', '),
+      (s) => (s.online ? 'online' : 'offline'),
+    ]);
+    renderPager('subscriptions', page.meta);
+  }
+
+  function renderRetained(page) {
+    renderRows('retained-table', page.data, (m) => m.topic, [
+      (m) => m.topic,
+      (m) => String(m.qos),
+      (m) => bytes(m.size),
+      (m) => (m.encoding === 'base64' ? `base64: ${m.payload}` : m.payload) + (m.truncated ? ' …' : ''),
+      (m) => new Date(m.storedAt).toLocaleString(),
+    ]);
+    renderPager('retained', page.meta);
+  }
+
+  // Rows are kept by key and only their text changes, so a button is not replaced under a click.
+  function renderRows(tableId, items, key, cells, action) {
+    const table = $(tableId);
+    const body = table.tBodies[0];
+    const existing = new Map([...body.rows].map((row) => [row.dataset.key, row]));
+    items.forEach((item, index) => {
+      const k = key(item);
+      let row = existing.get(k);
+      if (!row) {
+        row = document.createElement('tr');
+        row.dataset.key = k;
+        if (tableId === 'clients-table') {
+          row.dataset.clientId = item.clientId;
+        }
+
+        cells.forEach(() => row.insertCell());
+        if (action) {
+          row.insertCell().append(action(row, item));
+        }
+      }
+
+      existing.delete(k);
+      cells.forEach((cell, i) => {
+        const text = cell(item);
+        if (row.cells[i].textContent !== text) {
+          row.cells[i].textContent = text;
+        }
+      });
+      if (body.rows[index] !== row) {
+        body.insertBefore(row, body.rows[index] || null);
+      }
+    });
+    existing.forEach((row) => row.remove());
+    table.parentElement.querySelector('.empty').hidden = items.length > 0;
+  }
+
+  function renderPager(list, meta) {
+    const pages = Math.max(1, Math.ceil(meta.count / meta.limit));
+    const pager = document.querySelector(`.pager[data-list="${list}"]`);
+    pager.querySelector('span').textContent = `${count(meta.count)} · page ${meta.page} of ${pages}`;
+    pager.querySelector('[data-step="-1"]').disabled = meta.page <= 1;
+    pager.querySelector('[data-step="1"]').disabled = meta.page >= pages;
+  }
+
+  async function kickClient(clientId, button) {
+    if (!confirm(`Disconnect client "${clientId}"?`)) {
+      return;
+    }
+
+    button.disabled = true;
+    try {
+      await api('DELETE', '/clients/' + encodeURIComponent(clientId));
+    } catch (error) {
+      if (error.status !== 404) {
+        alert(`Could not disconnect ${clientId}: ${error.message}`);
+      }
+    }
+
+    refresh();
+  }
+
+  async function publish(event) {
+    event.preventDefault();
+    const result = $('publish-result');
+    const topic = $('publish-topic').value;
+    result.className = '';
+    result.textContent = 'Publishing…';
+    $('publish-submit').disabled = true;
+    try {
+      const answer = await api('POST', '/publish', {
+        topic,
+        payload: $('publish-payload').value,
+        qos: Number($('publish-qos').value),
+        retain: $('publish-retain').checked,
+      });
+      result.className = 'ok';
+      result.textContent = answer.matched
+        ? `Published to ${answer.topic}.`
+        : `Published to ${answer.topic}; no subscription matched it.`;
+    } catch (error) {
+      result.className = 'form-error';
+      result.textContent = error.message;
+    } finally {
+      $('publish-submit').disabled = false;
+    }
+  }
+
+  // ---- Formatting -------------------------------------------------------------------------
+
+  function setText(id, text) {
+    const element = $(id);
+    if (element.textContent !== text) {
+      element.textContent = text;
+    }
+  }
+
+  const count = (n) => Number(n).toLocaleString('en-US');
+  const rate = (n) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
+
+  function bytes(n) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) {
+      n /= 1024;
+      i++;
+    }
+
+    return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
+  }
+
+  function duration(seconds) {
+    const d = Math.floor(seconds / 86400);
+    const h = Math.floor((seconds % 86400) / 3600);
+    const m = Math.floor((seconds % 3600) / 60);
+    const s = seconds % 60;
+    return [d && `${d}d`, (d || h) && `${h}h`, (d || h || m) && `${m}m`, `${s}s`].filter(Boolean).join(' ');
+  }
+
+  // ---- Wiring -----------------------------------------------------------------------------
+
+  $('login-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    $('login-submit').disabled = true;
+    logIn(basic($('login-username').value, $('login-password').value), 'Wrong user name or password.')
+      .finally(() => { $('login-submit').disabled = false; });
+  });
+  $('logout').addEventListener('click', () => showLogin(''));
+  $('publish-form').addEventListener('submit', publish);
+  $('subscriptions-filter').addEventListener('submit', (event) => {
+    event.preventDefault();
+    state.filters.subscriptions = $('subscriptions-client').value.trim();
+    state.pages.subscriptions = 1;
+    refresh();
+  });
+  $('retained-filter').addEventListener('submit', (event) => {
+    event.preventDefault();
+    state.filters.retained = $('retained-topic').value.trim();
+    state.pages.retained = 1;
+    refresh();
+  });
+  document.querySelectorAll('.pager').forEach((pager) => pager.addEventListener('click', (event) => {
+    const step = Number(event.target.dataset.step || 0);
+    if (step) {
+      state.pages[pager.dataset.list] = Math.max(1, state.pages[pager.dataset.list] + step);
+      refresh();
+    }
+  }));
+  window.addEventListener('hashchange', () => state.auth && showView(viewFromHash()));
+  document.addEventListener('visibilitychange', refresh);
+
+  if (state.auth) {
+    logIn(state.auth, 'Your session has ended; log in again.');
+  } else {
+    showLogin('');
+  }
+})();
