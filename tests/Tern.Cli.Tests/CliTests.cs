@@ -46,7 +46,7 @@ public sealed class CliTests
     public async Task Start_listens_on_the_given_port_and_answers_connect_with_connack()
     {
         var port = Net.FreePort();
-        await using var tern = TernProcess.Start(["start", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false"]);
+        await using var tern = TernProcess.Start(["start", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false", "--Dashboard:Enabled=false"]);
 
         var line = await tern.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal));
         Assert.Contains($"mqtt://127.0.0.1:{port}", line, StringComparison.Ordinal);
@@ -62,7 +62,7 @@ public sealed class CliTests
     [InlineData("INT")]
     public async Task Signal_stops_gracefully_with_exit_code_0(string signal)
     {
-        await using var tern = TernProcess.Start(["start", "-p", "0", "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false"]);
+        await using var tern = TernProcess.Start(["start", "-p", "0", "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false", "--Dashboard:Enabled=false"]);
         var line = await tern.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal));
         var port = int.Parse(line[(line.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 
@@ -148,7 +148,7 @@ public sealed class CliTests
         squatter.Start();
         var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
 
-        var (code, tern) = await TernProcess.RunAsync(["start", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false"]);
+        var (code, tern) = await TernProcess.RunAsync(["start", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false", "--Dashboard:Enabled=false"]);
         await using var _ = tern;
 
         Assert.Equal(1, code);

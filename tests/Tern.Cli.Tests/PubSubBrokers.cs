@@ -42,6 +42,7 @@ internal sealed class TernBroker(TernServer server) : IPubSubBroker
             ["Listeners:Tcp:Port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             // The WebSocket listener's fixed default port would collide between parallel tests.
             ["Listeners:Ws:Enabled"] = "false",
+            ["Dashboard:Enabled"] = "false",
         });
         using var cts = new CancellationTokenSource(PubSubProcess.Timeout);
         await server.StartAsync(cts.Token);

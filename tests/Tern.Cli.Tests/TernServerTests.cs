@@ -20,6 +20,7 @@ public sealed class TernServerTests : IDisposable
         ["Listeners:Tcp:Address"] = "127.0.0.1",
         ["Listeners:Tcp:Port"] = "0",
         ["Listeners:Ws:Enabled"] = "false",
+        ["Dashboard:Enabled"] = "false",
     };
 
     private readonly List<string> _variables = [];
@@ -44,6 +45,7 @@ public sealed class TernServerTests : IDisposable
         Assert.Equal(1024 * 1024, server.Broker.Options.MaxPacketSize);
         Assert.Equal(1883, server.TcpPort);
         Assert.Equal(["mqtt://0.0.0.0:1883", "ws://0.0.0.0:8083/mqtt"], server.ListeningOn);
+        Assert.Equal("http://0.0.0.0:18083", server.DashboardUrl);
     }
 
     [Fact]
@@ -179,6 +181,7 @@ public sealed class TernServerTests : IDisposable
         {
             ["Listeners:Tcp:Address"] = "127.0.0.1",
             ["Listeners:Tcp:Port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Dashboard:Enabled"] = "false",
         });
 
         var ex = await Assert.ThrowsAsync<TernListenerException>(() => server.StartAsync());

@@ -29,8 +29,9 @@ public sealed class TestBroker : IAsyncDisposable
             ["Listeners:Tcp:Address"] = "127.0.0.1",
             ["Listeners:Tcp:Port"] = "0",
 
-            // On by default in the product (port 8083); tests that want it turn it on with port 0.
+            // On by default in the product (ports 8083, 18083); tests that want them turn them on with port 0.
             ["Listeners:Ws:Enabled"] = "false",
+            ["Dashboard:Enabled"] = "false",
         };
         if (settings is not null)
         {

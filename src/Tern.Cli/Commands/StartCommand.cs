@@ -77,6 +77,11 @@ internal static class StartCommand
             }
 
             Console.Out.WriteLine($"Tern {TernServer.Version} listening on {string.Join(", ", server.ListeningOn)}");
+            if (server.DashboardUrl is { } dashboard)
+            {
+                Console.Out.WriteLine($"Dashboard and REST API on {dashboard}");
+            }
+
             await Console.Out.FlushAsync(ct).ConfigureAwait(false);
             await server.WaitForShutdownAsync(ct).ConfigureAwait(false);
         }
