@@ -21,8 +21,9 @@ public sealed class TestBroker : IAsyncDisposable
     /// <summary>
     /// Starts a broker. <paramref name="settings"/> are configuration keys such as
     /// <c>Broker:MaxInflight</c>; they override the test defaults (TCP on 127.0.0.1, port 0).
+    /// <paramref name="beforeStart"/> sees the server before it starts (to capture its startup log).
     /// </summary>
-    public static async Task<TestBroker> StartAsync(IReadOnlyDictionary<string, string?>? settings = null)
+    public static async Task<TestBroker> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, Action<TernServer>? beforeStart = null)
     {
         var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
@@ -44,6 +45,7 @@ public sealed class TestBroker : IAsyncDisposable
         var server = TernServer.Create(args: [], overrides: overrides);
         try
         {
+            beforeStart?.Invoke(server);
             using var cts = new CancellationTokenSource(TestTimeouts.BrokerStart);
             await server.StartAsync(cts.Token).ConfigureAwait(false);
         }

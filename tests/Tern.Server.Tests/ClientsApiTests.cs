@@ -1,0 +1,151 @@
+using System.Net;
+using System.Text.Json;
+using MQTTnet;
+using Tern.Protocol;
+using Tern.TestKit;
+using MqttNetVersion = MQTTnet.Formatter.MqttProtocolVersion;
+
+namespace Tern.Server.Tests;
+
+/// <summary><c>/api/v1/stats</c> and <c>/api/v1/clients</c> against a real broker with real MQTT clients.</summary>
+public sealed class ClientsApiTests
+{
+    private static readonly Dictionary<string, string?> NoSys = new() { ["Broker:SysIntervalSeconds"] = "0" };
+
+    [Fact]
+    public async Task Stats_count_a_connected_client_its_subscription_and_its_messages()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync(NoSys);
+        var before = await dashboard.GetJsonAsync("api/v1/stats");
+        Assert.Equal(0, before.GetProperty("connections").GetInt32());
+
+        await using var client = await dashboard.Broker.ConnectAsync(TestIds.Client("stats"));
+        var topic = TestIds.Topic();
+        await client.SubscribeAsync(topic, MqttQoS.AtLeastOnce);
+        await client.PublishAsync(topic, "21.5", MqttQoS.AtMostOnce, retain: true);
+        await client.ReceivePublishAsync();
+
+        var stats = await dashboard.GetJsonAsync("api/v1/stats");
+        Assert.Equal(1, stats.GetProperty("connections").GetInt32());
+        Assert.Equal(1, stats.GetProperty("sessions").GetInt32());
+        Assert.Equal(1, stats.GetProperty("subscriptions").GetInt32());
+        Assert.Equal(1, stats.GetProperty("retained").GetInt32());
+        Assert.Equal(1, stats.GetProperty("messagesReceived").GetInt64());
+        Assert.Equal(1, stats.GetProperty("connectionsTotal").GetInt64());
+        Assert.Equal(TernServer.Version, stats.GetProperty("version").GetString());
+        Assert.True(stats.GetProperty("uptimeSeconds").GetInt64() >= 0);
+        Assert.True(stats.GetProperty("bytesReceived").GetInt64() > 0);
+
+        // The writer counts a message once it is written, which may be just after the client read it.
+        await Eventually.HoldsAsync(
+            async () => (await dashboard.GetJsonAsync("api/v1/stats")).GetProperty("messagesSent").GetInt64() == 1,
+            "stats count the message sent to the subscriber");
+    }
+
+    [Fact]
+    public async Task Clients_lists_a_connected_mqtt5_client_with_its_details()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync();
+        var clientId = TestIds.Client("list");
+        var started = DateTimeOffset.UtcNow.AddSeconds(-1);
+        using var mqtt = new MqttClientFactory().CreateMqttClient();
+        await mqtt.ConnectAsync(new MqttClientOptionsBuilder()
+            .WithTcpServer("127.0.0.1", dashboard.Broker.Port)
+            .WithProtocolVersion(MqttNetVersion.V500)
+            .WithClientId(clientId)
+            .WithCredentials("alice", "secret")
+            .WithKeepAlivePeriod(TimeSpan.FromSeconds(30))
+            .WithSessionExpiryInterval(300)
+            .Build());
+        await mqtt.SubscribeAsync(TestIds.Topic());
+
+        var page = await dashboard.GetJsonAsync("api/v1/clients");
+        var client = Assert.Single(page.GetProperty("data").EnumerateArray());
+        Assert.Equal(clientId, client.GetProperty("clientId").GetString());
+        Assert.Equal("alice", client.GetProperty("username").GetString());
+        Assert.Equal("5.0", client.GetProperty("protocolVersion").GetString());
+        Assert.Equal(30, client.GetProperty("keepAlive").GetInt32());
+        Assert.StartsWith("127.0.0.1:", client.GetProperty("remoteAddress").GetString(), StringComparison.Ordinal);
+        Assert.InRange(client.GetProperty("connectedAt").GetDateTimeOffset(), started, DateTimeOffset.UtcNow.AddSeconds(1));
+        Assert.Equal(1, client.GetProperty("subscriptions").GetInt32());
+        Assert.Equal(300, client.GetProperty("sessionExpiryInterval").GetInt64());
+        Assert.Equal(1, page.GetProperty("meta").GetProperty("count").GetInt32());
+
+        var one = await dashboard.GetJsonAsync($"api/v1/clients/{clientId}");
+        Assert.Equal(clientId, one.GetProperty("clientId").GetString());
+        Assert.Equal("alice", one.GetProperty("username").GetString());
+    }
+
+    [Fact]
+    public async Task Clients_are_paged_in_client_id_order()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync();
+        await using var c = await dashboard.Broker.ConnectAsync("page-c");
+        await using var a = await dashboard.Broker.ConnectAsync("page-a", version: MqttProtocolVersion.V310);
+        await using var b = await dashboard.Broker.ConnectAsync("page-b", keepAlive: 60);
+
+        var first = await dashboard.GetJsonAsync("api/v1/clients?page=1&limit=2");
+        var second = await dashboard.GetJsonAsync("api/v1/clients?page=2&limit=2");
+        var beyond = await dashboard.GetJsonAsync("api/v1/clients?page=3&limit=2");
+
+        Assert.Equal(["page-a", "page-b"], Ids(first));
+        Assert.Equal(["page-c"], Ids(second));
+        Assert.Empty(Ids(beyond));
+        Assert.Equal(3, second.GetProperty("meta").GetProperty("count").GetInt32());
+        Assert.Equal(2, second.GetProperty("meta").GetProperty("page").GetInt32());
+        Assert.Equal("3.1", first.GetProperty("data")[0].GetProperty("protocolVersion").GetString());
+        Assert.Equal("3.1.1", first.GetProperty("data")[1].GetProperty("protocolVersion").GetString());
+        Assert.Equal(60, first.GetProperty("data")[1].GetProperty("keepAlive").GetInt32());
+
+        // 3.1.1 clean session: the session ends with the connection.
+        Assert.Equal(0, first.GetProperty("data")[1].GetProperty("sessionExpiryInterval").GetInt64());
+    }
+
+    [Fact]
+    public async Task A_client_id_with_a_slash_and_spaces_is_addressable()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync();
+        const string ClientId = "plant 7/line%2F3";
+        await using var client = await dashboard.Broker.ConnectAsync(ClientId, version: MqttProtocolVersion.V500);
+
+        var found = await dashboard.GetJsonAsync("api/v1/clients/" + Uri.EscapeDataString(ClientId));
+        Assert.Equal(ClientId, found.GetProperty("clientId").GetString());
+
+        using var kicked = await dashboard.Http.DeleteAsync("api/v1/clients/" + Uri.EscapeDataString(ClientId));
+        Assert.Equal(HttpStatusCode.NoContent, kicked.StatusCode);
+        await client.ExpectDisconnectAsync(ReasonCode.AdministrativeAction);
+    }
+
+    [Fact]
+    public async Task Unknown_client_is_404_with_a_message()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync();
+
+        using var get = await dashboard.Http.GetAsync("api/v1/clients/nobody");
+        using var delete = await dashboard.Http.DeleteAsync("api/v1/clients/nobody");
+
+        Assert.Equal(HttpStatusCode.NotFound, get.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, delete.StatusCode);
+        Assert.Contains("No client with id 'nobody' is connected", await get.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("api/v1/clients?limit=0", "limit must be a whole number from 1 to 1000")]
+    [InlineData("api/v1/clients?limit=1001", "limit must be a whole number from 1 to 1000")]
+    [InlineData("api/v1/clients?page=0", "page must be a whole number")]
+    [InlineData("api/v1/subscriptions?page=x", "page must be a whole number")]
+    [InlineData("api/v1/retained?topic=a/%23/b", "topic must be a topic name or filter")]
+    public async Task Bad_query_is_400_naming_the_parameter(string path, string message)
+    {
+        await using var dashboard = await DashboardBroker.StartAsync();
+
+        using var response = await dashboard.Http.GetAsync(path);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString();
+        Assert.Contains(message, error, StringComparison.Ordinal);
+    }
+
+    private static string[] Ids(JsonElement page)
+        => page.GetProperty("data").EnumerateArray().Select(c => c.GetProperty("clientId").GetString()!).ToArray();
+}
