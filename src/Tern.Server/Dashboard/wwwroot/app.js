@@ -206,7 +206,7 @@
       (c) => c.remoteAddress ?? '',
       (c) => 'MQTT ' + c.protocolVersion,
       (c) => (c.keepAlive ? `${c.keepAlive} s` : 'off'),
-      (c) => new Date(c.connectedAt).toLocaleString(),
+      (c) => when(c.connectedAt),
       (c) => count(c.messagesReceived),
       (c) => count(c.messagesSent),
       (c) => count(c.subscriptions),
@@ -238,7 +238,7 @@
       (m) => String(m.qos),
       (m) => bytes(m.size),
       (m) => (m.encoding === 'base64' ? `base64: ${m.payload}` : m.payload) + (m.truncated ? ' …' : ''),
-      (m) => new Date(m.storedAt).toLocaleString(),
+      (m) => when(m.storedAt),
     ]);
     renderPager('retained', page.meta);
   }
@@ -276,7 +276,7 @@
       }
     });
     existing.forEach((row) => row.remove());
-    table.parentElement.querySelector('.empty').hidden = items.length > 0;
+    table.closest('.table-card').querySelector('.empty').hidden = items.length > 0;
   }
 
   function renderPager(list, meta) {
@@ -351,6 +351,13 @@
     }
 
     return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
+  }
+
+  // Local time as 2025-01-31 14:05:09: short, sortable, and the same in every locale.
+  function when(iso) {
+    const d = new Date(iso);
+    const two = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
   }
 
   function duration(seconds) {
