@@ -129,6 +129,18 @@ public sealed class PublishApiTests
     }
 
     [Fact]
+    public async Task A_body_beyond_the_limit_is_413()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync(new Dictionary<string, string?> { ["Broker:MaxPacketSize"] = "1024" });
+
+        // The body limit is 4 x Broker:MaxPacketSize, but at least 1 MiB.
+        using var response = await dashboard.PublishAsync(new { topic = "a", payload = new string('x', (1 << 20) + 1) });
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains("larger than 1048576 bytes", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Publish_needs_a_json_content_type()
     {
         await using var dashboard = await DashboardBroker.StartAsync();
