@@ -57,6 +57,22 @@ public sealed class CliTests
         Assert.Equal(new byte[] { 0x20, 0x02, 0x00, 0x00 }, connAck);
     }
 
+    [Fact]
+    public async Task Start_prints_where_the_dashboard_is_and_warns_about_the_default_password()
+    {
+        await using var tern = TernProcess.Start(["start", "-p", "0", "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false", "--Dashboard:Address=127.0.0.1", "--Dashboard:Port=0"]);
+
+        var line = await tern.WaitForLineAsync(l => l.StartsWith("Dashboard and REST API on ", StringComparison.Ordinal));
+        var url = line["Dashboard and REST API on ".Length..].Trim();
+        Assert.StartsWith("http://127.0.0.1:", url, StringComparison.Ordinal);
+        await tern.WaitForLineAsync(l => l.Contains("accept the default password 'public'", StringComparison.Ordinal));
+
+        using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = Prompt };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String("admin:public"u8));
+        using var stats = await http.GetAsync("/api/v1/stats");
+        Assert.Equal(HttpStatusCode.OK, stats.StatusCode);
+    }
+
     [Theory]
     [InlineData("TERM")]
     [InlineData("INT")]
