@@ -70,7 +70,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         get
         {
             var count = 0;
-            foreach (var connection in _connections.Keys)
+            foreach (var (connection, _) in _connections)
             {
                 if (connection.IsConnected)
                 {
