@@ -10,7 +10,8 @@ internal sealed partial class MqttConnection
 
     private async Task WriteLoopAsync()
     {
-        await _writerGate.Task.ConfigureAwait(false);
+        // Off the read loop's thread, as a continuation of the read loop's first pending read would be.
+        await Task.Yield();
         var output = _transport.Output;
         var countBytes = output.CanGetUnflushedBytes;
         Queue<OutboundItem>? items = null;
