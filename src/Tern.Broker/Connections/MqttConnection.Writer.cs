@@ -19,7 +19,7 @@ internal sealed partial class MqttConnection
         {
             while (true)
             {
-                if (!_outbound.TryTakeAll(ref items))
+                if (!_outbound.TryTakeAll(ref items, out var first, out var hasFirst))
                 {
                     if (!await _outbound.WaitAsync().ConfigureAwait(false))
                     {
@@ -29,7 +29,12 @@ internal sealed partial class MqttConnection
                     continue;
                 }
 
-                while (items!.TryDequeue(out var item))
+                if (hasFirst)
+                {
+                    Write(output, first);
+                }
+
+                while (items is not null && items.TryDequeue(out var item))
                 {
                     Write(output, item);
                     if (countBytes && output.UnflushedBytes >= FlushThreshold && !await FlushAsync(output, countBytes).ConfigureAwait(false))
