@@ -16,7 +16,9 @@ public sealed partial class MqttBroker
         long received = Statistics.ClosedMessagesReceived, sent = Statistics.ClosedMessagesSent;
         long bytesReceived = Statistics.ClosedBytesReceived, bytesSent = Statistics.ClosedBytesSent;
         var connected = 0;
-        foreach (var connection in _connections.Keys)
+
+        // Enumerated in place (Keys would copy every connection), as the timer does.
+        foreach (var (connection, _) in _connections)
         {
             received += connection.MessagesReceived;
             sent += connection.MessagesSent;
@@ -87,7 +89,7 @@ public sealed partial class MqttBroker
     {
         ArgumentNullException.ThrowIfNull(clientId);
         var found = false;
-        foreach (var connection in _connections.Keys)
+        foreach (var (connection, _) in _connections)
         {
             if (connection.IsConnected && connection.ClientId == clientId)
             {

@@ -23,7 +23,10 @@ public sealed partial class MqttBroker
             do
             {
                 var now = Environment.TickCount64;
-                foreach (var connection in _connections.Keys)
+
+                // Enumerated in place: Keys would copy every connection into a new array each tick,
+                // a large-object-heap array past about 10,000 connections.
+                foreach (var (connection, _) in _connections)
                 {
                     connection.CheckTimeouts(now, connectTimeoutMs, incompleteTimeoutMs);
                 }

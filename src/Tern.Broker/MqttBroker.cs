@@ -71,7 +71,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         get
         {
             var count = 0;
-            foreach (var connection in _connections.Keys)
+            foreach (var (connection, _) in _connections)
             {
                 if (connection.IsConnected)
                 {
@@ -111,13 +111,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
     }
 
     /// <summary>Runs one client connection until it closes.</summary>
-    public async Task HandleConnectionAsync(IDuplexPipe transport, MqttConnectionInfo info, CancellationToken cancellationToken = default)
+    public Task HandleConnectionAsync(IDuplexPipe transport, MqttConnectionInfo info, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(info);
         if (Volatile.Read(ref _stopped) != 0)
         {
-            return;
+            return Task.CompletedTask;
         }
 
         var refusal = Limiter.TryAdmit(info, out var address);
@@ -125,20 +125,15 @@ public sealed partial class MqttBroker : IAsyncDisposable
         {
             Statistics.ConnectionRefused();
             Log.ConnectionRefused(_logger, info.RemoteEndPoint?.ToString(), refusal);
-            return;
+            return Task.CompletedTask;
         }
 
-        try
-        {
-            var connection = new MqttConnection(this, transport, info);
-            _connections.TryAdd(connection, Time.GetUtcNow());
-            Statistics.ConnectionOpened();
-            await connection.RunAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            Limiter.Release(address);
-        }
+        // Not async: the connection's own task is the only frame an idle connection keeps; it
+        // releases the admission when it ends.
+        var connection = new MqttConnection(this, transport, info, address);
+        _connections.TryAdd(connection, Time.GetUtcNow());
+        Statistics.ConnectionOpened();
+        return connection.RunAsync(cancellationToken);
     }
 
     /// <summary>Closes every connection (wills of abnormal ends are not sent on shutdown) and stops the timers.</summary>

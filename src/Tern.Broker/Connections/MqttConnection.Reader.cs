@@ -20,63 +20,96 @@ internal sealed partial class MqttConnection
         Throttle,
     }
 
+    /// <summary>
+    /// The connection's task: the read loop, then the close. One async method, as its frame is what
+    /// an idle connection keeps allocated while it waits for data.
+    /// </summary>
     private async Task ReadLoopAsync(CancellationToken cancellationToken)
     {
         var input = _transport.Input;
-        using var registration = cancellationToken.Register(static state => ((MqttConnection)state!).Close("connection aborted", publishWill: true), this);
-        while (true)
+        var registration = cancellationToken.Register(static state => ((MqttConnection)state!).Close("connection aborted", publishWill: true), this);
+        try
         {
-            // No token here: a transport that closes completes the pipe, and the packets it
-            // delivered before that (a DISCONNECT, say) are still read.
-            var read = input.ReadAsync(CancellationToken.None);
-            if (!read.IsCompleted)
+            while (true)
             {
-                _writerGate.TrySetResult();
-            }
-
-            var result = await read.ConfigureAwait(false);
-            if (result.IsCanceled || Volatile.Read(ref _closeRequested) != 0)
-            {
-                return;
-            }
-
-            var buffer = result.Buffer;
-            var status = ReadStatus.NeedMore;
-            try
-            {
-                while ((status = ProcessBatch(ref buffer, out var pending)) is ReadStatus.Async or ReadStatus.Throttle)
+                // No token here: a transport that closes completes the pipe, and the packets it
+                // delivered before that (a DISCONNECT, say) are still read.
+                var read = input.ReadAsync(CancellationToken.None);
+                if (!read.IsCompleted)
                 {
-                    if (status == ReadStatus.Throttle)
+                    _ = StartWriter();
+                }
+
+                var result = await read.ConfigureAwait(false);
+                if (result.IsCanceled || Volatile.Read(ref _closeRequested) != 0)
+                {
+                    return;
+                }
+
+                var buffer = result.Buffer;
+                var status = ReadStatus.NeedMore;
+                try
+                {
+                    while ((status = ProcessBatch(ref buffer, out var pending)) is ReadStatus.Async or ReadStatus.Throttle)
                     {
-                        // Stop reading for a while and let TCP push back, rather than drop messages (as EMQX does).
-                        await Task.Delay(_throttle!.Delay()).ConfigureAwait(false);
-                    }
-                    else if (!await HandleAsync(pending!, cancellationToken).ConfigureAwait(false))
-                    {
-                        status = ReadStatus.Stop;
-                        break;
+                        if (status == ReadStatus.Throttle)
+                        {
+                            // Stop reading for a while and let TCP push back, rather than drop messages (as EMQX does).
+                            await Task.Delay(_throttle!.Delay()).ConfigureAwait(false);
+                        }
+                        else if (!await HandleAsync(pending!, cancellationToken).ConfigureAwait(false))
+                        {
+                            status = ReadStatus.Stop;
+                            break;
+                        }
                     }
                 }
-            }
-            finally
-            {
-                // Consumed up to the last whole packet; everything was examined, so an incomplete
-                // packet waits for more bytes instead of spinning.
-                input.AdvanceTo(buffer.Start, buffer.End);
-            }
+                finally
+                {
+                    // Consumed up to the last whole packet; everything was examined, so an incomplete
+                    // packet waits for more bytes instead of spinning.
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                }
 
-            if (status == ReadStatus.Stop || Volatile.Read(ref _closeRequested) != 0)
-            {
-                return;
-            }
+                if (status == ReadStatus.Stop || Volatile.Read(ref _closeRequested) != 0)
+                {
+                    return;
+                }
 
-            Volatile.Write(ref _partialSince, buffer.IsEmpty ? 0 : _partialSince == 0 ? Environment.TickCount64 : _partialSince);
+                Volatile.Write(ref _partialSince, buffer.IsEmpty ? 0 : _partialSince == 0 ? Environment.TickCount64 : _partialSince);
 
-            if (result.IsCompleted)
-            {
-                _closeReason ??= buffer.IsEmpty ? "connection closed by client" : "connection closed in the middle of a packet";
-                return;
+                if (result.IsCompleted)
+                {
+                    _closeReason ??= buffer.IsEmpty ? "connection closed by client" : "connection closed in the middle of a packet";
+                    return;
+                }
             }
+        }
+        catch (MqttProtocolException ex)
+        {
+            OnProtocolViolation(ex.Message, ex.ReasonCode);
+        }
+        catch (OperationCanceledException)
+        {
+            _closeReason ??= "connection aborted";
+        }
+        catch (IOException ex)
+        {
+            _closeReason ??= "socket error: " + ex.Message;
+        }
+        catch (Exception ex) when (ex is ObjectDisposedException or InvalidOperationException)
+        {
+            _closeReason ??= "transport closed";
+        }
+        catch (Exception ex)
+        {
+            Log.UnexpectedError(_logger, ex, LogName);
+            _closeReason ??= "internal error";
+        }
+        finally
+        {
+            registration.Dispose();
+            await CloseAsync().ConfigureAwait(false);
         }
     }
 

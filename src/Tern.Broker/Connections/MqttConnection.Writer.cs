@@ -10,7 +10,8 @@ internal sealed partial class MqttConnection
 
     private async Task WriteLoopAsync()
     {
-        await _writerGate.Task.ConfigureAwait(false);
+        // Off the read loop's thread, as a continuation of the read loop's first pending read would be.
+        await Task.Yield();
         var output = _transport.Output;
         var countBytes = output.CanGetUnflushedBytes;
         Queue<OutboundItem>? items = null;
@@ -18,7 +19,7 @@ internal sealed partial class MqttConnection
         {
             while (true)
             {
-                if (!_outbound.TryTakeAll(ref items))
+                if (!_outbound.TryTakeAll(ref items, out var first, out var hasFirst))
                 {
                     if (!await _outbound.WaitAsync().ConfigureAwait(false))
                     {
@@ -28,7 +29,12 @@ internal sealed partial class MqttConnection
                     continue;
                 }
 
-                while (items!.TryDequeue(out var item))
+                if (hasFirst)
+                {
+                    Write(output, first);
+                }
+
+                while (items is not null && items.TryDequeue(out var item))
                 {
                     Write(output, item);
                     if (countBytes && output.UnflushedBytes >= FlushThreshold && !await FlushAsync(output, countBytes).ConfigureAwait(false))

@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Net;
 using Microsoft.Extensions.Logging;
 using Tern.Protocol;
 
@@ -28,7 +29,10 @@ internal sealed partial class MqttConnection
     // The writer starts once the read loop waits for data. From then on the read loop runs
     // inline on the transport's receive, so whatever a client sends in answer to our first
     // packet (CONNACK) is read before the transport can see that client reset the connection.
-    private readonly TaskCompletionSource _writerGate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _writer;
+
+    // The admission to release when the connection ends (ConnectionLimiter).
+    private readonly IPAddress? _admittedAddress;
     private int _qos0Backlog;
     private int _controlBacklog;
     private int _closeRequested;
@@ -59,11 +63,12 @@ internal sealed partial class MqttConnection
     private long _messagesSent;
     private long _bytesSent;
 
-    public MqttConnection(MqttBroker broker, IDuplexPipe transport, MqttConnectionInfo info)
+    public MqttConnection(MqttBroker broker, IDuplexPipe transport, MqttConnectionInfo info, IPAddress? admittedAddress = null)
     {
         _broker = broker;
         _transport = transport;
         _info = info;
+        _admittedAddress = admittedAddress;
         _logger = broker.ConnectionLogger;
         _openedAt = Environment.TickCount64;
         _throttle = ReadThrottle.Create(broker.Options);
@@ -97,39 +102,8 @@ internal sealed partial class MqttConnection
 
     private string LogName => ClientId.Length > 0 ? ClientId : $"<{_info.ConnectionId}>";
 
-    public async Task RunAsync(CancellationToken cancellationToken)
-    {
-        var writer = WriteLoopAsync();
-        try
-        {
-            await ReadLoopAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (MqttProtocolException ex)
-        {
-            OnProtocolViolation(ex.Message, ex.ReasonCode);
-        }
-        catch (OperationCanceledException)
-        {
-            _closeReason ??= "connection aborted";
-        }
-        catch (IOException ex)
-        {
-            _closeReason ??= "socket error: " + ex.Message;
-        }
-        catch (Exception ex) when (ex is ObjectDisposedException or InvalidOperationException)
-        {
-            _closeReason ??= "transport closed";
-        }
-        catch (Exception ex)
-        {
-            Log.UnexpectedError(_logger, ex, LogName);
-            _closeReason ??= "internal error";
-        }
-        finally
-        {
-            await CloseAsync(writer).ConfigureAwait(false);
-        }
-    }
+    /// <summary>Runs the connection until it ends; completes after it is closed and unregistered.</summary>
+    public Task RunAsync(CancellationToken cancellationToken) => ReadLoopAsync(cancellationToken);
 
     /// <summary>
     /// Asks the connection to close from another thread (takeover, keep-alive, shutdown).
@@ -259,9 +233,11 @@ internal sealed partial class MqttConnection
     private static DisconnectPacket Disconnect(ReasonCode code, string reason)
         => new() { ReasonCode = code, Properties = new MqttProperties { ReasonString = reason } };
 
-    private async Task CloseAsync(Task writer)
+    private Task StartWriter() => _writer ??= WriteLoopAsync();
+
+    private async Task CloseAsync()
     {
-        _writerGate.TrySetResult();
+        var writer = StartWriter();
         _outbound.Complete();
 
         // Let the writer send what is queued (a CONNACK refusal, a DISCONNECT), but never wait long
@@ -284,6 +260,7 @@ internal sealed partial class MqttConnection
 
         _broker.Statistics.AddClosed(_messagesReceived, _messagesSent, _bytesReceived, _bytesSent);
         _broker.Unregister(this);
+        _broker.Limiter.Release(_admittedAddress);
 
         if (_session is { } session)
         {

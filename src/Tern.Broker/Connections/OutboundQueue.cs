@@ -12,7 +12,9 @@ namespace Tern.Broker;
 /// and returns when the writer waits again. Any other producer (timers, takeover, async handlers)
 /// wakes the writer on the thread pool.
 /// </para>
-/// The queue is allocated on first use, so an idle connection holds none.
+/// One waiting item sits in a field; a queue is allocated only when more wait at once, so an idle
+/// connection holds none. The object is its own lock (it is never exposed): one object less per
+/// connection.
 /// </summary>
 internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
 {
@@ -25,7 +27,8 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
     [ThreadStatic]
     private static bool t_inline;
 
-    private readonly Lock _lock = new();
+    private OutboundItem _single;
+    private bool _hasSingle;
     private Queue<OutboundItem>? _items;
     private bool _completed;
     private bool _waiting;
@@ -37,14 +40,23 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
     public bool TryAdd(in OutboundItem item)
     {
         bool wake;
-        lock (_lock)
+        lock (this)
         {
             if (_completed)
             {
                 return false;
             }
 
-            (_items ??= new Queue<OutboundItem>(4)).Enqueue(item);
+            if (!_hasSingle && _items is not { Count: > 0 })
+            {
+                _single = item;
+                _hasSingle = true;
+            }
+            else
+            {
+                (_items ??= new Queue<OutboundItem>(4)).Enqueue(item);
+            }
+
             wake = _waiting;
             _waiting = false;
         }
@@ -68,7 +80,7 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
     public void Complete()
     {
         bool wake;
-        lock (_lock)
+        lock (this)
         {
             _completed = true;
             wake = _waiting;
@@ -82,20 +94,25 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
     }
 
     /// <summary>
-    /// Moves every queued item into <paramref name="into"/> (the writer's, swapped with the queue's
-    /// storage). False when nothing is queued.
+    /// Takes everything queued: the oldest item in <paramref name="first"/> when <paramref name="hasFirst"/>,
+    /// then any others in <paramref name="into"/> (the writer's queue, swapped with the storage). False when
+    /// nothing is queued.
     /// </summary>
-    public bool TryTakeAll(ref Queue<OutboundItem>? into)
+    public bool TryTakeAll(ref Queue<OutboundItem>? into, out OutboundItem first, out bool hasFirst)
     {
-        lock (_lock)
+        lock (this)
         {
-            if (_items is not { Count: > 0 })
+            first = _single;
+            hasFirst = _hasSingle;
+            _single = default;
+            _hasSingle = false;
+            if (_items is { Count: > 0 })
             {
-                return false;
+                (into, _items) = (_items, into);
+                return true;
             }
 
-            (into, _items) = (_items, into);
-            return true;
+            return hasFirst;
         }
     }
 
@@ -105,9 +122,9 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
     /// </summary>
     public ValueTask<bool> WaitAsync()
     {
-        lock (_lock)
+        lock (this)
         {
-            if (_items is { Count: > 0 })
+            if (_hasSingle)
             {
                 return new ValueTask<bool>(true);
             }
@@ -171,9 +188,9 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
     {
         get
         {
-            lock (_lock)
+            lock (this)
             {
-                return _items is { Count: > 0 };
+                return _hasSingle;
             }
         }
     }

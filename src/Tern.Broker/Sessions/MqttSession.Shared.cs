@@ -12,25 +12,25 @@ internal sealed partial class MqttSession
         {
             List<Delivery>? taken = null;
             List<ushort>? ids = null;
-            foreach (var (id, message) in _inflight)
+            if (_inflight is not null)
             {
-                // A released QoS 2 message was received by the client; only PUBCOMP is missing.
-                if (message.Delivery.Group is not null && !message.Released)
+                foreach (var (id, message) in _inflight)
                 {
-                    (taken ??= []).Add(message.Delivery);
-                    (ids ??= []).Add(id);
+                    // A released QoS 2 message was received by the client; only PUBCOMP is missing.
+                    if (message.Delivery.Group is not null && !message.Released)
+                    {
+                        (taken ??= []).Add(message.Delivery);
+                        (ids ??= []).Add(id);
+                    }
                 }
-            }
 
-            if (ids is not null)
-            {
-                foreach (var id in ids)
+                foreach (var id in ids ?? [])
                 {
                     _inflight.Remove(id);
                 }
             }
 
-            if (_queue.Count > 0)
+            if (_queue is { Count: > 0 })
             {
                 var count = _queue.Count;
                 for (var i = 0; i < count; i++)

@@ -13,9 +13,12 @@ internal sealed partial class MqttSession
     public const uint NeverExpires = uint.MaxValue;
 
     private readonly Lock _sync = new();
-    private readonly OrderedDictionary<ushort, InflightMessage> _inflight = [];
-    private readonly Queue<Delivery> _queue = new();
-    private readonly HashSet<ushort> _incomingQoS2 = [];
+
+    // Allocated on first use: most sessions of an idle connection never hold a message.
+    private OrderedDictionary<ushort, InflightMessage>? _inflight;
+    private Queue<Delivery>? _queue;
+    private HashSet<ushort>? _incomingQoS2;
+    private Dictionary<string, Subscription>? _subscriptions;
     private readonly BrokerOptions _options;
     private readonly BrokerStatistics _statistics;
     private MqttConnection? _connection;
@@ -56,7 +59,7 @@ internal sealed partial class MqttSession
     public long PendingWillDue { get; set; }
 
     /// <summary>Filters of this session; touched by the owning connection's read loop under <see cref="Sync"/>.</summary>
-    public Dictionary<string, Subscription> Subscriptions { get; } = new(StringComparer.Ordinal);
+    public Dictionary<string, Subscription> Subscriptions => _subscriptions ??= new(StringComparer.Ordinal);
 
     public Lock Sync => _sync;
 
@@ -66,7 +69,7 @@ internal sealed partial class MqttSession
         {
             lock (_sync)
             {
-                return _queue.Count;
+                return _queue?.Count ?? 0;
             }
         }
     }
@@ -82,15 +85,18 @@ internal sealed partial class MqttSession
             _connection = connection;
             _inflightLimit = inflightLimit;
             connection.SendControl(connAck);
-            foreach (var (id, message) in _inflight)
+            if (_inflight is not null)
             {
-                if (message.Released)
+                foreach (var (id, message) in _inflight)
                 {
-                    connection.SendControl(new PubRelPacket { PacketId = id });
-                }
-                else
-                {
-                    connection.SendPublish(message.Delivery, id, dup: true);
+                    if (message.Released)
+                    {
+                        connection.SendControl(new PubRelPacket { PacketId = id });
+                    }
+                    else
+                    {
+                        connection.SendPublish(message.Delivery, id, dup: true);
+                    }
                 }
             }
 
@@ -146,13 +152,13 @@ internal sealed partial class MqttSession
             {
                 connection.SendQoS0(delivery);
             }
-            else if (connection is not null && _queue.Count == 0 && _inflight.Count < _inflightLimit)
+            else if (connection is not null && QueueCount == 0 && InflightCount < _inflightLimit)
             {
                 SendInflight(connection, delivery);
             }
-            else if (_queue.Count < _options.MaxQueuedMessages)
+            else if (QueueCount < _options.MaxQueuedMessages)
             {
-                _queue.Enqueue(delivery);
+                (_queue ??= new()).Enqueue(delivery);
             }
             else
             {
@@ -167,6 +173,7 @@ internal sealed partial class MqttSession
         lock (_sync)
         {
             overQuota = false;
+            _incomingQoS2 ??= [];
             if (_incomingQoS2.Contains(packetId))
             {
                 return false;
@@ -188,7 +195,7 @@ internal sealed partial class MqttSession
     {
         lock (_sync)
         {
-            return _incomingQoS2.Remove(packetId);
+            return _incomingQoS2?.Remove(packetId) ?? false;
         }
     }
 
@@ -197,7 +204,7 @@ internal sealed partial class MqttSession
     {
         lock (_sync)
         {
-            if (_inflight.TryGetValue(packetId, out var message) && message.Delivery.QoS == MqttQoS.AtLeastOnce)
+            if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Delivery.QoS == MqttQoS.AtLeastOnce)
             {
                 _inflight.Remove(packetId);
                 PumpQueue(_connection);
@@ -213,7 +220,7 @@ internal sealed partial class MqttSession
     {
         lock (_sync)
         {
-            if (_inflight.Remove(packetId))
+            if (_inflight is not null && _inflight.Remove(packetId))
             {
                 PumpQueue(_connection);
             }
@@ -225,7 +232,7 @@ internal sealed partial class MqttSession
     {
         lock (_sync)
         {
-            if (_inflight.TryGetValue(packetId, out var message) && message.Delivery.QoS == MqttQoS.ExactlyOnce)
+            if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Delivery.QoS == MqttQoS.ExactlyOnce)
             {
                 message.Released = true;
                 return true;
@@ -240,7 +247,7 @@ internal sealed partial class MqttSession
     {
         lock (_sync)
         {
-            if (_inflight.TryGetValue(packetId, out var message) && message.Released)
+            if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Released)
             {
                 _inflight.Remove(packetId);
                 PumpQueue(_connection);
@@ -259,27 +266,35 @@ internal sealed partial class MqttSession
             }
 
             Ended = true;
-            foreach (var filter in Subscriptions.Keys)
+            if (_subscriptions is not null)
             {
-                index.Remove(this, filter);
+                foreach (var filter in _subscriptions.Keys)
+                {
+                    index.Remove(this, filter);
+                }
             }
 
-            Subscriptions.Clear();
-            _queue.Clear();
-            _inflight.Clear();
+            _subscriptions = null;
+            _queue = null;
+            _inflight = null;
+            _incomingQoS2 = null;
             _connection = null;
         }
     }
 
+    private int QueueCount => _queue?.Count ?? 0;
+
+    private int InflightCount => _inflight?.Count ?? 0;
+
     private void PumpQueue(MqttConnection? connection)
     {
-        if (connection is null)
+        if (connection is null || _queue is null)
         {
             return;
         }
 
         var now = Environment.TickCount64;
-        while (_queue.Count > 0 && (_queue.Peek().QoS == MqttQoS.AtMostOnce || _inflight.Count < _inflightLimit))
+        while (_queue.Count > 0 && (_queue.Peek().QoS == MqttQoS.AtMostOnce || InflightCount < _inflightLimit))
         {
             var next = _queue.Dequeue();
             if (next.Message.IsExpired(now))
@@ -302,7 +317,7 @@ internal sealed partial class MqttSession
     private void SendInflight(MqttConnection connection, in Delivery delivery)
     {
         var id = NextPacketId();
-        _inflight.Add(id, new InflightMessage(delivery));
+        (_inflight ??= []).Add(id, new InflightMessage(delivery));
         connection.SendPublish(delivery, id, dup: false);
     }
 
@@ -313,7 +328,7 @@ internal sealed partial class MqttSession
         {
             _lastPacketId = _lastPacketId == ushort.MaxValue ? (ushort)1 : (ushort)(_lastPacketId + 1);
         }
-        while (_inflight.ContainsKey(_lastPacketId));
+        while (_inflight is not null && _inflight.ContainsKey(_lastPacketId));
 
         return _lastPacketId;
     }

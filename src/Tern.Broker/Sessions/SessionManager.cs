@@ -112,7 +112,8 @@ internal sealed class SessionManager
     /// <summary>Publishes due delayed wills and ends offline sessions whose expiry interval has passed.</summary>
     public void OnTimer(long now)
     {
-        foreach (var session in _sessions.Values)
+        // In place, not a copy of every session per tick (Values snapshots).
+        foreach (var (_, session) in _sessions)
         {
             if (session.Owner is not null)
             {
