@@ -67,7 +67,7 @@ public sealed partial class MqttBroker
     {
         ArgumentNullException.ThrowIfNull(clientId);
         MqttConnection? found = null;
-        var foundAt = DateTimeOffset.MinValue;
+        var foundAt = long.MinValue;
         foreach (var (connection, acceptedAt) in _connections)
         {
             if (connection.IsConnected && connection.ClientId == clientId && acceptedAt >= foundAt)
@@ -145,7 +145,7 @@ public sealed partial class MqttBroker
         return result;
     }
 
-    private ClientSnapshot Snapshot(MqttConnection connection, DateTimeOffset acceptedAt)
+    private ClientSnapshot Snapshot(MqttConnection connection, long acceptedAtTicks)
     {
         var clientId = connection.ClientId;
         int subscriptions = 0, queued = 0;
@@ -167,7 +167,7 @@ public sealed partial class MqttBroker
             connection.RemoteEndPoint,
             connection.Version,
             connection.KeepAlive,
-            acceptedAt,
+            new DateTimeOffset(acceptedAtTicks, TimeSpan.Zero),
             connection.MessagesReceived,
             connection.MessagesSent,
             connection.BytesReceived,
@@ -177,6 +177,8 @@ public sealed partial class MqttBroker
             expiry);
     }
 
+    // Session.Subscriptions creates the map of a session that never subscribed (it is made on
+    // first use): an empty dictionary left behind by an administrator's request, not per message.
     private static void AddSubscriptions(MqttSession session, List<SubscriptionSnapshot> into)
     {
         var online = session.IsOnline;

@@ -12,8 +12,8 @@ namespace Tern.Broker;
 /// </summary>
 public sealed partial class MqttBroker : IAsyncDisposable
 {
-    // Each open connection with the time it was accepted (shown as "connected at").
-    private readonly ConcurrentDictionary<MqttConnection, DateTimeOffset> _connections = new(ReferenceEqualityComparer.Instance);
+    // Each open connection with the UTC ticks of its accept (the admin views' "connected at").
+    private readonly ConcurrentDictionary<MqttConnection, long> _connections = new(ReferenceEqualityComparer.Instance);
     private readonly CancellationTokenSource _stopping = new();
     private readonly ILogger _logger;
     private readonly Dictionary<string, IEnhancedAuthenticator> _authenticators = new(StringComparer.Ordinal);
@@ -131,7 +131,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         // Not async: the connection's own task is the only frame an idle connection keeps; it
         // releases the admission when it ends.
         var connection = new MqttConnection(this, transport, info, address);
-        _connections.TryAdd(connection, Time.GetUtcNow());
+        _connections.TryAdd(connection, Time.GetUtcNow().UtcTicks);
         Statistics.ConnectionOpened();
         return connection.RunAsync(cancellationToken);
     }
