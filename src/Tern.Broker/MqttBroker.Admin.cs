@@ -154,7 +154,7 @@ public sealed partial class MqttBroker
         {
             lock (session.Sync)
             {
-                subscriptions = session.Subscriptions.Count;
+                subscriptions = session.SubscriptionsIfAny?.Count ?? 0;
             }
 
             queued = session.QueuedCount;
@@ -177,14 +177,17 @@ public sealed partial class MqttBroker
             expiry);
     }
 
-    // Session.Subscriptions creates the map of a session that never subscribed (it is made on
-    // first use): an empty dictionary left behind by an administrator's request, not per message.
     private static void AddSubscriptions(MqttSession session, List<SubscriptionSnapshot> into)
     {
         var online = session.IsOnline;
         lock (session.Sync)
         {
-            foreach (var subscription in session.Subscriptions.Values)
+            if (session.SubscriptionsIfAny is not { } subscriptions)
+            {
+                return;
+            }
+
+            foreach (var subscription in subscriptions.Values)
             {
                 into.Add(new SubscriptionSnapshot(session.ClientId, subscription.Filter, subscription.Options, online));
             }

@@ -61,6 +61,9 @@ internal sealed partial class MqttSession
     /// <summary>Filters of this session; touched by the owning connection's read loop under <see cref="Sync"/>.</summary>
     public Dictionary<string, Subscription> Subscriptions => _subscriptions ??= new(StringComparer.Ordinal);
 
+    /// <summary>The filters if the session ever subscribed, without creating the map; read under <see cref="Sync"/>.</summary>
+    public IReadOnlyDictionary<string, Subscription>? SubscriptionsIfAny => _subscriptions;
+
     public Lock Sync => _sync;
 
     public int QueuedCount
