@@ -112,7 +112,6 @@ internal sealed class BenchPublisher : IDisposable
         int perBatch = Math.Max(1, BatchBytes / longest);
         ushort packetId = 0;
         int next = 0;
-        int idle = 0;
         while (!stop.IsCancellationRequested && (_plan.Limit == 0 || _sent < _plan.Limit))
         {
             long allowed = perBatch;
@@ -128,21 +127,11 @@ internal sealed class BenchPublisher : IDisposable
                 allowed = _flow.TryReserve((int)_index, allowed, _maxFanout);
                 if (allowed == 0)
                 {
-                    // Let the subscribers' receive loops run (same thread pool) before sleeping a whole tick.
-                    if (++idle < 64)
-                    {
-                        await Task.Yield();
-                    }
-                    else
-                    {
-                        idle = 0;
-                        await Task.Delay(1, stop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                    }
-
+                    // Sleep until the subscribers have given back half of this publisher's budget: a
+                    // spinning wait would take the load generator's core from those subscribers.
+                    await _flow.WaitForRoomAsync((int)_index, stop).ConfigureAwait(false);
                     continue;
                 }
-
-                idle = 0;
 
                 reserved = allowed * _maxFanout;
             }

@@ -14,6 +14,8 @@ internal sealed class FlowControl
     // One cache line (and then some) per publisher: its counter is written by it and by the subscribers.
     private const int Stride = 16;
     private readonly long[] _outstanding;
+    private readonly int[] _waiting;
+    private readonly SemaphoreSlim[] _room;
     private readonly long[] _budget;
     private readonly int _topicsPerPublisher;
 
@@ -24,6 +26,13 @@ internal sealed class FlowControl
         _topicsPerPublisher = Math.Max(1, fanout.Length > 0 ? fanout[0].Length : 1);
         _outstanding = new long[Math.Max(1, fanout.Length) * Stride];
         _budget = new long[fanout.Length];
+        _waiting = new int[Math.Max(1, fanout.Length) * Stride];
+        _room = new SemaphoreSlim[fanout.Length];
+        for (var p = 0; p < _room.Length; p++)
+        {
+            _room[p] = new SemaphoreSlim(0);
+        }
+
         for (var p = 0; p < fanout.Length; p++)
         {
             // At least one message of the publisher's widest fan-out must fit.
@@ -59,13 +68,43 @@ internal sealed class FlowControl
 
     public void Release(int publisher, long deliveries) => Interlocked.Add(ref _outstanding[publisher * Stride], -deliveries);
 
+    /// <summary>
+    /// Waits until half of <paramref name="publisher"/>'s budget is free again (or 10 ms, a safety net
+    /// for deliveries that never come back: a broker that drops).
+    /// </summary>
+    public async Task WaitForRoomAsync(int publisher, CancellationToken ct)
+    {
+        Volatile.Write(ref _waiting[publisher * Stride], 1);
+        if (Volatile.Read(ref _outstanding[publisher * Stride]) <= _budget[publisher] / 2)
+        {
+            Volatile.Write(ref _waiting[publisher * Stride], 0);
+            return;
+        }
+
+        try
+        {
+            await _room[publisher].WaitAsync(TimeSpan.FromMilliseconds(10), ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
     /// <summary>A subscriber received a message of payload stream <paramref name="stream"/>.</summary>
     public void Received(uint stream)
     {
         long publisher = stream / (uint)_topicsPerPublisher;
-        if (publisher < _budget.Length)
+        if (publisher >= _budget.Length)
         {
-            Interlocked.Decrement(ref _outstanding[publisher * Stride]);
+            return;
+        }
+
+        int slot = (int)publisher * Stride;
+        long outstanding = Interlocked.Decrement(ref _outstanding[slot]);
+        if (outstanding <= _budget[publisher] / 2 && Volatile.Read(ref _waiting[slot]) == 1
+            && Interlocked.Exchange(ref _waiting[slot], 0) == 1)
+        {
+            _room[publisher].Release();
         }
     }
 }
