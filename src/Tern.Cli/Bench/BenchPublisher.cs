@@ -121,14 +121,17 @@ internal sealed class BenchPublisher : IDisposable
                 allowed = Math.Min(allowed, _plan.Limit - _sent);
             }
 
+            // PUBRELs go out whatever the budget: a broker that forwards a QoS 2 message on PUBREL
+            // (Mosquitto does) gives the budget back only after them.
+            int length = TakeControl(batch);
             long reserved = 0;
             if (_flow is not null)
             {
                 allowed = _flow.TryReserve((int)_index, allowed, _maxFanout);
-                if (allowed == 0)
+                if (allowed == 0 && length == 0)
                 {
-                    // Sleep until the subscribers have given back half of this publisher's budget: a
-                    // spinning wait would take the load generator's core from those subscribers.
+                    // Sleep until the subscribers have given back half of this publisher's budget (or a
+                    // PUBREC asks for a PUBREL): a spinning wait would take the load generator's core.
                     await _flow.WaitForRoomAsync((int)_index, stop).ConfigureAwait(false);
                     continue;
                 }
@@ -136,7 +139,6 @@ internal sealed class BenchPublisher : IDisposable
                 reserved = allowed * _maxFanout;
             }
 
-            int length = TakeControl(batch);
             if (Acknowledged)
             {
                 allowed = Math.Min(allowed, _plan.Inflight - Volatile.Read(ref _inflight));
@@ -390,6 +392,8 @@ internal sealed class BenchPublisher : IDisposable
                     BenchWire.WriteAck(_control.AsSpan(_controlBytes), BenchWire.PubRel, packetId);
                     _controlBytes += 4;
                 }
+
+                _flow?.Wake((int)_index);
 
                 break;
             default:

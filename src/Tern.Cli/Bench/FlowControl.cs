@@ -90,6 +90,16 @@ internal sealed class FlowControl
         }
     }
 
+    /// <summary>Ends <paramref name="publisher"/>'s wait for room early: it has something else to send.</summary>
+    public void Wake(int publisher)
+    {
+        int slot = publisher * Stride;
+        if (Volatile.Read(ref _waiting[slot]) == 1 && Interlocked.Exchange(ref _waiting[slot], 0) == 1)
+        {
+            _room[publisher].Release();
+        }
+    }
+
     /// <summary>A subscriber received a message of payload stream <paramref name="stream"/>.</summary>
     public void Received(uint stream)
     {
