@@ -110,8 +110,6 @@ internal sealed class BenchPublisher : IDisposable
 
         byte[] batch = new byte[Math.Max(BatchBytes, longest) + 1024];
         int perBatch = Math.Max(1, BatchBytes / longest);
-        ushort packetId = 0;
-        int next = 0;
         while (!stop.IsCancellationRequested && (_plan.Limit == 0 || _sent < _plan.Limit))
         {
             long allowed = perBatch;
@@ -153,22 +151,7 @@ internal sealed class BenchPublisher : IDisposable
                 Interlocked.Add(ref _inflight, (int)allowed);
             }
 
-            long now = Stopwatch.GetTimestamp();
-            long deliveries = 0;
-            for (var k = 0; k < allowed; k++)
-            {
-                deliveries += _fanout is null ? 0 : _fanout[next];
-                var template = _templates[next];
-                packetId = packetId == ushort.MaxValue ? (ushort)1 : (ushort)(packetId + 1);
-                uint stream = (_index * (uint)_templates.Length) + (uint)next;
-                template.CopyTo(batch.AsSpan(length), packetId, stream, _sequences[next]++, now);
-                length += template.Length;
-                _sentPerTemplate[next]++;
-                next = next + 1 == _templates.Length ? 0 : next + 1;
-            }
-
-            Volatile.Write(ref _sent, _sent + allowed);
-            _flow?.Release((int)_index, reserved - deliveries);
+            length = Stamp(batch, length, allowed, reserved);
             await _socket.SendAsync(batch.AsMemory(0, length), SocketFlags.None, CancellationToken.None).ConfigureAwait(false);
         }
     }
@@ -222,22 +205,7 @@ internal sealed class BenchPublisher : IDisposable
             Interlocked.Add(ref _inflight, (int)allowed);
         }
 
-        long deliveries = 0;
-        long now = Stopwatch.GetTimestamp();
-        for (var k = 0; k < allowed; k++)
-        {
-            deliveries += _fanout is null ? 0 : _fanout[_next];
-            var template = _templates[_next];
-            _packetId = _packetId == ushort.MaxValue ? (ushort)1 : (ushort)(_packetId + 1);
-            uint stream = (_index * (uint)_templates.Length) + (uint)_next;
-            template.CopyTo(_paced.AsSpan(length), _packetId, stream, _sequences[_next]++, now);
-            length += template.Length;
-            _sentPerTemplate[_next]++;
-            _next = _next + 1 == _templates.Length ? 0 : _next + 1;
-        }
-
-        Volatile.Write(ref _sent, _sent + allowed);
-        _flow?.Release((int)_index, reserved - deliveries);
+        length = Stamp(_paced, length, allowed, reserved);
         try
         {
             _socket.Send(_paced.AsSpan(0, length), SocketFlags.None);
@@ -250,6 +218,32 @@ internal sealed class BenchPublisher : IDisposable
         }
 
         return (int)allowed;
+    }
+
+    /// <summary>
+    /// Appends <paramref name="count"/> messages to <paramref name="batch"/> at <paramref name="length"/>,
+    /// cycling through the templates, and gives back the part of <paramref name="reserved"/> they do not
+    /// use. Returns the new length.
+    /// </summary>
+    private int Stamp(byte[] batch, int length, long count, long reserved)
+    {
+        long deliveries = 0;
+        long now = Stopwatch.GetTimestamp();
+        for (var k = 0; k < count; k++)
+        {
+            deliveries += _fanout is null ? 0 : _fanout[_next];
+            var template = _templates[_next];
+            _packetId = _packetId == ushort.MaxValue ? (ushort)1 : (ushort)(_packetId + 1);
+            uint stream = (_index * (uint)_templates.Length) + (uint)_next;
+            template.CopyTo(batch.AsSpan(length), _packetId, stream, _sequences[_next]++, now);
+            length += template.Length;
+            _sentPerTemplate[_next]++;
+            _next = _next + 1 == _templates.Length ? 0 : _next + 1;
+        }
+
+        Volatile.Write(ref _sent, _sent + count);
+        _flow?.Release((int)_index, reserved - deliveries);
+        return length;
     }
 
     /// <summary>After the last message: keeps sending PUBRELs until every message is acknowledged (at most 10 s).</summary>
