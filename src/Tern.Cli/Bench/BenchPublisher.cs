@@ -174,7 +174,14 @@ internal sealed class BenchPublisher : IDisposable
             longest = Math.Max(longest, t.Length);
         }
 
-        _paced ??= new byte[Math.Max(BatchBytes, longest) + 1024];
+        if (_paced is null)
+        {
+            _paced = new byte[Math.Max(BatchBytes, longest) + 1024];
+
+            // A broker that stops reading must not hold the pacer (and every publisher) forever.
+            _socket.SendTimeout = 5_000;
+        }
+
         long allowed = Math.Min(count, Math.Max(1, BatchBytes / longest));
         if (_plan.Limit > 0)
         {

@@ -38,7 +38,8 @@ internal static class BenchSocket
     /// </summary>
     public static Socket Connect(BenchTarget target, string clientId)
     {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        // A broker that accepts but never answers fails the handshake instead of holding it forever.
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, ReceiveTimeout = HandshakeTimeoutMs };
         try
         {
             socket.Connect(target.EndPoint);
@@ -49,6 +50,7 @@ internal static class BenchSocket
                 throw new BenchException($"{clientId}: CONNACK refused with code {connAck.ReasonCode}.");
             }
 
+            socket.ReceiveTimeout = 0;
             return socket;
         }
         catch
@@ -60,9 +62,13 @@ internal static class BenchSocket
 
     public static void Subscribe(Socket socket, string filter, MqttQoS qos)
     {
+        socket.ReceiveTimeout = HandshakeTimeoutMs;
         socket.Send(BenchWire.Subscribe(filter, qos));
         CheckSubAck(ReceivePacket(socket), filter);
+        socket.ReceiveTimeout = 0;
     }
+
+    private const int HandshakeTimeoutMs = 10_000;
 
     public static async Task SubscribeAsync(Socket socket, string filter, MqttQoS qos, CancellationToken ct)
     {
