@@ -26,4 +26,10 @@ var invocation = new InvocationConfiguration
     ProcessTerminationTimeout = TimeSpan.FromSeconds(15),
 };
 
-return await root.Parse(args).InvokeAsync(invocation).ConfigureAwait(false);
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0 && parsed.Action is System.CommandLine.Invocation.ParseErrorAction)
+{
+    return Tern.Cli.ParseErrors.Report(parsed, args, Console.Error);
+}
+
+return await parsed.InvokeAsync(invocation).ConfigureAwait(false);

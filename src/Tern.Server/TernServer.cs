@@ -27,6 +27,7 @@ public sealed class TernServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly AuthChain _auth;
     private readonly DashboardSetup _dashboard;
+    private IReadOnlyList<string> _followers = [];
 
     private TernServer(WebApplication app, ListenerSetup listeners, DashboardSetup dashboard, IConfiguration configuration, AuthChain auth)
     {
@@ -90,7 +91,7 @@ public sealed class TernServer : IAsyncDisposable
         IReadOnlyDictionary<string, string?>? overrides = null,
         string? configFile = null)
     {
-        var configuration = TernConfiguration.Build(args, overrides, configFile);
+        var configuration = TernConfiguration.FollowFreeTcpPort(TernConfiguration.Build(args, overrides, configFile), out var followers);
         var brokerOptions = TernConfiguration.Bind<BrokerOptions>(configuration, BrokerOptions.SectionName);
         TernConfiguration.Validate(brokerOptions.Validate, BrokerOptions.SectionName);
         var listeners = ListenerSetup.FromConfiguration(configuration);
@@ -140,7 +141,7 @@ public sealed class TernServer : IAsyncDisposable
 
         // Set before the listeners start: the broker reads it on every PUBLISH and SUBSCRIBE.
         app.Services.GetRequiredService<MqttBroker>().Authorizer = acl.Authorizer;
-        return new TernServer(app, listeners, dashboard, configuration, authChain);
+        return new TernServer(app, listeners, dashboard, configuration, authChain) { _followers = followers };
     }
 
     /// <summary>Starts the broker and binds the listeners.</summary>
@@ -164,10 +165,13 @@ public sealed class TernServer : IAsyncDisposable
             throw ListenerFailure(ex, inner.Message);
         }
 
-        foreach (var endpoint in _listeners.Endpoints)
+        var followed = _followers.Where(f => FindSection(f) is not null).ToArray();
+        if (followed.Length > 0)
         {
-            Log.Listening(_logger, endpoint.Url, endpoint.Name);
+            Log.FollowingFreeTcpPort(_logger, string.Join(" and ", followed));
         }
+
+        Log.Listening(_logger, Version, string.Join(", ", ListeningOn));
 
         _dashboard.LogStarted(_logger);
     }
@@ -183,6 +187,11 @@ public sealed class TernServer : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
         _auth.Dispose();
     }
+
+    private ListenerEndpoint? FindSection(string section) =>
+        _dashboard.Endpoint is { } dashboard && dashboard.ConfigSection == section
+            ? dashboard
+            : _listeners.Endpoints.FirstOrDefault(e => e.ConfigSection == section);
 
     private ListenerEndpoint? FindEndpoint(string name)
     {

@@ -50,7 +50,10 @@ public sealed class CliTests
 
         var line = await tern.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal));
         Assert.Contains($"mqtt://127.0.0.1:{port}", line, StringComparison.Ordinal);
-        Assert.StartsWith("Tern ", line, StringComparison.Ordinal);
+        Assert.Contains("Tern ", line, StringComparison.Ordinal);
+
+        // Said once: the log line, not a second copy on standard output.
+        Assert.DoesNotContain("listening on", tern.Stdout, StringComparison.Ordinal);
 
         // CONNACK, remaining length 2, no session present, return code 0 (accepted).
         var connAck = await Net.ConnectAndReadConnAckAsync(port, Prompt);
@@ -62,8 +65,8 @@ public sealed class CliTests
     {
         await using var tern = TernProcess.Start(["start", "-p", "0", "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false", "--Dashboard:Address=127.0.0.1", "--Dashboard:Port=0"]);
 
-        var line = await tern.WaitForLineAsync(l => l.StartsWith("Dashboard and REST API on ", StringComparison.Ordinal));
-        var url = line["Dashboard and REST API on ".Length..].Trim();
+        var line = await tern.WaitForLineAsync(l => l.Contains("Dashboard and REST API on ", StringComparison.Ordinal));
+        var url = System.Text.RegularExpressions.Regex.Match(line, @"Dashboard and REST API on (\S+)").Groups[1].Value;
         Assert.StartsWith("http://127.0.0.1:", url, StringComparison.Ordinal);
         await tern.WaitForLineAsync(l => l.Contains("accept the default password 'public'", StringComparison.Ordinal));
 
@@ -80,7 +83,7 @@ public sealed class CliTests
     {
         await using var tern = TernProcess.Start(["start", "-p", "0", "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false", "--Dashboard:Enabled=false"]);
         var line = await tern.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal));
-        var port = int.Parse(line[(line.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        var port = int.Parse(System.Text.RegularExpressions.Regex.Match(line, @"mqtt://127\.0\.0\.1:(\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
 
         // An open client connection must not hold up shutdown.
         using var client = new TcpClient();
@@ -193,5 +196,55 @@ public sealed class CliTests
 
         Assert.Equal(1, code);
         Assert.Contains($"--port must be a number between 0 and 65535, not '{port}'.", tern.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Busy_websocket_port_names_the_key_that_moves_it()
+    {
+        using var squatter = new TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var (code, tern) = await TernProcess.RunAsync(["start", "-p", "0", "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Address=127.0.0.1", $"--Listeners:Ws:Port={port}", "--Dashboard:Enabled=false"]);
+        await using var _ = tern;
+
+        Assert.Equal(1, code);
+        Assert.Contains(
+            $"Cannot listen on ws://127.0.0.1:{port}/mqtt (Listeners:Ws): address already in use. Choose another port with --Listeners:Ws:Port=..., or turn this listener off with --Listeners:Ws:Enabled=false.",
+            tern.Stderr,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Port_0_on_127_0_0_1_takes_free_ports_there_for_websocket_and_dashboard_too()
+    {
+        // As docs/configuration.md's "broker for tests": nothing but -p 0 and the address. Two side by side.
+        string[] args = ["start", "-p", "0", "--Listeners:Tcp:Address=127.0.0.1"];
+        await using var first = TernProcess.Start(args);
+        await using var second = TernProcess.Start(args);
+
+        foreach (var tern in (TernProcess[])[first, second])
+        {
+            var line = await tern.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal));
+            Assert.Matches(@"listening on mqtt://127\.0\.0\.1:\d+, ws://127\.0\.0\.1:\d+/mqtt$", line);
+            Assert.DoesNotContain(":8083/", line, StringComparison.Ordinal);
+            var dashboard = await tern.WaitForLineAsync(l => l.Contains("Dashboard and REST API on ", StringComparison.Ordinal));
+            Assert.Matches(@"Dashboard and REST API on http://127\.0\.0\.1:\d+ ", dashboard);
+            Assert.DoesNotContain(":18083", dashboard, StringComparison.Ordinal);
+            await tern.WaitForLineAsync(l => l.Contains("Listeners:Tcp:Port is 0, so Listeners:Ws and Dashboard take a free port too", StringComparison.Ordinal));
+        }
+    }
+
+    [Theory]
+    [InlineData(new[] { "pub", "-t", "a", "--qso", "1" }, "Unrecognized command or argument '--qso'.", "Did you mean '--qos'?", "See 'tern pub --help' for the options.")]
+    [InlineData(new[] { "strat" }, "Unrecognized command or argument 'strat'.", "Did you mean 'start'?", "See 'tern --help' for the options.")]
+    public async Task Unknown_flag_or_command_gets_the_hint_alone_not_the_help_page(string[] args, string error, string hint, string seeHelp)
+    {
+        var (code, tern) = await TernProcess.RunAsync(args);
+        await using var _ = tern;
+
+        Assert.NotEqual(0, code);
+        Assert.Equal([error, hint, seeHelp], tern.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.Equal("", tern.Stdout.Trim());
     }
 }

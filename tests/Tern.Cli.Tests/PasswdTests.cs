@@ -110,6 +110,36 @@ public sealed class PasswdTests
         Assert.Contains(file, malformed.Stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Users_file_created_while_the_broker_runs_is_picked_up(bool dataDirectoryExists)
+    {
+        // As a new user does it: a broker without anonymous access and without users, then 'tern passwd add'.
+        var dir = Directory.CreateTempSubdirectory("tern-passwd-test-").FullName;
+        if (dataDirectoryExists)
+        {
+            Directory.CreateDirectory(Path.Combine(dir, "data"));
+        }
+
+        await using var broker = TernProcess.Start(
+            ["start", "-p", "0", "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false", "--Dashboard:Enabled=false", "--Auth:AllowAnonymous=false"],
+            workingDirectory: dir);
+        await broker.WaitForLineAsync(l => l.Contains("Anonymous access is off (Auth:AllowAnonymous=false) and there are no users", StringComparison.Ordinal));
+        var line = await broker.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal));
+        var port = System.Text.RegularExpressions.Regex.Match(line, @"mqtt://127\.0\.0\.1:(\d+)").Groups[1].Value;
+
+        var add = await RunAsync(dir, null, "passwd", "add", "alice", "--password", "pw1", "--iterations", "1000");
+        Assert.Equal(0, add.ExitCode);
+
+        var pub = await RunAsync(dir, null, "pub", "-h", "127.0.0.1", "-p", port, "-u", "alice", "-P", "pw1", "-t", "greetings", "-m", "hi", "-q", "1");
+        Assert.True(pub.ExitCode == 0, $"tern pub as alice failed ({pub.ExitCode}): {pub.Stderr}");
+        await broker.WaitForLineAsync(l => l.Contains("Reloaded the users file", StringComparison.Ordinal) && l.Contains("1 users", StringComparison.Ordinal));
+
+        var wrong = await RunAsync(dir, null, "pub", "-h", "127.0.0.1", "-p", port, "-u", "alice", "-P", "nope", "-t", "greetings", "-m", "hi");
+        Assert.NotEqual(0, wrong.ExitCode);
+    }
+
     private static string[] Lines(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     /// <summary>

@@ -44,12 +44,14 @@ internal sealed class TernProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
-    public static TernProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
+    public static TernProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null, string dll = "tern.dll")
     {
-        var ternDll = Path.Combine(AppContext.BaseDirectory, "tern.dll");
-        Assert.True(File.Exists(ternDll), $"tern.dll not found next to the tests: {ternDll}");
+        var ternDll = Path.Combine(AppContext.BaseDirectory, dll);
+        Assert.True(File.Exists(ternDll), $"{dll} not found next to the tests: {ternDll}");
 
-        var info = new ProcessStartInfo("dotnet")
+        // Through env --default-signal=INT: a shell's background job (CI, a runner) ignores SIGINT and
+        // its children inherit that, so tern would never see the Ctrl+C that the tests send.
+        var info = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -57,6 +59,8 @@ internal sealed class TernProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Directory.CreateTempSubdirectory("tern-cli-test-").FullName,
         };
+        info.ArgumentList.Add("--default-signal=INT");
+        info.ArgumentList.Add("dotnet");
         info.ArgumentList.Add(ternDll);
         foreach (var arg in args)
         {

@@ -76,13 +76,7 @@ internal static class StartCommand
                 return 0;
             }
 
-            Console.Out.WriteLine($"Tern {TernServer.Version} listening on {string.Join(", ", server.ListeningOn)}");
-            if (server.DashboardUrl is { } dashboard)
-            {
-                Console.Out.WriteLine($"Dashboard and REST API on {dashboard}");
-            }
-
-            await Console.Out.FlushAsync(ct).ConfigureAwait(false);
+            // The server's log already says where it listens (one line for MQTT, one for the dashboard).
             await server.WaitForShutdownAsync(ct).ConfigureAwait(false);
         }
 
@@ -101,8 +95,12 @@ internal static class StartCommand
         return null;
     }
 
-    private static string Hint(TernListenerException ex) =>
-        ex.Listener == "Listeners:Tcp" ? " Choose another port with -p/--port or Listeners:Tcp:Port." : "";
+    private static string Hint(TernListenerException ex) => ex.Listener switch
+    {
+        "Listeners:Tcp" => " Choose another port with -p/--port or Listeners:Tcp:Port.",
+        "" => "",
+        var section => $" Choose another port with --{section}:Port=..., or turn this listener off with --{section}:Enabled=false.",
+    };
 
     // The configuration parser silently ignores bare words, which are more likely typos; but
     // "--Broker:MaxInflight 64" (space-separated) is valid, so a word right after a "--Key" is its value.

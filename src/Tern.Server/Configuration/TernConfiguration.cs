@@ -17,6 +17,50 @@ internal static class TernConfiguration
     /// Sources, lowest precedence first: the JSON file, <c>TERN_</c> environment variables,
     /// command-line <c>--Section:Key=value</c> args, then in-memory overrides.
     /// </summary>
+    /// <summary>
+    /// When MQTT over TCP asks for a free port (<c>Listeners:Tcp:Port=0</c>), every other listener
+    /// whose port is not configured takes a free port too, on the TCP address when its own address is
+    /// not configured either: a broker for tests on 127.0.0.1:0 must not grab 0.0.0.0:8083 or :18083.
+    /// </summary>
+    /// <param name="configuration">The merged configuration.</param>
+    /// <param name="followers">The sections that followed (for the log), empty when none did.</param>
+    public static IConfigurationRoot FollowFreeTcpPort(IConfigurationRoot configuration, out IReadOnlyList<string> followers)
+    {
+        followers = [];
+        if (configuration["Listeners:Tcp:Port"]?.Trim() != "0"
+            || string.Equals(configuration["Listeners:Tcp:Enabled"]?.Trim(), "false", StringComparison.OrdinalIgnoreCase))
+        {
+            return configuration;
+        }
+
+        var tcpAddress = configuration["Listeners:Tcp:Address"];
+        var derived = new Dictionary<string, string?>();
+        var names = new List<string>();
+        foreach (var section in (string[])["Listeners:Tls", "Listeners:Ws", "Listeners:Wss", "Dashboard"])
+        {
+            if (!string.IsNullOrWhiteSpace(configuration[$"{section}:Port"]))
+            {
+                continue;
+            }
+
+            derived[$"{section}:Port"] = "0";
+            if (tcpAddress is not null && string.IsNullOrWhiteSpace(configuration[$"{section}:Address"]))
+            {
+                derived[$"{section}:Address"] = tcpAddress;
+            }
+
+            names.Add(section);
+        }
+
+        if (names.Count == 0)
+        {
+            return configuration;
+        }
+
+        followers = names;
+        return new ConfigurationBuilder().AddConfiguration(configuration).AddInMemoryCollection(derived).Build();
+    }
+
     public static IConfigurationRoot Build(string[]? args, IReadOnlyDictionary<string, string?>? overrides, string? configFile)
     {
         var builder = new ConfigurationBuilder();

@@ -5,8 +5,11 @@ namespace Tern.Server.Hosting;
 /// <summary>Host log messages; event ids 1000-1099 belong to Tern.Server.</summary>
 internal static partial class Log
 {
-    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Listening on {Url} ({Listener})")]
-    public static partial void Listening(ILogger logger, string url, string listener);
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Tern {Version} listening on {Urls}")]
+    public static partial void Listening(ILogger logger, string version, string urls);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Listeners:Tcp:Port is 0, so {Sections} take a free port too, on the TCP address (their Port and Address keys choose otherwise)")]
+    public static partial void FollowingFreeTcpPort(ILogger logger, string sections);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Stopping: closing client connections")]
     public static partial void Stopping(ILogger logger);

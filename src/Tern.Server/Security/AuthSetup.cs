@@ -97,8 +97,9 @@ internal static class AuthSetup
 
     /// <summary>
     /// The CONNECT authenticator chain: JWT (when the password is a token), the users file (when a user
-    /// name is given), then anonymous access. Empty in the default setup (no users file, no JWT,
-    /// anonymous allowed), so an open broker does no per-connection work for authentication.
+    /// name is given), then anonymous access. The default users file is followed even before it exists,
+    /// so that 'tern passwd add' works on a running broker; until it first appears, user names are
+    /// not checked (as without any users file).
     /// </summary>
     /// <exception cref="TernConfigurationException">A bad value, a named users file that is missing or malformed, or a bad JWT key.</exception>
     public static AuthChain CreateChain(IConfiguration configuration)
@@ -132,12 +133,11 @@ internal static class AuthSetup
             authenticators.Add(new UsersAuthenticator(usersStore));
         }
 
-        if (authenticators.Count > 0 || !allowAnonymous)
-        {
-            authenticators.Add(new AnonymousAuthenticator(allowAnonymous));
-        }
-
-        return new AuthChain(authenticators, usersStore, jwt);
+        // Names are unchecked only while nothing can check them: no JWT and no users file ever read.
+        Func<bool> namesChecked = jwt is not null || usersStore is null ? () => jwt is not null : () => usersStore.IsInForce;
+        authenticators.Add(new AnonymousAuthenticator(allowAnonymous, namesChecked));
+        var scramUsers = TernConfiguration.Bind<ScramAuthOptions>(configuration, ScramAuthOptions.SectionName).Enabled ? ReadUsers(configuration).Count : 0;
+        return new AuthChain(authenticators, usersStore, jwt, allowAnonymous, scramUsers);
     }
 
     private static UsersStore? OpenUsersStore(IConfiguration configuration)
@@ -146,11 +146,15 @@ internal static class AuthSetup
         string path;
         if (string.IsNullOrEmpty(configured))
         {
-            // The default file is optional: without it the broker has no password users (and no watcher).
+            // The default file is optional: the broker follows it from when it appears.
             path = Path.GetFullPath(UsersFile.DefaultPath);
-            if (!File.Exists(path))
+            try
             {
-                return null;
+                return new UsersStore(path, optional: true);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or IOException or UnauthorizedAccessException)
+            {
+                throw new TernConfigurationException($"Invalid configuration: {UsersFileKey}: {ex.Message}", UsersFileKey, ex);
             }
         }
         else
@@ -189,14 +193,26 @@ internal static class AuthSetup
 }
 
 /// <summary>The CONNECT authenticators of a server and what they hold open (the users file watcher, the RSA key).</summary>
-internal sealed class AuthChain(IReadOnlyList<IMqttAuthenticator> authenticators, UsersStore? usersStore, JwtAuthenticator? jwt) : IDisposable
+internal sealed class AuthChain(
+    IReadOnlyList<IMqttAuthenticator> authenticators, UsersStore? usersStore, JwtAuthenticator? jwt, bool allowAnonymous, int scramUsers) : IDisposable
 {
     public IReadOnlyList<IMqttAuthenticator> Authenticators { get; } = authenticators;
 
     public UsersStore? UsersStore { get; } = usersStore;
 
     /// <summary>Starts following the users file, logging through the host's logger.</summary>
-    public void Start(ILoggerFactory loggerFactory) => UsersStore?.StartWatching(loggerFactory.CreateLogger<UsersStore>());
+    public void Start(ILoggerFactory loggerFactory)
+    {
+        var logger = loggerFactory.CreateLogger<UsersStore>();
+        UsersStore?.StartWatching(logger);
+        if (!allowAnonymous && jwt is null && scramUsers == 0 && (UsersStore is null || UsersStore.Count == 0))
+        {
+            logger.LogWarning(
+                "Anonymous access is off ({Key}=false) and there are no users: no client can connect until one is added with 'tern passwd add USER' ({Path})",
+                AuthSetup.AllowAnonymousKey,
+                UsersStore?.FilePath ?? Path.GetFullPath(UsersFile.DefaultPath));
+        }
+    }
 
     public void Dispose()
     {

@@ -45,6 +45,12 @@ public sealed class UsersAuthenticator : IMqttAuthenticator
         var username = credentials.Username;
         var password = credentials.Password ?? ReadOnlyMemory<byte>.Empty;
         var known = _store.TryGetHash(username, out var hash, out var dummyHash);
+        if (!_store.IsInForce)
+        {
+            // The default users file does not exist yet: nothing to check the name against.
+            return AuthenticationResult.NotHandled;
+        }
+
         if (known && IsCached(username, hash, password.Span))
         {
             return AuthenticationResult.Accept();

@@ -7,15 +7,14 @@ namespace Tern.Server.Security;
 /// <summary>
 /// The users file held in memory and reloaded when it changes. Lookups read an immutable snapshot
 /// (no lock on the CONNECT path); a reload builds a new snapshot and swaps it in. A file that no longer
-/// parses keeps the last good users (and logs why); a deleted file means no users.
+/// parses keeps the last good users (and logs why); a deleted file means no users. An optional file
+/// (the default path) may not exist yet: it is picked up when it appears, even when its directory
+/// is created later.
 /// </summary>
 public sealed class UsersStore : IDisposable
 {
     // Editors and 'tern passwd' cause several events per save (create temp, write, rename): reload once after they settle.
     private static readonly TimeSpan Debounce = TimeSpan.FromMilliseconds(100);
-
-    // A missed watcher event (e.g. an exhausted inotify limit) is caught by a stat on lookup, at most this often.
-    private static readonly TimeSpan StatInterval = TimeSpan.FromSeconds(2);
 
     private readonly string _path;
     private readonly object _reloadGate = new();
@@ -24,19 +23,32 @@ public sealed class UsersStore : IDisposable
     private FileSystemWatcher? _watcher;
     private ITimer? _debounce;
     private volatile Snapshot _snapshot;
-    private long _nextStat;
     private bool _disposed;
+    private bool _watchRequested;
+    private bool _watchFailed;
+    private volatile bool _everLoaded;
 
     /// <summary>Loads <paramref name="path"/>; call <see cref="StartWatching"/> to follow changes.</summary>
+    /// <param name="path">The users file.</param>
+    /// <param name="timeProvider">The clock of the stat on lookup (tests).</param>
+    /// <param name="optional">When true, a missing file means no users yet instead of an error.</param>
     /// <exception cref="InvalidDataException">The file is malformed.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    public UsersStore(string path, TimeProvider? timeProvider = null)
+    public UsersStore(string path, TimeProvider? timeProvider = null, bool optional = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         _path = Path.GetFullPath(path);
         _time = timeProvider ?? TimeProvider.System;
         var stamp = Stamp();
-        _snapshot = new Snapshot(UsersFile.Load(_path), stamp);
+        if (optional && !stamp.Exists)
+        {
+            _snapshot = new Snapshot([], stamp);
+        }
+        else
+        {
+            _snapshot = new Snapshot(UsersFile.Load(_path), stamp);
+            _everLoaded = true;
+        }
     }
 
     /// <summary>The file's full path.</summary>
@@ -45,49 +57,87 @@ public sealed class UsersStore : IDisposable
     /// <summary>Number of users in the current snapshot.</summary>
     public int Count => _snapshot.Users.Count;
 
+    /// <summary>
+    /// True once the file has been read: from then on user names are checked against it (a later
+    /// deletion means no password users, not unchecked names). False while an optional file never existed.
+    /// </summary>
+    public bool IsInForce => _everLoaded;
+
     /// <summary>Raised after a reload that changed the snapshot (tests and logs).</summary>
     public event Action? Reloaded;
 
     /// <summary>The hash for <paramref name="username"/>, or null; also a hash to burn time on for unknown users.</summary>
     public bool TryGetHash(string username, out string hash, out string dummyHash)
     {
-        StatIfDue();
+        Refresh();
         var snapshot = _snapshot;
         dummyHash = snapshot.DummyHash;
         return snapshot.Users.TryGetValue(username, out hash!);
     }
 
-    /// <summary>Follows the file with a watcher on its directory, logging reloads and errors to <paramref name="logger"/>.</summary>
+    /// <summary>
+    /// Follows the file with a watcher on its directory, logging reloads and errors to <paramref name="logger"/>.
+    /// A directory that does not exist yet is watched from when it appears (checked on each lookup until then).
+    /// </summary>
     public void StartWatching(ILogger? logger = null)
     {
         _logger = logger ?? NullLogger.Instance;
         lock (_reloadGate)
         {
-            if (_disposed || _watcher is not null)
-            {
-                return;
-            }
+            _watchRequested = true;
+            _debounce ??= _time.CreateTimer(_ => Reload(force: true), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            TryAttachWatcher();
+        }
+    }
 
-            _debounce = _time.CreateTimer(_ => Reload(force: true), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            try
+    /// <summary>True while a watcher follows the file's directory (tests).</summary>
+    public bool IsWatching
+    {
+        get
+        {
+            lock (_reloadGate)
             {
-                var watcher = new FileSystemWatcher(Path.GetDirectoryName(_path)!, Path.GetFileName(_path))
-                {
-                    NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
-                };
-                watcher.Changed += OnFileEvent;
-                watcher.Created += OnFileEvent;
-                watcher.Deleted += OnFileEvent;
-                watcher.Renamed += OnFileEvent;
-                watcher.Error += (_, e) => _logger.LogWarning(e.GetException(), "Watching the users file {Path} failed; changes are noticed on the next CONNECT instead", _path);
-                watcher.EnableRaisingEvents = true;
-                _watcher = watcher;
+                return _watcher is not null;
             }
-            catch (Exception ex) when (ex is IOException or ArgumentException or PlatformNotSupportedException)
+        }
+    }
+
+    private void TryAttachWatcher()
+    {
+        if (_disposed || _watcher is not null || !_watchRequested || _watchFailed)
+        {
+            return;
+        }
+
+        var directory = Path.GetDirectoryName(_path)!;
+        if (!Directory.Exists(directory))
+        {
+            // Lookups stat the file until the directory exists ('tern passwd add' creates it).
+            return;
+        }
+
+        try
+        {
+            var watcher = new FileSystemWatcher(directory, Path.GetFileName(_path))
             {
-                // The stat on lookup still notices changes.
-                _logger.LogWarning(ex, "Cannot watch the users file {Path}; changes are noticed on the next CONNECT instead", _path);
-            }
+                NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
+            };
+            watcher.Changed += OnFileEvent;
+            watcher.Created += OnFileEvent;
+            watcher.Deleted += OnFileEvent;
+            watcher.Renamed += OnFileEvent;
+            watcher.Error += (_, e) => _logger.LogWarning(e.GetException(), "Watching the users file {Path} failed; changes are noticed on the next CONNECT instead", _path);
+            watcher.EnableRaisingEvents = true;
+            _watcher = watcher;
+
+            // The file may have appeared between the last stat and the watcher's start.
+            _debounce?.Change(Debounce, Timeout.InfiniteTimeSpan);
+        }
+        catch (Exception ex) when (ex is IOException or ArgumentException or PlatformNotSupportedException)
+        {
+            // The stat on lookup still notices changes.
+            _watchFailed = true;
+            _logger.LogWarning(ex, "Cannot watch the users file {Path}; changes are noticed on the next CONNECT instead", _path);
         }
     }
 
@@ -108,7 +158,13 @@ public sealed class UsersStore : IDisposable
                 return;
             }
 
-            if (stamp.Exists is false)
+            if (stamp.Exists is false && !_everLoaded)
+            {
+                // An optional file that never existed: still no users, nothing to say.
+                _snapshot = _snapshot with { Stamp = stamp };
+                changed = false;
+            }
+            else if (stamp.Exists is false)
             {
                 _logger.LogWarning("The users file {Path} is gone: no user can log in with a password until it is back", _path);
                 _snapshot = new Snapshot([], stamp);
@@ -119,6 +175,7 @@ public sealed class UsersStore : IDisposable
                 try
                 {
                     _snapshot = new Snapshot(UsersFile.Load(_path), stamp);
+                    _everLoaded = true;
                     _logger.LogInformation("Reloaded the users file {Path}: {Count} users", _path, _snapshot.Users.Count);
                     changed = true;
                 }
@@ -158,16 +215,23 @@ public sealed class UsersStore : IDisposable
         }
     }
 
-    private void StatIfDue()
+    private void Refresh()
     {
-        var now = _time.GetTimestamp();
-        var next = Interlocked.Read(ref _nextStat);
-        if (now < next || Interlocked.CompareExchange(ref _nextStat, now + (long)(StatInterval.TotalSeconds * _time.TimestampFrequency), next) != next)
+        if (_watchRequested && !_watchFailed && Volatile.Read(ref _watcher) is null)
         {
-            return;
+            // No watcher yet: its directory did not exist ('tern passwd add' creates it).
+            lock (_reloadGate)
+            {
+                TryAttachWatcher();
+            }
         }
 
-        Reload();
+        // A stat per lookup, cheap next to a CONNECT: a file written a moment ago is what the next
+        // client is checked against, before the watcher's debounced reload (or without a watcher).
+        if (Stamp() != _snapshot.Stamp)
+        {
+            Reload();
+        }
     }
 
     private FileStamp Stamp()

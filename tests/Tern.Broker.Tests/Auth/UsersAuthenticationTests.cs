@@ -14,11 +14,10 @@ public sealed class UsersAuthenticationTests
     private const byte NotAuthorized311 = (byte)ConnectReturnCode.NotAuthorized;
 
     [Fact]
-    public async Task DefaultSetupRegistersNoAuthenticatorAndAcceptsEveryone()
+    public async Task DefaultSetupWithoutUsersFileAcceptsEveryone()
     {
         await using var broker = await TestBroker.StartAsync();
 
-        Assert.Empty(broker.Server.Broker.Authenticators);
         Assert.Equal(Accepted, await ConnectCodeAsync(broker, null, null));
         Assert.Equal(Accepted, await ConnectCodeAsync(broker, "anyone", "anything"));
     }
