@@ -32,7 +32,7 @@ public sealed partial class MqttBroker
 
         return new BrokerSnapshot(
             BrokerVersion,
-            TimeSpan.FromMilliseconds(Environment.TickCount64 - Statistics.StartTimestamp),
+            TimeSpan.FromMilliseconds(NowMs - Statistics.StartTimestamp),
             connected,
             Sessions.Count,
             Index.Count,
@@ -133,7 +133,7 @@ public sealed partial class MqttBroker
         }
 
         var now = Time.GetUtcNow();
-        var ticks = Environment.TickCount64;
+        var ticks = NowMs;
         var matched = Retained.Match(filter);
         var result = new RetainedSnapshot[matched.Count];
         for (var i = 0; i < matched.Count; i++)

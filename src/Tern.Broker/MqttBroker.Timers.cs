@@ -14,25 +14,50 @@ public sealed partial class MqttBroker
         var connectTimeoutMs = (long)(Options.ConnectTimeoutSeconds * 1000);
         var sysIntervalMs = (long)(Options.SysIntervalSeconds * 1000);
         var incompleteTimeoutMs = (long)(Options.IncompletePacketTimeoutSeconds * 1000);
+        var writeTimeoutMs = (long)(Options.WriteTimeoutSeconds * 1000);
         // Fine enough for a 1 s keep alive or a sub-second CONNECT timeout, cheap for 100k connections.
         var tickMs = Math.Clamp(Math.Min(connectTimeoutMs, sysIntervalMs > 0 ? sysIntervalMs : long.MaxValue) / 4, 50, 250);
-        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(tickMs));
-        var nextSys = Environment.TickCount64;
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(tickMs), Time);
+        var nextSys = NowMs;
         try
         {
             do
             {
-                var now = Environment.TickCount64;
-
-                // Enumerated in place: Keys would copy every connection into a new array each tick,
-                // a large-object-heap array past about 10,000 connections.
-                foreach (var (connection, _) in _connections)
+                // Each step on its own: a throwing authorizer or will must not end keep-alive
+                // enforcement, CONNECT timeouts, expiry and $SYS for good.
+                var now = NowMs;
+                try
                 {
-                    connection.CheckTimeouts(now, connectTimeoutMs, incompleteTimeoutMs);
+                    // Enumerated in place: Keys would copy every connection into a new array each tick,
+                    // a large-object-heap array past about 10,000 connections.
+                    foreach (var (connection, _) in _connections)
+                    {
+                        connection.CheckTimeouts(now, connectTimeoutMs, incompleteTimeoutMs, writeTimeoutMs);
+                    }
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    Log.TimerStepFailed(_logger, ex, "connection timeouts");
                 }
 
-                Sessions.OnTimer(now);
-                Limiter.Sweep();
+                try
+                {
+                    Sessions.OnTimer(now);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    Log.TimerStepFailed(_logger, ex, "session expiry and delayed wills");
+                }
+
+                try
+                {
+                    Limiter.Sweep();
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    Log.TimerStepFailed(_logger, ex, "connection limiter sweep");
+                }
+
                 if (sysIntervalMs > 0 && now >= nextSys)
                 {
                     nextSys = now + sysIntervalMs;
@@ -77,5 +102,5 @@ public sealed partial class MqttBroker
     private void Sys(string name, long value) => Sys(name, value.ToString(CultureInfo.InvariantCulture));
 
     private void Sys(string name, string value)
-        => Route(new ApplicationMessage("$SYS/broker/" + name, Encoding.UTF8.GetBytes(value), MqttQoS.AtMostOnce, retain: true, null, null, Environment.TickCount64));
+        => Route(new ApplicationMessage("$SYS/broker/" + name, Encoding.UTF8.GetBytes(value), MqttQoS.AtMostOnce, retain: true, null, null, NowMs));
 }

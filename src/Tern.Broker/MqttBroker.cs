@@ -41,12 +41,12 @@ public sealed partial class MqttBroker : IAsyncDisposable
         Time = timeProvider ?? TimeProvider.System;
         _logger = LoggerFactory.CreateLogger("Tern.Broker");
         ConnectionLogger = LoggerFactory.CreateLogger("Tern.Broker.Connections");
-        Statistics = new BrokerStatistics(Environment.TickCount64);
+        Statistics = new BrokerStatistics(BrokerClock.Milliseconds(Time));
         Index = new SubscriptionIndex();
         Retained = new RetainedStore(options.MaxRetainedMessages);
         Sessions = new SessionManager(this);
         Bans = new BanList(options.Bans, Time);
-        Limiter = new ConnectionLimiter(options, Bans);
+        Limiter = new ConnectionLimiter(options, Bans, Time);
     }
 
     public BrokerOptions Options { get; }
@@ -95,6 +95,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
     internal ILogger ConnectionLogger { get; }
 
     internal TimeProvider Time { get; }
+
+    /// <summary>The broker's monotonic clock in milliseconds (see <see cref="BrokerClock"/>).</summary>
+    internal long NowMs => BrokerClock.Milliseconds(Time);
 
     internal SessionManager Sessions { get; }
 
@@ -171,7 +174,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
             throw new ArgumentException($"'{topic}' is not a valid topic name.", nameof(topic));
         }
 
-        return Route(new ApplicationMessage(topic, payload, qos, retain, null, null, Environment.TickCount64));
+        return Route(new ApplicationMessage(topic, payload, qos, retain, null, null, NowMs));
     }
 
     /// <summary>Fans a message out to every matching session, on the caller's thread.</summary>
@@ -220,20 +223,21 @@ public sealed partial class MqttBroker : IAsyncDisposable
         return true;
     }
 
-    /// <summary>A connection ended: session bookkeeping, the will, and shared messages handed on.</summary>
+    /// <summary>A connection ended: session bookkeeping and the will (see <see cref="SessionManager.Disconnected"/>).</summary>
     internal void OnSessionDisconnected(MqttSession session, MqttConnection connection, WillMessage? will)
+        => Sessions.Disconnected(session, connection, will);
+
+    /// <summary>
+    /// QoS 1/2 messages a shared subscription member will not acknowledge (it went offline or its
+    /// session ended) go to another member; with none left, back to the member while it lives.
+    /// </summary>
+    internal void HandOnShared(MqttSession session, List<Delivery> taken)
     {
-        // QoS 1/2 messages a leaving shared-subscription member did not acknowledge go to another member.
-        var taken = session.TakeSharedDeliveries();
-        Sessions.Disconnected(session, connection, will);
-        if (taken is not null)
+        foreach (var delivery in taken)
         {
-            foreach (var delivery in taken)
+            if (!DeliverShared(delivery.Group!, delivery.Message, exclude: session) && !session.Ended)
             {
-                if (!DeliverShared(delivery.Group!, delivery.Message, exclude: session) && !session.Ended)
-                {
-                    session.Deliver(delivery);
-                }
+                session.Deliver(delivery);
             }
         }
     }
@@ -247,7 +251,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
         // Will delay is a CONNECT property, not one of the PUBLISH.
         var properties = will.Properties is { WillDelayInterval: not null } p ? p with { WillDelayInterval = null } : will.Properties;
-        Route(new ApplicationMessage(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, Environment.TickCount64));
+        Route(new ApplicationMessage(will.Topic, will.Payload, will.QoS, will.Retain, properties, clientId, NowMs));
     }
 
     internal bool IsStopping => Volatile.Read(ref _stopped) != 0;

@@ -85,11 +85,16 @@ public sealed class TernServer : IAsyncDisposable
     /// <c>TERN_</c> environment variables (<c>TERN_Broker__MaxInflight=64</c>), <paramref name="args"/>
     /// (<c>--Broker:MaxInflight=64</c>), then <paramref name="overrides"/>.
     /// </summary>
+    /// <param name="args">Command-line configuration (<c>--Section:Key=value</c>).</param>
+    /// <param name="overrides">Settings that win over every other source.</param>
+    /// <param name="configFile">A JSON configuration file that must exist.</param>
+    /// <param name="timeProvider">The broker's clock (keep alive, expiry, will delay, timers); tests pass a fake one.</param>
     /// <exception cref="TernConfigurationException">A file is missing or malformed, or a value is invalid; the message names the key.</exception>
     public static TernServer Create(
         string[]? args = null,
         IReadOnlyDictionary<string, string?>? overrides = null,
-        string? configFile = null)
+        string? configFile = null,
+        TimeProvider? timeProvider = null)
     {
         var configuration = TernConfiguration.FollowFreeTcpPort(TernConfiguration.Build(args, overrides, configFile), out var followers);
         var brokerOptions = TernConfiguration.Bind<BrokerOptions>(configuration, BrokerOptions.SectionName);
@@ -129,7 +134,7 @@ public sealed class TernServer : IAsyncDisposable
 
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddSingleton(brokerOptions);
-        builder.Services.AddSingleton(sp => new MqttBroker(brokerOptions, authenticators, sp.GetRequiredService<ILoggerFactory>(), TimeProvider.System));
+        builder.Services.AddSingleton(sp => new MqttBroker(brokerOptions, authenticators, sp.GetRequiredService<ILoggerFactory>(), timeProvider ?? TimeProvider.System));
         builder.Services.AddSingleton<MqttConnectionHandler>();
         builder.Services.AddHostedService<BrokerLifetimeService>();
         acl.AddServices(builder.Services);

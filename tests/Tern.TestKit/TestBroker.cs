@@ -21,9 +21,10 @@ public sealed class TestBroker : IAsyncDisposable
     /// <summary>
     /// Starts a broker. <paramref name="settings"/> are configuration keys such as
     /// <c>Broker:MaxInflight</c>; they override the test defaults (TCP on 127.0.0.1, port 0).
-    /// <paramref name="beforeStart"/> sees the server before it starts (to capture its startup log).
+    /// <paramref name="beforeStart"/> sees the server before it starts (to capture its startup log);
+    /// <paramref name="time"/> is the broker's clock (a fake one drives keep alive, expiry and will delay).
     /// </summary>
-    public static async Task<TestBroker> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, Action<TernServer>? beforeStart = null)
+    public static async Task<TestBroker> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, Action<TernServer>? beforeStart = null, TimeProvider? time = null)
     {
         var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
@@ -42,7 +43,7 @@ public sealed class TestBroker : IAsyncDisposable
             }
         }
 
-        var server = TernServer.Create(args: [], overrides: overrides);
+        var server = TernServer.Create(args: [], overrides: overrides, timeProvider: time);
         try
         {
             beforeStart?.Invoke(server);

@@ -14,6 +14,16 @@ public sealed class BrokerOptions
     /// <summary>QoS 1/2 messages held per session beyond the in-flight window (also while offline); more are dropped and counted.</summary>
     public int MaxQueuedMessages { get; set; } = 1000;
 
+    /// <summary>
+    /// Longest session expiry granted, in seconds: MQTT 5 clients asking for more (or "never",
+    /// 0xFFFFFFFF) get this and are told in CONNACK; 3.1.1 persistent sessions expire after it too.
+    /// 4294967295 keeps sessions forever.
+    /// </summary>
+    public uint MaxSessionExpirySeconds { get; set; } = 7 * 24 * 3600;
+
+    /// <summary>Sessions held at once, online or not (0: no limit); a CONNECT needing one more is refused (0x97 / 0x03).</summary>
+    public int MaxSessions { get; set; }
+
     /// <summary>QoS 0 messages buffered per connection for a slow reader; more are dropped and counted.</summary>
     public int MaxQueuedQoS0Messages { get; set; } = 1000;
 
@@ -22,6 +32,12 @@ public sealed class BrokerOptions
 
     /// <summary>A connection that sends no CONNECT within this many seconds is closed.</summary>
     public double ConnectTimeoutSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// A connection whose socket accepts nothing for this many seconds while data waits to go out is
+    /// closed as a slow consumer (its session, if persistent, goes offline); 0 turns it off.
+    /// </summary>
+    public double WriteTimeoutSeconds { get; set; } = 60;
 
     /// <summary>Seconds between <c>$SYS/broker/...</c> updates; 0 turns them off.</summary>
     public double SysIntervalSeconds { get; set; } = 10;
@@ -103,10 +119,12 @@ public sealed class BrokerOptions
     public void Validate()
     {
         Require(MaxInflight is >= 1 and <= 65535, nameof(MaxInflight), "must be between 1 and 65535");
+        Require(MaxSessions >= 0, nameof(MaxSessions), "must be 0 (no limit) or more");
         Require(MaxQueuedMessages >= 0, nameof(MaxQueuedMessages), "must be 0 or more");
         Require(MaxQueuedQoS0Messages >= 1, nameof(MaxQueuedQoS0Messages), "must be 1 or more");
         Require(MaxPacketSize is >= 64 and <= 268_435_460, nameof(MaxPacketSize), "must be between 64 and 268435460 (256 MiB + header)");
         Require(ConnectTimeoutSeconds > 0, nameof(ConnectTimeoutSeconds), "must be more than 0");
+        Require(WriteTimeoutSeconds >= 0, nameof(WriteTimeoutSeconds), "must be 0 (off) or more");
         Require(SysIntervalSeconds >= 0, nameof(SysIntervalSeconds), "must be 0 (off) or more");
         Require(MaxRetainedMessages >= 0, nameof(MaxRetainedMessages), "must be 0 or more");
         Require(MaximumQoS is >= 0 and <= 2, nameof(MaximumQoS), "must be 0, 1 or 2");

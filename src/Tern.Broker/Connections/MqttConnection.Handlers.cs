@@ -37,9 +37,12 @@ internal sealed partial class MqttConnection
         }
 
         var properties = connect.Properties;
-        uint expiry = IsV5
+        var requestedExpiry = IsV5
             ? properties?.SessionExpiryInterval ?? 0
             : connect.CleanSession ? 0 : MqttSession.NeverExpires;
+
+        // Broker:MaxSessionExpirySeconds caps 3.1.1 persistent sessions too (which ask for "never").
+        var expiry = Math.Min(requestedExpiry, options.MaxSessionExpirySeconds);
         var inflightLimit = options.MaxInflight;
         if (IsV5)
         {
@@ -61,6 +64,12 @@ internal sealed partial class MqttConnection
         IsConnected = true;
 
         var session = _broker.Sessions.Connect(this, clientId, connect.CleanSession, expiry, out var sessionPresent, out var previous);
+        if (session is null)
+        {
+            IsConnected = false;
+            return Refuse(ConnectReturnCode.ServerUnavailable, ReasonCode.QuotaExceeded, $"the broker holds Broker:MaxSessions ({options.MaxSessions}) sessions");
+        }
+
         _session = session;
         session.Identity = _identity;
         if (previous is not null)
@@ -74,9 +83,25 @@ internal sealed partial class MqttConnection
             // MQTT 3.1 has no session present flag.
             SessionPresent = sessionPresent && Version != MqttProtocolVersion.V310,
             ReasonCode = 0,
-            Properties = IsV5 ? BuildConnAckProperties(assignedId, properties, connect.KeepAlive) with { AuthenticationMethod = authMethod, AuthenticationData = authMethod is null ? null : authData } : null,
+            Properties = IsV5
+                ? BuildConnAckProperties(assignedId, properties, connect.KeepAlive) with
+                {
+                    AuthenticationMethod = authMethod,
+                    AuthenticationData = authMethod is null ? null : authData,
+
+                    // The client is told when it gets another expiry than it asked for (3.2.2.3.2).
+                    SessionExpiryInterval = expiry != requestedExpiry ? expiry : null,
+                }
+                : null,
         };
-        session.Attach(this, connAck, inflightLimit);
+        if (!session.Attach(this, connAck, inflightLimit))
+        {
+            // A newer CONNECT with this client id took the session between the two steps; it closes us.
+            _closeReason = "session taken over by a new connection";
+            _publishWill = false;
+            return false;
+        }
+
         Log.ClientConnected(_logger, clientId, RemoteEndPoint, VersionName(Version), connect.CleanSession, KeepAlive, sessionPresent);
         return true;
     }
@@ -237,7 +262,7 @@ internal sealed partial class MqttConnection
             return;
         }
 
-        var message = new ApplicationMessage(topic, publish.Payload, publish.QoS, publish.Retain, properties, ClientId, Environment.TickCount64);
+        var message = new ApplicationMessage(topic, publish.Payload, publish.QoS, publish.Retain, properties, ClientId, _broker.NowMs);
         var matched = _broker.Route(message);
         if (publish.QoS != MqttQoS.AtMostOnce)
         {

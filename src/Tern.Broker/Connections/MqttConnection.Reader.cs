@@ -55,7 +55,7 @@ internal sealed partial class MqttConnection
                         if (status == ReadStatus.Throttle)
                         {
                             // Stop reading for a while and let TCP push back, rather than drop messages (as EMQX does).
-                            await Task.Delay(_throttle!.Delay()).ConfigureAwait(false);
+                            await Task.Delay(_throttle!.Delay(), _broker.Time).ConfigureAwait(false);
                         }
                         else if (!await HandleAsync(pending!, cancellationToken).ConfigureAwait(false))
                         {
@@ -63,6 +63,13 @@ internal sealed partial class MqttConnection
                             break;
                         }
                     }
+                }
+                catch (Exception ex) when (ex is not (MqttProtocolException or OperationCanceledException))
+                {
+                    // Handling a packet threw (a defect, a throwing authenticator or authorizer): not
+                    // the transport closing, whatever the exception's type.
+                    OnInternalError(ex, "handler");
+                    return;
                 }
                 finally
                 {
@@ -76,7 +83,7 @@ internal sealed partial class MqttConnection
                     return;
                 }
 
-                Volatile.Write(ref _partialSince, buffer.IsEmpty ? 0 : _partialSince == 0 ? Environment.TickCount64 : _partialSince);
+                Volatile.Write(ref _partialSince, buffer.IsEmpty ? 0 : _partialSince == 0 ? _broker.NowMs : _partialSince);
 
                 if (result.IsCompleted)
                 {
@@ -103,8 +110,7 @@ internal sealed partial class MqttConnection
         }
         catch (Exception ex)
         {
-            Log.UnexpectedError(_logger, ex, LogName);
-            _closeReason ??= "internal error";
+            OnInternalError(ex, "reader");
         }
         finally
         {
@@ -151,7 +157,7 @@ internal sealed partial class MqttConnection
             }
 
             _bytesReceived += frame.Length;
-            Volatile.Write(ref _lastActivity, Environment.TickCount64);
+            Volatile.Write(ref _lastActivity, _broker.NowMs);
             _throttle?.Spend(frame.Type == MqttPacketType.Publish ? 1 : 0, frame.Length);
 
             var packet = MqttDecoder.Decode(frame, Version);

@@ -54,11 +54,17 @@ internal sealed partial class MqttConnection
                 }
             }
         }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException or ObjectDisposedException)
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException
+            || (ex is InvalidOperationException && Volatile.Read(ref _closeRequested) != 0))
         {
             // The transport is gone; the read loop sees it too.
             _closeReason ??= "socket error while writing";
             _transport.Input.CancelPendingRead();
+        }
+        catch (Exception ex)
+        {
+            // Not the transport: a defect. The connection must not live on with a dead writer.
+            OnInternalError(ex, "writer");
         }
     }
 
@@ -147,7 +153,7 @@ internal sealed partial class MqttConnection
         return (properties ?? MqttProperties.Empty) with
         {
             SubscriptionIdentifiers = item.SubscriptionIds,
-            MessageExpiryInterval = message.HasExpiry ? message.RemainingExpirySeconds(Environment.TickCount64) : null,
+            MessageExpiryInterval = message.HasExpiry ? message.RemainingExpirySeconds(_broker.NowMs) : null,
             TopicAlias = alias != 0 ? alias : null,
         };
     }
@@ -159,7 +165,15 @@ internal sealed partial class MqttConnection
             Volatile.Write(ref _bytesSent, _bytesSent + output.UnflushedBytes);
         }
 
-        var flush = await output.FlushAsync().ConfigureAwait(false);
+        var pending = output.FlushAsync();
+        if (!pending.IsCompleted)
+        {
+            // The transport holds more than it lets through: the write deadline runs from here.
+            Volatile.Write(ref _flushStalledSince, _broker.NowMs);
+        }
+
+        var flush = await pending.ConfigureAwait(false);
+        Volatile.Write(ref _flushStalledSince, 0);
         return !flush.IsCompleted && !flush.IsCanceled;
     }
 }

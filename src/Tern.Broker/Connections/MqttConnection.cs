@@ -40,7 +40,10 @@ internal sealed partial class MqttConnection
     private bool _publishWill = true;
     private long _lastActivity;
 
-    // Environment.TickCount64 since when a packet is incomplete in the input, 0 when none is.
+    // The broker's clock (ms) since when a flush waits for the socket to take data, 0 when none does.
+    private long _flushStalledSince;
+
+    // The broker's clock (ms) since when a packet is incomplete in the input, 0 when none is.
     private long _partialSince;
     private readonly ReadThrottle? _throttle;
     private bool _connectReceived;
@@ -70,8 +73,8 @@ internal sealed partial class MqttConnection
         _info = info;
         _admittedAddress = admittedAddress;
         _logger = broker.ConnectionLogger;
-        _openedAt = Environment.TickCount64;
-        _throttle = ReadThrottle.Create(broker.Options);
+        _openedAt = broker.NowMs;
+        _throttle = ReadThrottle.Create(broker.Options, broker.Time);
         _lastActivity = _openedAt;
     }
 
@@ -127,9 +130,22 @@ internal sealed partial class MqttConnection
         _transport.Input.CancelPendingRead();
     }
 
-    /// <summary>Called by the broker's timer: closes a connection past its CONNECT or keep-alive deadline.</summary>
-    public void CheckTimeouts(long now, long connectTimeoutMs, long incompleteTimeoutMs)
+    /// <summary>The writer has waited on the socket since this time (broker clock, ms), or 0.</summary>
+    internal long FlushStalledSince => Volatile.Read(ref _flushStalledSince);
+
+    /// <summary>Called by the broker's timer: closes a connection past its CONNECT, keep-alive or write deadline.</summary>
+    public void CheckTimeouts(long now, long connectTimeoutMs, long incompleteTimeoutMs, long writeTimeoutMs)
     {
+        var stalledSince = Volatile.Read(ref _flushStalledSince);
+        if (writeTimeoutMs > 0 && stalledSince != 0 && now - stalledSince > writeTimeoutMs)
+        {
+            // A subscriber that stopped reading: its queue would only grow (and hold up its publishers).
+            _broker.Statistics.SlowConsumerClosed();
+            Log.SlowConsumer(_logger, LogName, RemoteEndPoint, writeTimeoutMs / 1000.0);
+            Close($"slow consumer: the socket took nothing for {writeTimeoutMs / 1000.0:0.###} s", publishWill: true);
+            return;
+        }
+
         var partialSince = Volatile.Read(ref _partialSince);
         if (incompleteTimeoutMs > 0 && partialSince != 0 && now - partialSince > incompleteTimeoutMs)
         {
@@ -180,6 +196,30 @@ internal sealed partial class MqttConnection
             Interlocked.Decrement(ref _qos0Backlog);
             _broker.Statistics.MessageDropped();
         }
+    }
+
+    /// <summary>
+    /// An exception nobody expected (a defect, or a throwing authenticator or authorizer): logged with
+    /// its stack, counted, and the connection closed (MQTT 5: DISCONNECT 0x80 first when it can still be sent).
+    /// </summary>
+    private void OnInternalError(Exception exception, string where)
+    {
+        _broker.Statistics.InternalError();
+        Log.UnexpectedError(_logger, exception, LogName, where);
+        _closeReason ??= $"internal error in the {where}: {exception.GetType().Name}: {exception.Message}";
+        _publishWill = true;
+        if (Version == MqttProtocolVersion.V500 && IsConnected && where != "writer")
+        {
+            _outbound.TryAdd(OutboundItem.Packet(Disconnect(ReasonCode.UnspecifiedError, "internal error")));
+            _lingerOnClose = true;
+        }
+
+        if (Interlocked.Exchange(ref _closeRequested, 1) == 0 && where == "writer")
+        {
+            _info.Abort?.Invoke();
+        }
+
+        _transport.Input.CancelPendingRead();
     }
 
     private void OnProtocolViolation(string reason, ReasonCode code)
@@ -259,9 +299,6 @@ internal sealed partial class MqttConnection
         }
 
         _broker.Statistics.AddClosed(_messagesReceived, _messagesSent, _bytesReceived, _bytesSent);
-        _broker.Unregister(this);
-        _broker.Limiter.Release(_admittedAddress);
-
         if (_session is { } session)
         {
             var reason = _closeReason ?? "connection closed by client";
@@ -272,5 +309,9 @@ internal sealed partial class MqttConnection
         {
             Log.ConnectionClosed(_logger, LogName, _closeReason);
         }
+
+        // Listed until its session is settled: whoever sees it gone sees the session's new state.
+        _broker.Unregister(this);
+        _broker.Limiter.Release(_admittedAddress);
     }
 }

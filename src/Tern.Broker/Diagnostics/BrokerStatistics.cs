@@ -14,6 +14,8 @@ public sealed class BrokerStatistics
     private long _protocolErrors;
     private long _connectionsTotal;
     private long _connectionsRefused;
+    private long _internalErrors;
+    private long _slowConsumersClosed;
 
     internal BrokerStatistics(long startTimestamp) => StartTimestamp = startTimestamp;
 
@@ -28,6 +30,12 @@ public sealed class BrokerStatistics
     /// <summary>Connections closed at accept by a limit or an address ban.</summary>
     public long ConnectionsRefused => Interlocked.Read(ref _connectionsRefused);
 
+    /// <summary>Connections closed by an unexpected exception (logged at Error with the stack).</summary>
+    public long InternalErrors => Interlocked.Read(ref _internalErrors);
+
+    /// <summary>Connections closed because their socket took nothing for <see cref="BrokerOptions.WriteTimeoutSeconds"/>.</summary>
+    public long SlowConsumersClosed => Interlocked.Read(ref _slowConsumersClosed);
+
     internal long ClosedMessagesReceived => Interlocked.Read(ref _messagesReceived);
 
     internal long ClosedMessagesSent => Interlocked.Read(ref _messagesSent);
@@ -37,6 +45,10 @@ public sealed class BrokerStatistics
     internal long ClosedBytesSent => Interlocked.Read(ref _bytesSent);
 
     internal void MessageDropped() => Interlocked.Increment(ref _messagesDropped);
+
+    internal void SlowConsumerClosed() => Interlocked.Increment(ref _slowConsumersClosed);
+
+    internal void InternalError() => Interlocked.Increment(ref _internalErrors);
 
     internal void ProtocolError() => Interlocked.Increment(ref _protocolErrors);
 

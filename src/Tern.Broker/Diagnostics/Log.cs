@@ -19,8 +19,8 @@ internal static partial class Log
     [LoggerMessage(5, LogLevel.Warning, "Client {ClientId} closed: {Reason}")]
     public static partial void ConnectionClosed(ILogger logger, string clientId, string reason);
 
-    [LoggerMessage(6, LogLevel.Error, "Unexpected error on connection of {ClientId}")]
-    public static partial void UnexpectedError(ILogger logger, Exception exception, string clientId);
+    [LoggerMessage(6, LogLevel.Error, "Unexpected error in the {Where} of the connection of {ClientId}; connection closed")]
+    public static partial void UnexpectedError(ILogger logger, Exception exception, string clientId, string where);
 
     [LoggerMessage(7, LogLevel.Information, "Client {ClientId} took over the session of a connection from {RemoteEndPoint}")]
     public static partial void SessionTakenOver(ILogger logger, string clientId, string? remoteEndPoint);
@@ -33,4 +33,13 @@ internal static partial class Log
 
     [LoggerMessage(10, LogLevel.Information, "Client {ClientId} may not subscribe to {Filter}")]
     public static partial void SubscribeDenied(ILogger logger, string clientId, string filter);
+
+    [LoggerMessage(11, LogLevel.Error, "Timer step '{Step}' failed; the timer goes on")]
+    public static partial void TimerStepFailed(ILogger logger, Exception exception, string step);
+
+    [LoggerMessage(12, LogLevel.Error, "Publishing the will of {ClientId} failed")]
+    public static partial void WillFailed(ILogger logger, Exception exception, string clientId);
+
+    [LoggerMessage(13, LogLevel.Warning, "Client {ClientId} from {RemoteEndPoint} is a slow consumer: its socket took nothing for {Seconds} s while data waited; connection closed")]
+    public static partial void SlowConsumer(ILogger logger, string clientId, string? remoteEndPoint, double seconds);
 }

@@ -11,15 +11,17 @@ internal sealed class ConnectionLimiter
 {
     private readonly BrokerOptions _options;
     private readonly BanList _bans;
+    private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<IPAddress, int> _perAddress = new();
     private readonly ConcurrentDictionary<string, TokenBucket> _rates = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, Queue<long>> _connects = new(StringComparer.Ordinal);
     private int _total;
 
-    public ConnectionLimiter(BrokerOptions options, BanList bans)
+    public ConnectionLimiter(BrokerOptions options, BanList bans, TimeProvider time)
     {
         _options = options;
         _bans = bans;
+        _time = time;
     }
 
     /// <summary>Admits a connection or says why not; an admitted one must be <see cref="Release"/>d.</summary>
@@ -38,7 +40,7 @@ internal sealed class ConnectionLimiter
 
         if (_options.MaxConnectionRate > 0)
         {
-            var bucket = _rates.GetOrAdd(info.Listener, _ => new TokenBucket(_options.MaxConnectionRate, Math.Max(1, _options.MaxConnectionRate)));
+            var bucket = _rates.GetOrAdd(info.Listener, _ => new TokenBucket(_options.MaxConnectionRate, Math.Max(1, _options.MaxConnectionRate), _time));
             if (!bucket.TryTake(1))
             {
                 return $"more than {_options.MaxConnectionRate} new connections per second on listener {info.Listener}";
@@ -86,7 +88,7 @@ internal sealed class ConnectionLimiter
             return false;
         }
 
-        var ticks = Environment.TickCount64;
+        var ticks = BrokerClock.Milliseconds(_time);
         var window = (long)(flapping.WindowSeconds * 1000);
         var history = _connects.GetOrAdd(clientId, _ => new Queue<long>());
         lock (history)
@@ -117,7 +119,7 @@ internal sealed class ConnectionLimiter
             return;
         }
 
-        var ticks = Environment.TickCount64;
+        var ticks = BrokerClock.Milliseconds(_time);
         var window = (long)(_options.Flapping.WindowSeconds * 1000);
         foreach (var (id, history) in _connects)
         {
@@ -139,10 +141,13 @@ internal sealed class TokenBucket
     private readonly double _ratePerSecond;
     private readonly double _capacity;
     private double _tokens;
-    private long _last = Environment.TickCount64;
+    private readonly TimeProvider _time;
+    private long _last;
 
-    public TokenBucket(double ratePerSecond, double capacity)
+    public TokenBucket(double ratePerSecond, double capacity, TimeProvider time)
     {
+        _time = time;
+        _last = BrokerClock.Milliseconds(time);
         _ratePerSecond = ratePerSecond;
         _capacity = capacity;
         _tokens = capacity;
@@ -165,7 +170,7 @@ internal sealed class TokenBucket
 
     private void Refill()
     {
-        var now = Environment.TickCount64;
+        var now = BrokerClock.Milliseconds(_time);
         _tokens = Math.Min(_capacity, _tokens + ((now - _last) * _ratePerSecond / 1000.0));
         _last = now;
     }

@@ -11,18 +11,21 @@ internal sealed class ReadThrottle
     private readonly double _bytesPerSecond;
     private double _messageTokens;
     private double _byteTokens;
-    private long _last = Environment.TickCount64;
+    private readonly TimeProvider _time;
+    private long _last;
 
-    public ReadThrottle(double messagesPerSecond, double bytesPerSecond)
+    public ReadThrottle(double messagesPerSecond, double bytesPerSecond, TimeProvider time)
     {
+        _time = time;
+        _last = BrokerClock.Milliseconds(time);
         _messagesPerSecond = messagesPerSecond;
         _bytesPerSecond = bytesPerSecond;
         _messageTokens = messagesPerSecond;
         _byteTokens = bytesPerSecond;
     }
 
-    public static ReadThrottle? Create(BrokerOptions options)
-        => options.MaxPublishRate > 0 || options.MaxBytesRate > 0 ? new ReadThrottle(options.MaxPublishRate, options.MaxBytesRate) : null;
+    public static ReadThrottle? Create(BrokerOptions options, TimeProvider time)
+        => options.MaxPublishRate > 0 || options.MaxBytesRate > 0 ? new ReadThrottle(options.MaxPublishRate, options.MaxBytesRate, time) : null;
 
     public void Spend(int messages, long bytes)
     {
@@ -33,7 +36,7 @@ internal sealed class ReadThrottle
     /// <summary>How long to stop reading so that the client stays within its rates.</summary>
     public TimeSpan Delay()
     {
-        var now = Environment.TickCount64;
+        var now = BrokerClock.Milliseconds(_time);
         var elapsed = (now - _last) / 1000.0;
         _last = now;
         var wait = 0.0;

@@ -37,10 +37,10 @@ internal sealed class ApplicationMessage
 
     public string? PublisherClientId { get; }
 
-    /// <summary><see cref="Environment.TickCount64"/> when the broker received it.</summary>
+    /// <summary>The broker's clock (<see cref="BrokerClock"/>, ms) when it received it.</summary>
     public long CreatedTimestamp { get; }
 
-    /// <summary><see cref="Environment.TickCount64"/> after which it must not be delivered (MQTT 5 message expiry).</summary>
+    /// <summary>The broker's clock (ms) after which it must not be delivered (MQTT 5 message expiry).</summary>
     public long ExpiresAt { get; }
 
     public bool HasExpiry => ExpiresAt != long.MaxValue;

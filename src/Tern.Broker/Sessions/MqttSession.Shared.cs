@@ -10,6 +10,13 @@ internal sealed partial class MqttSession
     {
         lock (_sync)
         {
+            return TakeSharedDeliveriesLocked();
+        }
+    }
+
+    private List<Delivery>? TakeSharedDeliveriesLocked()
+    {
+        {
             List<Delivery>? taken = null;
             List<ushort>? ids = null;
             if (_inflight is not null)

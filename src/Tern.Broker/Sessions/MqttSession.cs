@@ -19,18 +19,21 @@ internal sealed partial class MqttSession
     private Queue<Delivery>? _queue;
     private HashSet<ushort>? _incomingQoS2;
     private Dictionary<string, Subscription>? _subscriptions;
+    private readonly MqttBroker _broker;
     private readonly BrokerOptions _options;
     private readonly BrokerStatistics _statistics;
     private MqttConnection? _connection;
+    private MqttConnection? _owner;
     private int _inflightLimit;
     private ushort _lastPacketId;
 
-    public MqttSession(string clientId, BrokerOptions options, BrokerStatistics statistics)
+    public MqttSession(string clientId, MqttBroker broker)
     {
         ClientId = clientId;
-        _options = options;
-        _statistics = statistics;
-        _inflightLimit = options.MaxInflight;
+        _broker = broker;
+        _options = broker.Options;
+        _statistics = broker.Statistics;
+        _inflightLimit = _options.MaxInflight;
     }
 
     public string ClientId { get; }
@@ -38,13 +41,16 @@ internal sealed partial class MqttSession
     /// <summary>Seconds the session outlives its connection; 0 ends it at disconnect.</summary>
     public uint ExpiryInterval { get; set; }
 
-    /// <summary>The connection that owns the session, attached or about to be; null while offline.</summary>
-    public MqttConnection? Owner { get; set; }
+    /// <summary>
+    /// The connection that owns the session, attached or about to be; null while offline. Changed
+    /// under the session's lock (by the session manager), so an attach can check it atomically.
+    /// </summary>
+    public MqttConnection? Owner => Volatile.Read(ref _owner);
 
     /// <summary>An online connection receives deliveries.</summary>
     public bool IsOnline => Volatile.Read(ref _connection) is not null;
 
-    /// <summary><see cref="Environment.TickCount64"/> when the owner went away.</summary>
+    /// <summary>The broker's clock (ms) when the owner went away.</summary>
     public long DisconnectedAt { get; set; }
 
     public bool Ended { get; private set; }
@@ -55,7 +61,7 @@ internal sealed partial class MqttSession
     /// <summary>An MQTT 5 will waiting for its will delay interval; guarded by the session manager.</summary>
     public WillMessage? PendingWill { get; set; }
 
-    /// <summary><see cref="Environment.TickCount64"/> when <see cref="PendingWill"/> is published.</summary>
+    /// <summary>The broker's clock (ms) when <see cref="PendingWill"/> is published.</summary>
     public long PendingWillDue { get; set; }
 
     /// <summary>Filters of this session; touched by the owning connection's read loop under <see cref="Sync"/>.</summary>
@@ -78,13 +84,62 @@ internal sealed partial class MqttSession
     }
 
     /// <summary>
-    /// Attaches a connection: CONNACK first, then the unacknowledged in-flight messages again
-    /// (PUBLISH with DUP, or PUBREL) [MQTT-4.4.0-1], then whatever queued while offline.
+    /// Makes <paramref name="owner"/> the owner; the previous owner (to be closed by the caller) stops
+    /// receiving at once. Returns the previous owner.
     /// </summary>
-    public void Attach(MqttConnection connection, ConnAckPacket connAck, int inflightLimit)
+    public MqttConnection? TransferOwner(MqttConnection owner)
     {
         lock (_sync)
         {
+            var previous = _owner;
+            if (_connection is not null && !ReferenceEquals(_connection, owner))
+            {
+                _connection = null;
+            }
+
+            Volatile.Write(ref _owner, owner);
+            return previous;
+        }
+    }
+
+    /// <summary>
+    /// The owner's connection ended: the session goes offline at <paramref name="now"/>. False when
+    /// <paramref name="connection"/> no longer owns it (another connection took it over).
+    /// </summary>
+    public bool ReleaseOwner(MqttConnection connection, long now)
+    {
+        lock (_sync)
+        {
+            if (!ReferenceEquals(_owner, connection))
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _owner, null);
+            if (ReferenceEquals(_connection, connection))
+            {
+                _connection = null;
+            }
+
+            DisconnectedAt = now;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Attaches the owning connection: CONNACK first, then the unacknowledged in-flight messages again
+    /// (PUBLISH with DUP, or PUBREL) [MQTT-4.4.0-1], then whatever queued while offline. False when
+    /// <paramref name="connection"/> lost the session to a newer connection before it got here.
+    /// </summary>
+    public bool Attach(MqttConnection connection, ConnAckPacket connAck, int inflightLimit)
+    {
+        lock (_sync)
+        {
+            if (Ended || !ReferenceEquals(_owner, connection))
+            {
+                return false;
+            }
+
             _connection = connection;
             _inflightLimit = inflightLimit;
             connection.SendControl(connAck);
@@ -104,18 +159,7 @@ internal sealed partial class MqttSession
             }
 
             PumpQueue(connection);
-        }
-    }
-
-    /// <summary>Stops delivering to <paramref name="connection"/> if it is the attached one.</summary>
-    public void Detach(MqttConnection connection)
-    {
-        lock (_sync)
-        {
-            if (ReferenceEquals(_connection, connection))
-            {
-                _connection = null;
-            }
+            return true;
         }
     }
 
@@ -123,7 +167,7 @@ internal sealed partial class MqttSession
     public void Deliver(in Delivery delivery)
     {
         var message = delivery.Message;
-        if (message.HasExpiry && message.IsExpired(Environment.TickCount64))
+        if (message.HasExpiry && message.IsExpired(_broker.NowMs))
         {
             return;
         }
@@ -258,16 +302,20 @@ internal sealed partial class MqttSession
         }
     }
 
-    /// <summary>Ends the session for good: subscriptions leave the index, queues are dropped.</summary>
-    public void End(SubscriptionIndex index)
+    /// <summary>
+    /// Ends the session for good: subscriptions leave the index, queues are dropped. Returns the
+    /// unacknowledged messages it got through shared subscriptions, for the group to hand on.
+    /// </summary>
+    public List<Delivery>? End(SubscriptionIndex index)
     {
         lock (_sync)
         {
             if (Ended)
             {
-                return;
+                return null;
             }
 
+            var shared = TakeSharedDeliveriesLocked();
             Ended = true;
             if (_subscriptions is not null)
             {
@@ -282,6 +330,7 @@ internal sealed partial class MqttSession
             _inflight = null;
             _incomingQoS2 = null;
             _connection = null;
+            return shared;
         }
     }
 
@@ -296,7 +345,7 @@ internal sealed partial class MqttSession
             return;
         }
 
-        var now = Environment.TickCount64;
+        var now = _broker.NowMs;
         while (_queue.Count > 0 && (_queue.Peek().QoS == MqttQoS.AtMostOnce || InflightCount < _inflightLimit))
         {
             var next = _queue.Dequeue();

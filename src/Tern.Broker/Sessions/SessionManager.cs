@@ -1,11 +1,14 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Tern.Protocol;
 
 namespace Tern.Broker;
 
 /// <summary>
 /// Sessions by client id: creation, resumption, takeover, expiry and delayed wills. Its lock is
-/// taken on CONNECT, disconnect and by the timer, never on the publish path.
+/// taken on CONNECT, disconnect and by the timer, never on the publish path. What these find to do
+/// beyond bookkeeping (publishing wills, handing a leaving shared member's messages to the group)
+/// runs after the lock is released, so a will's fan-out never holds up other clients' CONNECTs.
 /// </summary>
 internal sealed class SessionManager
 {
@@ -19,27 +22,31 @@ internal sealed class SessionManager
 
     public bool TryGet(string clientId, out MqttSession? session) => _sessions.TryGetValue(clientId, out session);
 
+    public IEnumerable<MqttSession> All => _sessions.Values;
+
     /// <summary>
     /// Gives <paramref name="connection"/> the session of <paramref name="clientId"/>: resumes a stored
     /// one unless <paramref name="cleanStart"/>, else starts a new one. A connection that owned it is
-    /// returned so the caller can close it (takeover, [MQTT-3.1.4-2]).
+    /// returned so the caller can close it (takeover, [MQTT-3.1.4-2]). Ownership moves atomically:
+    /// from here on only <paramref name="connection"/> can attach (see <see cref="MqttSession.Attach"/>).
+    /// Null when a new session would exceed <see cref="BrokerOptions.MaxSessions"/>.
     /// </summary>
-    public MqttSession Connect(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, out bool sessionPresent, out MqttConnection? previous)
+    public MqttSession? Connect(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, out bool sessionPresent, out MqttConnection? previous)
     {
+        var work = new Deferred();
+        MqttSession? session;
         lock (_sync)
         {
             previous = null;
-            if (_sessions.TryGetValue(clientId, out var session))
+            if (_sessions.TryGetValue(clientId, out session))
             {
-                previous = session.Owner;
-                if (previous is not null)
+                // Expired but not yet swept by the timer: gone all the same, on the broker's one clock.
+                var expired = session.Owner is null && session.ExpiryInterval != MqttSession.NeverExpires
+                    && _broker.NowMs - session.DisconnectedAt >= session.ExpiryInterval * 1000L;
+                previous = session.TransferOwner(connection);
+                if (cleanStart || expired || session.ExpiryInterval == 0)
                 {
-                    session.Detach(previous);
-                }
-
-                if (cleanStart || session.ExpiryInterval == 0)
-                {
-                    EndLocked(session);
+                    EndLocked(session, ref work);
                     session = null;
                 }
                 else
@@ -52,66 +59,96 @@ internal sealed class SessionManager
             sessionPresent = session is not null;
             if (session is null)
             {
-                session = new MqttSession(clientId, _broker.Options, _broker.Statistics);
+                if (_broker.Options.MaxSessions > 0 && _sessions.Count >= _broker.Options.MaxSessions)
+                {
+                    sessionPresent = false;
+                    Run(work);
+                    return null;
+                }
+
+                session = new MqttSession(clientId, _broker);
+                session.TransferOwner(connection);
                 _sessions[clientId] = session;
             }
 
             session.ExpiryInterval = expiryInterval;
-            session.Owner = connection;
-            return session;
         }
+
+        Run(work);
+        return session;
     }
 
     /// <summary>
     /// The connection went away: end the session or keep it for its expiry interval, and publish
-    /// the will now, later (MQTT 5 will delay) or not at all.
+    /// the will now, later (MQTT 5 will delay) or not at all. A session that another connection
+    /// resumed meanwhile is left alone: its new owner resends what this one did not acknowledge.
     /// </summary>
     public void Disconnected(MqttSession session, MqttConnection connection, WillMessage? will)
     {
+        var work = new Deferred();
         lock (_sync)
         {
-            session.Detach(connection);
             var delay = will?.Properties?.WillDelayInterval ?? 0;
             if (session.Ended)
             {
                 // The session ended under it (clean start takeover): the will goes out at session end.
-                Publish(will, session);
-                return;
+                work.AddWill(will, session);
             }
-
-            if (!ReferenceEquals(session.Owner, connection))
+            else if (!session.ReleaseOwner(connection, _broker.NowMs))
             {
                 // Taken over by a connection that resumed the session: a delayed will is cancelled.
                 if (delay == 0)
                 {
-                    Publish(will, session);
+                    work.AddWill(will, session);
                 }
-
-                return;
             }
-
-            session.Owner = null;
-            session.DisconnectedAt = Environment.TickCount64;
-            if (session.ExpiryInterval == 0)
+            else if (session.ExpiryInterval == 0)
             {
-                EndLocked(session);
-                Publish(will, session);
-            }
-            else if (delay == 0)
-            {
-                Publish(will, session);
+                EndLocked(session, ref work);
+                work.AddWill(will, session);
             }
             else
             {
-                session.PendingWill = will;
-                session.PendingWillDue = session.DisconnectedAt + (delay * 1000L);
+                // Offline, kept: the messages a shared member did not acknowledge go to another member.
+                work.AddShared(session, session.TakeSharedDeliveries());
+                if (delay == 0)
+                {
+                    work.AddWill(will, session);
+                }
+                else
+                {
+                    session.PendingWill = will;
+                    session.PendingWillDue = session.DisconnectedAt + (delay * 1000L);
+                }
             }
         }
+
+        Run(work);
+    }
+
+    /// <summary>Ends a session that is offline (or whose connection is gone), e.g. discarded by an operator.</summary>
+    public bool Discard(string clientId)
+    {
+        var work = new Deferred();
+        bool ended = false;
+        lock (_sync)
+        {
+            if (_sessions.TryGetValue(clientId, out var session) && session.Owner is null)
+            {
+                EndLocked(session, ref work);
+                ended = true;
+            }
+        }
+
+        Run(work);
+        return ended;
     }
 
     /// <summary>Publishes due delayed wills and ends offline sessions whose expiry interval has passed.</summary>
     public void OnTimer(long now)
     {
+        var work = new Deferred();
+
         // In place, not a copy of every session per tick (Values snapshots).
         foreach (var (_, session) in _sessions)
         {
@@ -129,42 +166,84 @@ internal sealed class SessionManager
 
             lock (_sync)
             {
-                if (session.Owner is not null)
+                if (session.Owner is not null || session.Ended)
                 {
                     continue;
                 }
 
                 if (expired)
                 {
-                    EndLocked(session);
+                    EndLocked(session, ref work);
                 }
                 else if (session.PendingWill is { } will)
                 {
                     session.PendingWill = null;
-                    Publish(will, session);
+                    work.AddWill(will, session);
+                }
+            }
+        }
+
+        Run(work);
+    }
+
+    private void EndLocked(MqttSession session, ref Deferred work)
+    {
+        work.AddShared(session, session.End(_broker.Index));
+        _sessions.TryRemove(new KeyValuePair<string, MqttSession>(session.ClientId, session));
+        if (session.PendingWill is { } will)
+        {
+            session.PendingWill = null;
+            work.AddWill(will, session);
+        }
+    }
+
+    private void Run(Deferred work)
+    {
+        if (work.Shared is not null)
+        {
+            foreach (var (session, taken) in work.Shared)
+            {
+                _broker.HandOnShared(session, taken);
+            }
+        }
+
+        if (work.Wills is not null)
+        {
+            foreach (var (will, session) in work.Wills)
+            {
+                try
+                {
+                    _broker.PublishWill(will, session.ClientId, session.Identity);
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    // An authorizer that throws must not cost the other wills (or the timer).
+                    Log.WillFailed(_broker.ConnectionLogger, ex, session.ClientId);
                 }
             }
         }
     }
 
-    public IEnumerable<MqttSession> All => _sessions.Values;
-
-    private void EndLocked(MqttSession session)
+    /// <summary>What was found under the lock to do after it.</summary>
+    private struct Deferred
     {
-        session.End(_broker.Index);
-        _sessions.TryRemove(new KeyValuePair<string, MqttSession>(session.ClientId, session));
-        if (session.PendingWill is { } will)
+        public List<(WillMessage Will, MqttSession Session)>? Wills;
+        public List<(MqttSession Session, List<Delivery> Taken)>? Shared;
+
+        public void AddWill(WillMessage? will, MqttSession session)
         {
-            session.PendingWill = null;
-            Publish(will, session);
+            if (will is not null)
+            {
+                (Wills ??= []).Add((will, session));
+            }
         }
-    }
 
-    private void Publish(WillMessage? will, MqttSession session)
-    {
-        if (will is not null)
+        public void AddShared(MqttSession session, List<Delivery>? taken)
         {
-            _broker.PublishWill(will, session.ClientId, session.Identity);
+            if (taken is { Count: > 0 })
+            {
+                (Shared ??= []).Add((session, taken));
+            }
         }
     }
 }

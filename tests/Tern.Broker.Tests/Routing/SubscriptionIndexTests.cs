@@ -5,10 +5,9 @@ namespace Tern.Broker.Tests.Routing;
 
 public sealed class SubscriptionIndexTests
 {
-    private readonly BrokerOptions _options = new();
-    private readonly BrokerStatistics _statistics = new(0);
+    private readonly MqttBroker _broker = new(new BrokerOptions());
 
-    private MqttSession NewSession(string id) => new(id, _options, _statistics);
+    private MqttSession NewSession(string id) => new(id, _broker);
 
     private static Subscription Sub(MqttSession session, string filter, MqttQoS qos = MqttQoS.AtMostOnce)
         => Subscription.Create(session, filter, new SubscriptionOptions(qos), null);
