@@ -30,8 +30,8 @@ internal static partial class BenchCommand
     {
         var o = new CommonOptions();
         var count = CountOption("Connections to open.", 1000);
-        var hold = new Option<double?>("--duration", "-d") { Description = "Seconds to hold the connections open after the last one connected (default: until Ctrl+C).", HelpName = "seconds" };
-        var rate = new Option<double?>("--rate", "-R") { Description = "New connections per second (default: as fast as 256 concurrent handshakes allow).", HelpName = "per-second" };
+        var hold = DurationOption("Seconds to hold the connections open after the last one connected (default: until Ctrl+C).");
+        var rate = new Option<double?>("--rate") { Description = "New connections per second (default: as fast as 256 concurrent handshakes allow).", HelpName = "per-second" };
         var ready = new Option<FileInfo?>("--ready-file") { Description = "Write the number connected to this file once all connections are open (for scripts).", HelpName = "file" };
         var command = new Command("conn", "Open connections at a paced rate and hold them; report the connect rate and failures.") { count, rate, hold, ready };
         o.AddTo(command);
