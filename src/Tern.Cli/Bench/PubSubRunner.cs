@@ -193,7 +193,7 @@ internal sealed class PubSubRunner
     }
 
     /// <summary>How long late deliveries and acknowledgements may take after the window: 2 s, or a tenth of a long window (at most 10 s).</summary>
-    public static TimeSpan DrainLimit(double windowSeconds) => TimeSpan.FromSeconds(Math.Clamp(windowSeconds / 10, 2, 10));
+    private static TimeSpan DrainLimit(double windowSeconds) => TimeSpan.FromSeconds(Math.Clamp(windowSeconds / 10, 2, 10));
 
     /// <summary>
     /// Lets the publishers collect their outstanding acknowledgements and disconnect, and the subscribers
