@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using Tern.Server;
 
 namespace Tern.Cli.Tests;
 
@@ -17,8 +19,8 @@ public sealed class BenchTests
     {
         await using var broker = await TernBroker.StartAsync();
         var summary = await RunJsonAsync(
-            "bench", "pubsub", "-p", Port(broker), "-c", "2", "-S", "3", "-q", qos.ToString(CultureInfo.InvariantCulture),
-            "-n", "300", "--json", "--prefix", $"b{qos}-{Environment.ProcessId}");
+            "bench", "pubsub", "-p", Port(broker), "-N", "2", "-S", "3", "-q", qos.ToString(CultureInfo.InvariantCulture),
+            "-M", "300", "--json", "-i", $"b{qos}-{Environment.ProcessId}");
 
         Assert.Equal(600, summary.GetProperty("sent").GetInt64());
         Assert.Equal(1800, summary.GetProperty("expected").GetInt64());
@@ -34,8 +36,8 @@ public sealed class BenchTests
     {
         await using var broker = await TernBroker.StartAsync();
         var summary = await RunJsonAsync(
-            "bench", "pubsub", "-p", Port(broker), "-c", "4", "-S", "4", "-t", "pair/%i", "-T", "pair/%i", "-q", "1",
-            "-n", "200", "--json", "--prefix", $"pair-{Environment.ProcessId}");
+            "bench", "pubsub", "-p", Port(broker), "-N", "4", "-S", "4", "-t", "pair/%i", "-T", "pair/%i", "-q", "1",
+            "-M", "200", "--json", "-i", $"pair-{Environment.ProcessId}");
 
         Assert.Equal(800, summary.GetProperty("expected").GetInt64());
         Assert.Equal(800, summary.GetProperty("received").GetInt64());
@@ -49,8 +51,8 @@ public sealed class BenchTests
     {
         await using var broker = await TernBroker.StartAsync();
         var summary = await RunJsonAsync(
-            "bench", "pubsub", "-p", Port(broker), "-c", "3", "-S", "1", "-T", "#", "-q", qos.ToString(CultureInfo.InvariantCulture),
-            "-r", "3000", "-n", "400", "--json", "--prefix", $"rate{qos}-{Environment.ProcessId}");
+            "bench", "pubsub", "-p", Port(broker), "-N", "3", "-S", "1", "-T", "#", "-q", qos.ToString(CultureInfo.InvariantCulture),
+            "--rate", "3000", "-M", "400", "--json", "-i", $"rate{qos}-{Environment.ProcessId}");
 
         Assert.Equal(1200, summary.GetProperty("sent").GetInt64());
         Assert.Equal(1200, summary.GetProperty("received").GetInt64());
@@ -65,25 +67,156 @@ public sealed class BenchTests
     {
         await using var broker = await TernBroker.StartAsync();
         var summary = await RunJsonAsync(
-            "bench", "pubsub", "-p", Port(broker), "-c", "2", "-S", "1", "-T", "#", "-r", "2000", "-n", "200",
-            "--warmup", "600", "--json", "--prefix", $"warm-{Environment.ProcessId}");
+            "bench", "pubsub", "-p", Port(broker), "-N", "2", "-S", "1", "-T", "#", "--rate", "2000", "-M", "200",
+            "--warmup", "600", "--json", "-i", $"warm-{Environment.ProcessId}");
 
         Assert.Equal(400, summary.GetProperty("received").GetInt64());
         Assert.Equal(0, summary.GetProperty("lost").GetInt64());
         Assert.Equal(0, summary.GetProperty("latencies").GetInt64());
     }
 
+    /// <summary>
+    /// docs/cli.md's fan-in example (10 publishers, one subscriber on #, rate max) for 2 s with the
+    /// defaults: the closed loop keeps each subscriber's backlog within the broker's default queue bound
+    /// (1,000 messages), so a default broker drops nothing.
+    /// </summary>
+    [Fact]
+    public async Task Pubsub_DocumentedFanIn_WithTheDefaults_LosesNothingOnADefaultBroker()
+    {
+        await using var broker = await TernBroker.StartAsync();
+        var summary = await RunJsonAsync(
+            "bench", "pubsub", "-p", Port(broker), "-N", "10", "-S", "1", "-T", "#", "-W", "2", "--json", "-i", $"doc-{Environment.ProcessId}");
+
+        Assert.Equal(1000, summary.GetProperty("maxLag").GetInt64());
+        Assert.Equal(2.0, summary.GetProperty("seconds").GetDouble());
+        Assert.True(summary.GetProperty("sent").GetInt64() > 0);
+        Assert.Equal(summary.GetProperty("expected").GetInt64(), summary.GetProperty("received").GetInt64());
+        Assert.Equal(0, summary.GetProperty("lost").GetInt64());
+        Assert.Equal(0, summary.GetProperty("gaps").GetInt64());
+        Assert.Equal(0, broker.Server.Broker.Statistics.MessagesDropped);
+    }
+
+    [Fact]
+    public async Task Pubsub_CountsOnlyItsOwnMessages_NotARetainedOneNorAnotherRunsOrClientsMessages()
+    {
+        await using var broker = await TernBroker.StartAsync();
+        var (retained, retainer) = await TernProcess.RunAsync(["pub", "-h", "127.0.0.1", "-p", Port(broker), "-t", "bench/kept", "-m", "stored before the run", "-r", "-q", "1"]);
+        await retainer.DisposeAsync();
+        Assert.Equal(0, retained);
+        await using var foreign = await StartForeignPublisherAsync(broker);
+
+        var summary = await RunJsonAsync(
+            "bench", "pubsub", "-p", Port(broker), "-N", "2", "-S", "2", "-W", "1", "--json", "-i", $"own-{Environment.ProcessId}");
+
+        long expected = summary.GetProperty("expected").GetInt64();
+        Assert.True(expected > 0);
+        Assert.Equal(expected, summary.GetProperty("received").GetInt64());
+        Assert.Equal(0, summary.GetProperty("lost").GetInt64());
+        Assert.Equal(0, summary.GetProperty("gaps").GetInt64());
+        Assert.Equal(0, summary.GetProperty("duplicates").GetInt64());
+        Assert.Equal(2, summary.GetProperty("ignoredRetained").GetInt64()); // once per subscriber, on SUBSCRIBE
+        Assert.True(summary.GetProperty("ignoredForeign").GetInt64() > 0, "the other run's messages reached the subscribers on bench/#");
+    }
+
+    /// <summary>
+    /// The broker keeps one QoS 0 message per subscriber and the run is open loop, so many of the run's
+    /// messages never arrive, while another client keeps publishing on the subscribed topics: the drain
+    /// after the window is bounded (it does not wait for the topics to go quiet), and the rates are over
+    /// the requested window, not the wall time.
+    /// </summary>
+    [Fact]
+    public async Task Pubsub_EndsSoonAfterTheWindowWhileAnotherClientKeepsPublishing_AndReportsTheRequestedWindow()
+    {
+        await using var broker = await StartBrokerAsync(new() { ["Broker:MaxQueuedQoS0Messages"] = "1" });
+        await using var foreign = await StartForeignPublisherAsync(broker);
+
+        var clock = Stopwatch.StartNew();
+        var summary = await RunJsonAsync(
+            "bench", "pubsub", "-p", Port(broker), "-N", "4", "-S", "1", "-T", "#", "--max-lag", "0", "-W", "1", "--json",
+            "-i", $"drain-{Environment.ProcessId}");
+        var wall = clock.Elapsed;
+
+        Assert.True(summary.GetProperty("lost").GetInt64() > 0, "the premise: a one-message queue loses some of an open-loop run");
+        Assert.True(summary.GetProperty("ignoredForeign").GetInt64() > 0);
+        Assert.Equal(1.0, summary.GetProperty("seconds").GetDouble());
+        Assert.Equal(0, summary.GetProperty("maxLag").GetInt64());
+
+        // 1 s of window and at most 2 s of drain; the rest is slack for process start-up on a busy machine.
+        Assert.True(wall < TimeSpan.FromSeconds(20), $"tern bench ran {wall.TotalSeconds:F1} s for a 1 s window");
+    }
+
+    [Fact]
+    public async Task Flags_FollowTernPubAndSub_HostIsDashH_CredentialsAreDashUAndDashCapitalP()
+    {
+        string dir = Directory.CreateTempSubdirectory("tern-bench-auth-").FullName;
+        string users = Path.Combine(dir, "users.json");
+        var (added, passwd) = await TernProcess.RunAsync(["passwd", "add", "bencher", "--password", "s3cret", "--iterations", "1000", "-f", users]);
+        await passwd.DisposeAsync();
+        Assert.Equal(0, added);
+        await using var broker = await StartBrokerAsync(new() { ["Auth:AllowAnonymous"] = "false", ["Auth:UsersFile"] = users });
+
+        var summary = await RunJsonAsync(
+            "bench", "pubsub", "-h", "127.0.0.1", "-p", Port(broker), "-u", "bencher", "-P", "s3cret",
+            "-N", "1", "-S", "1", "-M", "50", "-q", "1", "-t", "flags/x", "-T", "flags/#", "--json", "-i", $"flags-{Environment.ProcessId}");
+        Assert.Equal(50, summary.GetProperty("received").GetInt64());
+
+        var (refused, anonymous) = await TernProcess.RunAsync(["bench", "pubsub", "-h", "127.0.0.1", "-p", Port(broker), "-N", "1", "-M", "1", "--json"]);
+        await using (anonymous)
+        {
+            Assert.Equal(1, refused);
+            Assert.Contains("refused", anonymous.Stderr, StringComparison.Ordinal);
+        }
+
+        // -c and -d are tern pub/sub's clean session and debug flags; bench does not give them another meaning.
+        var (old, oldFlags) = await TernProcess.RunAsync(["bench", "pubsub", "-p", Port(broker), "-c", "2", "-d", "1"]);
+        await using (oldFlags)
+        {
+            Assert.NotEqual(0, old);
+        }
+
+        var (helped, help) = await TernProcess.RunAsync(["bench", "pubsub", "--help"]);
+        await using (help)
+        {
+            Assert.Equal(0, helped);
+            Assert.Contains("-h, --host", help.Stdout, StringComparison.Ordinal);
+            Assert.Contains("-N, --count", help.Stdout, StringComparison.Ordinal);
+            Assert.Contains("-W, --duration", help.Stdout, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task Conn_OpensAndHoldsTheConnections()
     {
         await using var broker = await TernBroker.StartAsync();
-        var summary = await RunJsonAsync("bench", "conn", "-p", Port(broker), "-c", "200", "-d", "1", "--json", "--prefix", $"conn-{Environment.ProcessId}");
+        var summary = await RunJsonAsync("bench", "conn", "-p", Port(broker), "-N", "200", "-W", "1", "--json", "-i", $"conn-{Environment.ProcessId}");
 
         Assert.Equal(200, summary.GetProperty("connected").GetInt64());
         Assert.Equal(0, summary.GetProperty("connectFailures").GetInt64());
     }
 
     private static string Port(TernBroker broker) => broker.Port.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Tern's broker in this process with configuration overrides, on a port the OS picks.</summary>
+    private static async Task<TernBroker> StartBrokerAsync(Dictionary<string, string?> overrides)
+    {
+        overrides["Listeners:Tcp:Address"] = "127.0.0.1";
+        overrides["Listeners:Tcp:Port"] = "0";
+        overrides["Listeners:Ws:Enabled"] = "false";
+        overrides["Dashboard:Enabled"] = "false";
+        var server = TernServer.Create(overrides: overrides);
+        using var cts = new CancellationTokenSource(PubSubProcess.Timeout);
+        await server.StartAsync(cts.Token);
+        return new TernBroker(server);
+    }
+
+    /// <summary>Another `tern bench pub` run (same payload format, another run id) publishing on bench/foreign, once it is sending.</summary>
+    private static async Task<TernProcess> StartForeignPublisherAsync(TernBroker broker)
+    {
+        var foreign = TernProcess.Start(
+            ["bench", "pub", "-p", Port(broker), "-N", "1", "-t", "bench/foreign", "--rate", "500", "-W", "120", "--progress", "-i", $"foreign-{Environment.ProcessId}"]);
+        await foreign.WaitForLineAsync(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"sent\s+[1-9][\d,]*/s"));
+        return foreign;
+    }
 
     private static async Task<JsonElement> RunJsonAsync(params string[] args)
     {

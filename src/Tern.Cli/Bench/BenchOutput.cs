@@ -30,7 +30,12 @@ internal static class BenchOutput
         {
             Row("publishers / subscribers", $"{r.Publishers} / {r.Subscribers}");
             Row("QoS, payload", $"{r.QoS}, {r.PayloadSize} B");
-            Row("seconds", r.Seconds.ToString("F2", CultureInfo.InvariantCulture));
+            Row("measured seconds", r.Seconds.ToString("F2", CultureInfo.InvariantCulture));
+            if (r.MaxLag >= 0)
+            {
+                Row("max lag per subscriber", r.MaxLag == 0 ? "open loop" : N(r.MaxLag));
+            }
+
             if (r.Publishers > 0)
             {
                 Row("sent", $"{N(r.Sent)} ({N(r.SentPerSecond)}/s)");
@@ -38,11 +43,18 @@ internal static class BenchOutput
 
             if (r.Subscribers > 0)
             {
-                Row("received", $"{N(r.Received)} ({N(r.ReceivedPerSecond)}/s)");
+                Row("received", r.ReceivedLate > 0
+                    ? $"{N(r.Received)} ({N(r.ReceivedPerSecond)}/s; {N(r.ReceivedLate)} after the window)"
+                    : $"{N(r.Received)} ({N(r.ReceivedPerSecond)}/s)");
                 if (r.Expected >= 0)
                 {
                     Row("expected", N(r.Expected));
                     Row("lost", $"{N(r.Lost)} ({(r.Expected > 0 ? 100.0 * r.Lost / r.Expected : 0):F2} %)");
+                }
+
+                if (r.IgnoredRetained > 0 || r.IgnoredForeign > 0)
+                {
+                    Row("ignored: retained / other clients", $"{N(r.IgnoredRetained)} / {N(r.IgnoredForeign)}");
                 }
 
                 Row("sequence gaps / duplicates", $"{N(r.Gaps)} / {N(r.Duplicates)}");
@@ -75,15 +87,19 @@ internal static class BenchOutput
             w.WriteNumber("subscribers", r.Subscribers);
             w.WriteNumber("qos", r.QoS);
             w.WriteNumber("payloadSize", r.PayloadSize);
+            w.WriteNumber("maxLag", r.MaxLag);
             Number(w, "seconds", r.Seconds);
             w.WriteNumber("sent", r.Sent);
             Number(w, "sentPerSecond", r.SentPerSecond);
             w.WriteNumber("expected", r.Expected);
             w.WriteNumber("received", r.Received);
             Number(w, "receivedPerSecond", r.ReceivedPerSecond);
+            w.WriteNumber("receivedLate", r.ReceivedLate);
             w.WriteNumber("lost", r.Lost);
             w.WriteNumber("gaps", r.Gaps);
             w.WriteNumber("duplicates", r.Duplicates);
+            w.WriteNumber("ignoredRetained", r.IgnoredRetained);
+            w.WriteNumber("ignoredForeign", r.IgnoredForeign);
             w.WriteNumber("latencies", r.Latencies);
             Number(w, "latencyP50Us", r.LatencyP50Micros);
             Number(w, "latencyP90Us", r.LatencyP90Micros);

@@ -40,6 +40,7 @@ internal sealed class BenchPublisher : IDisposable
     private byte[]? _paced;
     private ushort _packetId;
     private int _next;
+    private Task _acks = Task.CompletedTask;
 
     /// <param name="flow">Optional end-to-end flow control; then <paramref name="fanout"/> gives each template's matching subscribers.</param>
     public BenchPublisher(Socket socket, uint index, PublishTemplate[] templates, PublishPlan plan, FlowControl? flow = null, int[]? fanout = null)
@@ -73,21 +74,42 @@ internal sealed class BenchPublisher : IDisposable
     /// <summary>Reached its message limit, or its connection failed.</summary>
     public bool Finished => _failed || (_plan.Limit > 0 && Volatile.Read(ref _sent) >= _plan.Limit);
 
-    /// <summary>
-    /// Publishes until <paramref name="stop"/> or the limit, waits for outstanding acks, disconnects.
-    /// With <paramref name="paced"/>, a <see cref="Pacer"/> sends (<see cref="SendNow"/>) and this waits for it.
-    /// </summary>
-    public async Task RunAsync(CancellationToken stop, Task? paced = null)
+    /// <summary>Starts reading the acknowledgements (QoS 1/2); call once before sending.</summary>
+    public void Start()
     {
-        Task acks = Acknowledged ? Task.Run(AckLoopAsync, CancellationToken.None) : Task.CompletedTask;
+        if (Acknowledged)
+        {
+            _acks = Task.Run(AckLoopAsync, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Publishes until <paramref name="stop"/> or the limit (unless a <see cref="Pacer"/> sends for it, see <see cref="SendNow"/>).</summary>
+    public async Task SendAsync(CancellationToken stop)
+    {
         try
         {
-            await (paced ?? SendLoopAsync(stop)).ConfigureAwait(false);
+            await SendLoopAsync(stop).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or BenchException)
+        {
+            Error ??= ex.Message;
+            _failed = true;
+        }
+    }
+
+    /// <summary>
+    /// After the last message: waits for the outstanding acknowledgements (sending the PUBRELs they
+    /// need) until <paramref name="deadline"/>, then disconnects.
+    /// </summary>
+    public async Task FinishAsync(CancellationToken deadline)
+    {
+        try
+        {
             if (!_failed)
             {
-                await DrainAsync().ConfigureAwait(false);
+                await DrainAsync(deadline).ConfigureAwait(false);
                 _closing = true;
-                await _socket.SendAsync(BenchWire.Disconnect(), SocketFlags.None).ConfigureAwait(false);
+                await _socket.SendAsync(BenchWire.Disconnect(), SocketFlags.None, CancellationToken.None).ConfigureAwait(false);
                 _socket.Shutdown(SocketShutdown.Send);
             }
         }
@@ -97,7 +119,9 @@ internal sealed class BenchPublisher : IDisposable
         }
 
         _closing = true;
-        await acks.ConfigureAwait(false);
+
+        // The broker closes after DISCONNECT, which ends the ack loop; one that does not is closed by Dispose.
+        await _acks.WaitAsync(deadline).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private async Task SendLoopAsync(CancellationToken stop)
@@ -253,17 +277,16 @@ internal sealed class BenchPublisher : IDisposable
         return length;
     }
 
-    /// <summary>After the last message: keeps sending PUBRELs until every message is acknowledged (at most 10 s).</summary>
-    private async Task DrainAsync()
+    /// <summary>Keeps sending PUBRELs until every message is acknowledged or <paramref name="deadline"/>.</summary>
+    private async Task DrainAsync(CancellationToken deadline)
     {
         if (!Acknowledged)
         {
             return;
         }
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         byte[] batch = new byte[4096];
-        while (Volatile.Read(ref _inflight) > 0 && !timeout.IsCancellationRequested)
+        while (Volatile.Read(ref _inflight) > 0 && !deadline.IsCancellationRequested)
         {
             int length = TakeControl(batch);
             if (length > 0)
@@ -272,7 +295,7 @@ internal sealed class BenchPublisher : IDisposable
                 continue;
             }
 
-            await WaitForAnyAckAsync(timeout.Token).ConfigureAwait(false);
+            await WaitForAnyAckAsync(deadline).ConfigureAwait(false);
         }
     }
 

@@ -13,7 +13,10 @@ internal sealed record BenchResult
 
     public int PayloadSize { get; init; }
 
-    /// <summary>Seconds from the first message sent to the last received (or the publish time when nothing is received).</summary>
+    /// <summary>pubsub: messages that may be on their way to one subscriber (0: open loop); -1 otherwise.</summary>
+    public long MaxLag { get; init; } = -1;
+
+    /// <summary>The measured window: the duration, or until the last message was sent (or Ctrl+C). Rates are over it.</summary>
     public double Seconds { get; init; }
 
     public long Sent { get; init; }
@@ -23,9 +26,14 @@ internal sealed record BenchResult
     /// <summary>Deliveries the subscribers should have seen (pubsub mode: sent × matching subscribers); -1 when unknown.</summary>
     public long Expected { get; init; } = -1;
 
+    /// <summary>This run's messages received, in the window and during the drain.</summary>
     public long Received { get; init; }
 
+    /// <summary>Received during the window, per second of it.</summary>
     public double ReceivedPerSecond { get; init; }
+
+    /// <summary>Of <see cref="Received"/>, those that arrived after the window (during the drain): they count against loss, not towards the rate.</summary>
+    public long ReceivedLate { get; init; }
 
     /// <summary>Expected minus received (pubsub); otherwise the sequence gaps.</summary>
     public long Lost { get; init; }
@@ -33,6 +41,12 @@ internal sealed record BenchResult
     public long Gaps { get; init; }
 
     public long Duplicates { get; init; }
+
+    /// <summary>Deliveries with the retain flag (stored before the run), not counted as received.</summary>
+    public long IgnoredRetained { get; init; }
+
+    /// <summary>Deliveries from other clients (no benchmark header, or another run's), not counted as received.</summary>
+    public long IgnoredForeign { get; init; }
 
     public long Latencies { get; init; }
 

@@ -37,8 +37,17 @@ internal sealed record BenchSettings
 
     public int Inflight { get; init; } = 64;
 
-    /// <summary>pubsub: publishers pause while more deliveries than this are on the way (0: no limit); see <see cref="FlowControl"/>.</summary>
-    public long MaxLag { get; init; } = 10_000;
+    /// <summary>
+    /// pubsub: messages that may be on their way to any one subscriber before its publishers pause (0: no
+    /// limit); see <see cref="FlowControl"/>. The default is the default queue bound per client of Tern
+    /// (Broker:MaxQueuedQoS0Messages, Broker:MaxQueuedMessages) and Mosquitto (max_queued_messages).
+    /// </summary>
+    public long MaxLag { get; init; } = DefaultMaxLag;
+
+    public const long DefaultMaxLag = 1000;
+
+    /// <summary>Written into every payload; pubsub's subscribers count only messages with it.</summary>
+    public uint RunId { get; init; } = BenchWire.NewRunId();
 
     /// <summary>pubsub: latencies of messages sent this long after the start are not recorded.</summary>
     public TimeSpan Warmup { get; init; }

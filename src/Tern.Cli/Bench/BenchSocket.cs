@@ -14,7 +14,7 @@ internal static class BenchSocket
         try
         {
             await socket.ConnectAsync(target.EndPoint, ct).ConfigureAwait(false);
-            await socket.SendAsync(BenchWire.Connect(clientId), SocketFlags.None, ct).ConfigureAwait(false);
+            await socket.SendAsync(BenchWire.Connect(clientId, target.Username, target.Password), SocketFlags.None, ct).ConfigureAwait(false);
             var connAck = await ReceivePacketAsync(socket, ct).ConfigureAwait(false) as ConnAckPacket
                 ?? throw new BenchException($"{clientId}: expected CONNACK.");
             if (connAck.ReasonCode != 0)
@@ -43,7 +43,7 @@ internal static class BenchSocket
         try
         {
             socket.Connect(target.EndPoint);
-            socket.Send(BenchWire.Connect(clientId));
+            socket.Send(BenchWire.Connect(clientId, target.Username, target.Password));
             var connAck = ReceivePacket(socket) as ConnAckPacket ?? throw new BenchException($"{clientId}: expected CONNACK.");
             if (connAck.ReasonCode != 0)
             {
@@ -172,9 +172,13 @@ internal static class BenchSocket
     }
 }
 
-/// <summary>Where the load goes.</summary>
+/// <summary>Where the load goes, and the credentials every connection presents.</summary>
 internal sealed record BenchTarget(string Host, int Port)
 {
+    public string? Username { get; init; }
+
+    public string? Password { get; init; }
+
     public EndPoint EndPoint { get; } = IPAddress.TryParse(Host, out var ip)
         ? new IPEndPoint(ip, Port)
         : new DnsEndPoint(Host, Port, AddressFamily.InterNetwork);

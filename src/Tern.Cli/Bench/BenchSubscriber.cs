@@ -18,22 +18,41 @@ internal sealed class BenchSubscriber : IDisposable
     private readonly StreamTracker _tracker = new();
     private byte[] _buffer = new byte[256 * 1024];
     private byte[] _acks = new byte[16 * 1024];
-    private long _received;
-    private long _lastReceiveTimestamp;
-
     private readonly FlowControl? _flow;
+    private readonly uint? _runId;
+    private long _received;
+    private long _receivedInWindow;
+    private long _ignoredRetained;
+    private long _ignoredForeign;
+    private long _windowEnd = long.MaxValue;
 
-    public BenchSubscriber(Socket socket, LatencyHistogram latency, FlowControl? flow = null)
+    /// <param name="runId">Count only messages of this run (pubsub); null: of any <c>tern bench pub</c> run.</param>
+    public BenchSubscriber(Socket socket, LatencyHistogram latency, FlowControl? flow = null, uint? runId = null)
     {
         _flow = flow;
+        _runId = runId;
         _socket = socket;
         _latency = latency;
     }
 
+    /// <summary>Benchmark messages of this run received (not retained ones, not other publishers').</summary>
     public long Received => Volatile.Read(ref _received);
 
-    /// <summary><see cref="Stopwatch"/> timestamp of the latest receive with a message, 0 before any.</summary>
-    public long LastReceiveTimestamp => Volatile.Read(ref _lastReceiveTimestamp);
+    /// <summary>Those of <see cref="Received"/> that arrived by <see cref="WindowEnd"/>.</summary>
+    public long ReceivedInWindow => Volatile.Read(ref _receivedInWindow);
+
+    /// <summary>Messages delivered with the retain flag: stored before the run, not part of it.</summary>
+    public long IgnoredRetained => Volatile.Read(ref _ignoredRetained);
+
+    /// <summary>Messages from other clients: no benchmark header, or another run's.</summary>
+    public long IgnoredForeign => Volatile.Read(ref _ignoredForeign);
+
+    /// <summary><see cref="Stopwatch"/> timestamp at which the measured window ends; later receipts count only towards loss.</summary>
+    public long WindowEnd
+    {
+        get => Volatile.Read(ref _windowEnd);
+        set => Volatile.Write(ref _windowEnd, value);
+    }
 
     public StreamTracker Tracker => _tracker;
 
@@ -169,8 +188,7 @@ internal sealed class BenchSubscriber : IDisposable
             switch (frame.Type)
             {
                 case MqttPacketType.Publish:
-                    messages++;
-                    OnPublish(body, frame.Flags, now, ref ackBytes);
+                    messages += OnPublish(body, frame.Flags, now, ref ackBytes) ? 1 : 0;
                     break;
                 case MqttPacketType.PubRel:
                     AddAck(BenchWire.PubComp, BinaryPrimitives.ReadUInt16BigEndian(body), ref ackBytes);
@@ -183,13 +201,17 @@ internal sealed class BenchSubscriber : IDisposable
         if (messages > 0)
         {
             Volatile.Write(ref _received, _received + messages);
-            Volatile.Write(ref _lastReceiveTimestamp, now);
+            if (now <= Volatile.Read(ref _windowEnd))
+            {
+                Volatile.Write(ref _receivedInWindow, _receivedInWindow + messages);
+            }
         }
 
         return filled - (int)sequence.Length;
     }
 
-    private void OnPublish(ReadOnlySpan<byte> body, byte flags, long now, ref int ackBytes)
+    /// <summary>Acknowledges a PUBLISH and records it; returns whether it is one of this run's messages.</summary>
+    private bool OnPublish(ReadOnlySpan<byte> body, byte flags, long now, ref int ackBytes)
     {
         int qos = (flags >> 1) & 3;
         int offset = 2 + BinaryPrimitives.ReadUInt16BigEndian(body);
@@ -200,20 +222,32 @@ internal sealed class BenchSubscriber : IDisposable
             AddAck(qos == 1 ? BenchWire.PubAck : BenchWire.PubRec, packetId, ref ackBytes);
         }
 
-        ReadOnlySpan<byte> payload = body[offset..];
-        if (payload.Length < BenchWire.PayloadHeaderSize)
+        // A broker sets the retain flag only on messages it stored earlier, never on a live delivery [MQTT-3.3.1-9].
+        if ((flags & 1) != 0)
         {
-            return;
+            Volatile.Write(ref _ignoredRetained, _ignoredRetained + 1);
+            return false;
         }
 
-        uint stream = BinaryPrimitives.ReadUInt32LittleEndian(payload);
-        _tracker.Record(stream, BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]));
+        ReadOnlySpan<byte> payload = body[offset..];
+        if (payload.Length < BenchWire.PayloadHeaderSize
+            || BinaryPrimitives.ReadUInt32LittleEndian(payload) != BenchWire.Marker
+            || (_runId is { } run && BinaryPrimitives.ReadUInt32LittleEndian(payload[BenchWire.RunOffset..]) != run))
+        {
+            Volatile.Write(ref _ignoredForeign, _ignoredForeign + 1);
+            return false;
+        }
+
+        uint stream = BinaryPrimitives.ReadUInt32LittleEndian(payload[BenchWire.StreamOffset..]);
+        _tracker.Record(stream, BinaryPrimitives.ReadUInt32LittleEndian(payload[BenchWire.SequenceOffset..]));
         _flow?.Received(stream);
-        long sent = BinaryPrimitives.ReadInt64LittleEndian(payload[8..]);
+        long sent = BinaryPrimitives.ReadInt64LittleEndian(payload[BenchWire.TimestampOffset..]);
         if (sent >= RecordLatencyFrom && sent > 0 && sent <= now)
         {
             _latency.RecordTicks(now - sent);
         }
+
+        return true;
     }
 
     private void AddAck(byte header, ushort packetId, ref int ackBytes)

@@ -7,19 +7,37 @@ namespace Tern.Cli.Bench;
 
 /// <summary>
 /// The bytes the load generator sends, encoded once with <see cref="MqttEncoder"/> (MQTT 3.1.1).
-/// A benchmark payload starts with a 16-byte header that the sender patches in place:
-/// stream id (u32), sequence number (u32), send timestamp (<see cref="System.Diagnostics.Stopwatch"/> ticks, i64),
-/// all little-endian. On Linux the timestamp is CLOCK_MONOTONIC, comparable across processes.
+/// A benchmark payload starts with a 24-byte header, all little-endian: the marker "TBN\x01", the run id
+/// (u32, random per process, so a run counts only its own messages), then, patched in place per message,
+/// stream id (u32), sequence number (u32) and send timestamp (<see cref="System.Diagnostics.Stopwatch"/> ticks, i64).
+/// On Linux the timestamp is CLOCK_MONOTONIC, comparable across processes.
 /// </summary>
 internal static class BenchWire
 {
     /// <summary>Bytes of the payload header; payloads are at least this long.</summary>
-    public const int PayloadHeaderSize = 16;
+    public const int PayloadHeaderSize = 24;
+
+    /// <summary>"TBN\x01" read as a little-endian u32: the first bytes of every benchmark payload.</summary>
+    public const uint Marker = 0x014E4254;
+
+    /// <summary>Offsets in the payload header.</summary>
+    public const int RunOffset = 4, StreamOffset = 8, SequenceOffset = 12, TimestampOffset = 16;
+
+    /// <summary>A run id for this process: random, never 0.</summary>
+    public static uint NewRunId() => (uint)Random.Shared.NextInt64(1, uint.MaxValue);
 
     public const MqttProtocolVersion Version = MqttProtocolVersion.V311;
 
-    public static byte[] Connect(string clientId, ushort keepAlive = 0) =>
-        MqttEncoder.ToArray(new ConnectPacket { ClientId = clientId, CleanSession = true, KeepAlive = keepAlive }, Version);
+    public static byte[] Connect(string clientId, string? username = null, string? password = null) =>
+        MqttEncoder.ToArray(
+            new ConnectPacket
+            {
+                ClientId = clientId,
+                CleanSession = true,
+                Username = username,
+                Password = password is null ? null : (ReadOnlyMemory<byte>?)Encoding.UTF8.GetBytes(password),
+            },
+            Version);
 
     public static byte[] Subscribe(string filter, MqttQoS qos, ushort packetId = 1) =>
         MqttEncoder.ToArray(
@@ -42,14 +60,14 @@ internal static class BenchWire
     public const byte PubComp = 0x70;
 }
 
-/// <summary>A PUBLISH encoded once; <see cref="CopyTo"/> stamps a copy with id, sequence and time.</summary>
+/// <summary>A PUBLISH encoded once with the run id in its payload; <see cref="CopyTo"/> stamps a copy with id, stream, sequence and time.</summary>
 internal sealed class PublishTemplate
 {
     private readonly byte[] _bytes;
     private readonly int _payloadOffset;
     private readonly int _packetIdOffset;
 
-    public PublishTemplate(string topic, int payloadSize, MqttQoS qos)
+    public PublishTemplate(string topic, int payloadSize, MqttQoS qos, uint runId)
     {
         Topic = topic;
         QoS = qos;
@@ -59,6 +77,9 @@ internal sealed class PublishTemplate
         {
             payload[i] = (byte)('a' + (i % 26));
         }
+
+        BinaryPrimitives.WriteUInt32LittleEndian(payload, BenchWire.Marker);
+        BinaryPrimitives.WriteUInt32LittleEndian(payload.AsSpan(BenchWire.RunOffset), runId);
 
         MqttEncoder.WritePublish(buffer, BenchWire.Version, Encoding.UTF8.GetBytes(topic), payload, qos, retain: false, dup: false, packetId: 1, properties: null);
         _bytes = buffer.WrittenSpan.ToArray();
@@ -82,8 +103,8 @@ internal sealed class PublishTemplate
         }
 
         Span<byte> header = destination.Slice(_payloadOffset, BenchWire.PayloadHeaderSize);
-        BinaryPrimitives.WriteUInt32LittleEndian(header, stream);
-        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], sequence);
-        BinaryPrimitives.WriteInt64LittleEndian(header[8..], timestamp);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[BenchWire.StreamOffset..], stream);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[BenchWire.SequenceOffset..], sequence);
+        BinaryPrimitives.WriteInt64LittleEndian(header[BenchWire.TimestampOffset..], timestamp);
     }
 }

@@ -1,13 +1,15 @@
 namespace Tern.Cli.Bench;
 
 /// <summary>
-/// Closes the loop in <c>pubsub</c> at full speed: each publisher reserves the deliveries a message should
-/// cause (its matching subscribers), subscribers give them back as they receive (the stream id in the
-/// payload names the publisher), and a publisher pauses while its share of <see cref="MaxLag"/> is on the
-/// way. So "max" means the highest rate the broker delivers, not the rate at which it can buffer or drop
-/// (a broker that drops still shows as loss). The budget is per publisher: a global one lets a publisher
-/// whose subscribers lag run far ahead while the others wait, which overflows those subscribers' queues
-/// (a test of the broker's queue bound, not of its speed).
+/// Closes the loop in <c>pubsub</c>: each publisher reserves the deliveries a message should cause (its
+/// matching subscribers), subscribers give them back as they receive (the stream id in the payload names
+/// the publisher), and a publisher pauses while its budget is on the way. So "max" means the highest rate
+/// the broker delivers, not the rate at which it can buffer or drop (a broker that drops still shows as
+/// loss). The budgets are sized so that no subscriber can have more than <c>--max-lag</c> messages on
+/// their way: the largest number of publishers one subscriber hears from share it. Set at or below the
+/// broker's queue bound per subscriber, a loss is then the broker's, not the tool's. The budget is per
+/// publisher: a global one lets a publisher whose subscribers lag run far ahead while the others wait,
+/// which overflows those subscribers' queues (a test of the broker's queue bound, not of its speed).
 /// </summary>
 internal sealed class FlowControl
 {
@@ -19,10 +21,11 @@ internal sealed class FlowControl
     private readonly long[] _budget;
     private readonly int _topicsPerPublisher;
 
+    /// <param name="maxLag">Messages that may be on their way to any one subscriber.</param>
     /// <param name="fanout">Per publisher, the matching subscribers of each of its topics.</param>
-    public FlowControl(long maxLag, int[][] fanout)
+    /// <param name="sharing">The most publishers any one subscriber hears from.</param>
+    public FlowControl(long maxLag, int[][] fanout, int sharing)
     {
-        MaxLag = maxLag;
         _topicsPerPublisher = Math.Max(1, fanout.Length > 0 ? fanout[0].Length : 1);
         _outstanding = new long[Math.Max(1, fanout.Length) * Stride];
         _budget = new long[fanout.Length];
@@ -36,11 +39,13 @@ internal sealed class FlowControl
         for (var p = 0; p < fanout.Length; p++)
         {
             // At least one message of the publisher's widest fan-out must fit.
-            _budget[p] = Math.Max(maxLag / fanout.Length, fanout[p].DefaultIfEmpty(1).Max());
+            _budget[p] = Math.Max(maxLag / Math.Max(1, sharing), fanout[p].DefaultIfEmpty(1).Max());
+            TotalBudget += _budget[p];
         }
     }
 
-    public long MaxLag { get; }
+    /// <summary>Deliveries that may be on their way from all publishers together.</summary>
+    public long TotalBudget { get; }
 
     /// <summary>
     /// Reserves room for up to <paramref name="messages"/> messages of <paramref name="deliveriesEach"/>

@@ -6,7 +6,9 @@ namespace Tern.Cli.Bench;
 
 /// <summary>
 /// Runs <c>pub</c>, <c>sub</c> or <c>pubsub</c>: connects the subscribers (and waits for their SUBACKs),
-/// then the publishers, publishes for the duration or count, lets the subscribers drain and sums up.
+/// then the publishers, publishes for the measured window (the duration, or until the count is sent),
+/// gives late deliveries a short, bounded drain and sums up. Rates are over the window only; what
+/// arrives during the drain counts against loss, not towards the rate.
 /// </summary>
 internal sealed class PubSubRunner
 {
@@ -16,6 +18,7 @@ internal sealed class PubSubRunner
     private readonly List<BenchSubscriber> _subscribers = [];
     private readonly List<BenchPublisher> _publishers = [];
     private int[][] _fanout = [];
+    private int _sharing = 1;
 
     public PubSubRunner(BenchSettings settings, BenchProgress? progress)
     {
@@ -52,8 +55,12 @@ internal sealed class PubSubRunner
         using var listening = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var receiveLoops = new List<Task>();
         bool both = s.Publishers > 0 && s.Subscribers > 0;
-        _fanout = both ? ComputeFanout() : [];
-        FlowControl? flow = both && s.MaxLag > 0 ? new FlowControl(s.MaxLag, _fanout) : null;
+        if (both)
+        {
+            ComputeFanout();
+        }
+
+        FlowControl? flow = both && s.MaxLag > 0 ? new FlowControl(s.MaxLag, _fanout, _sharing) : null;
         try
         {
             Socket?[] subSockets = await connector.ConnectAsync(s.Subscribers, i => $"{s.ClientPrefix}-s{i}", ct).ConfigureAwait(false);
@@ -70,11 +77,12 @@ internal sealed class PubSubRunner
                     await BenchSocket.SubscribeAsync(subSockets[i]!, filter, s.SubscribeQoS, ct).ConfigureAwait(false);
                 }
 
-                var subscriber = new BenchSubscriber(subSockets[i]!, _latency, flow);
+                // pubsub knows its run; a lone 'sub' counts the messages of any 'tern bench pub'.
+                var subscriber = new BenchSubscriber(subSockets[i]!, _latency, flow, both ? s.RunId : null);
                 if (dedicated && s.Rate == 0 && flow is not null && OperatingSystem.IsLinux())
                 {
-                    // A quarter of what may be on its way to this subscriber, so the closed loop never waits on it.
-                    long onTheWay = flow.MaxLag / Math.Max(1, s.Subscribers) * (s.PayloadSize + 32);
+                    // A quarter of what is on its way to this subscriber when all keep up, so the closed loop never waits on it.
+                    long onTheWay = flow.TotalBudget / Math.Max(1, s.Subscribers) * (s.PayloadSize + 32);
                     subscriber.CoalesceReceives((int)Math.Clamp(onTheWay / 4, 1, 16 * 1024), TimeSpan.FromMilliseconds(2));
                 }
 
@@ -94,7 +102,7 @@ internal sealed class PubSubRunner
                 var templates = new PublishTemplate[s.Topics];
                 for (var j = 0; j < templates.Length; j++)
                 {
-                    templates[j] = new PublishTemplate(BenchSettings.Expand(s.PublishTopic, i, j), s.PayloadSize, s.PublishQoS);
+                    templates[j] = new PublishTemplate(BenchSettings.Expand(s.PublishTopic, i, j), s.PayloadSize, s.PublishQoS, s.RunId);
                 }
 
                 _publishers.Add(new BenchPublisher(pubSockets[i]!, (uint)i, templates, plan, flow, both ? _fanout[i] : null));
@@ -122,77 +130,102 @@ internal sealed class PubSubRunner
     private async Task<BenchResult> MeasureAsync(CancellationToken ct)
     {
         var s = _settings;
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        if (s.Duration is { } duration)
-        {
-            stop.CancelAfter(duration);
-        }
-
         long start = Stopwatch.GetTimestamp();
+        using var timer = s.Duration is { } duration ? new CancellationTokenSource(duration) : new CancellationTokenSource();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct, timer.Token);
         foreach (var sub in _subscribers)
         {
             sub.RecordLatencyFrom = start + (long)(s.Warmup.TotalSeconds * Stopwatch.Frequency);
+            sub.WindowEnd = s.Duration is { } d ? start + (long)(d.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
         }
 
         TimeSpan cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
-        var publishing = new Task[_publishers.Count];
-        Task? paced = s.Rate > 0 && _publishers.Count > 0 ? new Pacer(_publishers, s.Rate).RunAsync(stop.Token) : null;
-        for (var i = 0; i < publishing.Length; i++)
+        foreach (var publisher in _publishers)
         {
-            var publisher = _publishers[i];
-            publishing[i] = Task.Run(() => publisher.RunAsync(stop.Token, paced), CancellationToken.None);
+            publisher.Start();
         }
 
-        Task allPublished = _publishers.Count > 0 ? Task.WhenAll(publishing) : Task.Delay(Timeout.Infinite, stop.Token);
+        Task sending;
+        if (s.Rate > 0 && _publishers.Count > 0)
+        {
+            sending = new Pacer(_publishers, s.Rate).RunAsync(stop.Token);
+        }
+        else if (_publishers.Count > 0)
+        {
+            var loops = new Task[_publishers.Count];
+            for (var i = 0; i < loops.Length; i++)
+            {
+                var publisher = _publishers[i];
+                loops[i] = Task.Run(() => publisher.SendAsync(stop.Token), CancellationToken.None);
+            }
+
+            sending = Task.WhenAll(loops);
+        }
+        else
+        {
+            sending = Task.Delay(Timeout.Infinite, stop.Token);
+        }
+
         using var progressStop = new CancellationTokenSource();
         Task progress = _progress?.RunAsync(Sent, Received, _latency, progressStop.Token) ?? Task.CompletedTask;
-        await allPublished.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        double publishSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        long expected = _publishers.Count > 0 && _subscribers.Count > 0 ? ExpectedDeliveries() : -1;
-        if (expected >= 0)
+        await sending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        // The window is the duration when it ran out; otherwise until the count was sent or Ctrl+C.
+        long stopped = Stopwatch.GetTimestamp();
+        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
+        double window = timer.IsCancellationRequested ? s.Duration!.Value.TotalSeconds : Stopwatch.GetElapsedTime(start, stopped).TotalSeconds;
+        if (!timer.IsCancellationRequested)
         {
-            await DrainAsync(expected, ct).ConfigureAwait(false);
+            foreach (var sub in _subscribers)
+            {
+                sub.WindowEnd = stopped;
+            }
         }
 
+        long expected = _publishers.Count > 0 && _subscribers.Count > 0 ? ExpectedDeliveries() : -1;
+        await DrainAsync(expected, DrainLimit(window), ct).ConfigureAwait(false);
         await progressStop.CancelAsync().ConfigureAwait(false);
         await progress.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        double cpuSeconds = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalSeconds;
-        return Summarize(start, publishSeconds, expected) with
+        return Summarize(window, expected) with
         {
-            LoadCpuPercent = 100 * cpuSeconds / Stopwatch.GetElapsedTime(start).TotalSeconds,
+            LoadCpuPercent = 100 * cpuSeconds / Math.Max(1e-6, Stopwatch.GetElapsedTime(start, stopped).TotalSeconds),
         };
     }
 
-    /// <summary>Waits until the subscribers have everything, or nothing arrived for 2 s (at most 30 s).</summary>
-    private async Task DrainAsync(long expected, CancellationToken ct)
+    /// <summary>How long late deliveries and acknowledgements may take after the window: 2 s, or a tenth of a long window (at most 10 s).</summary>
+    private static TimeSpan DrainLimit(double windowSeconds) => TimeSpan.FromSeconds(Math.Clamp(windowSeconds / 10, 2, 10));
+
+    /// <summary>
+    /// Lets the publishers collect their outstanding acknowledgements and disconnect, and the subscribers
+    /// receive what is still on its way (this run's messages only), for at most <paramref name="limit"/>.
+    /// </summary>
+    private async Task DrainAsync(long expected, TimeSpan limit, CancellationToken ct)
     {
-        long last = -1;
-        var still = Stopwatch.StartNew();
-        var total = Stopwatch.StartNew();
-        while (!ct.IsCancellationRequested && total.Elapsed < TimeSpan.FromSeconds(30))
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(limit);
+        var finishing = new Task[_publishers.Count + 1];
+        for (var i = 0; i < _publishers.Count; i++)
         {
-            long received = Received();
-            if (received >= expected)
-            {
-                return;
-            }
+            finishing[i] = _publishers[i].FinishAsync(deadline.Token);
+        }
 
-            if (received != last)
-            {
-                last = received;
-                still.Restart();
-            }
-            else if (still.Elapsed > TimeSpan.FromSeconds(2))
-            {
-                return;
-            }
+        finishing[^1] = WaitForDeliveriesAsync(expected, deadline.Token);
+        await Task.WhenAll(finishing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
 
+    private async Task WaitForDeliveriesAsync(long expected, CancellationToken ct)
+    {
+        while (expected >= 0 && Received() < expected && !ct.IsCancellationRequested)
+        {
             await Task.Delay(20, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
-    /// <summary>For each publisher and topic, the subscribers whose filter matches it.</summary>
-    private int[][] ComputeFanout()
+    /// <summary>
+    /// For each publisher and topic, the subscribers whose filter matches it; and the most publishers
+    /// that any one subscriber hears from (they share its <see cref="BenchSettings.MaxLag"/>).
+    /// </summary>
+    private void ComputeFanout()
     {
         var filters = new string[_settings.Subscribers];
         for (var i = 0; i < filters.Length; i++)
@@ -200,21 +233,29 @@ internal sealed class PubSubRunner
             filters[i] = BenchSettings.Expand(_settings.SubscribeFilter, i);
         }
 
-        var fanout = new int[_settings.Publishers][];
-        for (var p = 0; p < fanout.Length; p++)
+        var senders = new int[filters.Length];
+        var lastSender = new int[filters.Length];
+        Array.Fill(lastSender, -1);
+        _fanout = new int[_settings.Publishers][];
+        for (var p = 0; p < _fanout.Length; p++)
         {
-            fanout[p] = new int[_settings.Topics];
+            _fanout[p] = new int[_settings.Topics];
             for (var j = 0; j < _settings.Topics; j++)
             {
                 string topic = BenchSettings.Expand(_settings.PublishTopic, p, j);
-                foreach (var filter in filters)
+                for (var f = 0; f < filters.Length; f++)
                 {
-                    fanout[p][j] += MqttTopic.Matches(filter, topic) ? 1 : 0;
+                    if (MqttTopic.Matches(filters[f], topic))
+                    {
+                        _fanout[p][j]++;
+                        senders[f] += lastSender[f] == p ? 0 : 1;
+                        lastSender[f] = p;
+                    }
                 }
             }
         }
 
-        return fanout;
+        _sharing = Math.Max(1, senders.DefaultIfEmpty(0).Max());
     }
 
     private long ExpectedDeliveries()
@@ -232,16 +273,18 @@ internal sealed class PubSubRunner
         return expected;
     }
 
-    private BenchResult Summarize(long start, double publishSeconds, long expected)
+    private BenchResult Summarize(double window, long expected)
     {
-        long received = Received();
-        long gaps = 0, dups = 0, lastReceive = 0, errors = 0;
+        long received = 0, inWindow = 0, retained = 0, foreign = 0, gaps = 0, dups = 0, errors = 0;
         string? firstError = null;
         foreach (var sub in _subscribers)
         {
+            received += sub.Received;
+            inWindow += sub.ReceivedInWindow;
+            retained += sub.IgnoredRetained;
+            foreign += sub.IgnoredForeign;
             gaps += sub.Tracker.Gaps;
             dups += sub.Tracker.Duplicates;
-            lastReceive = Math.Max(lastReceive, sub.LastReceiveTimestamp);
             errors += sub.Error is null ? 0 : 1;
             firstError ??= sub.Error;
         }
@@ -252,8 +295,6 @@ internal sealed class PubSubRunner
             firstError ??= pub.Error;
         }
 
-        double receiveSeconds = lastReceive > start ? Stopwatch.GetElapsedTime(start, lastReceive).TotalSeconds : publishSeconds;
-        double seconds = _publishers.Count > 0 ? Math.Max(publishSeconds, receiveSeconds) : publishSeconds;
         long sent = Sent();
         var result = new BenchResult
         {
@@ -262,15 +303,19 @@ internal sealed class PubSubRunner
             Subscribers = _subscribers.Count,
             QoS = (int)(_publishers.Count > 0 ? _settings.PublishQoS : _settings.SubscribeQoS),
             PayloadSize = Math.Max(_settings.PayloadSize, BenchWire.PayloadHeaderSize),
-            Seconds = seconds,
+            MaxLag = _publishers.Count > 0 && _subscribers.Count > 0 ? _settings.MaxLag : -1,
+            Seconds = window,
             Sent = sent,
-            SentPerSecond = publishSeconds > 0 ? sent / publishSeconds : 0,
+            SentPerSecond = window > 0 ? sent / window : 0,
             Expected = expected,
             Received = received,
-            ReceivedPerSecond = seconds > 0 ? received / seconds : 0,
+            ReceivedPerSecond = window > 0 ? inWindow / window : 0,
+            ReceivedLate = received - inWindow,
             Lost = expected >= 0 ? Math.Max(0, expected - received) : gaps,
             Gaps = gaps,
             Duplicates = dups,
+            IgnoredRetained = retained,
+            IgnoredForeign = foreign,
             Connected = _publishers.Count + _subscribers.Count,
             ClientErrors = errors,
             FirstError = firstError,

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.CommandLine.Parsing;
 using System.Globalization;
 using Tern.Cli.Bench;
@@ -6,10 +7,16 @@ using Tern.Protocol;
 
 namespace Tern.Cli.Commands;
 
+/// <remarks>
+/// Flags shared with <c>tern pub</c>/<c>tern sub</c> (mosquitto's) mean the same here: <c>-h</c> host,
+/// <c>-p</c> port, <c>-t</c> topic, <c>-q</c> QoS, <c>-u</c>/<c>-P</c> credentials, <c>-i</c> client id
+/// (a prefix here), <c>-W</c> how long to run. Bench-only settings use letters pub/sub leave free
+/// (<c>-N</c>, <c>-M</c>, <c>-S</c>, <c>-T</c>, <c>-F</c>) or long names.
+/// </remarks>
 internal static partial class BenchCommand
 {
     private static Option<int> CountOption(string description, int defaultValue) =>
-        new("--count", "-c") { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "count", Validators = { Positive } };
+        new("--count", "-N") { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "count", Validators = { Positive } };
 
     private static Option<string> TopicOption(string description, string defaultValue) =>
         new("--topic", "-t") { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "topic" };
@@ -18,7 +25,7 @@ internal static partial class BenchCommand
         new("--qos", "-q") { Description = description, HelpName = "0|1|2", CustomParser = a => ParseQoS(a) ?? MqttQoS.AtMostOnce };
 
     private static Option<double?> DurationOption(string description) =>
-        new("--duration", "-d") { Description = description, HelpName = "seconds" };
+        new("--duration", "-W") { Description = description, HelpName = "seconds" };
 
     private static void Positive(OptionResult result)
     {
@@ -40,12 +47,16 @@ internal static partial class BenchCommand
         return null;
     }
 
-    /// <summary>Options every bench command has: where the broker is, output form, client ids.</summary>
+    /// <summary>Options every bench command has: where the broker is, credentials, output form, client ids.</summary>
     private sealed class CommonOptions
     {
-        public Option<string> Host { get; } = new("--host") { Description = "Broker host name or address.", DefaultValueFactory = _ => "127.0.0.1", HelpName = "host" };
+        public Option<string> Host { get; } = new("--host", "-h") { Description = "Broker host name or address.", DefaultValueFactory = _ => "127.0.0.1", HelpName = "host" };
 
         public Option<int> Port { get; } = new("--port", "-p") { Description = "Broker MQTT TCP port.", DefaultValueFactory = _ => 1883, HelpName = "port" };
+
+        public Option<string?> Username { get; } = new("--username", "-u") { Description = "User name for every connection.", HelpName = "user" };
+
+        public Option<string?> Password { get; } = new("--pw", "-P") { Description = "Password for every connection.", HelpName = "password" };
 
         public Option<bool> Json { get; } = new("--json") { Description = "Print the summary as one JSON object instead of a table (no progress lines unless --progress)." };
 
@@ -55,25 +66,32 @@ internal static partial class BenchCommand
 
         public Option<double> ConnectRate { get; } = new("--connect-rate") { Description = "New connections per second while setting up (default: no pacing).", HelpName = "per-second" };
 
-        public Option<string?> PrefixOption { get; } = new("--prefix") { Description = "Client id prefix (default tern-bench-<pid>); ids are <prefix>-p<i>, -s<i>, -c<i>.", HelpName = "prefix" };
+        public Option<string?> PrefixOption { get; } = new("--prefix", "-i") { Description = "Client id prefix (default tern-bench-<pid>); ids are <prefix>-p<i>, -s<i>, -c<i>.", HelpName = "prefix" };
 
         public void AddTo(Command command)
         {
-            // "-h" is the help option's alias; the host is --host (emqtt-bench and mosquitto use -h).
-            command.Options.Add(Host);
-            command.Options.Add(Port);
-            command.Options.Add(Json);
-            command.Options.Add(Quiet);
-            command.Options.Add(Progress);
+            foreach (Option o in (Option[])[Host, Port, Username, Password, Json, Quiet, Progress])
+            {
+                command.Options.Add(o);
+            }
+
             if (command.Name != "conn")
             {
                 command.Options.Add(ConnectRate);
             }
 
             command.Options.Add(PrefixOption);
+
+            // -h is the host, as in tern pub/sub and mosquitto: this command's help is --help or -?
+            // (the root's recursive help option would claim -h).
+            var help = new HelpOption();
+            help.Aliases.Remove("-h");
+            help.Aliases.Remove("/h");
+            help.Recursive = false;
+            command.Options.Add(help);
         }
 
-        public BenchTarget Target(ParseResult r) => new(r.GetValue(Host)!, r.GetValue(Port));
+        public BenchTarget Target(ParseResult r) => new(r.GetValue(Host)!, r.GetValue(Port)) { Username = r.GetValue(Username), Password = r.GetValue(Password) };
 
         public string Prefix(ParseResult r) => r.GetValue(PrefixOption) ?? $"tern-bench-{Environment.ProcessId}";
 
@@ -103,11 +121,11 @@ internal static partial class BenchCommand
         private readonly Option<string> _topic = TopicOption("Publish topic; %i is the publisher's index, %j the topic index (0..--topics-1).", "bench/%i");
         private readonly Option<int> _topics = new("--topics") { Description = "Topics each publisher cycles through, one message each in turn (%j in the topic).", DefaultValueFactory = _ => 1, HelpName = "count", Validators = { Positive } };
         private readonly Option<MqttQoS> _qos = QoSOption("Publish QoS.");
-        private readonly Option<int> _size = new("--size", "-s") { Description = $"Payload bytes (at least {BenchWire.PayloadHeaderSize}: stream id, sequence, timestamp).", DefaultValueFactory = _ => 64, HelpName = "bytes" };
-        private readonly Option<double> _rate = new("--rate", "-r") { Description = "Messages per second over all publishers, or 'max' (default): as fast as the broker takes them.", HelpName = "R|max", CustomParser = ParseRate };
+        private readonly Option<int> _size = new("--size") { Description = $"Payload bytes (at least {BenchWire.PayloadHeaderSize}: marker, run id, stream id, sequence, timestamp).", DefaultValueFactory = _ => 64, HelpName = "bytes" };
+        private readonly Option<double> _rate = new("--rate") { Description = "Messages per second over all publishers, or 'max' (default): as fast as the broker takes them.", HelpName = "R|max", CustomParser = ParseRate };
         private readonly Option<int> _inflight = new("--inflight", "-F") { Description = "QoS 1/2 messages a publisher may have unacknowledged.", DefaultValueFactory = _ => 64, HelpName = "count", Validators = { Positive } };
-        private readonly Option<double?> _duration = DurationOption("Seconds to publish (default 10 unless -n is given).");
-        private readonly Option<long> _messages = new("--messages", "-n") { Description = "Messages per publisher; with no --duration, publishing ends when all are sent.", HelpName = "count" };
+        private readonly Option<double?> _duration = DurationOption("Seconds to publish: the measured window (default 10 unless -M is given).");
+        private readonly Option<long> _messages = new("--messages", "-M") { Description = "Messages per publisher; with no --duration, publishing ends when all are sent.", HelpName = "count" };
 
         public PublishOptions(int defaultCount) =>
             _count = CountOption("Publishing connections.", defaultCount);

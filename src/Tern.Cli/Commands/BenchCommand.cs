@@ -30,8 +30,8 @@ internal static partial class BenchCommand
     {
         var o = new CommonOptions();
         var count = CountOption("Connections to open.", 1000);
-        var hold = new Option<double?>("--duration", "-d") { Description = "Seconds to hold the connections open after the last one connected (default: until Ctrl+C).", HelpName = "seconds" };
-        var rate = new Option<double?>("--rate", "-R") { Description = "New connections per second (default: as fast as 256 concurrent handshakes allow).", HelpName = "per-second" };
+        var hold = DurationOption("Seconds to hold the connections open after the last one connected (default: until Ctrl+C).");
+        var rate = new Option<double?>("--rate") { Description = "New connections per second (default: as fast as 256 concurrent handshakes allow).", HelpName = "per-second" };
         var ready = new Option<FileInfo?>("--ready-file") { Description = "Write the number connected to this file once all connections are open (for scripts).", HelpName = "file" };
         var command = new Command("conn", "Open connections at a paced rate and hold them; report the connect rate and failures.") { count, rate, hold, ready };
         o.AddTo(command);
@@ -67,7 +67,7 @@ internal static partial class BenchCommand
         var count = CountOption("Subscribing connections.", 100);
         var topic = TopicOption("Topic filter; %i is the subscriber's index.", "bench/#");
         var qos = QoSOption("Subscription QoS.");
-        var duration = DurationOption("Seconds to listen (default: until Ctrl+C).");
+        var duration = DurationOption("Seconds to listen: the measured window (default: until Ctrl+C).");
         var command = new Command("sub", "Subscribe from many connections; count messages, sequence gaps and duplicates per publisher, and end-to-end latency (from 'tern bench pub' on the same machine).")
         {
             count, topic, qos, duration,
@@ -96,12 +96,19 @@ internal static partial class BenchCommand
         var p = new PublishOptions(defaultCount: 1);
         var subs = new Option<int>("--subscribers", "-S") { Description = "Subscribing connections.", DefaultValueFactory = _ => 1, HelpName = "count" };
         var filter = new Option<string>("--sub-topic", "-T") { Description = "Subscribers' topic filter; %i is the subscriber's index (e.g. bench/%i pairs subscriber i with publisher i).", DefaultValueFactory = _ => "bench/#", HelpName = "filter" };
-        var maxLag = new Option<long>("--max-lag") { Description = "Publishers pause while more deliveries than this are sent but not yet received (0: open loop, publish regardless).", DefaultValueFactory = _ => 10_000, HelpName = "deliveries" };
+        var maxLag = new Option<long>("--max-lag")
+        {
+            Description = "Messages that may be sent but not yet received by any one subscriber; publishers pause beyond it. "
+                + "The default is the default queue bound per client of Tern and Mosquitto, so a loss is the broker's. 0: open loop.",
+            DefaultValueFactory = _ => BenchSettings.DefaultMaxLag,
+            HelpName = "messages",
+        };
         var warmup = new Option<double>("--warmup") { Description = "Seconds at the start whose messages count but whose latencies are not recorded (the broker's and this tool's JIT warm up).", DefaultValueFactory = _ => 0, HelpName = "seconds" };
         var subQos = new Option<MqttQoS?>("--sub-qos") { Description = "Subscription QoS (default: the publish QoS).", HelpName = "0|1|2", CustomParser = a => ParseQoS(a) };
         var command = new Command(
             "pubsub",
-            "Publishers and subscribers in one process: delivered messages per second at the subscribers, loss (expected minus delivered), duplicates, latency.")
+            "Publishers and subscribers in one process: delivered messages per second at the subscribers, loss (expected minus delivered), duplicates, latency. "
+            + "Only this run's messages count (retained and other clients' messages are ignored and reported).")
         {
             subs, filter, subQos, maxLag, warmup,
         };
