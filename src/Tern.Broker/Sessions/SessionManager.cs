@@ -147,7 +147,33 @@ internal sealed class SessionManager
         }
     }
 
-    public IEnumerable<MqttSession> All => _sessions.Values;
+    /// <summary>Every session, enumerated in place (Values would copy them all).</summary>
+    public IEnumerable<MqttSession> All
+    {
+        get
+        {
+            foreach (var (_, session) in _sessions)
+            {
+                yield return session;
+            }
+        }
+    }
+
+    /// <summary>Ends the session of <paramref name="clientId"/> if no connection owns it (an administrator's discard).</summary>
+    /// <returns>false when there is no such session or a connection owns it.</returns>
+    public bool Discard(string clientId)
+    {
+        lock (_sync)
+        {
+            if (!_sessions.TryGetValue(clientId, out var session) || session.Owner is not null)
+            {
+                return false;
+            }
+
+            EndLocked(session);
+            return true;
+        }
+    }
 
     private void EndLocked(MqttSession session)
     {
