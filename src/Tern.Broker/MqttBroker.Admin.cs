@@ -199,7 +199,7 @@ public sealed partial class MqttBroker
         for (var i = 0; i < matched.Count; i++)
         {
             var message = matched[i];
-            result[i] = new RetainedSnapshot(message.Topic, message.Payload, message.QoS, now - TimeSpan.FromMilliseconds(ticks - message.CreatedTimestamp));
+            result[i] = new RetainedSnapshot(message.Topic, message.Payload, message.QoS, WallClock(now, ticks, message.CreatedTimestamp));
         }
 
         return result;
@@ -246,7 +246,7 @@ public sealed partial class MqttBroker
             ProtocolVersion: null,
             KeepAlive: null,
             ConnectedAt: null,
-            now - TimeSpan.FromMilliseconds(nowTicks - session.DisconnectedAt),
+            WallClock(now, nowTicks, session.DisconnectedAt),
             0,
             0,
             0,
@@ -254,6 +254,16 @@ public sealed partial class MqttBroker
             SubscriptionCountOf(session),
             session.QueuedCount,
             session.ExpiryInterval);
+    }
+
+    /// <summary>
+    /// An <see cref="Environment.TickCount64"/> stamp as a time of day, to the millisecond (the
+    /// stamp's resolution) rather than with a different sub-millisecond part on every call.
+    /// </summary>
+    private static DateTimeOffset WallClock(DateTimeOffset now, long nowTicks, long stamp)
+    {
+        var at = now - TimeSpan.FromMilliseconds(nowTicks - stamp);
+        return at.AddTicks(-(at.UtcTicks % TimeSpan.TicksPerMillisecond));
     }
 
     private static int SubscriptionCountOf(MqttSession session)
