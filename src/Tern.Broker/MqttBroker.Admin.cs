@@ -47,7 +47,10 @@ public sealed partial class MqttBroker
             Statistics.ConnectionsRefused);
     }
 
-    /// <summary>Every client connected now (CONNECT accepted), in no particular order.</summary>
+    /// <summary>
+    /// Every client connected now (CONNECT accepted) and every persistent session kept for a
+    /// client that is not connected, in no particular order.
+    /// </summary>
     public IReadOnlyList<ClientSnapshot> GetClients()
     {
         var clients = new List<ClientSnapshot>();
@@ -59,10 +62,32 @@ public sealed partial class MqttBroker
             }
         }
 
+        var connected = clients.Count;
+        HashSet<string>? connectedIds = null;
+        var now = Time.GetUtcNow();
+        var ticks = Environment.TickCount64;
+        foreach (var session in Sessions.All)
+        {
+            if (session.Owner is not null)
+            {
+                continue;
+            }
+
+            // A client connecting right now is connected before it owns its session: list it once.
+            connectedIds ??= clients.Take(connected).Select(static c => c.ClientId).ToHashSet(StringComparer.Ordinal);
+            if (!connectedIds.Contains(session.ClientId))
+            {
+                clients.Add(Snapshot(session, now, ticks));
+            }
+        }
+
         return clients;
     }
 
-    /// <summary>The connected client with this id, or null. During a takeover the newer connection wins.</summary>
+    /// <summary>
+    /// The client with this id: the connected one (during a takeover the newer connection wins),
+    /// else its persistent session if one is kept; null when neither exists.
+    /// </summary>
     public ClientSnapshot? FindClient(string clientId)
     {
         ArgumentNullException.ThrowIfNull(clientId);
@@ -77,7 +102,14 @@ public sealed partial class MqttBroker
             }
         }
 
-        return found is null ? null : Snapshot(found, foundAt);
+        if (found is not null)
+        {
+            return Snapshot(found, foundAt);
+        }
+
+        return Sessions.TryGet(clientId, out var session) && session!.Owner is null
+            ? Snapshot(session, Time.GetUtcNow(), Environment.TickCount64)
+            : null;
     }
 
     /// <summary>
@@ -99,6 +131,18 @@ public sealed partial class MqttBroker
         }
 
         return found;
+    }
+
+    /// <summary>
+    /// Ends the persistent session of a client that is not connected, as its expiry would: its
+    /// subscriptions and queued messages are dropped, a will waiting for its delay is published,
+    /// and the client's next CONNECT gets no session (session present 0).
+    /// </summary>
+    /// <returns>false when no session is kept for this id, or its client is connected (kick it first).</returns>
+    public bool DiscardSession(string clientId)
+    {
+        ArgumentNullException.ThrowIfNull(clientId);
+        return Sessions.Discard(clientId);
     }
 
     /// <summary>Subscriptions of every session (of one client id when <paramref name="clientId"/> is given), in no particular order.</summary>
@@ -123,6 +167,22 @@ public sealed partial class MqttBroker
         return subscriptions;
     }
 
+    /// <summary>
+    /// How many retained messages match <paramref name="filter"/>; with the default <c>#</c>, those
+    /// an administrator lists: every topic but <c>$SYS</c> and other <c>$</c> topics [MQTT-4.7.2-1],
+    /// unlike <see cref="BrokerSnapshot.RetainedMessages"/>, which counts the whole store.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="filter"/> is not a valid topic filter.</exception>
+    public int CountRetainedMessages(string filter = "#")
+    {
+        if (!MqttTopic.IsValidTopicFilter(filter))
+        {
+            throw new ArgumentException($"'{filter}' is not a valid topic filter.", nameof(filter));
+        }
+
+        return Retained.Match(filter).Count;
+    }
+
     /// <summary>Retained messages whose topic matches <paramref name="filter"/> (<c>#</c>: all but <c>$</c> topics).</summary>
     /// <exception cref="ArgumentException"><paramref name="filter"/> is not a valid topic filter.</exception>
     public IReadOnlyList<RetainedSnapshot> GetRetainedMessages(string filter = "#")
@@ -139,7 +199,7 @@ public sealed partial class MqttBroker
         for (var i = 0; i < matched.Count; i++)
         {
             var message = matched[i];
-            result[i] = new RetainedSnapshot(message.Topic, message.Payload, message.QoS, now - TimeSpan.FromMilliseconds(ticks - message.CreatedTimestamp));
+            result[i] = new RetainedSnapshot(message.Topic, message.Payload, message.QoS, WallClock(now, ticks, message.CreatedTimestamp));
         }
 
         return result;
@@ -152,22 +212,20 @@ public sealed partial class MqttBroker
         uint expiry = 0;
         if (Sessions.TryGet(clientId, out var session) && ReferenceEquals(session!.Owner, connection))
         {
-            lock (session.Sync)
-            {
-                subscriptions = session.SubscriptionsIfAny?.Count ?? 0;
-            }
-
+            subscriptions = SubscriptionCountOf(session);
             queued = session.QueuedCount;
             expiry = session.ExpiryInterval;
         }
 
         return new ClientSnapshot(
             clientId,
+            Connected: true,
             connection.Username,
             connection.RemoteEndPoint,
             connection.Version,
             connection.KeepAlive,
             new DateTimeOffset(acceptedAtTicks, TimeSpan.Zero),
+            DisconnectedAt: null,
             connection.MessagesReceived,
             connection.MessagesSent,
             connection.BytesReceived,
@@ -175,6 +233,45 @@ public sealed partial class MqttBroker
             subscriptions,
             queued,
             expiry);
+    }
+
+    /// <summary>A session no connection owns: what it keeps for its client.</summary>
+    private static ClientSnapshot Snapshot(MqttSession session, DateTimeOffset now, long nowTicks)
+    {
+        return new ClientSnapshot(
+            session.ClientId,
+            Connected: false,
+            session.Identity?.Username,
+            RemoteEndPoint: null,
+            ProtocolVersion: null,
+            KeepAlive: null,
+            ConnectedAt: null,
+            WallClock(now, nowTicks, session.DisconnectedAt),
+            0,
+            0,
+            0,
+            0,
+            SubscriptionCountOf(session),
+            session.QueuedCount,
+            session.ExpiryInterval);
+    }
+
+    /// <summary>
+    /// An <see cref="Environment.TickCount64"/> stamp as a time of day, to the millisecond (the
+    /// stamp's resolution) rather than with a different sub-millisecond part on every call.
+    /// </summary>
+    private static DateTimeOffset WallClock(DateTimeOffset now, long nowTicks, long stamp)
+    {
+        var at = now - TimeSpan.FromMilliseconds(nowTicks - stamp);
+        return at.AddTicks(-(at.UtcTicks % TimeSpan.TicksPerMillisecond));
+    }
+
+    private static int SubscriptionCountOf(MqttSession session)
+    {
+        lock (session.Sync)
+        {
+            return session.SubscriptionsIfAny?.Count ?? 0;
+        }
     }
 
     private static void AddSubscriptions(MqttSession session, List<SubscriptionSnapshot> into)
@@ -189,7 +286,8 @@ public sealed partial class MqttBroker
 
             foreach (var subscription in subscriptions.Values)
             {
-                into.Add(new SubscriptionSnapshot(session.ClientId, subscription.Filter, subscription.Options, online));
+                into.Add(new SubscriptionSnapshot(
+                    session.ClientId, subscription.Filter, subscription.Options, online, subscription.ShareName, subscription.SubscriptionIdentifier));
             }
         }
     }

@@ -62,6 +62,9 @@ public sealed class ClientsApiTests
         var page = await dashboard.GetJsonAsync("api/v1/clients");
         var client = Assert.Single(page.GetProperty("data").EnumerateArray());
         Assert.Equal(clientId, client.GetProperty("clientId").GetString());
+        Assert.True(client.GetProperty("connected").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, client.GetProperty("disconnectedAt").ValueKind);
+        Assert.Equal(JsonValueKind.Null, client.GetProperty("sessionExpiresAt").ValueKind);
         Assert.Equal("alice", client.GetProperty("username").GetString());
         Assert.Equal("5.0", client.GetProperty("protocolVersion").GetString());
         Assert.Equal(30, client.GetProperty("keepAlive").GetInt32());

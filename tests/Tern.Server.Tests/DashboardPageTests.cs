@@ -67,8 +67,10 @@ public sealed class DashboardPageTests(ChromiumFixture chromium) : IClassFixture
         await page.GoToAsync("clients");
         const string Row = "#clients-table tr[data-client-id='esp32-kitchen']";
         await page.Page.WaitForSelectorAsync(Row);
-        await page.WaitForTextAsync(Row + " td:nth-child(4)", "MQTT 5.0");
-        await page.WaitForTextAsync(Row + " td:nth-child(5)", "120 s");
+        await page.WaitForTextAsync(Row + " td:nth-child(2)", "connected");
+        await page.WaitForTextAsync(Row + " td:nth-child(5)", "MQTT 5.0");
+        await page.WaitForTextAsync(Row + " td:nth-child(6)", "120 s");
+        await page.WaitForTextAsync(Row + " td:nth-child(8)", "at disconnect");
 
         await page.Page.ClickAsync(Row + " button.kick");
 
@@ -78,19 +80,142 @@ public sealed class DashboardPageTests(ChromiumFixture chromium) : IClassFixture
     }
 
     [Fact]
-    public async Task The_subscriptions_table_shows_a_subscription()
+    public async Task A_disconnected_persistent_session_is_listed_and_discard_ends_it()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync();
+        const string ClientId = "esp32-garage";
+        var topic = TestIds.Topic();
+        await using (var device = await dashboard.Broker.ConnectAsync(ClientId, cleanSession: false))
+        {
+            await device.SubscribeAsync(topic, MqttQoS.AtLeastOnce);
+            await device.DisconnectAsync();
+        }
+
+        await using var page = await DashboardPage.OpenAsync(chromium.Browser, dashboard);
+        await page.LogInAndWaitAsync();
+        await page.GoToAsync("clients");
+
+        const string Row = "#clients-table tr[data-client-id='esp32-garage'][data-state='disconnected']";
+        await page.Page.WaitForSelectorAsync(Row);
+        await page.WaitForTextAsync(Row + " td:nth-child(2)", "disconnected");
+        await page.WaitForTextAsync(Row + " td:nth-child(5)", "–");
+        await page.WaitForTextAsync(Row + " td:nth-child(8)", "never");
+        Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", await page.TextAsync(Row + " td:nth-child(7)"));
+        dashboard.Broker.Server.Broker.Publish(topic, "queued while away"u8.ToArray(), MqttQoS.AtLeastOnce);
+        await page.WaitForTextAsync(Row + " td:nth-child(9)", "1");
+        Assert.Null(await page.Page.QuerySelectorAsync(Row + " button.kick"));
+
+        await page.Page.ClickAsync(Row + " button.discard");
+
+        await page.Page.WaitForSelectorAsync(Row, new PuppeteerSharp.WaitForSelectorOptions { Hidden = true });
+        await page.WaitForTextAsync("#stat-sessions", "0");
+        await using var back = await dashboard.Broker.OpenRawAsync();
+        var connAck = await back.ConnectAsync(ClientId, cleanSession: false);
+        Assert.False(connAck.SessionPresent, "the discarded session is not resumed");
+        await back.ExpectNoPacketAsync();
+        page.AssertNoScriptErrors();
+    }
+
+    [Fact]
+    public async Task The_subscriptions_table_shows_each_subscription_with_its_options()
     {
         await using var dashboard = await DashboardBroker.StartAsync();
         await using var device = await dashboard.Broker.ConnectAsync("sensor-hall");
         await device.SubscribeAsync("building/+/temp", MqttQoS.AtLeastOnce);
+        await using var worker = await dashboard.Broker.ConnectV5Async("worker-1");
+        await worker.SubscribeV5GrantedAsync("$share/workers/jobs/#", MqttQoS.ExactlyOnce, retainHandling: 2, subscriptionId: 7);
+        await worker.SubscribeV5GrantedAsync("alerts/#", MqttQoS.AtMostOnce, noLocal: true, retainAsPublished: true, retainHandling: 1);
         await using var page = await DashboardPage.OpenAsync(chromium.Browser, dashboard);
         await page.LogInAndWaitAsync();
 
         await page.GoToAsync("subscriptions");
 
-        await page.WaitForTextAsync("#subscriptions-table tbody tr td:nth-child(1)", "sensor-hall");
-        await page.WaitForTextAsync("#subscriptions-table tbody tr td:nth-child(2)", "building/+/temp");
-        await page.WaitForTextAsync("#subscriptions-table tbody tr td:nth-child(3)", "1");
+        const string Rows = "#subscriptions-table tbody tr";
+        await page.WaitForTextAsync(Rows + ":nth-child(1) td:nth-child(1)", "sensor-hall");
+        await page.WaitForTextAsync(Rows + ":nth-child(1) td:nth-child(2)", "building/+/temp");
+        await page.WaitForTextAsync(Rows + ":nth-child(1) td:nth-child(3)", "1");
+        await page.WaitForTextAsync(Rows + ":nth-child(1) td:nth-child(4)", "no local off · retain as published off · retain handling 0 (send on subscribe)");
+        await page.WaitForTextAsync(Rows + ":nth-child(2) td:nth-child(2)", "$share/workers/jobs/#");
+        await page.WaitForTextAsync(
+            Rows + ":nth-child(2) td:nth-child(4)",
+            "no local off · retain as published off · retain handling 2 (do not send) · shared group workers · subscription id 7");
+        await page.WaitForTextAsync(Rows + ":nth-child(3) td:nth-child(2)", "alerts/#");
+        await page.WaitForTextAsync(Rows + ":nth-child(3) td:nth-child(4)", "no local on · retain as published on · retain handling 1 (send if new)");
+        page.AssertNoScriptErrors();
+    }
+
+    [Fact]
+    public async Task The_retained_count_of_the_overview_is_the_number_the_retained_page_lists()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync(new Dictionary<string, string?> { ["Broker:SysIntervalSeconds"] = "0.1" });
+        await using var device = await dashboard.Broker.ConnectAsync(TestIds.Client("retain"));
+        await device.PublishAsync("plant/1/config", "a", MqttQoS.AtLeastOnce, retain: true);
+        await device.PublishAsync("plant/2/config", "b", MqttQoS.AtLeastOnce, retain: true);
+        await Eventually.HoldsAsync(
+            async () => (await dashboard.GetJsonAsync("api/v1/retained?topic=%24SYS/%23")).GetProperty("meta").GetProperty("count").GetInt32() > 0,
+            "the broker retains its $SYS topics");
+        await using var page = await DashboardPage.OpenAsync(chromium.Browser, dashboard);
+        await page.LogInAndWaitAsync();
+
+        await page.WaitForTextAsync("#stat-retained", "2");
+        await page.GoToAsync("retained");
+
+        await page.WaitForTextAsync(".pager[data-list='retained'] span", "2 · page 1 of 1");
+        await page.WaitForTextAsync("#retained-table tbody tr:nth-child(1) td:nth-child(1)", "plant/1/config");
+        await page.WaitForTextAsync("#retained-table tbody tr:nth-child(2) td:nth-child(1)", "plant/2/config");
+        Assert.Equal(2, await page.Page.EvaluateExpressionAsync<int>("document.querySelectorAll('#retained-table tbody tr').length"));
+        Assert.Equal("2", await page.TextAsync("#stat-retained"));
+        page.AssertNoScriptErrors();
+    }
+
+    [Fact]
+    public async Task The_rate_charts_show_received_and_sent_apart_with_a_time_axis_and_a_msg_per_second_axis()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync();
+        var topic = TestIds.Topic();
+        await using var device = await dashboard.Broker.ConnectAsync(TestIds.Client("rate"));
+        await device.SubscribeAsync(topic, MqttQoS.AtMostOnce);
+        await using var page = await DashboardPage.OpenAsync(chromium.Browser, dashboard);
+        await page.LogInAndWaitAsync();
+
+        // A first rate is shown after two samples; messages from then on show up in both series.
+        await page.Page.WaitForFunctionAsync("() => /^[0-9.]+$/.test(document.getElementById('stat-rate-in').textContent)");
+        for (var i = 0; i < 20; i++)
+        {
+            await device.PublishAsync(topic, "x", MqttQoS.AtMostOnce);
+            await device.ReceivePublishAsync();
+        }
+
+        // Each series is its own line in its own chart: a point above zero and a line you can see.
+        foreach (var chart in new[] { "#chart-in", "#chart-out" })
+        {
+            await page.Page.WaitForFunctionAsync(
+                """
+                chart => {
+                  const points = document.querySelector(chart + ' .line').getAttribute('points').trim().split(' ').filter(Boolean);
+                  return points.length >= 2 && points.some(p => Number(p.split(',')[1]) < 149);
+                }
+                """,
+                new PuppeteerSharp.WaitForFunctionOptions { Timeout = 15_000 },
+                chart);
+            var line = await page.Page.EvaluateFunctionAsync<double[]>(
+                "chart => { const r = document.querySelector(chart + ' .line').getBoundingClientRect(); return [r.width, r.height]; }", chart);
+            Assert.True(line[0] > 0 && line[1] > 0, $"{chart}: the line is drawn ({line[0]} x {line[1]} px)");
+
+            var yLabels = await page.TextsAsync(chart + " .y-labels span");
+            Assert.True(yLabels.Length >= 3, $"{chart}: y ticks {string.Join(", ", yLabels)}");
+            Assert.Equal("0", yLabels[0]);
+            Assert.All(yLabels, label => Assert.Matches(@"^[0-9.,]+[kM]?$", label));
+            Assert.Equal("msg/s", await page.TextAsync(chart + " .y-unit"));
+
+            var xLabels = await page.TextsAsync(chart + " .x-labels span");
+            Assert.True(xLabels.Length >= 3, $"{chart}: time ticks {string.Join(", ", xLabels)}");
+            Assert.All(xLabels, label => Assert.Matches(@"^\d\d:\d\d:\d\d$", label));
+        }
+
+        var colours = await page.Page.EvaluateExpressionAsync<string[]>(
+            "['#chart-in', '#chart-out'].map(c => getComputedStyle(document.querySelector(c + ' .line')).stroke)");
+        Assert.NotEqual(colours[0], colours[1]);
         page.AssertNoScriptErrors();
     }
 

@@ -28,6 +28,45 @@ public sealed class PublishApiTests
     }
 
     [Fact]
+    public async Task Subscriptions_show_every_option_the_shared_group_and_the_subscription_identifier()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync();
+        await using var v5 = await dashboard.Broker.ConnectV5Async("opt-v5");
+        await v5.SubscribeV5GrantedAsync("plant/+/alarm", MqttQoS.AtLeastOnce, noLocal: true, retainAsPublished: true, retainHandling: 2, subscriptionId: 42);
+        await v5.SubscribeV5GrantedAsync("$share/workers/jobs/#", MqttQoS.ExactlyOnce, retainHandling: 1);
+        await using var v3 = await dashboard.Broker.ConnectAsync("opt-v3");
+        await v3.SubscribeAsync("plain", MqttQoS.AtMostOnce);
+
+        var rows = (await dashboard.GetJsonAsync("api/v1/subscriptions")).GetProperty("data").EnumerateArray()
+            .ToDictionary(s => s.GetProperty("filter").GetString()!, Options);
+
+        Assert.Equal((1, true, true, 2, null, 42L), rows["plant/+/alarm"]);
+        Assert.Equal((2, false, false, 1, "workers", null), rows["$share/workers/jobs/#"]);
+        Assert.Equal((0, false, false, 0, null, null), rows["plain"]);
+    }
+
+    [Fact]
+    public async Task Stats_count_the_retained_messages_the_list_shows_leaving_out_sys_topics()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync(new Dictionary<string, string?> { ["Broker:SysIntervalSeconds"] = "0.1" });
+        await using var client = await dashboard.Broker.ConnectAsync(TestIds.Client("ret"));
+        await client.PublishAsync("plant/1/config", "a", MqttQoS.AtLeastOnce, retain: true);
+        await client.PublishAsync("plant/2/config", "b", MqttQoS.AtLeastOnce, retain: true);
+
+        // The broker retains its $SYS topics too: listed when asked for, not counted with the others.
+        await Eventually.HoldsAsync(
+            async () => (await dashboard.GetJsonAsync("api/v1/retained?topic=%24SYS/%23")).GetProperty("meta").GetProperty("count").GetInt32() > 0,
+            "the broker retains its $SYS topics");
+        var stats = await dashboard.GetJsonAsync("api/v1/stats");
+        var listed = await dashboard.GetJsonAsync("api/v1/retained");
+
+        Assert.Equal(2, stats.GetProperty("retained").GetInt32());
+        Assert.Equal(2, listed.GetProperty("meta").GetProperty("count").GetInt32());
+        Assert.Equal(["plant/1/config", "plant/2/config"], listed.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("topic").GetString()));
+        Assert.True(dashboard.Broker.Server.Broker.RetainedCount > 2, "the store holds the $SYS topics besides the two");
+    }
+
+    [Fact]
     public async Task Publish_reaches_a_subscriber()
     {
         await using var dashboard = await DashboardBroker.StartAsync();
@@ -148,6 +187,18 @@ public sealed class PublishApiTests
         using var response = await dashboard.Http.PostAsync("api/v1/publish", new StringContent("""{ "topic": "a" }""", System.Text.Encoding.UTF8, "text/plain"));
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+    }
+
+    private static (int Qos, bool NoLocal, bool RetainAsPublished, int RetainHandling, string? ShareGroup, long? SubscriptionIdentifier) Options(JsonElement s)
+    {
+        var id = s.GetProperty("subscriptionIdentifier");
+        return (
+            s.GetProperty("qos").GetInt32(),
+            s.GetProperty("noLocal").GetBoolean(),
+            s.GetProperty("retainAsPublished").GetBoolean(),
+            s.GetProperty("retainHandling").GetInt32(),
+            s.GetProperty("shareGroup").GetString(),
+            id.ValueKind == JsonValueKind.Null ? null : id.GetInt64());
     }
 
     private static async Task<string> ErrorOf(HttpResponseMessage response)

@@ -6,7 +6,7 @@ namespace Tern.Broker;
 /// <param name="ConnectedClients">Connections that completed CONNECT.</param>
 /// <param name="Sessions">Sessions held, connected or not.</param>
 /// <param name="Subscriptions">Subscriptions of all sessions.</param>
-/// <param name="RetainedMessages">Retained messages stored.</param>
+/// <param name="RetainedMessages">Retained messages stored, the broker's own <c>$SYS</c> topics included (what <c>$SYS/broker/retained messages/count</c> publishes; <see cref="MqttBroker.CountRetainedMessages"/> leaves <c>$</c> topics out).</param>
 /// <param name="MessagesReceived">PUBLISH packets received from clients since start.</param>
 /// <param name="MessagesSent">PUBLISH packets sent to clients since start.</param>
 /// <param name="BytesReceived">Bytes received from clients since start.</param>

@@ -22,7 +22,17 @@ internal sealed class SessionManager
 
     public bool TryGet(string clientId, out MqttSession? session) => _sessions.TryGetValue(clientId, out session);
 
-    public IEnumerable<MqttSession> All => _sessions.Values;
+    /// <summary>Every session, enumerated in place (Values would copy them all).</summary>
+    public IEnumerable<MqttSession> All
+    {
+        get
+        {
+            foreach (var (_, session) in _sessions)
+            {
+                yield return session;
+            }
+        }
+    }
 
     /// <summary>
     /// Gives <paramref name="connection"/> the session of <paramref name="clientId"/>: resumes a stored

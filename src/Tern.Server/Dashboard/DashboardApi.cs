@@ -64,7 +64,7 @@ internal sealed partial class DashboardApi(
                 s.ConnectedClients,
                 s.Sessions,
                 s.Subscriptions,
-                s.RetainedMessages,
+                broker.CountRetainedMessages(),
                 s.MessagesReceived,
                 s.MessagesSent,
                 s.BytesReceived,
@@ -101,18 +101,30 @@ internal sealed partial class DashboardApi(
         var clientId = ClientIdFrom(context);
         return broker.FindClient(clientId) is { } client
             ? Ok(ToResponse(client), Json.ClientResponse)
-            : NotConnected(clientId);
+            : NoSuchClient(clientId);
     }
 
+    /// <summary>
+    /// Kicks a connected client (its persistent session stays), or discards the session of one
+    /// that is not connected, as EMQX's <c>DELETE /clients/{id}</c> does.
+    /// </summary>
     private IResult Kick(HttpContext context)
     {
         var clientId = ClientIdFrom(context);
-        if (!broker.DisconnectClient(clientId, "disconnected by an administrator (REST API)"))
+        var remote = context.Connection.RemoteIpAddress?.ToString();
+        if (broker.DisconnectClient(clientId, "disconnected by an administrator (REST API)"))
         {
-            return NotConnected(clientId);
+            DashboardLog.Kicked(logger, clientId, remote);
+        }
+        else if (broker.DiscardSession(clientId))
+        {
+            DashboardLog.SessionDiscarded(logger, clientId, remote);
+        }
+        else
+        {
+            return NoSuchClient(clientId);
         }
 
-        DashboardLog.Kicked(logger, clientId, context.Connection.RemoteIpAddress?.ToString());
         return TypedResults.NoContent();
     }
 
@@ -132,29 +144,41 @@ internal sealed partial class DashboardApi(
         });
         var data = Slice(subscriptions, page, limit)
             .Select(static s => new SubscriptionResponse(
-                s.ClientId, s.Filter, (int)s.Options.QoS, s.Options.NoLocal, s.Options.RetainAsPublished, s.Options.RetainHandling, s.Online))
+                s.ClientId,
+                s.Filter,
+                (int)s.Options.QoS,
+                s.Options.NoLocal,
+                s.Options.RetainAsPublished,
+                s.Options.RetainHandling,
+                s.ShareGroup,
+                s.SubscriptionIdentifier,
+                s.Online))
             .ToArray();
         return Ok(new SubscriptionPage(data, new PageMeta(page, limit, subscriptions.Length)), Json.SubscriptionPage);
     }
 
     private static IResult Ok<T>(T value, JsonTypeInfo<T> type) => TypedResults.Json(value, type);
 
-    private static IResult NotConnected(string clientId) => Error(StatusCodes.Status404NotFound, $"No client with id '{clientId}' is connected.");
+    private static IResult NoSuchClient(string clientId)
+        => Error(StatusCodes.Status404NotFound, $"No client with id '{clientId}' is connected, and no session is kept for it.");
 
     private static ClientResponse ToResponse(ClientSnapshot c) => new(
         c.ClientId,
+        c.Connected,
         c.Username,
         c.RemoteEndPoint,
-        VersionName(c.ProtocolVersion),
+        c.ProtocolVersion is { } version ? VersionName(version) : null,
         c.KeepAlive,
         c.ConnectedAt,
+        c.DisconnectedAt,
         c.MessagesReceived,
         c.MessagesSent,
         c.BytesReceived,
         c.BytesSent,
         c.Subscriptions,
         c.QueuedMessages,
-        c.SessionExpiryInterval == uint.MaxValue ? null : c.SessionExpiryInterval);
+        c.SessionExpiryInterval == uint.MaxValue ? null : c.SessionExpiryInterval,
+        c.SessionExpiresAt);
 
     private static string VersionName(MqttProtocolVersion version) => version switch
     {

@@ -30,21 +30,24 @@ internal sealed record StatusResponse(
     string Username,
     bool DefaultPassword);
 
-/// <summary>One connected client.</summary>
+/// <summary>One connected client, or the persistent session of a disconnected one.</summary>
 internal sealed record ClientResponse(
     string ClientId,
+    bool Connected,
     string? Username,
     string? RemoteAddress,
-    string ProtocolVersion,
-    int KeepAlive,
-    DateTimeOffset ConnectedAt,
+    string? ProtocolVersion,
+    int? KeepAlive,
+    DateTimeOffset? ConnectedAt,
+    DateTimeOffset? DisconnectedAt,
     long MessagesReceived,
     long MessagesSent,
     long BytesReceived,
     long BytesSent,
     int Subscriptions,
     int QueuedMessages,
-    long? SessionExpiryInterval);
+    long? SessionExpiryInterval,
+    DateTimeOffset? SessionExpiresAt);
 
 /// <summary>One subscription of one session.</summary>
 internal sealed record SubscriptionResponse(
@@ -54,6 +57,8 @@ internal sealed record SubscriptionResponse(
     bool NoLocal,
     bool RetainAsPublished,
     int RetainHandling,
+    string? ShareGroup,
+    long? SubscriptionIdentifier,
     bool Online);
 
 /// <summary>One retained message; the payload is cut to a preview in lists.</summary>

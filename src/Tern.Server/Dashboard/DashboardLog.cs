@@ -17,4 +17,7 @@ internal static partial class DashboardLog
 
     [LoggerMessage(EventId = 1103, Level = LogLevel.Information, Message = "Client {ClientId} disconnected through the REST API (from {Remote})")]
     public static partial void Kicked(ILogger logger, string clientId, string? remote);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Information, Message = "Session of client {ClientId} discarded through the REST API (from {Remote})")]
+    public static partial void SessionDiscarded(ILogger logger, string clientId, string? remote);
 }

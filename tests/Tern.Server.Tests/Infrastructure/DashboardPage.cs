@@ -29,7 +29,7 @@ public sealed class DashboardPage : IAsyncDisposable
             }
         };
 
-        // The kick button asks for confirmation.
+        // The kick and discard buttons ask for confirmation.
         page.Dialog += async (_, e) => await e.Dialog.Accept();
     }
 
@@ -86,6 +86,14 @@ public sealed class DashboardPage : IAsyncDisposable
             Assert.Fail($"{selector} shows '{actual}', expected '{expected}' within {Timeout.TotalSeconds} s");
         }
     }
+
+    /// <summary>The element's text, trimmed; null when there is no such element.</summary>
+    public Task<string?> TextAsync(string selector)
+        => Page.EvaluateFunctionAsync<string?>("s => document.querySelector(s)?.textContent.trim() ?? null", selector);
+
+    /// <summary>The trimmed texts of every element the selector matches, in document order.</summary>
+    public Task<string[]> TextsAsync(string selector)
+        => Page.EvaluateFunctionAsync<string[]>("s => [...document.querySelectorAll(s)].map(e => e.textContent.trim())", selector);
 
     /// <summary>Whether the element is shown (not hidden by the <c>hidden</c> attribute or CSS).</summary>
     public Task<bool> IsVisibleAsync(string selector)

@@ -7,7 +7,12 @@
 (() => {
   const STORAGE_KEY = 'tern.auth';
   const REFRESH_MS = 2000;
-  const CHART_POINTS = 60;
+  const CHART_WINDOW_MS = 120000;
+  const CHART_WIDTH = 600;
+  const CHART_HEIGHT = 150;
+  const TIME_TICK_MS = 30000;
+  const SVG = 'http://www.w3.org/2000/svg';
+  const RETAIN_HANDLING = ['send on subscribe', 'send if new', 'do not send'];
   const PAGE_SIZE = 50;
   const views = ['overview', 'clients', 'subscriptions', 'retained', 'publish'];
 
@@ -171,54 +176,135 @@
     const now = performance.now();
     const previous = state.previous;
     state.previous = { at: now, received: s.messagesReceived, sent: s.messagesSent };
-    if (!previous) {
-      return;
+    if (previous) {
+      // Counters of a closing connection can move back for a moment; a rate is never negative.
+      const seconds = Math.max((now - previous.at) / 1000, 0.001);
+      const rateIn = Math.max(0, (s.messagesReceived - previous.received) / seconds);
+      const rateOut = Math.max(0, (s.messagesSent - previous.sent) / seconds);
+      setText('stat-rate-in', rate(rateIn));
+      setText('stat-rate-out', rate(rateOut));
+      state.rates.push({ at: Date.now(), in: rateIn, out: rateOut });
+      while (state.rates.length > 0 && state.rates[0].at < Date.now() - CHART_WINDOW_MS) {
+        state.rates.shift();
+      }
     }
 
-    // Counters of a closing connection can move back for a moment; a rate is never negative.
-    const seconds = Math.max((now - previous.at) / 1000, 0.001);
-    const rateIn = Math.max(0, (s.messagesReceived - previous.received) / seconds);
-    const rateOut = Math.max(0, (s.messagesSent - previous.sent) / seconds);
-    setText('stat-rate-in', rate(rateIn));
-    setText('stat-rate-out', rate(rateOut));
-    state.rates.push([rateIn, rateOut]);
-    if (state.rates.length > CHART_POINTS) {
-      state.rates.shift();
-    }
-
-    drawChart();
+    drawChart('chart-in', 'in');
+    drawChart('chart-out', 'out');
   }
 
-  function drawChart() {
-    const max = Math.max(1, ...state.rates.map(([a, b]) => Math.max(a, b)));
-    const step = 600 / (CHART_POINTS - 1);
-    const offset = (CHART_POINTS - state.rates.length) * step;
-    const points = (i) => state.rates.map((r, n) => `${(offset + n * step).toFixed(1)},${(155 - (r[i] / max) * 145).toFixed(1)}`).join(' ');
-    $('chart-in').setAttribute('points', points(0));
-    $('chart-out').setAttribute('points', points(1));
-    setText('chart-max', rate(max));
+  // One chart per series (received, sent), so that neither hides the other when they are equal:
+  // the line over the last two minutes, a y axis in msg/s with round ticks, a time axis in local time.
+  function drawChart(id, key) {
+    const figure = $(id);
+    const end = Date.now();
+    const start = end - CHART_WINDOW_MS;
+    const samples = state.rates.filter((r) => r.at >= start);
+    const { top, step } = niceScale(Math.max(0, ...samples.map((r) => r[key])));
+    const x = (t) => ((t - start) / CHART_WINDOW_MS) * CHART_WIDTH;
+    const y = (v) => CHART_HEIGHT - (v / top) * CHART_HEIGHT;
+
+    const line = samples.map((r) => `${x(r.at).toFixed(1)},${y(r[key]).toFixed(1)}`);
+    figure.querySelector('.line').setAttribute('points', line.join(' '));
+    const area = samples.length > 1
+      ? [...line, `${x(samples[samples.length - 1].at).toFixed(1)},${CHART_HEIGHT}`, `${x(samples[0].at).toFixed(1)},${CHART_HEIGHT}`]
+      : [];
+    figure.querySelector('.area').setAttribute('points', area.join(' '));
+
+    const grid = figure.querySelector('.grid');
+    const yLabels = figure.querySelector('.y-labels');
+    const xLabels = figure.querySelector('.x-labels');
+    grid.replaceChildren();
+    yLabels.replaceChildren();
+    xLabels.replaceChildren();
+
+    for (let v = 0; v <= top + step / 2; v += step) {
+      grid.append(gridLine(0, y(v), CHART_WIDTH, y(v)));
+      const label = document.createElement('span');
+      label.textContent = tick(v);
+      label.style.top = `${(1 - v / top) * 100}%`;
+      yLabels.append(label);
+    }
+
+    for (let t = Math.ceil(start / TIME_TICK_MS) * TIME_TICK_MS; t <= end; t += TIME_TICK_MS) {
+      grid.append(gridLine(x(t), 0, x(t), CHART_HEIGHT));
+      const label = document.createElement('span');
+      label.textContent = clock(t);
+      const at = x(t) / CHART_WIDTH;
+      label.style.left = `${at * 100}%`;
+
+      // Labels at the ends lean inwards rather than spill out of the card.
+      label.classList.toggle('start', at < 0.08);
+      label.classList.toggle('end', at > 0.92);
+      xLabels.append(label);
+    }
+  }
+
+  function gridLine(x1, y1, x2, y2) {
+    const line = document.createElementNS(SVG, 'line');
+    line.setAttribute('x1', x1.toFixed(1));
+    line.setAttribute('y1', y1.toFixed(1));
+    line.setAttribute('x2', x2.toFixed(1));
+    line.setAttribute('y2', y2.toFixed(1));
+    return line;
+  }
+
+  // The axis top and tick step: 1, 2 or 5 times a power of ten, about four ticks, at least 0 to 1.
+  function niceScale(max) {
+    const raw = Math.max(max, 1) / 4;
+    const magnitude = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((m) => m * magnitude).find((m) => m >= raw);
+    return { top: Math.max(1, Math.ceil(max / step) * step), step };
   }
 
   function renderClients(page) {
-    renderRows('clients-table', page.data, (c) => c.clientId, [
+    renderRows('clients-table', page.data, (c) => `${c.clientId}\u0000${c.connected}`, [
       (c) => c.clientId,
+      (c) => (c.connected ? 'connected' : 'disconnected'),
       (c) => c.username ?? '',
-      (c) => c.remoteAddress ?? '',
-      (c) => 'MQTT ' + c.protocolVersion,
-      (c) => (c.keepAlive ? `${c.keepAlive} s` : 'off'),
-      (c) => when(c.connectedAt),
-      (c) => count(c.messagesReceived),
-      (c) => count(c.messagesSent),
+      (c) => (c.connected ? c.remoteAddress ?? '' : '–'),
+      (c) => (c.connected ? 'MQTT ' + c.protocolVersion : '–'),
+      (c) => (!c.connected ? '–' : c.keepAlive ? `${c.keepAlive} s` : 'off'),
+      (c) => when(c.connected ? c.connectedAt : c.disconnectedAt),
+      sessionExpiry,
+      (c) => count(c.queuedMessages),
+      (c) => (c.connected ? count(c.messagesReceived) : '–'),
+      (c) => (c.connected ? count(c.messagesSent) : '–'),
       (c) => count(c.subscriptions),
     ], (row, c) => {
-      const kick = document.createElement('button');
-      kick.type = 'button';
-      kick.className = 'kick danger';
-      kick.textContent = 'Kick';
-      kick.addEventListener('click', () => kickClient(c.clientId, kick));
-      return kick;
+      row.dataset.clientId = c.clientId;
+      row.dataset.state = c.connected ? 'connected' : 'disconnected';
+      const button = document.createElement('button');
+      button.type = 'button';
+      if (c.connected) {
+        button.className = 'kick danger';
+        button.textContent = 'Kick';
+        button.title = 'Disconnect the client; a persistent session stays';
+        button.addEventListener('click', () => removeClient(c.clientId, button, `Disconnect client "${c.clientId}"?`));
+      } else {
+        button.className = 'discard danger';
+        button.textContent = 'Discard';
+        button.title = 'End the session: its subscriptions and queued messages are dropped';
+        button.addEventListener('click', () => removeClient(c.clientId, button,
+          `Discard the session of "${c.clientId}"? Its subscriptions and queued messages are dropped.`));
+      }
+
+      return button;
     });
     renderPager('clients', page.meta);
+  }
+
+  // While connected: how long the session outlives the connection; once disconnected: when it ends.
+  function sessionExpiry(c) {
+    if (c.sessionExpiryInterval == null) {
+      return 'never';
+    }
+
+    if (c.connected) {
+      return c.sessionExpiryInterval ? duration(c.sessionExpiryInterval) : 'at disconnect';
+    }
+
+    return c.sessionExpiresAt ? when(c.sessionExpiresAt) : 'never';
   }
 
   function renderSubscriptions(page) {
@@ -226,10 +312,27 @@
       (s) => s.clientId,
       (s) => s.filter,
       (s) => String(s.qos),
-      (s) => [s.noLocal && 'no local', s.retainAsPublished && 'retain as published', s.retainHandling && `retain handling ${s.retainHandling}`].filter(Boolean).join(', '),
+      subscriptionOptions,
       (s) => (s.online ? 'online' : 'offline'),
     ]);
     renderPager('subscriptions', page.meta);
+  }
+
+  function subscriptionOptions(s) {
+    const options = [
+      `no local ${s.noLocal ? 'on' : 'off'}`,
+      `retain as published ${s.retainAsPublished ? 'on' : 'off'}`,
+      `retain handling ${s.retainHandling} (${RETAIN_HANDLING[s.retainHandling] ?? 'unknown'})`,
+    ];
+    if (s.shareGroup != null) {
+      options.push(`shared group ${s.shareGroup}`);
+    }
+
+    if (s.subscriptionIdentifier != null) {
+      options.push(`subscription id ${s.subscriptionIdentifier}`);
+    }
+
+    return options.join(' · ');
   }
 
   function renderRetained(page) {
@@ -254,10 +357,6 @@
       if (!row) {
         row = document.createElement('tr');
         row.dataset.key = k;
-        if (tableId === 'clients-table') {
-          row.dataset.clientId = item.clientId;
-        }
-
         cells.forEach(() => row.insertCell());
         if (action) {
           row.insertCell().append(action(row, item));
@@ -287,8 +386,9 @@
     pager.querySelector('[data-step="1"]').disabled = meta.page >= pages;
   }
 
-  async function kickClient(clientId, button) {
-    if (!confirm(`Disconnect client "${clientId}"?`)) {
+  // DELETE kicks a connected client and discards the session of a disconnected one.
+  async function removeClient(clientId, button, question) {
+    if (!confirm(question)) {
       return;
     }
 
@@ -297,7 +397,7 @@
       await api('DELETE', '/clients/' + encodeURIComponent(clientId));
     } catch (error) {
       if (error.status !== 404) {
-        alert(`Could not disconnect ${clientId}: ${error.message}`);
+        alert(`Could not remove ${clientId}: ${error.message}`);
       }
     }
 
@@ -342,6 +442,19 @@
   const count = (n) => Number(n).toLocaleString('en-US');
   const rate = (n) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
 
+  // An axis tick: 0.5, 20, 1,500, 20k, 1.5M.
+  function tick(n) {
+    if (n >= 1e6) {
+      return `${Number((n / 1e6).toFixed(2))}M`;
+    }
+
+    if (n >= 1e4) {
+      return `${Number((n / 1e3).toFixed(1))}k`;
+    }
+
+    return Number(n.toFixed(2)).toLocaleString('en-US');
+  }
+
   function bytes(n) {
     const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
     let i = 0;
@@ -353,11 +466,17 @@
     return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
   }
 
+  const two = (n) => String(n).padStart(2, '0');
+
   // Local time as 2025-01-31 14:05:09: short, sortable, and the same in every locale.
   function when(iso) {
     const d = new Date(iso);
-    const two = (n) => String(n).padStart(2, '0');
-    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${clock(d)}`;
+  }
+
+  function clock(time) {
+    const d = new Date(time);
+    return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
   }
 
   function duration(seconds) {
