@@ -171,7 +171,16 @@ public sealed partial class MqttClient
             _events.Post(new SubscribedEventArgs(this, ack.PacketId, ack.ReasonCodes, ack.Properties));
         }
 
-        request.SubscribeCompletion?.TrySetResult(new SubscribeResult(ack.PacketId, ack.ReasonCodes, ack.Properties));
+        if (request.SubscribeCompletion is { } completion)
+        {
+            var items = new SubscribeResultItem[Math.Min(request.Subscriptions.Count, ack.ReasonCodes.Count)];
+            for (int i = 0; i < items.Length; i++)
+            {
+                items[i] = new SubscribeResultItem(request.Subscriptions[i].Filter, (SubscribeReasonCode)ack.ReasonCodes[i]);
+            }
+
+            completion.TrySetResult(new SubscribeResult(ack.PacketId, ack.ReasonCodes, ack.Properties) { Items = items });
+        }
     }
 
     private void OnUnsubAck(UnsubAckPacket ack)
@@ -188,6 +197,15 @@ public sealed partial class MqttClient
         }
 
         _events.Post(new UnsubscribedEventArgs(this, ack.PacketId, ack.ReasonCodes));
-        request.UnsubscribeCompletion?.TrySetResult(new UnsubscribeResult(ack.PacketId, ack.ReasonCodes));
+        if (request.UnsubscribeCompletion is { } completion)
+        {
+            var items = new UnsubscribeResultItem[Math.Min(request.Filters.Count, ack.ReasonCodes.Count)];
+            for (int i = 0; i < items.Length; i++)
+            {
+                items[i] = new UnsubscribeResultItem(request.Filters[i], (UnsubscribeReasonCode)ack.ReasonCodes[i]);
+            }
+
+            completion.TrySetResult(new UnsubscribeResult(ack.PacketId, ack.ReasonCodes) { Items = items });
+        }
     }
 }
