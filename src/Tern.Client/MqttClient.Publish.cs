@@ -10,7 +10,7 @@ public sealed partial class MqttClient
     /// go to the outbox (also while offline) and return the message id, or -2 when the outbox is full.
     /// Never blocks. MQTT 5 <paramref name="properties"/> are ignored on older protocols.
     /// </summary>
-    /// <exception cref="ArgumentException">The topic is not a valid topic name.</exception>
+    /// <exception cref="ArgumentException">The topic is not a valid topic name; the message says why.</exception>
     public int Publish(string topic, ReadOnlyMemory<byte> payload, MqttQoS qos = MqttQoS.AtMostOnce, bool retain = false, MqttProperties? properties = null)
         => PublishCore(topic, payload, qos, retain, properties, store: false, completion: null);
 
@@ -61,9 +61,9 @@ public sealed partial class MqttClient
         bool store, TaskCompletionSource<PublishResult>? completion)
     {
         ArgumentNullException.ThrowIfNull(topic);
-        if (!MqttTopic.IsValidTopicName(topic))
+        if (TopicErrors.ForName(topic) is { } invalid)
         {
-            throw new ArgumentException($"'{topic}' is not a valid topic name (empty, wildcards or too long).", nameof(topic));
+            throw new ArgumentException(invalid, nameof(topic));
         }
 
         if (qos > MqttQoS.ExactlyOnce)
