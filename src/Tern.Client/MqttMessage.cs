@@ -11,5 +11,15 @@ public sealed record MqttMessage(
     public string PayloadText => Encoding.UTF8.GetString(Payload.Span);
 }
 
-/// <summary>An operation could not be done: not connected, outbox full, connection lost or client stopped.</summary>
-public sealed class MqttClientException(string message, Exception? inner = null) : Exception(message, inner);
+/// <summary>
+/// An operation could not be done: not connected, outbox full, connection lost, client stopped, or
+/// a message the server said (MQTT 5 CONNACK) it would not take.
+/// </summary>
+public sealed class MqttClientException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>
+    /// For a message refused before sending because of the server's announced limits: the reason
+    /// code the server would have answered (QoSNotSupported, RetainNotSupported, PacketTooLarge).
+    /// </summary>
+    public ReasonCode? ReasonCode { get; init; }
+}
