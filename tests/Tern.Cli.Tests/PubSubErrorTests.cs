@@ -68,6 +68,24 @@ public sealed class PubSubErrorTests
     }
 
     [Theory]
+    [InlineData("311", "The server closed the connection")]
+    [InlineData("5", "the broker disconnected: server shutting down (DISCONNECT 0x8B): broker shutting down")]
+    public async Task Sub_reports_a_lost_connection_once(string version, string why)
+    {
+        var broker = await TernBroker.StartAsync();
+        int port = broker.Port;
+        await using var sub = await PubSubTests.StartSubAsync(broker, "-V", version, "-t", "t");
+
+        await broker.DisposeAsync();
+        string lost = await sub.WaitForLineAsync(l => l.StartsWith("Connection to", StringComparison.Ordinal));
+
+        Assert.Equal($"Connection to 127.0.0.1:{port} lost: {why}; reconnecting.", lost);
+        // The loss is not also reported as a failed connect; only the reconnect attempts after it are.
+        string before = sub.Stderr[..sub.Stderr.IndexOf(lost, StringComparison.Ordinal)];
+        Assert.DoesNotContain("Cannot connect", before, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("Error: -q must be 0, 1 or 2, not 3.", "pub", "-t", "t", "-m", "m", "-q", "3")]
     [InlineData("Error: Give a message with -m, -f file, -s (stdin), -l (stdin lines) or -n (empty).", "pub", "-t", "t")]
     [InlineData("Error: Give only one of -m, -f, -s, -l and -n.", "pub", "-t", "t", "-m", "m", "-n")]
