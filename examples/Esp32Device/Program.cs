@@ -1,11 +1,12 @@
-// The seed's ESP32 program (mqtt_event_handler + mqtt_test) on Tern.Client, line for line:
-// connect; on CONNECTED subscribe /topic/qos1 at QoS 1; on SUBSCRIBED publish "订阅成功" to
-// /topic/qos0; then publish "public from esp32" to /topic/qos0 every second.
+// An ESP32 program built on the ESP-IDF esp-mqtt example (mqtt_event_handler + mqtt_test), on
+// Tern.Client line for line: connect; on CONNECTED subscribe /topic/qos1 at QoS 1; on SUBSCRIBED
+// publish "订阅成功" to /topic/qos0; then publish "public from esp32" to /topic/qos0 every second.
 //
 //   dotnet run --project examples/Esp32Device [URI] [--count N]
 //
 // URI from the argument, else $MQTT_URI, else mqtt://127.0.0.1:1883. --count N stops after N
-// periodic publishes (for tests).
+// periodic publishes (for tests). Lines use ESP-IDF's log format and levels: I (info), W (warning),
+// E (error), each followed by the milliseconds since start.
 using System.Text;
 using Tern.Client;
 using Tern.Protocol;
@@ -19,7 +20,7 @@ namespace Esp32Device
     {
         private const string Tag = "mqtt";
 
-        public static async Task<int> RunAsync(string[] args, TextWriter output)
+        public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken = default)
         {
             string? uri = null;
             int? count = null;
@@ -39,15 +40,19 @@ namespace Esp32Device
             var started = Environment.TickCount64;
             var gate = new object();
 
-            // ESP_LOGI prints "I (milliseconds since boot) TAG: message".
-            void Log(string message)
+            // ESP_LOGI/ESP_LOGW/ESP_LOGE print "I|W|E (milliseconds since boot) TAG: message".
+            void Write(char level, string message)
             {
                 lock (gate)
                 {
-                    output.WriteLine($"I ({Environment.TickCount64 - started}) {Tag}: {message}");
+                    output.WriteLine($"{level} ({Environment.TickCount64 - started}) {Tag}: {message}");
                     output.Flush();
                 }
             }
+
+            void Log(string message) => Write('I', message);
+            void Warn(string message) => Write('W', message);
+            void Error(string message) => Write('E', message);
 
             void Print(string line)
             {
@@ -84,19 +89,27 @@ namespace Esp32Device
                 Print($"TOPIC={e.Topic}");
                 Print($"DATA={Encoding.UTF8.GetString(e.Payload.Span)}");
             };
-            client.Error += (_, e) => Log($"MQTT_EVENT_ERROR: {e.ErrorType}: {e.Message}");
+            client.Deleted += (_, e) => Warn($"MQTT_EVENT_DELETED, msg_id={e.MessageId}, topic={e.Topic}");
+            client.Error += (_, e) => Error($"MQTT_EVENT_ERROR: {e.ErrorType}: {e.Message}");
 
             await client.StartAsync();
-            await connected.Task;
+            await connected.Task.WaitAsync(cancellationToken);
 
             using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
             for (int sent = 0; count is null || sent < count; sent++)
             {
-                client.Publish("/topic/qos0", "public from esp32");
-                Log("esp_mqtt_client_publish");
+                if (client.Publish("/topic/qos0", "public from esp32") < 0)
+                {
+                    Warn("esp_mqtt_client_publish: not connected, message not sent");
+                }
+                else
+                {
+                    Log("esp_mqtt_client_publish");
+                }
+
                 if (count is null || sent + 1 < count)
                 {
-                    await timer.WaitForNextTickAsync();
+                    await timer.WaitForNextTickAsync(cancellationToken);
                 }
             }
 

@@ -47,7 +47,7 @@ public sealed partial class MqttClient
 
             if (result.IsCompleted)
             {
-                throw new IOException("The server closed the connection.");
+                throw new EndOfStreamException("The server closed the connection.");
             }
         }
     }
@@ -117,7 +117,7 @@ public sealed partial class MqttClient
     private void DrainOutbox(Connection connection, List<(TaskCompletionSource<PublishResult>, PublishResult)> done)
     {
         List<OutboxItem>? finished = null;
-        List<OutboxItem>? tooLarge = null;
+        List<(OutboxItem Item, MqttClientException Error)>? refused = null;
         lock (_gate)
         {
             foreach (var item in _outbox)
@@ -141,10 +141,10 @@ public sealed partial class MqttClient
                 }
 
                 var packet = item.SentBefore && !qos0 ? item.Packet with { Dup = true } : item.Packet;
-                if (connection.ServerMaxPacketSize < int.MaxValue
-                    && MqttEncoder.GetSize(packet, connection.Version) > connection.ServerMaxPacketSize)
+                if (CheckServerLimits(connection, packet) is { } error)
                 {
-                    (tooLarge ??= []).Add(item);
+                    // Queued before this server's CONNACK told its limits: drop it rather than be disconnected.
+                    (refused ??= []).Add((item, error));
                     continue;
                 }
 
@@ -169,16 +169,16 @@ public sealed partial class MqttClient
                 }
             }
 
-            foreach (var item in (IEnumerable<OutboxItem>?)tooLarge ?? [])
+            foreach (var (item, _) in (IEnumerable<(OutboxItem, MqttClientException)>?)refused ?? [])
             {
                 RemoveFromOutbox(item);
             }
         }
 
-        foreach (var item in (IEnumerable<OutboxItem>?)tooLarge ?? [])
+        foreach (var (item, error) in (IEnumerable<(OutboxItem, MqttClientException)>?)refused ?? [])
         {
             _events.Post(new DeletedEventArgs(this, item.PacketId, item.Packet.Topic, item.Packet.QoS));
-            item.Completion?.TrySetResult(new PublishResult(item.PacketId, ReasonCode.PacketTooLarge, "Larger than the server's maximum packet size."));
+            item.Completion?.TrySetException(error);
         }
     }
 

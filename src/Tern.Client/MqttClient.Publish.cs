@@ -8,9 +8,11 @@ public sealed partial class MqttClient
     /// <summary>
     /// esp_mqtt_client_publish: QoS 0 is sent at once and returns 0, or -1 when not connected; QoS 1/2
     /// go to the outbox (also while offline) and return the message id, or -2 when the outbox is full.
+    /// Returns -1, as esp-mqtt does, when the connected MQTT 5 server announced that it will not take
+    /// the message (QoS above its maximum, retain not available, packet above its maximum size).
     /// Never blocks. MQTT 5 <paramref name="properties"/> are ignored on older protocols.
     /// </summary>
-    /// <exception cref="ArgumentException">The topic is not a valid topic name.</exception>
+    /// <exception cref="ArgumentException">The topic is not a valid topic name; the message says why.</exception>
     public int Publish(string topic, ReadOnlyMemory<byte> payload, MqttQoS qos = MqttQoS.AtMostOnce, bool retain = false, MqttProperties? properties = null)
         => PublishCore(topic, payload, qos, retain, properties, store: false, completion: null);
 
@@ -35,13 +37,21 @@ public sealed partial class MqttClient
     /// server's reason code. A QoS 1/2 message waits in the outbox across reconnects; cancelling the
     /// token stops waiting, not the delivery.
     /// </summary>
-    /// <exception cref="MqttClientException">QoS 0 while not connected, or the outbox is full.</exception>
+    /// <exception cref="MqttClientException">
+    /// QoS 0 while not connected, the outbox is full, or the MQTT 5 server announced in CONNACK that it
+    /// will not take the message (<see cref="MqttClientException.ReasonCode"/> says which limit).
+    /// </exception>
     public Task<PublishResult> PublishAsync(
         string topic, ReadOnlyMemory<byte> payload, MqttQoS qos = MqttQoS.AtMostOnce, bool retain = false,
         MqttProperties? properties = null, CancellationToken cancellationToken = default)
     {
         var completion = new TaskCompletionSource<PublishResult>(TaskCreationOptions.RunContinuationsAsynchronously);
         int id = PublishCore(topic, payload, qos, retain, properties, store: false, completion);
+        if (id < 0 && completion.Task.IsCompleted)
+        {
+            return completion.Task; // refused by the server's limits, with the reason
+        }
+
         return id switch
         {
             -1 => Task.FromException<PublishResult>(new MqttClientException("Not connected: a QoS 0 message cannot be queued.")),
@@ -61,9 +71,9 @@ public sealed partial class MqttClient
         bool store, TaskCompletionSource<PublishResult>? completion)
     {
         ArgumentNullException.ThrowIfNull(topic);
-        if (!MqttTopic.IsValidTopicName(topic))
+        if (TopicErrors.ForName(topic) is { } invalid)
         {
-            throw new ArgumentException($"'{topic}' is not a valid topic name (empty, wildcards or too long).", nameof(topic));
+            throw new ArgumentException(invalid, nameof(topic));
         }
 
         if (qos > MqttQoS.ExactlyOnce)
@@ -83,6 +93,12 @@ public sealed partial class MqttClient
         int result;
         lock (_gate)
         {
+            if (_connection is { } current && CheckServerLimits(current, packet) is { } refused)
+            {
+                completion?.TrySetException(refused);
+                return -1;
+            }
+
             if (qos == MqttQoS.AtMostOnce && !store)
             {
                 if (_connection is not { } connection)
@@ -129,5 +145,45 @@ public sealed partial class MqttClient
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Why the server will not take <paramref name="packet"/>, from the limits its MQTT 5 CONNACK
+    /// announced (as esp-mqtt and mosquitto_pub check them), or null. Sending it anyway would only get
+    /// the connection closed.
+    /// </summary>
+    private static MqttClientException? CheckServerLimits(Connection connection, PublishPacket packet)
+    {
+        if (packet.QoS > connection.ServerMaximumQoS)
+        {
+            return new MqttClientException(
+                $"QoS {(int)packet.QoS} is above the server's maximum QoS {(int)connection.ServerMaximumQoS} (from its CONNACK).")
+            {
+                ReasonCode = ReasonCode.QoSNotSupported,
+            };
+        }
+
+        if (packet.Retain && !connection.ServerRetainAvailable)
+        {
+            return new MqttClientException("The server does not accept retained messages (Retain Available = 0 in its CONNACK).")
+            {
+                ReasonCode = ReasonCode.RetainNotSupported,
+            };
+        }
+
+        if (connection.ServerMaxPacketSize < int.MaxValue)
+        {
+            int size = MqttEncoder.GetSize(packet, connection.Version);
+            if (size > connection.ServerMaxPacketSize)
+            {
+                return new MqttClientException(
+                    $"The message is {size} bytes as a PUBLISH packet, above the server's maximum packet size of {connection.ServerMaxPacketSize} bytes (from its CONNACK).")
+                {
+                    ReasonCode = ReasonCode.PacketTooLarge,
+                };
+            }
+        }
+
+        return null;
     }
 }

@@ -18,6 +18,16 @@ public sealed partial class MqttClient
             connection.ServerMaxPacketSize = maxPacket;
         }
 
+        if (p?.MaximumQoS is { } maxQoS)
+        {
+            connection.ServerMaximumQoS = (MqttQoS)Math.Min(maxQoS, (byte)MqttQoS.ExactlyOnce);
+        }
+
+        if (p?.RetainAvailable is { } retainAvailable)
+        {
+            connection.ServerRetainAvailable = retainAvailable != 0;
+        }
+
         connection.KeepAlive = Options.DisableKeepAlive ? TimeSpan.Zero
             : p?.ServerKeepAlive is { } serverKeepAlive ? TimeSpan.FromSeconds(serverKeepAlive)
             : Options.KeepAlive <= TimeSpan.Zero ? TimeSpan.FromSeconds(120) : Options.KeepAlive;
@@ -130,7 +140,7 @@ public sealed partial class MqttClient
         string? reason = server is not null
             ? $"The server sent DISCONNECT {server.ReasonCode} (0x{(byte)server.ReasonCode:X2}){(server.Properties?.ReasonString is { } s ? ": " + s : "")}"
             : clean ? "Disconnected by the client." : failure?.Message ?? "The connection closed.";
-        _events.Post(new DisconnectedEventArgs(this, clean, server?.ReasonCode, reason, clean ? null : failure));
+        _events.Post(new DisconnectedEventArgs(this, clean, server?.ReasonCode, reason, clean ? null : failure) { Properties = server?.Properties });
     }
 }
 

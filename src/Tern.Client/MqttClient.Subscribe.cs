@@ -5,48 +5,56 @@ namespace Tern.Client;
 public sealed partial class MqttClient
 {
     /// <summary>esp_mqtt_client_subscribe: returns the message id, or -1 when not connected. The outcome comes as <see cref="Subscribed"/>.</summary>
-    /// <exception cref="ArgumentException">A filter is not a valid topic filter.</exception>
+    /// <exception cref="ArgumentException">A filter is not a valid topic filter; the message names it and says why.</exception>
     public int Subscribe(string filter, MqttQoS qos = MqttQoS.AtMostOnce)
-        => SubscribeCore([new TopicSubscription(filter, new SubscriptionOptions(qos))], null, null);
+        => SubscribeCore([new TopicSubscription(filter, new SubscriptionOptions(qos))], null, null, nameof(filter));
 
     /// <summary>esp_mqtt_client_subscribe_multiple: several filters in one SUBSCRIBE.</summary>
     public int Subscribe(IEnumerable<(string Filter, MqttQoS QoS)> filters)
-        => SubscribeCore(ToSubscriptions(filters), null, null);
+        => SubscribeCore(ToSubscriptions(filters), null, null, nameof(filters));
 
     /// <summary>MQTT 5 form: per-filter options (no local, retain as published, retain handling) and properties (subscription identifier, user properties).</summary>
     public int Subscribe(IReadOnlyList<TopicSubscription> subscriptions, MqttProperties? properties = null)
-        => SubscribeCore(subscriptions, properties, null);
+        => SubscribeCore(subscriptions, properties, null, nameof(subscriptions));
 
     /// <summary>Subscribes and returns the granted QoS (or failure code) per filter.</summary>
     /// <exception cref="MqttClientException">Not connected, or the connection was lost before SUBACK.</exception>
     public Task<SubscribeResult> SubscribeAsync(string filter, MqttQoS qos = MqttQoS.AtMostOnce, CancellationToken cancellationToken = default)
-        => SubscribeAsync([new TopicSubscription(filter, new SubscriptionOptions(qos))], null, cancellationToken);
+        => SubscribeAsync([new TopicSubscription(filter, new SubscriptionOptions(qos))], null, cancellationToken, nameof(filter));
 
     public Task<SubscribeResult> SubscribeAsync(IEnumerable<(string Filter, MqttQoS QoS)> filters, CancellationToken cancellationToken = default)
-        => SubscribeAsync(ToSubscriptions(filters), null, cancellationToken);
+        => SubscribeAsync(ToSubscriptions(filters), null, cancellationToken, nameof(filters));
 
     public Task<SubscribeResult> SubscribeAsync(
         IReadOnlyList<TopicSubscription> subscriptions, MqttProperties? properties = null, CancellationToken cancellationToken = default)
+        => SubscribeAsync(subscriptions, properties, cancellationToken, nameof(subscriptions));
+
+    private Task<SubscribeResult> SubscribeAsync(
+        IReadOnlyList<TopicSubscription> subscriptions, MqttProperties? properties, CancellationToken cancellationToken, string paramName)
     {
         var completion = new TaskCompletionSource<SubscribeResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        return SubscribeCore(subscriptions, properties, completion) < 0
+        return SubscribeCore(subscriptions, properties, completion, paramName) < 0
             ? Task.FromException<SubscribeResult>(new MqttClientException("Not connected."))
             : completion.Task.WaitAsync(cancellationToken);
     }
 
     /// <summary>esp_mqtt_client_unsubscribe: returns the message id, or -1 when not connected.</summary>
-    public int Unsubscribe(string filter) => UnsubscribeCore([filter], null);
+    /// <exception cref="ArgumentException">The filter is not a valid topic filter; the message says why.</exception>
+    public int Unsubscribe(string filter) => UnsubscribeCore([filter], null, nameof(filter));
 
-    public int Unsubscribe(IEnumerable<string> filters) => UnsubscribeCore([.. filters], null);
+    public int Unsubscribe(IEnumerable<string> filters) => UnsubscribeCore([.. filters], null, nameof(filters));
 
     /// <exception cref="MqttClientException">Not connected, or the connection was lost before UNSUBACK.</exception>
     public Task<UnsubscribeResult> UnsubscribeAsync(string filter, CancellationToken cancellationToken = default)
-        => UnsubscribeAsync([filter], cancellationToken);
+        => UnsubscribeAsync([filter], cancellationToken, nameof(filter));
 
     public Task<UnsubscribeResult> UnsubscribeAsync(IEnumerable<string> filters, CancellationToken cancellationToken = default)
+        => UnsubscribeAsync(filters, cancellationToken, nameof(filters));
+
+    private Task<UnsubscribeResult> UnsubscribeAsync(IEnumerable<string> filters, CancellationToken cancellationToken, string paramName)
     {
         var completion = new TaskCompletionSource<UnsubscribeResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        return UnsubscribeCore([.. filters], completion) < 0
+        return UnsubscribeCore([.. filters], completion, paramName) < 0
             ? Task.FromException<UnsubscribeResult>(new MqttClientException("Not connected."))
             : completion.Task.WaitAsync(cancellationToken);
     }
@@ -54,19 +62,20 @@ public sealed partial class MqttClient
     private static TopicSubscription[] ToSubscriptions(IEnumerable<(string Filter, MqttQoS QoS)> filters)
         => [.. filters.Select(f => new TopicSubscription(f.Filter, new SubscriptionOptions(f.QoS)))];
 
-    private int SubscribeCore(IReadOnlyList<TopicSubscription> subscriptions, MqttProperties? properties, TaskCompletionSource<SubscribeResult>? completion)
+    private int SubscribeCore(
+        IReadOnlyList<TopicSubscription> subscriptions, MqttProperties? properties, TaskCompletionSource<SubscribeResult>? completion, string paramName)
     {
-        ArgumentNullException.ThrowIfNull(subscriptions);
+        ArgumentNullException.ThrowIfNull(subscriptions, paramName);
         if (subscriptions.Count == 0)
         {
-            throw new ArgumentException("At least one topic filter is needed.", nameof(subscriptions));
+            throw new ArgumentException("At least one topic filter is needed.", paramName);
         }
 
         foreach (var s in subscriptions)
         {
-            if (!MqttTopic.IsValidTopicFilter(s.Filter))
+            if (TopicErrors.ForFilter(s.Filter) is { } invalid)
             {
-                throw new ArgumentException($"'{s.Filter}' is not a valid topic filter.", nameof(subscriptions));
+                throw new ArgumentException(invalid, paramName);
             }
         }
 
@@ -104,11 +113,19 @@ public sealed partial class MqttClient
         return id;
     }
 
-    private int UnsubscribeCore(IReadOnlyList<string> filters, TaskCompletionSource<UnsubscribeResult>? completion)
+    private int UnsubscribeCore(IReadOnlyList<string> filters, TaskCompletionSource<UnsubscribeResult>? completion, string paramName)
     {
-        if (filters.Count == 0 || filters.Any(f => !MqttTopic.IsValidTopicFilter(f)))
+        if (filters.Count == 0)
         {
-            throw new ArgumentException("Give at least one valid topic filter.", nameof(filters));
+            throw new ArgumentException("At least one topic filter is needed.", paramName);
+        }
+
+        foreach (var filter in filters)
+        {
+            if (TopicErrors.ForFilter(filter) is { } invalid)
+            {
+                throw new ArgumentException(invalid, paramName);
+            }
         }
 
         lock (_gate)
@@ -171,7 +188,16 @@ public sealed partial class MqttClient
             _events.Post(new SubscribedEventArgs(this, ack.PacketId, ack.ReasonCodes, ack.Properties));
         }
 
-        request.SubscribeCompletion?.TrySetResult(new SubscribeResult(ack.PacketId, ack.ReasonCodes, ack.Properties));
+        if (request.SubscribeCompletion is { } completion)
+        {
+            var items = new SubscribeResultItem[Math.Min(request.Subscriptions.Count, ack.ReasonCodes.Count)];
+            for (int i = 0; i < items.Length; i++)
+            {
+                items[i] = new SubscribeResultItem(request.Subscriptions[i].Filter, (SubscribeReasonCode)ack.ReasonCodes[i]);
+            }
+
+            completion.TrySetResult(new SubscribeResult(ack.PacketId, ack.ReasonCodes, ack.Properties) { Items = items });
+        }
     }
 
     private void OnUnsubAck(UnsubAckPacket ack)
@@ -188,6 +214,15 @@ public sealed partial class MqttClient
         }
 
         _events.Post(new UnsubscribedEventArgs(this, ack.PacketId, ack.ReasonCodes));
-        request.UnsubscribeCompletion?.TrySetResult(new UnsubscribeResult(ack.PacketId, ack.ReasonCodes));
+        if (request.UnsubscribeCompletion is { } completion)
+        {
+            var items = new UnsubscribeResultItem[Math.Min(request.Filters.Count, ack.ReasonCodes.Count)];
+            for (int i = 0; i < items.Length; i++)
+            {
+                items[i] = new UnsubscribeResultItem(request.Filters[i], (UnsubscribeReasonCode)ack.ReasonCodes[i]);
+            }
+
+            completion.TrySetResult(new UnsubscribeResult(ack.PacketId, ack.ReasonCodes) { Items = items });
+        }
     }
 }

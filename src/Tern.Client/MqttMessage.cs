@@ -11,21 +11,15 @@ public sealed record MqttMessage(
     public string PayloadText => Encoding.UTF8.GetString(Payload.Span);
 }
 
-/// <summary>Outcome of <see cref="MqttClient.PublishAsync(string, ReadOnlyMemory{byte}, MqttQoS, bool, MqttProperties?, CancellationToken)"/>.</summary>
-public sealed record PublishResult(int MessageId, ReasonCode ReasonCode, string? ReasonString = null)
+/// <summary>
+/// An operation could not be done: not connected, outbox full, connection lost, client stopped, or
+/// a message the server said (MQTT 5 CONNACK) it would not take.
+/// </summary>
+public sealed class MqttClientException(string message, Exception? inner = null) : Exception(message, inner)
 {
-    /// <summary>Success or "no matching subscribers" (0x10), which still delivered to the server.</summary>
-    public bool IsSuccess => (byte)ReasonCode < 0x80;
+    /// <summary>
+    /// For a message refused before sending because of the server's announced limits: the reason
+    /// code the server would have answered (QoSNotSupported, RetainNotSupported, PacketTooLarge).
+    /// </summary>
+    public ReasonCode? ReasonCode { get; init; }
 }
-
-/// <summary>Outcome of a SUBSCRIBE: the granted QoS or a failure code (0x80+) per filter.</summary>
-public sealed record SubscribeResult(int MessageId, IReadOnlyList<byte> ReasonCodes, MqttProperties? Properties)
-{
-    public bool IsSuccess => ReasonCodes.All(c => c < 0x80);
-}
-
-/// <summary>Outcome of an UNSUBSCRIBE; <see cref="ReasonCodes"/> is empty before MQTT 5.</summary>
-public sealed record UnsubscribeResult(int MessageId, IReadOnlyList<byte> ReasonCodes);
-
-/// <summary>An operation could not be done: not connected, outbox full, connection lost or client stopped.</summary>
-public sealed class MqttClientException(string message, Exception? inner = null) : Exception(message, inner);

@@ -34,16 +34,23 @@ internal sealed class TernBroker(TernServer server) : IPubSubBroker
 
     public int Port => Server.TcpPort;
 
-    public static async Task<TernBroker> StartAsync(int port = 0)
+    /// <param name="settings">More configuration keys, e.g. <c>Broker:MaximumQoS</c>.</param>
+    public static async Task<TernBroker> StartAsync(int port = 0, IReadOnlyDictionary<string, string?>? settings = null)
     {
-        var server = TernServer.Create(overrides: new Dictionary<string, string?>
+        var overrides = new Dictionary<string, string?>
         {
             ["Listeners:Tcp:Address"] = "127.0.0.1",
             ["Listeners:Tcp:Port"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             // The WebSocket listener's fixed default port would collide between parallel tests.
             ["Listeners:Ws:Enabled"] = "false",
             ["Dashboard:Enabled"] = "false",
-        });
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            overrides[key] = value;
+        }
+
+        var server = TernServer.Create(overrides: overrides);
         using var cts = new CancellationTokenSource(PubSubProcess.Timeout);
         await server.StartAsync(cts.Token);
         return new TernBroker(server);

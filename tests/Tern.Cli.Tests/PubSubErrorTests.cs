@@ -34,6 +34,58 @@ public sealed class PubSubErrorTests
     }
 
     [Theory]
+    // MQTT 3.1.1 cannot announce limits: the broker closes the connection, and tern pub says so once.
+    [InlineData("Broker:MaximumQoS", "1", "311", "2", 1, "Error: the broker closed the connection after the publish (it may not accept QoS 2 or messages of 1 byte)")]
+    [InlineData("Broker:MaxPacketSize", "100", "311", "1", 300, "Error: the broker closed the connection after the publish (it may not accept QoS 1 or messages of 300 bytes)")]
+    // MQTT 5: the CONNACK announced the limits, so nothing is sent.
+    [InlineData("Broker:MaximumQoS", "1", "5", "2", 1, "Error: QoS 2 is above the server's maximum QoS 1 (from its CONNACK).")]
+    [InlineData("Broker:MaxPacketSize", "100", "5", "1", 300, "Error: The message is 309 bytes as a PUBLISH packet, above the server's maximum packet size of 100 bytes (from its CONNACK).")]
+    [InlineData("Broker:MaxPacketSize", "100", "5", "0", 300, "Error: The message is 307 bytes as a PUBLISH packet, above the server's maximum packet size of 100 bytes (from its CONNACK).")]
+    public async Task A_publish_above_the_broker_limits_gets_one_accurate_line(string key, string value, string version, string qos, int size, string expected)
+    {
+        await using var broker = await TernBroker.StartAsync(settings: new Dictionary<string, string?> { [key] = value });
+
+        var (code, tern) = await PubSubProcess.RunTernAsync(
+            ["pub", .. ((IPubSubBroker)broker).HostPort, "-V", version, "-q", qos, "-t", "t", "-m", new string('x', size)]);
+
+        Assert.Equal(1, code);
+        Assert.Equal(expected, tern.Stderr.Trim());
+        Assert.Empty(tern.Stdout);
+    }
+
+    [Theory]
+    [InlineData("311")]
+    [InlineData("5")]
+    public async Task A_publish_within_the_broker_limits_goes_through(string version)
+    {
+        await using var broker = await TernBroker.StartAsync(settings: new Dictionary<string, string?> { ["Broker:MaximumQoS"] = "1", ["Broker:MaxPacketSize"] = "100" });
+
+        var (code, tern) = await PubSubProcess.RunTernAsync(
+            ["pub", .. ((IPubSubBroker)broker).HostPort, "-V", version, "-q", "1", "-t", "t", "-m", new string('x', 80)]);
+
+        Assert.Equal("", tern.Stderr);
+        Assert.Equal(0, code);
+    }
+
+    [Theory]
+    [InlineData("311", "The server closed the connection")]
+    [InlineData("5", "the broker disconnected: server shutting down (DISCONNECT 0x8B): broker shutting down")]
+    public async Task Sub_reports_a_lost_connection_once(string version, string why)
+    {
+        var broker = await TernBroker.StartAsync();
+        int port = broker.Port;
+        await using var sub = await PubSubTests.StartSubAsync(broker, "-V", version, "-t", "t");
+
+        await broker.DisposeAsync();
+        string lost = await sub.WaitForLineAsync(l => l.StartsWith("Connection to", StringComparison.Ordinal));
+
+        Assert.Equal($"Connection to 127.0.0.1:{port} lost: {why}; reconnecting.", lost);
+        // The loss is not also reported as a failed connect; only the reconnect attempts after it are.
+        string before = sub.Stderr[..sub.Stderr.IndexOf(lost, StringComparison.Ordinal)];
+        Assert.DoesNotContain("Cannot connect", before, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("Error: -q must be 0, 1 or 2, not 3.", "pub", "-t", "t", "-m", "m", "-q", "3")]
     [InlineData("Error: Give a message with -m, -f file, -s (stdin), -l (stdin lines) or -n (empty).", "pub", "-t", "t")]
     [InlineData("Error: Give only one of -m, -f, -s, -l and -n.", "pub", "-t", "t", "-m", "m", "-n")]

@@ -2,10 +2,10 @@ using Tern.Protocol;
 
 namespace Tern.Client.Tests;
 
-/// <summary>The seed's device flow end to end: Esp32Device against Mosquitto, a PC-side subscriber watching /topic/qos0.</summary>
+/// <summary>The ESP32 example's flow end to end: Esp32Device against Mosquitto, a PC-side subscriber watching /topic/qos0.</summary>
 public sealed class ExampleTests : IAsyncLifetime
 {
-    // Its own broker: the example uses the seed's fixed topics.
+    // Its own broker: the example uses fixed topics (/topic/qos0, /topic/qos1).
     private readonly MosquittoBroker _broker = new();
 
     public Task InitializeAsync() => _broker.StartAsync();
@@ -13,7 +13,7 @@ public sealed class ExampleTests : IAsyncLifetime
     public Task DisposeAsync() => _broker.DisposeAsync().AsTask();
 
     [Fact]
-    public async Task Esp32Device_logs_the_seed_events_and_publishes_to_topic_qos0()
+    public async Task Esp32Device_logs_the_esp_mqtt_events_and_publishes_to_topic_qos0()
     {
         await using var pc = await TestClient.ConnectAsync(_broker.Uri);
         await pc.SubscribeAsync("/topic/#", MqttQoS.AtMostOnce);
@@ -49,5 +49,37 @@ public sealed class ExampleTests : IAsyncLifetime
         Assert.Contains("MQTT_EVENT_DATA", log, StringComparison.Ordinal);
         Assert.Contains("TOPIC=/topic/qos1\r\n", log, StringComparison.Ordinal);
         Assert.Contains("DATA=hello device\r\n", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Esp32Device_logs_a_failed_connection_at_ESP_IDF_error_level()
+    {
+        int closedPort = MosquittoBroker.FreePort(); // nothing listens there
+        var output = new LineWriter(line => line.Contains("MQTT_EVENT_ERROR", StringComparison.Ordinal));
+        using var stop = new CancellationTokenSource();
+
+        Task<int> device = Esp32Device.App.RunAsync([$"mqtt://127.0.0.1:{closedPort}"], output, stop.Token);
+        string line = await output.Matched.WaitAsync(EventLog.Timeout);
+        await stop.CancelAsync();
+
+        Assert.Matches(@"^E \(\d+\) mqtt: MQTT_EVENT_ERROR: TcpTransport: ", line);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => device.WaitAsync(EventLog.Timeout));
+    }
+
+    /// <summary>Completes <see cref="Matched"/> with the first written line that matches.</summary>
+    private sealed class LineWriter(Func<string, bool> match) : StringWriter
+    {
+        private readonly TaskCompletionSource<string> _matched = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task<string> Matched => _matched.Task;
+
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value is not null && match(value))
+            {
+                _matched.TrySetResult(value);
+            }
+        }
     }
 }

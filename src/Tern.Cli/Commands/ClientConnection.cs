@@ -12,7 +12,10 @@ internal sealed partial class ClientConnection : IAsyncDisposable
 {
     private readonly ClientSettings _settings;
     private readonly TaskCompletionSource<string?> _firstConnect = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource<string> _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<DisconnectedEventArgs> _lost = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // Events come one at a time from the client's dispatcher, so this needs no lock.
+    private bool _connected;
 
     private ClientConnection(ClientSettings settings)
     {
@@ -25,8 +28,8 @@ internal sealed partial class ClientConnection : IAsyncDisposable
 
     public MqttClient Client { get; }
 
-    /// <summary>Completes with a message when an established connection is lost (and, for pub, not retried).</summary>
-    public Task<string> Lost => _lost.Task;
+    /// <summary>Completes when an established connection is lost (and, for pub, not retried).</summary>
+    public Task<DisconnectedEventArgs> Lost => _lost.Task;
 
     /// <summary>Connects; <paramref name="beforeStart"/> runs first (e.g. to start capturing messages).</summary>
     /// <exception cref="ClientConnectException">Refused, unreachable, or no answer in time.</exception>
@@ -74,6 +77,18 @@ internal sealed partial class ClientConnection : IAsyncDisposable
         return e.ReasonCode is { } reason ? $"{Describe(reason)} (CONNACK 0x{(byte)reason:X2})" : e.Message;
     }
 
+    /// <summary>"Connection to 127.0.0.1:1883 lost: the broker disconnected: server shutting down (DISCONNECT 0x8B)".</summary>
+    public string LostLine(DisconnectedEventArgs e) => $"Connection to {_settings.Endpoint} lost: {Why(e)}";
+
+    /// <summary>Why the connection ended, in words: the server's DISCONNECT (code, meaning, reason string) or what failed.</summary>
+    public static string Why(DisconnectedEventArgs e) => e.ReasonCode is { } code
+        ? $"the broker disconnected: {DescribeDisconnect(code, e)}"
+        : e.Reason ?? e.Exception?.Message ?? "connection closed";
+
+    /// <summary>"qos not supported (DISCONNECT 0x9B): QoS 2 is above the maximum QoS 1": meaning, code and the server's reason string.</summary>
+    public static string DescribeDisconnect(ReasonCode code, DisconnectedEventArgs e)
+        => $"{Describe(code)} (DISCONNECT 0x{(byte)code:X2}){(e.Properties?.ReasonString is { } r ? ": " + r : "")}";
+
     /// <summary>An MQTT 5 reason code as lower-case words: NotAuthorized → "not authorized".</summary>
     public static string Describe(ReasonCode code)
     {
@@ -88,6 +103,7 @@ internal sealed partial class ClientConnection : IAsyncDisposable
             Console.Error.WriteLine($"Connected to {_settings.Endpoint} as {Client.ClientId} ({Version(_settings.Options.ProtocolVersion)}, session present: {(e.SessionPresent ? "yes" : "no")})");
         }
 
+        _connected = true;
         _firstConnect.TrySetResult(null);
     }
 
@@ -102,8 +118,9 @@ internal sealed partial class ClientConnection : IAsyncDisposable
             _ => $"Protocol error with {_settings.Endpoint}: {e.Message}",
         };
 
-        if (message.Length == 0)
+        if (message.Length == 0 || _connected)
         {
+            // A lost connection is followed by Disconnected, which reports it once.
             return;
         }
 
@@ -116,21 +133,18 @@ internal sealed partial class ClientConnection : IAsyncDisposable
 
     private void OnDisconnected(object? sender, DisconnectedEventArgs e)
     {
+        _connected = false;
         if (e.ClientInitiated)
         {
             return;
         }
 
-        string why = e.ReasonCode is { } code
-            ? $"the broker disconnected: {Describe(code)} (DISCONNECT 0x{(byte)code:X2}){(e.Reason is { } r ? ": " + r : "")}"
-            : e.Reason ?? e.Exception?.Message ?? "connection closed";
-        string message = $"Connection to {_settings.Endpoint} lost: {why}";
         if (Client.Options.AutoReconnect)
         {
-            Console.Error.WriteLine(message + "; reconnecting.");
+            Console.Error.WriteLine(LostLine(e).TrimEnd('.') + "; reconnecting.");
         }
 
-        _lost.TrySetResult(message);
+        _lost.TrySetResult(e);
     }
 
     private static string Version(MqttProtocolVersion v) => v switch

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Net.Sockets;
 using System.Text;
 using Tern.Client;
 using Tern.Protocol;
@@ -110,20 +111,22 @@ internal static class PubCommand
         await using (connection.ConfigureAwait(false))
         {
             var pending = new Queue<Task<PublishResult>>();
+            var sent = new Sent(p.QoS);
             try
             {
                 await foreach (var payload in source().WithCancellation(ct).ConfigureAwait(false))
                 {
                     pending.Enqueue(connection.Client.PublishAsync(p.Topic, payload, p.QoS, p.Retain, p.Properties, ct));
+                    sent.Largest = Math.Max(sent.Largest, payload.Length);
                     if (pending.Count >= Window)
                     {
-                        await CompleteAsync(pending.Dequeue(), connection, settings).ConfigureAwait(false);
+                        await CompleteAsync(pending.Dequeue(), connection, settings, sent).ConfigureAwait(false);
                     }
                 }
 
                 while (pending.Count > 0)
                 {
-                    await CompleteAsync(pending.Dequeue(), connection, settings).ConfigureAwait(false);
+                    await CompleteAsync(pending.Dequeue(), connection, settings, sent).ConfigureAwait(false);
                 }
             }
             catch (ClientConnectException ex)
@@ -140,19 +143,32 @@ internal static class PubCommand
         return 0;
     }
 
+    /// <summary>What went out so far, for the line that explains a connection the broker closed.</summary>
+    private sealed class Sent(MqttQoS qos)
+    {
+        public MqttQoS QoS { get; } = qos;
+
+        public int Largest { get; set; }
+    }
+
     /// <summary>Waits for one message's acknowledgement, or for the connection to drop first.</summary>
-    private static async Task CompleteAsync(Task<PublishResult> publish, ClientConnection connection, ClientSettings settings)
+    private static async Task CompleteAsync(Task<PublishResult> publish, ClientConnection connection, ClientSettings settings, Sent sent)
     {
         var first = await Task.WhenAny(publish, connection.Lost).ConfigureAwait(false);
         if (first != publish)
         {
-            throw new ClientConnectException(await connection.Lost.ConfigureAwait(false) + " (before the broker acknowledged the message)");
+            throw new ClientConnectException(LostBeforeAck(await connection.Lost.ConfigureAwait(false), settings, sent));
         }
 
         PublishResult result;
         try
         {
             result = await publish.ConfigureAwait(false);
+        }
+        catch (MqttClientException ex) when (ex.ReasonCode is not null)
+        {
+            // Not sent: the broker's MQTT 5 CONNACK said it would not take it (QoS, retain or size).
+            throw new ClientConnectException("Error: " + ex.Message);
         }
         catch (MqttClientException ex)
         {
@@ -170,6 +186,30 @@ internal static class PubCommand
             await Console.Error.WriteLineAsync($"Acknowledged (mid: {result.MessageId})").ConfigureAwait(false);
         }
     }
+
+    /// <summary>One line for a connection that ended while a message waited for its acknowledgement (or, QoS 0, to be written).</summary>
+    private static string LostBeforeAck(DisconnectedEventArgs e, ClientSettings settings, Sent sent)
+    {
+        if (e.ReasonCode is { } code)
+        {
+            return "Error: the broker disconnected before acknowledging the message: " + ClientConnection.DescribeDisconnect(code, e);
+        }
+
+        if (ClosedByBroker(e.Exception))
+        {
+            // MQTT 3.1.1 has no way to refuse a publish but closing the connection.
+            string size = $"messages of {sent.Largest} {(sent.Largest == 1 ? "byte" : "bytes")}";
+            string hint = sent.QoS == MqttQoS.AtMostOnce ? size : $"QoS {(int)sent.QoS} or {size}";
+            return $"Error: the broker closed the connection after the publish (it may not accept {hint})";
+        }
+
+        string before = sent.QoS == MqttQoS.AtMostOnce ? "before the message was sent" : "before the broker acknowledged the message";
+        return $"Error: connection to {settings.Endpoint} lost {before}: {ClientConnection.Why(e)}";
+    }
+
+    /// <summary>End of stream, or a reset or broken pipe: the broker closed its side.</summary>
+    private static bool ClosedByBroker(Exception? failure) => failure is EndOfStreamException
+        || failure?.GetBaseException() is SocketException { SocketErrorCode: SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted };
 
     private static async IAsyncEnumerable<byte[]> One(byte[] payload)
     {

@@ -158,7 +158,7 @@ internal static class SubCommand
             var subscribe = connection.Client.SubscribeAsync(subscriptions, properties, ct);
             if (await Task.WhenAny(subscribe, connection.Lost).ConfigureAwait(false) != subscribe)
             {
-                return await connection.Lost.ConfigureAwait(false) + " (before the broker confirmed the subscription)";
+                return connection.LostLine(await connection.Lost.ConfigureAwait(false)) + " (before the broker confirmed the subscription)";
             }
 
             SubscribeResult result;

@@ -46,10 +46,17 @@ public sealed class DisconnectedEventArgs(MqttClient client, bool clientInitiate
     /// <summary>Reason code of a server DISCONNECT (MQTT 5), or null.</summary>
     public ReasonCode? ReasonCode { get; } = reasonCode;
 
-    /// <summary>Human-readable reason: the server's reason string, or what failed.</summary>
+    /// <summary>Human-readable reason: the server's DISCONNECT with its reason string, or what failed.</summary>
     public string? Reason { get; } = reason;
 
+    /// <summary>
+    /// What failed, or null. A server that closed the connection without DISCONNECT gives an
+    /// <see cref="EndOfStreamException"/>.
+    /// </summary>
     public Exception? Exception { get; } = exception;
+
+    /// <summary>Properties of the server's DISCONNECT (MQTT 5): <c>ReasonString</c>, <c>ServerReference</c>, user properties.</summary>
+    public MqttProperties? Properties { get; init; }
 }
 
 /// <summary>SUBACK received. A code of 0x80 or above means that filter was refused.</summary>
@@ -83,7 +90,10 @@ public sealed class PublishedEventArgs(MqttClient client, int messageId, ReasonC
     public ReasonCode ReasonCode { get; } = reasonCode;
 }
 
-/// <summary>A queued message was dropped without being acknowledged (outbox overflow or stop).</summary>
+/// <summary>
+/// A queued message was dropped without being acknowledged: outbox overflow, or the server announced
+/// (MQTT 5 CONNACK) that it will not take it (QoS, retain or size above its limits).
+/// </summary>
 public sealed class DeletedEventArgs(MqttClient client, int messageId, string topic, MqttQoS qos)
     : MqttClientEventArgs(client)
 {

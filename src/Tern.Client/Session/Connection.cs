@@ -48,6 +48,12 @@ internal sealed class Connection : IAsyncDisposable
     /// <summary>Server's maximum packet size (MQTT 5), or int.MaxValue.</summary>
     public long ServerMaxPacketSize { get; set; } = int.MaxValue;
 
+    /// <summary>Highest QoS the server accepts in a PUBLISH (MQTT 5 CONNACK Maximum QoS); 2 when not announced.</summary>
+    public MqttQoS ServerMaximumQoS { get; set; } = MqttQoS.ExactlyOnce;
+
+    /// <summary>False when the server announced Retain Available = 0 (MQTT 5).</summary>
+    public bool ServerRetainAvailable { get; set; } = true;
+
     public TimeSpan KeepAlive { get; set; }
 
     /// <summary>Topic aliases the server set on this connection (MQTT 5).</summary>

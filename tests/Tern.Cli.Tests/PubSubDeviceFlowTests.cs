@@ -3,13 +3,13 @@ using Tern.Client;
 namespace Tern.Cli.Tests;
 
 /// <summary>
-/// The seed's two terminals end to end: Tern's broker, the example device (examples/Esp32Device as
-/// a process) and <c>tern sub -t '/topic/#' -v</c> as the PC side, exactly as the README shows them.
+/// The README's two terminals end to end: Tern's broker, the ESP32 example device
+/// (examples/Esp32Device as a process) and <c>tern sub -t '/topic/#' -v</c> as the PC side.
 /// </summary>
-public sealed class PubSubSeedFlowTests
+public sealed class PubSubDeviceFlowTests
 {
     [Fact]
-    public async Task Tern_sub_sees_the_device_messages_and_the_device_logs_the_seed_events()
+    public async Task Tern_sub_sees_the_device_messages_and_the_device_logs_the_esp_mqtt_events()
     {
         await using var broker = await TernBroker.StartAsync();
         string uri = $"mqtt://127.0.0.1:{broker.Port}";
