@@ -99,8 +99,12 @@ public sealed class DashboardPageTests(ChromiumFixture chromium) : IClassFixture
         await page.Page.WaitForSelectorAsync(Row);
         await page.WaitForTextAsync(Row + " td:nth-child(2)", "disconnected");
         await page.WaitForTextAsync(Row + " td:nth-child(5)", "–");
-        await page.WaitForTextAsync(Row + " td:nth-child(8)", "never");
         Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", await page.TextAsync(Row + " td:nth-child(7)"));
+
+        // A 3.1.1 persistent session expires after Broker:MaxSessionExpirySeconds (7 days by default).
+        var expires = DateTime.ParseExact(await page.TextAsync(Row + " td:nth-child(8)") ?? "", "yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+        var disconnected = DateTime.ParseExact(await page.TextAsync(Row + " td:nth-child(7)") ?? "", "yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(TimeSpan.FromDays(7), expires - disconnected);
         dashboard.Broker.Server.Broker.Publish(topic, "queued while away"u8.ToArray(), MqttQoS.AtLeastOnce);
         await page.WaitForTextAsync(Row + " td:nth-child(9)", "1");
         Assert.Null(await page.Page.QuerySelectorAsync(Row + " button.kick"));

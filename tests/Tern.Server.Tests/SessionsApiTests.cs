@@ -20,7 +20,7 @@ public sealed class SessionsApiTests
         var before = DateTimeOffset.UtcNow.AddSeconds(-1);
         await using (var device = await dashboard.Broker.OpenRawAsync())
         {
-            // MQTT 3.1.1 clean session 0: the session never expires.
+            // MQTT 3.1.1 clean session 0: the session lasts Broker:MaxSessionExpirySeconds (7 days by default).
             var connAck = await device.ConnectAsync(clientId, cleanSession: false, username: "alice");
             Assert.Equal(0, connAck.ReasonCode);
             await device.SubscribeAsync(topic, MqttQoS.AtLeastOnce);
@@ -35,8 +35,10 @@ public sealed class SessionsApiTests
         Assert.Equal(JsonValueKind.Null, away.GetProperty("remoteAddress").ValueKind);
         Assert.Equal(JsonValueKind.Null, away.GetProperty("protocolVersion").ValueKind);
         Assert.Equal(JsonValueKind.Null, away.GetProperty("keepAlive").ValueKind);
-        Assert.Equal(JsonValueKind.Null, away.GetProperty("sessionExpiryInterval").ValueKind);
-        Assert.Equal(JsonValueKind.Null, away.GetProperty("sessionExpiresAt").ValueKind);
+        Assert.Equal(7 * 24 * 3600, away.GetProperty("sessionExpiryInterval").GetInt64());
+        Assert.Equal(
+            away.GetProperty("disconnectedAt").GetDateTimeOffset().AddDays(7),
+            away.GetProperty("sessionExpiresAt").GetDateTimeOffset());
         Assert.Equal(1, away.GetProperty("subscriptions").GetInt32());
         Assert.Equal(0, away.GetProperty("queuedMessages").GetInt32());
 

@@ -136,6 +136,12 @@ internal sealed partial class MqttConnection
     /// <summary>Called by the broker's timer: closes a connection past its CONNECT, keep-alive or write deadline.</summary>
     public void CheckTimeouts(long now, long connectTimeoutMs, long incompleteTimeoutMs, long writeTimeoutMs)
     {
+        if (Volatile.Read(ref _closeRequested) != 0)
+        {
+            // Closing already (it can take a moment for a writer stuck on its socket): decided once.
+            return;
+        }
+
         var stalledSince = Volatile.Read(ref _flushStalledSince);
         if (writeTimeoutMs > 0 && stalledSince != 0 && now - stalledSince > writeTimeoutMs)
         {
