@@ -177,13 +177,16 @@ public sealed partial class MqttBroker : IAsyncDisposable
         return Route(new ApplicationMessage(topic, payload, qos, retain, null, null, NowMs));
     }
 
-    /// <summary>Fans a message out to every matching session, on the caller's thread.</summary>
+    /// <summary>
+    /// Fans a message out to every matching session, on the caller's thread. A session whose queue
+    /// is past its high-water mark asks <paramref name="publisher"/> to hold its acknowledgement.
+    /// </summary>
     /// <returns>false when nothing subscribed to the topic.</returns>
-    internal bool Route(ApplicationMessage message)
+    internal bool Route(ApplicationMessage message, MqttConnection? publisher = null)
     {
-        if (message.Retain)
+        if (message.Retain && !Retained.Set(message))
         {
-            Retained.Set(message);
+            Dropped(DropReason.RetainedStoreFull, null);
         }
 
         var match = Index.Match(message.Topic);
@@ -197,19 +200,32 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
             var qos = message.QoS < target.QoS ? message.QoS : target.QoS;
             // [MQTT-3.3.1-9] live messages go out with RETAIN 0 unless retain-as-published.
-            target.Session.Deliver(new Delivery(message, qos, target.RetainAsPublished && message.Retain, target.SubscriptionIdentifiers, null));
+            target.Session.Deliver(new Delivery(message, qos, target.RetainAsPublished && message.Retain, target.SubscriptionIdentifiers, null), publisher);
         }
 
         foreach (var group in match.Groups)
         {
-            DeliverShared(group, message, exclude: null);
+            DeliverShared(group, message, exclude: null, publisher);
         }
 
-        return match.Targets.Length > 0 || match.Groups.Length > 0;
+        var matched = match.Targets.Length > 0 || match.Groups.Length > 0;
+        if (!matched)
+        {
+            Statistics.MessageDropped(DropReason.NoSubscribers);
+        }
+
+        return matched;
+    }
+
+    /// <summary>Counts a message not delivered (to <paramref name="session"/>, or to nobody), with its reason.</summary>
+    internal void Dropped(DropReason reason, MqttSession? session, long count = 1)
+    {
+        Statistics.MessageDropped(reason, count);
+        session?.CountDrop(reason, count, _logger, NowMs);
     }
 
     /// <summary>One copy to one member of a shared group [MQTT-4.8.2-3].</summary>
-    private bool DeliverShared(SharedGroup group, ApplicationMessage message, MqttSession? exclude)
+    private bool DeliverShared(SharedGroup group, ApplicationMessage message, MqttSession? exclude, MqttConnection? publisher = null)
     {
         var member = group.Pick(Options.SharedSubscriptionStrategy, exclude);
         if (member is null)
@@ -219,7 +235,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
         var qos = message.QoS < member.Options.QoS ? message.QoS : member.Options.QoS;
         uint[]? ids = member.SubscriptionIdentifier is { } id ? [id] : null;
-        member.Session.Deliver(new Delivery(message, qos, member.Options.RetainAsPublished && message.Retain, ids, group));
+        member.Session.Deliver(new Delivery(message, qos, member.Options.RetainAsPublished && message.Retain, ids, group), publisher);
         return true;
     }
 

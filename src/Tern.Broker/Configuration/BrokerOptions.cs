@@ -11,8 +11,27 @@ public sealed class BrokerOptions
     /// <summary>Unacknowledged QoS 1/2 PUBLISH packets towards one client at a time.</summary>
     public int MaxInflight { get; set; } = 32;
 
-    /// <summary>QoS 1/2 messages held per session beyond the in-flight window (also while offline); more are dropped and counted.</summary>
+    /// <summary>
+    /// QoS 1/2 messages held per session beyond the in-flight window. Offline (or under
+    /// <see cref="SlowSubscriberPolicy.Drop"/>) more are dropped by <see cref="QueueFullPolicy"/> and
+    /// counted; online, past it the publishers feeding the session are slowed (its high-water mark).
+    /// </summary>
     public int MaxQueuedMessages { get; set; } = 1000;
+
+    /// <summary>
+    /// The hard bound of an online session's queue under <see cref="SlowSubscriberPolicy.SlowPublishers"/>:
+    /// room for the windows of the publishers being slowed; only a client without a window gets past it.
+    /// </summary>
+    public int MaxQueuedMessagesOnline { get; set; } = 20_000;
+
+    /// <summary>Bytes (payload and topic) held in one session's queue; more are dropped by <see cref="QueueFullPolicy"/> and counted.</summary>
+    public long MaxQueuedBytes { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>What a full queue drops: the message arriving (<c>DropNewest</c>) or the oldest queued (<c>DropOldest</c>).</summary>
+    public QueueFullPolicy QueueFullPolicy { get; set; } = QueueFullPolicy.DropNewest;
+
+    /// <summary>What an online subscriber that falls behind costs: its publishers are slowed (default), or its messages dropped.</summary>
+    public SlowSubscriberPolicy SlowSubscriberPolicy { get; set; } = SlowSubscriberPolicy.SlowPublishers;
 
     /// <summary>
     /// Longest session expiry granted, in seconds: MQTT 5 clients asking for more (or "never",
@@ -121,6 +140,8 @@ public sealed class BrokerOptions
         Require(MaxInflight is >= 1 and <= 65535, nameof(MaxInflight), "must be between 1 and 65535");
         Require(MaxSessions >= 0, nameof(MaxSessions), "must be 0 (no limit) or more");
         Require(MaxQueuedMessages >= 0, nameof(MaxQueuedMessages), "must be 0 or more");
+        Require(MaxQueuedMessagesOnline >= MaxQueuedMessages, nameof(MaxQueuedMessagesOnline), "must be Broker:MaxQueuedMessages or more");
+        Require(MaxQueuedBytes >= 1024, nameof(MaxQueuedBytes), "must be 1024 or more");
         Require(MaxQueuedQoS0Messages >= 1, nameof(MaxQueuedQoS0Messages), "must be 1 or more");
         Require(MaxPacketSize is >= 64 and <= 268_435_460, nameof(MaxPacketSize), "must be between 64 and 268435460 (256 MiB + header)");
         Require(ConnectTimeoutSeconds > 0, nameof(ConnectTimeoutSeconds), "must be more than 0");
@@ -172,4 +193,24 @@ public enum ServerRedirect
     None,
     UseAnotherServer,
     ServerMoved,
+}
+
+/// <summary>What a full session queue drops.</summary>
+public enum QueueFullPolicy
+{
+    /// <summary>The message arriving (Mosquitto's behaviour).</summary>
+    DropNewest,
+
+    /// <summary>The oldest queued message, to make room for the new one.</summary>
+    DropOldest,
+}
+
+/// <summary>What happens when an online subscriber falls behind its publishers.</summary>
+public enum SlowSubscriberPolicy
+{
+    /// <summary>The publishers feeding it hold back their acknowledgements until it catches up; nothing acknowledged is dropped.</summary>
+    SlowPublishers,
+
+    /// <summary>Its queue is bounded as an offline one: what overflows is dropped (by <see cref="QueueFullPolicy"/>) and counted.</summary>
+    Drop,
 }

@@ -218,12 +218,20 @@ internal sealed partial class MqttConnection
 
         if (CountLevels(topic) > options.MaxTopicLevels)
         {
-            // Not malformed, just not accepted here: 0x90 for MQTT 5, dropped for 3.1.1.
-            if (publish.QoS != MqttQoS.AtMostOnce)
+            // Not malformed, just not accepted here: 0x90 for MQTT 5. MQTT 3.1.1 has no negative
+            // acknowledgement, and acknowledging a message the broker drops would lie: close instead.
+            var reason = $"topic has more than Broker:MaxTopicLevels ({options.MaxTopicLevels}) levels";
+            if (!IsV5)
             {
-                Acknowledge(publish, IsV5 ? ReasonCode.TopicNameInvalid : ReasonCode.Success, $"topic has more than {options.MaxTopicLevels} levels");
+                throw new MqttProtocolException(ReasonCode.TopicNameInvalid, reason);
             }
 
+            if (publish.QoS == MqttQoS.AtMostOnce)
+            {
+                throw new MqttProtocolException(ReasonCode.TopicNameInvalid, reason);
+            }
+
+            Acknowledge(publish, ReasonCode.TopicNameInvalid, reason);
             return;
         }
 
@@ -240,7 +248,7 @@ internal sealed partial class MqttConnection
                     throw new MqttProtocolException(ReasonCode.ReceiveMaximumExceeded, $"more than {receiveMaximum} QoS 2 messages awaiting PUBREL");
                 }
 
-                SendControl(new PubRecPacket { PacketId = publish.PacketId });
+                SendPublishAck(new PubRecPacket { PacketId = publish.PacketId });
                 return;
             }
         }
@@ -248,6 +256,7 @@ internal sealed partial class MqttConnection
         if (!allowed)
         {
             Log.PublishDenied(_logger, ClientId, topic);
+            _broker.Dropped(DropReason.NotAuthorized, null);
             if (publish.QoS == MqttQoS.ExactlyOnce && IsV5)
             {
                 // A PUBREC with a failure code ends the exchange: no PUBREL will come [MQTT-4.3.3-4].
@@ -263,10 +272,18 @@ internal sealed partial class MqttConnection
         }
 
         var message = new ApplicationMessage(topic, publish.Payload, publish.QoS, publish.Retain, properties, ClientId, _broker.NowMs);
-        var matched = _broker.Route(message);
+        _quotaDropped = false;
+        var matched = _broker.Route(message, publish.QoS == MqttQoS.AtMostOnce ? null : this);
         if (publish.QoS != MqttQoS.AtMostOnce)
         {
-            Acknowledge(publish, matched || !IsV5 ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers, null);
+            if (_quotaDropped && IsV5)
+            {
+                Acknowledge(publish, ReasonCode.QuotaExceeded, "a subscriber's queue is full");
+            }
+            else
+            {
+                Acknowledge(publish, matched || !IsV5 ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers, null);
+            }
         }
     }
 
@@ -275,11 +292,11 @@ internal sealed partial class MqttConnection
         var properties = reason is not null && _requestProblemInformation ? new MqttProperties { ReasonString = reason } : null;
         if (publish.QoS == MqttQoS.AtLeastOnce)
         {
-            SendControl(new PubAckPacket { PacketId = publish.PacketId, ReasonCode = code, Properties = properties });
+            SendPublishAck(new PubAckPacket { PacketId = publish.PacketId, ReasonCode = code, Properties = properties });
         }
         else
         {
-            SendControl(new PubRecPacket { PacketId = publish.PacketId, ReasonCode = code, Properties = properties });
+            SendPublishAck(new PubRecPacket { PacketId = publish.PacketId, ReasonCode = code, Properties = properties });
         }
     }
 

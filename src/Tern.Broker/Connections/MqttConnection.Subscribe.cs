@@ -110,7 +110,7 @@ internal sealed partial class MqttConnection
             foreach (var message in _broker.Retained.Match(filter))
             {
                 var qos = message.QoS < granted ? message.QoS : granted;
-                session.Deliver(new Delivery(message, qos, Retain: true, ids, null));
+                session.DeliverRetained(new Delivery(message, qos, Retain: true, ids, null));
             }
         }
     }

@@ -102,7 +102,7 @@ internal sealed partial class MqttConnection
             if (size > _clientMaximumPacketSize)
             {
                 // [MQTT-3.1.2-25] too large for the client: dropped as if delivered.
-                _broker.Statistics.MessageDropped();
+                _broker.Dropped(DropReason.TooLargeForClient, _session);
                 if (item.QoS != MqttQoS.AtMostOnce)
                 {
                     _session?.OnDiscarded(item.PacketId);

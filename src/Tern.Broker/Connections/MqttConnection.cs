@@ -193,14 +193,14 @@ internal sealed partial class MqttConnection
     public void SendPublish(in Delivery delivery, ushort packetId, bool dup)
         => _outbound.TryAdd(OutboundItem.Publish(delivery.Message, delivery.QoS, delivery.Retain, packetId, dup, delivery.SubscriptionIds));
 
-    /// <summary>Queues a QoS 0 PUBLISH, or drops it (counted) when this client is too far behind.</summary>
-    public void SendQoS0(in Delivery delivery)
+    /// <summary>Queues a QoS 0 PUBLISH, or drops it (counted) when this client is too far behind and <paramref name="bounded"/>.</summary>
+    public void SendQoS0(in Delivery delivery, bool bounded = true)
     {
-        if (Interlocked.Increment(ref _qos0Backlog) > _broker.Options.MaxQueuedQoS0Messages
+        if ((Interlocked.Increment(ref _qos0Backlog) > _broker.Options.MaxQueuedQoS0Messages && bounded)
             || !_outbound.TryAdd(OutboundItem.Publish(delivery.Message, MqttQoS.AtMostOnce, delivery.Retain, 0, false, delivery.SubscriptionIds)))
         {
             Interlocked.Decrement(ref _qos0Backlog);
-            _broker.Statistics.MessageDropped();
+            _broker.Dropped(DropReason.QoS0QueueFull, _session);
         }
     }
 

@@ -10,7 +10,7 @@ public sealed class BrokerStatistics
     private long _messagesSent;
     private long _bytesReceived;
     private long _bytesSent;
-    private long _messagesDropped;
+    private readonly long[] _dropped = new long[Enum.GetValues<DropReason>().Length];
     private long _protocolErrors;
     private long _connectionsTotal;
     private long _connectionsRefused;
@@ -21,7 +21,23 @@ public sealed class BrokerStatistics
 
     internal long StartTimestamp { get; }
 
-    public long MessagesDropped => Interlocked.Read(ref _messagesDropped);
+    /// <summary>Messages not delivered, every reason but <see cref="DropReason.NoSubscribers"/> (a publish nobody wanted is not a loss).</summary>
+    public long MessagesDropped
+    {
+        get
+        {
+            long total = 0;
+            for (var i = 0; i < _dropped.Length; i++)
+            {
+                total += i == (int)DropReason.NoSubscribers ? 0 : Interlocked.Read(ref _dropped[i]);
+            }
+
+            return total;
+        }
+    }
+
+    /// <summary>Messages not delivered for <paramref name="reason"/>.</summary>
+    public long Dropped(DropReason reason) => Interlocked.Read(ref _dropped[(int)reason]);
 
     public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
 
@@ -44,7 +60,7 @@ public sealed class BrokerStatistics
 
     internal long ClosedBytesSent => Interlocked.Read(ref _bytesSent);
 
-    internal void MessageDropped() => Interlocked.Increment(ref _messagesDropped);
+    internal void MessageDropped(DropReason reason, long count = 1) => Interlocked.Add(ref _dropped[(int)reason], count);
 
     internal void SlowConsumerClosed() => Interlocked.Increment(ref _slowConsumersClosed);
 

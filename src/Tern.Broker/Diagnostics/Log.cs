@@ -42,4 +42,7 @@ internal static partial class Log
 
     [LoggerMessage(13, LogLevel.Warning, "Client {ClientId} from {RemoteEndPoint} is a slow consumer: its socket took nothing for {Seconds} s while data waited; connection closed")]
     public static partial void SlowConsumer(ILogger logger, string clientId, string? remoteEndPoint, double seconds);
+
+    [LoggerMessage(14, LogLevel.Warning, "Dropped {Count} messages for client {ClientId} since the last report (latest reason: {Reason}); see the drop counters in $SYS and the REST API")]
+    public static partial void MessagesDropped(ILogger logger, string clientId, long count, DropReason reason);
 }

@@ -83,6 +83,18 @@ internal sealed partial class MqttSession
         }
     }
 
+    /// <summary>QoS 1/2 messages sent and not yet acknowledged (resent when the client comes back).</summary>
+    public int InflightMessages
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _inflight?.Count ?? 0;
+            }
+        }
+    }
+
     /// <summary>
     /// Makes <paramref name="owner"/> the owner; the previous owner (to be closed by the caller) stops
     /// receiving at once. Returns the previous owner.
@@ -108,6 +120,7 @@ internal sealed partial class MqttSession
     /// </summary>
     public bool ReleaseOwner(MqttConnection connection, long now)
     {
+        List<MqttConnection>? relieved;
         lock (_sync)
         {
             if (!ReferenceEquals(_owner, connection))
@@ -122,8 +135,13 @@ internal sealed partial class MqttSession
             }
 
             DisconnectedAt = now;
-            return true;
+
+            // An offline session never slows anyone: its publishers go on at once.
+            relieved = TakeAllWaiters();
         }
+
+        Relieve(relieved);
+        return true;
     }
 
     /// <summary>
@@ -163,13 +181,19 @@ internal sealed partial class MqttSession
         }
     }
 
-    /// <summary>Delivers a routed message; never blocks the publisher.</summary>
-    public void Deliver(in Delivery delivery)
+    /// <summary>
+    /// Delivers a routed message; never blocks the publisher. True when <paramref name="publisher"/>
+    /// should hold back its acknowledgement because this online session's queue is above its
+    /// high-water mark (see <see cref="DeliveryFlow"/>); the session then tells the publisher when it
+    /// is back under its low-water mark.
+    /// </summary>
+    public bool Deliver(in Delivery delivery, MqttConnection? publisher = null)
     {
         var message = delivery.Message;
         if (message.HasExpiry && message.IsExpired(_broker.NowMs))
         {
-            return;
+            _broker.Dropped(DropReason.Expired, this);
+            return false;
         }
 
         if (delivery.QoS == MqttQoS.AtMostOnce)
@@ -178,12 +202,13 @@ internal sealed partial class MqttSession
             if (connection is not null)
             {
                 connection.SendQoS0(delivery);
-                return;
+                return false;
             }
 
             if (!_options.QueueQoS0Messages || ExpiryInterval == 0)
             {
-                return;
+                _broker.Dropped(DropReason.QoS0Offline, this);
+                return false;
             }
         }
 
@@ -191,25 +216,54 @@ internal sealed partial class MqttSession
         {
             if (Ended)
             {
-                return;
+                _broker.Dropped(DropReason.SessionEnded, this);
+                return false;
             }
 
             var connection = _connection;
             if (connection is not null && delivery.QoS == MqttQoS.AtMostOnce)
             {
                 connection.SendQoS0(delivery);
+                return false;
             }
-            else if (connection is not null && QueueCount == 0 && InflightCount < _inflightLimit)
+
+            if (connection is not null && QueueCount == 0 && InflightCount < _inflightLimit)
+            {
+                SendInflight(connection, delivery);
+                return false;
+            }
+
+            // Owned counts as online: between a takeover and the new attach the session is not offline.
+            return Enqueue(delivery, _owner is not null, publisher);
+        }
+    }
+
+    /// <summary>
+    /// A retained message sent because of a SUBSCRIBE: queued whatever the queue bounds (the set is
+    /// bounded by <c>Broker:MaxRetainedMessages</c>) and paced by the client's in-flight window.
+    /// </summary>
+    public void DeliverRetained(in Delivery delivery)
+    {
+        lock (_sync)
+        {
+            var connection = _connection;
+            if (Ended || connection is null)
+            {
+                return;
+            }
+
+            if (delivery.QoS == MqttQoS.AtMostOnce && QueueCount == 0)
+            {
+                connection.SendQoS0(delivery, bounded: false);
+            }
+            else if (delivery.QoS != MqttQoS.AtMostOnce && QueueCount == 0 && InflightCount < _inflightLimit)
             {
                 SendInflight(connection, delivery);
             }
-            else if (QueueCount < _options.MaxQueuedMessages)
-            {
-                (_queue ??= new()).Enqueue(delivery);
-            }
             else
             {
-                _statistics.MessageDropped();
+                (_queue ??= new()).Enqueue(delivery);
+                _queuedBytes += Size(delivery);
             }
         }
     }
@@ -249,14 +303,18 @@ internal sealed partial class MqttSession
     /// <summary>PUBACK for a QoS 1 message.</summary>
     public void OnPubAck(ushort packetId)
     {
+        List<MqttConnection>? relieved = null;
         lock (_sync)
         {
             if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Delivery.QoS == MqttQoS.AtLeastOnce)
             {
                 _inflight.Remove(packetId);
                 PumpQueue(_connection);
+                relieved = TakeRelieved();
             }
         }
+
+        Relieve(relieved);
     }
 
     /// <summary>
@@ -265,13 +323,17 @@ internal sealed partial class MqttSession
     /// </summary>
     public void OnDiscarded(ushort packetId)
     {
+        List<MqttConnection>? relieved = null;
         lock (_sync)
         {
             if (_inflight is not null && _inflight.Remove(packetId))
             {
                 PumpQueue(_connection);
+                relieved = TakeRelieved();
             }
         }
+
+        Relieve(relieved);
     }
 
     /// <summary>PUBREC for a QoS 2 message; the caller answers with PUBREL either way.</summary>
@@ -292,14 +354,18 @@ internal sealed partial class MqttSession
     /// <summary>PUBCOMP for a QoS 2 message.</summary>
     public void OnPubComp(ushort packetId)
     {
+        List<MqttConnection>? relieved = null;
         lock (_sync)
         {
             if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Released)
             {
                 _inflight.Remove(packetId);
                 PumpQueue(_connection);
+                relieved = TakeRelieved();
             }
         }
+
+        Relieve(relieved);
     }
 
     /// <summary>
@@ -308,6 +374,8 @@ internal sealed partial class MqttSession
     /// </summary>
     public List<Delivery>? End(SubscriptionIndex index)
     {
+        List<MqttConnection>? relieved;
+        List<Delivery>? result;
         lock (_sync)
         {
             if (Ended)
@@ -316,6 +384,13 @@ internal sealed partial class MqttSession
             }
 
             var shared = TakeSharedDeliveriesLocked();
+            var lost = QueueCount + InflightCount;
+            if (lost > 0)
+            {
+                _broker.Dropped(DropReason.SessionEnded, this, lost);
+            }
+
+            relieved = TakeAllWaiters();
             Ended = true;
             if (_subscriptions is not null)
             {
@@ -330,8 +405,12 @@ internal sealed partial class MqttSession
             _inflight = null;
             _incomingQoS2 = null;
             _connection = null;
-            return shared;
+            _queuedBytes = 0;
+            result = shared;
         }
+
+        Relieve(relieved);
+        return result;
     }
 
     private int QueueCount => _queue?.Count ?? 0;
@@ -349,9 +428,11 @@ internal sealed partial class MqttSession
         while (_queue.Count > 0 && (_queue.Peek().QoS == MqttQoS.AtMostOnce || InflightCount < _inflightLimit))
         {
             var next = _queue.Dequeue();
+            _queuedBytes -= Size(next);
             if (next.Message.IsExpired(now))
             {
                 // [MQTT-3.3.2-5] an expired message is not delivered.
+                _broker.Dropped(DropReason.Expired, this);
                 continue;
             }
 

@@ -1,0 +1,131 @@
+using Tern.Protocol;
+
+namespace Tern.Broker;
+
+/// <summary>
+/// The publisher's side of overload protection: while a session this connection published to is
+/// past its high-water mark, the PUBACK/PUBREC of its QoS 1/2 messages wait here, in order, and go
+/// out when every such session is back under its low-water mark (or went offline). A client with
+/// an in-flight window stops there; reading goes on, so its PINGREQs, acknowledgements and own
+/// deliveries keep flowing and no cycle of clients can deadlock.
+/// </summary>
+internal sealed partial class MqttConnection
+{
+    private HoldState? _hold;
+
+    // Set while routing one PUBLISH: a session's full queue dropped it (MQTT 5 PUBACK 0x97).
+    private bool _quotaDropped;
+
+    /// <summary>Acknowledgements held back right now (tests, admin views).</summary>
+    internal int HeldAcknowledgements
+    {
+        get
+        {
+            var hold = Volatile.Read(ref _hold);
+            if (hold is null)
+            {
+                return 0;
+            }
+
+            lock (hold)
+            {
+                return hold.Acks.Count;
+            }
+        }
+    }
+
+    /// <summary>Times this connection's acknowledgements started being held (tests, admin views).</summary>
+    internal long TimesSlowed => Volatile.Read(ref _hold)?.TimesSlowed ?? 0;
+
+    /// <summary>Called by a session, under its lock, whose queue is past its high-water mark.</summary>
+    internal void HoldFor(MqttSession session)
+    {
+        var hold = Volatile.Read(ref _hold) ?? Interlocked.CompareExchange(ref _hold, new HoldState(), null) ?? _hold!;
+        lock (hold)
+        {
+            if (hold.WaitingOn.Count == 0 && hold.Acks.Count == 0)
+            {
+                hold.TimesSlowed++;
+            }
+
+            hold.WaitingOn.Add(session);
+        }
+    }
+
+    /// <summary>A session no longer needs this publisher to wait; when none does, the held acknowledgements go out in order.</summary>
+    internal void Relieve(MqttSession session)
+    {
+        var hold = Volatile.Read(ref _hold);
+        if (hold is null)
+        {
+            return;
+        }
+
+        List<MqttPacket>? release = null;
+        lock (hold)
+        {
+            hold.WaitingOn.Remove(session);
+            if (hold.WaitingOn.Count == 0 && hold.Acks.Count > 0)
+            {
+                release = [.. hold.Acks];
+                hold.Acks.Clear();
+            }
+        }
+
+        if (release is not null)
+        {
+            foreach (var ack in release)
+            {
+                SendControl(ack);
+            }
+        }
+    }
+
+    /// <summary>A session's full queue dropped the message being routed.</summary>
+    internal void NoteQuotaDrop() => _quotaDropped = true;
+
+    /// <summary>Sends a PUBACK/PUBREC now, or holds it behind the others while a session asks this publisher to wait.</summary>
+    private void SendPublishAck(MqttPacket ack)
+    {
+        var hold = Volatile.Read(ref _hold);
+        if (hold is not null)
+        {
+            MqttPacket? overflow = null;
+            lock (hold)
+            {
+                if (hold.WaitingOn.Count > 0 || hold.Acks.Count > 0)
+                {
+                    hold.Acks.Enqueue(ack);
+
+                    // A client without a window would make this grow without end: past the receive
+                    // maximum the oldest goes out anyway (and the queues' hard bounds apply).
+                    if (hold.Acks.Count > _broker.Options.ReceiveMaximum)
+                    {
+                        overflow = hold.Acks.Dequeue();
+                    }
+
+                    ack = null!;
+                }
+            }
+
+            if (ack is null)
+            {
+                if (overflow is not null)
+                {
+                    SendControl(overflow);
+                }
+
+                return;
+            }
+        }
+
+        SendControl(ack);
+    }
+
+    private sealed class HoldState
+    {
+        public readonly HashSet<MqttSession> WaitingOn = new(ReferenceEqualityComparer.Instance);
+        public readonly Queue<MqttPacket> Acks = new();
+        public long TimesSlowed;
+    }
+}
