@@ -244,6 +244,12 @@ internal sealed partial class MqttSession
     /// </summary>
     public void DeliverRetained(in Delivery delivery)
     {
+        if (delivery.Message.HasExpiry && delivery.Message.IsExpired(_broker.NowMs))
+        {
+            // [MQTT-3.3.2-5] an expired retained message is not sent (nor counted: it was nobody's yet).
+            return;
+        }
+
         lock (_sync)
         {
             var connection = _connection;

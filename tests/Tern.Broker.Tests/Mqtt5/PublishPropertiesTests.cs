@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using System.Text;
 using Tern.Protocol;
 using Tern.TestKit;
@@ -134,7 +135,8 @@ public sealed class PublishPropertiesTests
     [Fact]
     public async Task MessageExpiry_QueuedMessageWhoseExpiryPassed_IsNotDelivered()
     {
-        await using var broker = await StartAsync();
+        var time = new FakeTimeProvider();
+        await using var broker = await TestBroker.StartAsync(time: time);
         var topic = TestIds.Topic();
         var id = TestIds.Client("exp");
         await using (var offline = await broker.ConnectV5Async(id, new MqttProperties { SessionExpiryInterval = 60 }))
@@ -147,7 +149,7 @@ public sealed class PublishPropertiesTests
         await publisher.PublishQoS1V5Async(topic, "expires", new MqttProperties { MessageExpiryInterval = 1 });
         await publisher.PublishQoS1V5Async(topic, "stays");
 
-        await Task.Delay(TimeSpan.FromSeconds(1.6)); // waiting out the 1 s message expiry is the point of this test
+        time.Advance(TimeSpan.FromSeconds(1.6)); // the broker's clock: waiting out the 1 s message expiry is the point of this test
 
         var (client, connAck) = await broker.OpenV5Async(id, cleanStart: false);
         await using var _ = client;
@@ -159,7 +161,8 @@ public sealed class PublishPropertiesTests
     [Fact]
     public async Task MessageExpiry_ForwardedIntervalIsReducedByTheTimeWaited()
     {
-        await using var broker = await StartAsync();
+        var time = new FakeTimeProvider();
+        await using var broker = await TestBroker.StartAsync(time: time);
         var topic = TestIds.Topic();
         var id = TestIds.Client("exp");
         await using (var offline = await broker.ConnectV5Async(id, new MqttProperties { SessionExpiryInterval = 60 }))
@@ -171,11 +174,11 @@ public sealed class PublishPropertiesTests
         await using var publisher = await broker.ConnectV5Async(TestIds.Client("pub"));
         await publisher.PublishQoS1V5Async(topic, "waited", new MqttProperties { MessageExpiryInterval = 10 });
 
-        await Task.Delay(TimeSpan.FromSeconds(1.2)); // the message must wait in the queue for the interval to shrink
+        time.Advance(TimeSpan.FromSeconds(1.2)); // the broker's clock: the message must wait in the queue for the interval to shrink
 
         await using var client = await broker.ConnectV5Async(id, cleanStart: false);
         var received = await client.ExpectPublishAsync(topic, "waited");
-        Assert.True(received.Properties?.MessageExpiryInterval is >= 1 and < 10, "expiry 10 after waiting > 1 s must be forwarded as less than 10: " + Describe(received));
+        Assert.True(received.Properties?.MessageExpiryInterval == 9, "expiry 10 after waiting 1.2 s must be forwarded as 9 (8.8 rounded up): " + Describe(received));
     }
 
     [Fact]
@@ -195,7 +198,8 @@ public sealed class PublishPropertiesTests
     [Fact]
     public async Task MessageExpiry_RetainedMessageExpires()
     {
-        await using var broker = await StartAsync();
+        var time = new FakeTimeProvider();
+        await using var broker = await TestBroker.StartAsync(time: time);
         var topic = TestIds.Topic();
         await using var publisher = await broker.ConnectV5Async(TestIds.Client("pub"));
         await publisher.PublishV5Async(topic, "short-lived retained", properties: new MqttProperties { MessageExpiryInterval = 1 }, retain: true);
@@ -207,7 +211,7 @@ public sealed class PublishPropertiesTests
             Assert.True(retained.Retain && retained.Properties?.MessageExpiryInterval is <= 1, Describe(retained));
         }
 
-        await Task.Delay(TimeSpan.FromSeconds(1.6)); // waiting out the 1 s expiry is the point of this test
+        time.Advance(TimeSpan.FromSeconds(1.6)); // the broker's clock: waiting out the 1 s expiry is the point of this test
 
         await using var late = await broker.ConnectV5Async(TestIds.Client("late"));
         await late.SubscribeV5GrantedAsync(topic);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Tern.Protocol;
 using Tern.TestKit;
 using static Tern.Broker.Tests.Mqtt5.Mqtt5Test;
@@ -62,12 +63,13 @@ public sealed class SessionExpiryTests
     [Fact]
     public async Task ExpiryN_SessionIsGoneAfterTheInterval()
     {
-        await using var broker = await StartAsync();
+        var time = new FakeTimeProvider();
+        await using var broker = await TestBroker.StartAsync(time: time);
         var topic = TestIds.Topic();
         var id = await LeaveSubscribedAsync(broker, topic, 1);
         await PublishAsync(broker, topic, "expires with the session");
 
-        await Task.Delay(TimeSpan.FromSeconds(1.8)); // waiting out the 1 s session expiry is the point of this test
+        time.Advance(TimeSpan.FromSeconds(1.8)); // the broker's clock: waiting out the 1 s session expiry is the point of this test
 
         var (client, connAck) = await broker.OpenV5Async(id, cleanStart: false);
         await using var _ = client;
@@ -124,7 +126,8 @@ public sealed class SessionExpiryTests
     [Fact]
     public async Task DisconnectWithLongerExpiry_KeepsTheSession()
     {
-        await using var broker = await StartAsync();
+        var time = new FakeTimeProvider();
+        await using var broker = await TestBroker.StartAsync(time: time);
         var topic = TestIds.Topic();
         var id = TestIds.Client("se");
         await using (var first = await broker.ConnectV5Async(id, Expiry(1)))
@@ -134,7 +137,7 @@ public sealed class SessionExpiryTests
             Assert.True(await first.WaitForCloseAsync(), first.Transcript);
         }
 
-        await Task.Delay(TimeSpan.FromSeconds(1.6)); // past the CONNECT's 1 s, within the DISCONNECT's 60 s
+        time.Advance(TimeSpan.FromSeconds(1.6)); // the broker's clock: past the CONNECT's 1 s, within the DISCONNECT's 60 s
         await PublishAsync(broker, topic, "still subscribed");
 
         var (client, connAck) = await broker.OpenV5Async(id, cleanStart: false);

@@ -49,9 +49,15 @@ public sealed class SlowConsumerTests
     }
 
     [Fact]
-    public async Task StuckQos1SubscriberDoesNotStallQos1Publisher()
+    public async Task StuckQos1SubscriberDoesNotStallQos1PublisherUnderTheDropPolicy()
     {
-        await using var broker = await TestBroker.StartAsync(new Dictionary<string, string?> { ["Broker:MaxQueuedMessages"] = "50" });
+        // Broker:SlowSubscriberPolicy=Drop: the stuck subscriber's queue overflows (counted) instead of
+        // slowing the publisher (the default policy; see Reliability/OverloadTests).
+        await using var broker = await TestBroker.StartAsync(new Dictionary<string, string?>
+        {
+            ["Broker:MaxQueuedMessages"] = "50",
+            ["Broker:SlowSubscriberPolicy"] = "Drop",
+        });
         var topic = TestIds.Topic();
 
         await using var stuck = await RawMqttClient.OpenAsync(broker.Port, receiveBufferSize: 4096);
@@ -81,6 +87,7 @@ public sealed class SlowConsumerTests
 
         await consumer;
 
+        Assert.True(broker.Server.Broker.Statistics.Dropped(DropReason.QueueFull) > 0);
         await BrokerHealth.AssertServesAsync(broker, publisher, healthy);
     }
 }
