@@ -174,15 +174,6 @@ internal sealed partial class MqttConnection
     {
         _messagesReceived++;
         var options = _broker.Options;
-        if ((int)publish.QoS > options.MaximumQoS)
-        {
-            throw new MqttProtocolException(ReasonCode.QoSNotSupported, $"QoS {(int)publish.QoS} is above the maximum QoS {options.MaximumQoS}");
-        }
-
-        if (publish.Retain && !options.RetainAvailable)
-        {
-            throw new MqttProtocolException(ReasonCode.RetainNotSupported, "retained messages are not available");
-        }
 
         var topic = publish.Topic;
         var properties = IsV5 ? publish.Properties : null;
@@ -216,22 +207,18 @@ internal sealed partial class MqttConnection
             throw MqttProtocolException.ProtocolError("empty topic name");
         }
 
-        if (CountLevels(topic) > options.MaxTopicLevels)
+        if (PublishRules.Check(options, topic, publish.QoS, publish.Retain, publish.Payload.Length) is { } refusal)
         {
-            // Not malformed, just not accepted here: 0x90 for MQTT 5. MQTT 3.1.1 has no negative
-            // acknowledgement, and acknowledging a message the broker drops would lie: close instead.
-            var reason = $"topic has more than Broker:MaxTopicLevels ({options.MaxTopicLevels}) levels";
-            if (!IsV5)
+            // A topic too deep is not malformed, just not accepted here: MQTT 5 gets 0x90 on its
+            // acknowledgement. Everything else (QoS, retain), and anything for QoS 0 or MQTT 3.1.1,
+            // which has no negative acknowledgement, closes the connection: acknowledging a message
+            // the broker drops would lie.
+            if (refusal.Code != ReasonCode.TopicNameInvalid || !IsV5 || publish.QoS == MqttQoS.AtMostOnce)
             {
-                throw new MqttProtocolException(ReasonCode.TopicNameInvalid, reason);
+                throw new MqttProtocolException(refusal.Code, refusal.Message.TrimEnd('.'));
             }
 
-            if (publish.QoS == MqttQoS.AtMostOnce)
-            {
-                throw new MqttProtocolException(ReasonCode.TopicNameInvalid, reason);
-            }
-
-            Acknowledge(publish, ReasonCode.TopicNameInvalid, reason);
+            Acknowledge(publish, refusal.Code, refusal.Message.TrimEnd('.'));
             return;
         }
 
@@ -373,20 +360,6 @@ internal sealed partial class MqttConnection
 
         _closeReason = "DISCONNECT";
         return false;
-    }
-
-    private static int CountLevels(string topic)
-    {
-        var levels = 1;
-        foreach (var c in topic)
-        {
-            if (c == '/')
-            {
-                levels++;
-            }
-        }
-
-        return levels;
     }
 
     private static string VersionName(MqttProtocolVersion version) => version switch

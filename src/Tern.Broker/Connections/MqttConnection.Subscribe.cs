@@ -72,7 +72,7 @@ internal sealed partial class MqttConnection
     {
         var options = _broker.Options;
         shared = false;
-        if (!MqttTopic.IsValidTopicFilter(filter) || CountLevels(filter) > options.MaxTopicLevels)
+        if (!MqttTopic.IsValidTopicFilter(filter) || PublishRules.CountLevels(filter) > options.MaxTopicLevels)
         {
             return ReasonCode.TopicFilterInvalid;
         }

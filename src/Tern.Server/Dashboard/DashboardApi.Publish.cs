@@ -1,3 +1,4 @@
+using Tern.Broker;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -57,24 +58,10 @@ internal sealed partial class DashboardApi
                 return Error(StatusCodes.Status400BadRequest, error);
             }
 
-            if (message.Payload.Length > options.MaxPacketSize)
+            // The same limits as a client's PUBLISH, in the same words.
+            if (PublishRules.Check(options, message.Topic, (MqttQoS)message.QoS, message.Retain, message.Payload.Length) is { } refusal)
             {
-                return Error(StatusCodes.Status400BadRequest, $"payload is {message.Payload.Length} bytes; the largest allowed is Broker:MaxPacketSize ({options.MaxPacketSize}).");
-            }
-
-            if (message.QoS > options.MaximumQoS)
-            {
-                return Error(StatusCodes.Status400BadRequest, $"qos {message.QoS} is above Broker:MaximumQoS ({options.MaximumQoS}).");
-            }
-
-            if (message.Retain && !options.RetainAvailable)
-            {
-                return Error(StatusCodes.Status400BadRequest, "retain is not available: Broker:RetainAvailable is false.");
-            }
-
-            if (CountLevels(message.Topic) > options.MaxTopicLevels)
-            {
-                return Error(StatusCodes.Status400BadRequest, $"topic has more than Broker:MaxTopicLevels ({options.MaxTopicLevels}) levels.");
+                return Error(StatusCodes.Status400BadRequest, refusal.Message);
             }
 
             var matched = broker.Publish(message.Topic, message.Payload, (MqttQoS)message.QoS, message.Retain);
@@ -235,20 +222,6 @@ internal sealed partial class DashboardApi
         return Utf8.IsValid(head)
             ? (Encoding.UTF8.GetString(head), "plain", truncated)
             : (Convert.ToBase64String(payload[..Math.Min(payload.Length, RetainedPreviewBytes)]), "base64", truncated);
-    }
-
-    private static int CountLevels(string topic)
-    {
-        var levels = 1;
-        foreach (var c in topic)
-        {
-            if (c == '/')
-            {
-                levels++;
-            }
-        }
-
-        return levels;
     }
 
     private readonly record struct PublishMessage(string Topic, byte[] Payload, int QoS, bool Retain);
