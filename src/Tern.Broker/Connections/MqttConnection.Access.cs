@@ -12,41 +12,6 @@ internal sealed partial class MqttConnection
     private Dictionary<string, bool>? _publishDecisions;
     private long _decisionsGeneration;
 
-    /// <summary>CONNECT through the registered authenticators (user store, JWT, ...).</summary>
-    private async Task<bool> HandleCheckedConnectAsync(ConnectPacket connect, CancellationToken cancellationToken)
-    {
-        _connectReceived = true;
-        Version = connect.ProtocolVersion;
-        var fromCertificate = _info.CertificateUsername is not null;
-        var credentials = new ConnectCredentials(
-            connect.ClientId,
-            _info.CertificateUsername ?? connect.Username,
-            connect.Password,
-            _info.RemoteEndPoint,
-            _info.Listener,
-            connect.ProtocolVersion,
-            _info.ClientCertificate,
-            fromCertificate);
-
-        foreach (var authenticator in _broker.Authenticators)
-        {
-            var result = await authenticator.AuthenticateAsync(credentials, cancellationToken).ConfigureAwait(false);
-            switch (result.Outcome)
-            {
-                case AuthenticationOutcome.NotHandled:
-                    continue;
-                case AuthenticationOutcome.Success:
-                    return HandleConnect(connect, null, null, result.Username ?? credentials.Username, result.Rules);
-                case AuthenticationOutcome.BadCredentials:
-                    return Refuse(ConnectReturnCode.BadUsernameOrPassword, ReasonCode.BadUserNameOrPassword, result.Reason ?? "bad user name or password");
-                default:
-                    return Refuse(ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized, result.Reason ?? "not authorized");
-            }
-        }
-
-        return Refuse(ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized, "no authenticator accepted the client");
-    }
-
     private ClientIdentity CreateIdentity(string? username, IReadOnlyList<AccessRule>? rules)
         => new(ClientId, username, (_info.RemoteEndPoint as IPEndPoint)?.Address, _info.Listener, rules);
 

@@ -8,24 +8,6 @@ internal sealed partial class MqttConnection
     private ConnectPacket? _pendingConnect;
     private string? _authMethod;
 
-    /// <summary>CONNECT with an authentication method (MQTT 5 enhanced authentication, spec 4.12).</summary>
-    private async Task<bool> HandleAuthenticatedConnectAsync(ConnectPacket connect, CancellationToken cancellationToken)
-    {
-        _connectReceived = true;
-        Version = connect.ProtocolVersion;
-        var method = connect.Properties!.AuthenticationMethod!;
-        var authenticator = _broker.FindAuthenticator(method);
-        if (authenticator is null)
-        {
-            return Refuse(ConnectReturnCode.NotAuthorized, ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' is not supported");
-        }
-
-        _authMethod = method;
-        _pendingConnect = connect;
-        _authExchange = authenticator.Begin(new EnhancedAuthContext(connect.ClientId, connect.Username, _info.RemoteEndPoint, IsReauthentication: false));
-        return await StepAsync(connect.Properties.AuthenticationData ?? ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
-    }
-
     private async Task<bool> HandleAuthAsync(AuthPacket auth, CancellationToken cancellationToken)
     {
         var method = auth.Properties?.AuthenticationMethod;

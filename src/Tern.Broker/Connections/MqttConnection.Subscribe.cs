@@ -27,27 +27,20 @@ internal sealed partial class MqttConnection
             }
 
             var granted = (MqttQoS)Math.Min((int)requested.QoS, options.MaximumQoS);
-            bool existed;
-            lock (session.Sync)
+            var outcome = session.Subscribe(filter, requested with { QoS = granted }, subscriptionId, options.MaxSubscriptionsPerClient);
+            if (outcome == MqttSession.SubscribeOutcome.Ended)
             {
-                if (session.Ended)
-                {
-                    codes[i] = (byte)ReasonCode.UnspecifiedError;
-                    continue;
-                }
-
-                existed = session.Subscriptions.ContainsKey(filter);
-                if (!existed && options.MaxSubscriptionsPerClient > 0 && session.Subscriptions.Count >= options.MaxSubscriptionsPerClient)
-                {
-                    codes[i] = IsV5 ? (byte)ReasonCode.QuotaExceeded : (byte)0x80;
-                    continue;
-                }
-
-                var subscription = Subscription.Create(session, filter, requested with { QoS = granted }, subscriptionId);
-                session.Subscriptions[filter] = subscription;
-                _broker.Index.Add(subscription);
+                codes[i] = (byte)ReasonCode.UnspecifiedError;
+                continue;
             }
 
+            if (outcome == MqttSession.SubscribeOutcome.TooMany)
+            {
+                codes[i] = IsV5 ? (byte)ReasonCode.QuotaExceeded : (byte)0x80;
+                continue;
+            }
+
+            var existed = outcome == MqttSession.SubscribeOutcome.Replaced;
             codes[i] = (byte)granted;
             // [MQTT-3.3.1-6] retained messages on subscribe; retain handling 1 only for a new
             // subscription, 2 never; never for a shared subscription [MQTT-3.8.4-4 note].
@@ -122,11 +115,7 @@ internal sealed partial class MqttConnection
         for (var i = 0; i < codes.Length; i++)
         {
             var filter = unsubscribe.Filters[i];
-            bool removed;
-            lock (session.Sync)
-            {
-                removed = session.Subscriptions.Remove(filter) && _broker.Index.Remove(session, filter);
-            }
+            var removed = session.Unsubscribe(filter);
 
             codes[i] = removed ? (byte)ReasonCode.Success : (byte)ReasonCode.NoSubscriptionExisted;
         }

@@ -64,10 +64,7 @@ internal sealed partial class MqttSession
     /// <summary>The broker's clock (ms) when <see cref="PendingWill"/> is published.</summary>
     public long PendingWillDue { get; set; }
 
-    /// <summary>Filters of this session; touched by the owning connection's read loop under <see cref="Sync"/>.</summary>
-    public Dictionary<string, Subscription> Subscriptions => _subscriptions ??= new(StringComparer.Ordinal);
-
-    /// <summary>The filters if the session ever subscribed, without creating the map; read under <see cref="Sync"/>.</summary>
+    /// <summary>The filters if the session ever subscribed, without creating the map; read under <see cref="Sync"/>, changed by <see cref="Subscribe"/>.</summary>
     public IReadOnlyDictionary<string, Subscription>? SubscriptionsIfAny => _subscriptions;
 
     public Lock Sync => _sync;
