@@ -8,13 +8,13 @@ namespace Tern.Cli.Bench;
 
 /// <summary>
 /// <c>pubsub --churn R</c>: extra connections that subscribe and unsubscribe R times a second in all
-/// while the run publishes. Each holds at most one subscription: SUBSCRIBE f, UNSUBSCRIBE f, then the
-/// next filter, one request at a time, each waiting for its SUBACK or UNSUBACK. Operation k of the run
-/// is due at k / R from the start (client k mod N sends it); behind schedule a client sends at once,
-/// never more than one request ahead, so the load is bounded by the broker's answers. Filters take
-/// turns: one that matches a published topic (its first level replaced by <c>+</c>), and one that
-/// does not (the topic with <c>/+</c> appended). Their deliveries are acknowledged and counted apart;
-/// they are not part of the run's expected or received messages.
+/// while the run publishes. Each holds one filter at a time: SUBSCRIBE f, UNSUBSCRIBE f, then the
+/// next filter. Operation k of the run is due at k / R from the start (client k mod N sends it), so
+/// the schedule does not depend on how fast the broker answers; a client may have up to
+/// <see cref="ChurnClient.MaxUnanswered"/> requests unanswered and then waits, so the load stays
+/// bounded. Filters take turns: one that matches a published topic (its first level replaced by
+/// <c>+</c>), and one that does not (the topic with <c>/+</c> appended). Their deliveries are
+/// acknowledged and counted apart; they are not part of the run's expected or received messages.
 /// </summary>
 internal sealed class ChurnRunner
 {
@@ -41,7 +41,7 @@ internal sealed class ChurnRunner
     /// <summary>SUBSCRIBE and UNSUBSCRIBE acknowledged (each counts one).</summary>
     public long Operations => Sum(c => c.Operations);
 
-    /// <summary>Requests refused, unanswered within 10 s, or cut off by a lost connection.</summary>
+    /// <summary>Requests refused, or not answered within 10 s (or before the connection was lost).</summary>
     public long Failures => Sum(c => c.Failures);
 
     /// <summary>Messages the churn connections received while subscribed.</summary>
@@ -77,7 +77,7 @@ internal sealed class ChurnRunner
         }
     }
 
-    /// <summary>Churns until <paramref name="stop"/>; the request in flight then is still waited for.</summary>
+    /// <summary>Churns until <paramref name="stop"/>, then waits (at most 10 s) for the answers still due.</summary>
     public Task RunAsync(CancellationToken stop)
     {
         long start = Stopwatch.GetTimestamp();
@@ -122,6 +122,8 @@ internal sealed class ChurnRunner
 
             await client.RequestAsync(subscribe ? Request.Subscribe : Request.Unsubscribe, filter, _settings.SubscribeQoS).ConfigureAwait(false);
         }
+
+        await client.WaitForAnswersAsync().ConfigureAwait(false);
     }
 
     /// <summary>Disconnects every churn connection and waits for their receive loops, so the counts are final.</summary>
@@ -153,14 +155,18 @@ internal sealed class ChurnRunner
         Unsubscribe,
     }
 
-    /// <summary>One churn connection: a receive loop (acknowledgements, deliveries) and one request at a time.</summary>
+    /// <summary>One churn connection: a receive loop (answers, deliveries) and up to <see cref="MaxUnanswered"/> requests on their way.</summary>
     private sealed class ChurnClient
     {
+        /// <summary>Requests one client may have unanswered; then it waits for an answer.</summary>
+        public const int MaxUnanswered = 16;
+
         private readonly Socket _socket;
         private readonly LatencyHistogram _latency;
         private readonly SemaphoreSlim _sendLock = new(1);
-        private TaskCompletionSource<byte>? _pending;
-        private ushort _pendingId;
+        private readonly SemaphoreSlim _room = new(MaxUnanswered);
+        private readonly Lock _pendingLock = new();
+        private readonly Dictionary<ushort, long> _pending = [];
         private ushort _packetId;
         private long _operations;
         private long _failures;
@@ -187,35 +193,85 @@ internal sealed class ChurnRunner
 
         public void StartReceiving() => _receiving = Task.Run(ReceiveLoopAsync, CancellationToken.None);
 
+        /// <summary>Sends a request once fewer than <see cref="MaxUnanswered"/> are unanswered (waiting at most 10 s for that).</summary>
         public async Task RequestAsync(Request request, string filter, MqttQoS qos)
         {
+            if (!await _room.WaitAsync(AckTimeout).ConfigureAwait(false))
+            {
+                Fail($"{MaxUnanswered} requests unanswered for {AckTimeout.TotalSeconds:F0} s.", fatal: true);
+                return;
+            }
+
             _packetId = _packetId == ushort.MaxValue ? (ushort)1 : (ushort)(_packetId + 1);
             byte[] packet = request == Request.Subscribe ? BenchWire.Subscribe(filter, qos, _packetId) : BenchWire.Unsubscribe(filter, _packetId);
-            var answer = new TaskCompletionSource<byte>(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _pendingId, _packetId);
-            Volatile.Write(ref _pending, answer);
-            long begin = Stopwatch.GetTimestamp();
+            lock (_pendingLock)
+            {
+                _pending[_packetId] = Stopwatch.GetTimestamp();
+            }
+
             try
             {
                 await SendAsync(packet).ConfigureAwait(false);
-                byte code = await answer.Task.WaitAsync(AckTimeout).ConfigureAwait(false);
-                if (code >= 0x80)
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                lock (_pendingLock)
                 {
-                    Fail($"Subscription to '{filter}' refused.", fatal: false);
-                    return;
+                    _pending.Remove(_packetId);
                 }
 
-                _latency.RecordTicks(Stopwatch.GetTimestamp() - begin);
-                Interlocked.Increment(ref _operations);
-            }
-            catch (TimeoutException)
-            {
-                Fail($"No {(request == Request.Subscribe ? "SUBACK" : "UNSUBACK")} for '{filter}' within {AckTimeout.TotalSeconds:F0} s.", fatal: true);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException or BenchException)
-            {
                 Fail(ex.Message, fatal: true);
             }
+        }
+
+        /// <summary>Waits until every request is answered (at most 10 s); the unanswered ones count as failures.</summary>
+        public async Task WaitForAnswersAsync()
+        {
+            // Holding every slot means nothing is on its way.
+            long until = Stopwatch.GetTimestamp() + (long)(AckTimeout.TotalSeconds * Stopwatch.Frequency);
+            for (var i = 0; i < MaxUnanswered && !_failed; i++)
+            {
+                var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), until);
+                if (left <= TimeSpan.Zero || !await _room.WaitAsync(left).ConfigureAwait(false))
+                {
+                    break;
+                }
+            }
+
+            lock (_pendingLock)
+            {
+                if (_pending.Count > 0)
+                {
+                    Interlocked.Add(ref _failures, _pending.Count);
+                    Error ??= $"{_pending.Count} request(s) not answered within {AckTimeout.TotalSeconds:F0} s.";
+                    _pending.Clear();
+                }
+            }
+        }
+
+        private void OnAnswer(ushort packetId, byte code)
+        {
+            long sent;
+            lock (_pendingLock)
+            {
+                if (!_pending.Remove(packetId, out sent))
+                {
+                    return;
+                }
+            }
+
+            if (code >= 0x80)
+            {
+                Interlocked.Increment(ref _failures);
+                Error ??= "A subscription was refused.";
+            }
+            else
+            {
+                _latency.RecordTicks(Stopwatch.GetTimestamp() - sent);
+                Interlocked.Increment(ref _operations);
+            }
+
+            _room.Release();
         }
 
         private void Fail(string message, bool fatal)
@@ -286,7 +342,6 @@ internal sealed class ChurnRunner
                 {
                     Error ??= ex.Message;
                     _failed = true;
-                    Interlocked.Exchange(ref _pending, null)?.TrySetException(new BenchException(ex.Message));
                 }
             }
         }
@@ -300,14 +355,8 @@ internal sealed class ChurnRunner
             {
                 case MqttPacketType.SubAck:
                 case MqttPacketType.UnsubAck:
-                    id = BinaryPrimitives.ReadUInt16BigEndian(body);
-                    if (id == Volatile.Read(ref _pendingId))
-                    {
-                        // SUBACK: the granted QoS or 0x80; UNSUBACK (3.1.1) has no code.
-                        byte code = frame.Type == MqttPacketType.SubAck && body.Length > 2 ? body[2] : (byte)0;
-                        Interlocked.Exchange(ref _pending, null)?.TrySetResult(code);
-                    }
-
+                    // SUBACK: the granted QoS or 0x80; UNSUBACK (3.1.1) has no code.
+                    OnAnswer(BinaryPrimitives.ReadUInt16BigEndian(body), frame.Type == MqttPacketType.SubAck && body.Length > 2 ? body[2] : (byte)0);
                     return;
                 case MqttPacketType.Publish:
                     Interlocked.Increment(ref _deliveries);
@@ -357,6 +406,7 @@ internal sealed class ChurnRunner
             _socket.Dispose();
             await _receiving.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             _sendLock.Dispose();
+            _room.Dispose();
         }
     }
 }

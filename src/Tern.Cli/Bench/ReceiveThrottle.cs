@@ -4,9 +4,10 @@ namespace Tern.Cli.Bench;
 
 /// <summary>
 /// A slow subscriber (<c>--sub-rate</c>): it takes at most this many messages a second, each read,
-/// acknowledged and counted only when a token is there. Tokens accrue evenly and at most 20 ms worth
-/// wait (a late wake-up on a busy machine is made up, a longer pause is not). What it has not taken stays in its socket, and the
-/// broker's queue for it grows.
+/// acknowledged and counted only when a token is there. Tokens accrue evenly and at most 100 ms
+/// worth wait, so a late wake-up on a busy machine is made up (the rate holds on average) and a
+/// longer pause is not. What it has not taken stays in its socket, and the broker's queue for it
+/// grows.
 /// </summary>
 internal sealed class ReceiveThrottle
 {
@@ -18,7 +19,7 @@ internal sealed class ReceiveThrottle
     public ReceiveThrottle(double messagesPerSecond)
     {
         _perTick = messagesPerSecond / Stopwatch.Frequency;
-        _burst = Math.Max(1, messagesPerSecond / 50);
+        _burst = Math.Max(1, messagesPerSecond / 10);
     }
 
     /// <summary>Messages that may be taken now.</summary>

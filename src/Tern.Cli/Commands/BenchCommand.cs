@@ -124,7 +124,7 @@ internal static partial class BenchCommand
             HelpName = "per-second",
             Validators = { NotNegative },
         };
-        var churnClients = new Option<int>("--churn-clients") { Description = "Connections that share --churn, one request at a time each.", DefaultValueFactory = _ => 20, HelpName = "count", Validators = { Positive } };
+        var churnClients = new Option<int>("--churn-clients") { Description = "Connections that share --churn; each has up to 16 requests unanswered, then waits.", DefaultValueFactory = _ => 20, HelpName = "count", Validators = { Positive } };
         var drain = new Option<double?>("--drain")
         {
             Description = "Longest wait after the window for deliveries and acknowledgements still on their way (default 2 s, a tenth of a window over 20 s, at most 10 s); it ends sooner when all arrived or nothing came for 1 s.",
