@@ -88,7 +88,7 @@ internal static partial class BenchCommand
 
         public Option<double> ConnectRate { get; } = new("--connect-rate") { Description = "New connections per second while setting up (default: no pacing).", HelpName = "per-second" };
 
-        public Option<string?> PrefixOption { get; } = new("--prefix", "-i") { Description = "Client id prefix (default tern-bench-<pid>); ids are <prefix>-p<i>, -s<i>, -c<i>.", HelpName = "prefix" };
+        public Option<string?> PrefixOption { get; } = new("--prefix", "-i") { Description = "Client id prefix (default tern-bench-<pid>); ids are <prefix>-p<i>, -s<i>, -c<i>, -ch<i>.", HelpName = "prefix" };
 
         public void AddTo(Command command)
         {
