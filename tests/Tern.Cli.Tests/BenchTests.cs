@@ -145,6 +145,113 @@ public sealed class BenchTests
         Assert.True(wall < TimeSpan.FromSeconds(20), $"tern bench ran {wall.TotalSeconds:F1} s for a 1 s window");
     }
 
+    /// <summary>
+    /// 4 extra clients subscribe and unsubscribe 200 times a second while 2 pairs publish at QoS 1:
+    /// their requests are answered, paced (never more than the schedule plus one per client), and
+    /// the messages their matching filters get are neither counted as the run's nor lost from it.
+    /// </summary>
+    [Fact]
+    public async Task Pubsub_Churn_SubscribesAndUnsubscribesBesideTheRun_PacedAndNotCountedAsTheRuns()
+    {
+        await using var broker = await TernBroker.StartAsync();
+        var summary = await RunJsonAsync(
+            "bench", "pubsub", "-p", Port(broker), "-N", "2", "-t", "churn/%i", "-S", "2", "-T", "churn/%i", "-q", "1",
+            "--rate", "1000", "-W", "2", "--churn", "200", "--churn-clients", "4", "--json", "-i", $"churn-{Environment.ProcessId}");
+
+        long ops = summary.GetProperty("churnOps").GetInt64();
+        Assert.True(ops > 0, "no SUBSCRIBE or UNSUBSCRIBE was acknowledged");
+        Assert.True(ops <= (200 * 2) + 4, $"{ops} churn requests in a 2 s window at 200/s with 4 clients");
+        Assert.Equal(0, summary.GetProperty("churnFailures").GetInt64());
+        Assert.Equal(4, summary.GetProperty("churnClients").GetInt32());
+        Assert.True(summary.GetProperty("churnDeliveries").GetInt64() > 0, "the churn filters that match a published topic ('+/0', '+/1') got messages");
+        Assert.Equal(0, summary.GetProperty("clientErrors").GetInt64());
+        Assert.Equal(8, summary.GetProperty("connected").GetInt64());
+
+        long expected = summary.GetProperty("expected").GetInt64();
+        Assert.Equal(summary.GetProperty("sent").GetInt64(), expected);
+        Assert.Equal(expected, summary.GetProperty("received").GetInt64());
+        Assert.Equal(0, summary.GetProperty("lost").GetInt64());
+        Assert.Equal(0, summary.GetProperty("ackedNotDelivered").GetInt64());
+        Assert.Equal(0, summary.GetProperty("duplicates").GetInt64());
+    }
+
+    /// <summary>
+    /// Each of 2 subscribers holds an exact subscription to each of its publisher's 300 topics
+    /// (600 subscriptions, 600 topics): every message is expected once, at its publisher's subscriber.
+    /// </summary>
+    [Fact]
+    public async Task Pubsub_SubTopics_SubscribesEveryFilter_AndExpectsEachMessageAtItsSubscriber()
+    {
+        await using var broker = await TernBroker.StartAsync();
+        var summary = await RunJsonAsync(
+            "bench", "pubsub", "-p", Port(broker), "-N", "2", "-t", "many/%i/%j", "--topics", "300",
+            "-S", "2", "-T", "many/%i/%j", "--sub-topics", "300", "-q", "1", "-M", "1200", "--json", "-i", $"many-{Environment.ProcessId}");
+
+        Assert.Equal(600, summary.GetProperty("topics").GetInt64());
+        Assert.Equal(600, summary.GetProperty("subscriptions").GetInt64());
+        Assert.Equal(2400, summary.GetProperty("sent").GetInt64());
+        Assert.Equal(2400, summary.GetProperty("expected").GetInt64());
+        Assert.Equal(2400, summary.GetProperty("received").GetInt64());
+        Assert.Equal(2400, summary.GetProperty("acked").GetInt64());
+        Assert.Equal(0, summary.GetProperty("lost").GetInt64());
+        Assert.Equal(0, summary.GetProperty("gaps").GetInt64());
+
+        var (code, tern) = await TernProcess.RunAsync(["bench", "pubsub", "-p", Port(broker), "-T", "many/%i", "--sub-topics", "2"]);
+        await using (tern)
+        {
+            Assert.NotEqual(0, code);
+            Assert.Contains("--sub-topics needs %j", tern.Stderr + tern.Stdout, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>
+    /// QoS 1 fan-in, open loop, into a subscriber that takes 500 messages a second, on a broker that
+    /// queues 100 messages per subscriber: what the tool reports as acknowledged but never delivered is
+    /// exactly what the broker counts as dropped (0 for a broker that holds its publishers back instead),
+    /// and every acknowledged message is either delivered or reported.
+    /// </summary>
+    [Fact]
+    public async Task Pubsub_SlowSubscriberOverload_AckedButNeverDelivered_IsWhatTheBrokerDropped()
+    {
+        await using var broker = await StartBrokerAsync(new() { ["Broker:MaxQueuedMessages"] = "100" });
+        var summary = await RunJsonAsync(
+            "bench", "pubsub", "-p", Port(broker), "-N", "4", "-t", "over/%i", "-S", "1", "-T", "over/#", "-q", "1", "-F", "16",
+            "--max-lag", "0", "--sub-rate", "500", "-W", "1", "--drain", "30", "--json", "-i", $"over-{Environment.ProcessId}");
+
+        Assert.NotEqual("limit", summary.GetProperty("drainEnd").GetString());
+        long sent = summary.GetProperty("sent").GetInt64();
+        long acked = summary.GetProperty("acked").GetInt64();
+        long received = summary.GetProperty("received").GetInt64();
+        long neverDelivered = summary.GetProperty("ackedNotDelivered").GetInt64();
+        Assert.Equal(sent, acked);
+        Assert.Equal(acked, received + neverDelivered);
+        Assert.Equal(broker.Server.Broker.Statistics.MessagesDropped, neverDelivered);
+        Assert.Equal(0, summary.GetProperty("duplicates").GetInt64());
+        Assert.Equal(0, summary.GetProperty("clientErrors").GetInt64());
+    }
+
+    /// <summary>
+    /// The same overload against Mosquitto (its default queue of 1,000 messages per client): it
+    /// acknowledges every message and drops what does not fit, which the tool reports precisely.
+    /// </summary>
+    [Fact]
+    public async Task Pubsub_SlowSubscriberOverload_OnMosquitto_ReportsWhatItAcknowledgedAndNeverDelivered()
+    {
+        await using var broker = await MosquittoBroker.StartAsync(allowAnonymous: true);
+        var summary = await RunJsonAsync(
+            "bench", "pubsub", "-p", broker.Port.ToString(CultureInfo.InvariantCulture), "-N", "4", "-t", "over/%i", "-S", "1", "-T", "over/#",
+            "-q", "1", "-F", "16", "--max-lag", "0", "--sub-rate", "500", "-W", "2", "--drain", "30", "--json", "-i", $"mover-{Environment.ProcessId}");
+
+        Assert.NotEqual("limit", summary.GetProperty("drainEnd").GetString());
+        long acked = summary.GetProperty("acked").GetInt64();
+        long received = summary.GetProperty("received").GetInt64();
+        long neverDelivered = summary.GetProperty("ackedNotDelivered").GetInt64();
+        Assert.Equal(summary.GetProperty("sent").GetInt64(), acked);
+        Assert.True(neverDelivered > 0, $"the premise: Mosquitto acknowledged {acked:N0} messages in 2 s, more than its queue and a 500/s subscriber take");
+        Assert.Equal(acked, received + neverDelivered);
+        Assert.Equal(summary.GetProperty("lost").GetInt64(), neverDelivered);
+    }
+
     [Fact]
     public async Task Flags_FollowTernPubAndSub_HostIsDashH_CredentialsAreDashUAndDashCapitalP()
     {

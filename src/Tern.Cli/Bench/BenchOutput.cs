@@ -29,6 +29,11 @@ internal static class BenchOutput
         else
         {
             Row("publishers / subscribers", $"{r.Publishers} / {r.Subscribers}");
+            if (r.Topics > r.Publishers || r.Subscriptions > r.Subscribers)
+            {
+                Row("topics / subscriptions", $"{N(r.Topics)} / {N(r.Subscriptions)}");
+            }
+
             Row("QoS, payload", $"{r.QoS}, {r.PayloadSize} B");
             Row("measured seconds", r.Seconds.ToString("F2", CultureInfo.InvariantCulture));
             if (r.MaxLag >= 0)
@@ -36,9 +41,19 @@ internal static class BenchOutput
                 Row("max lag per subscriber", r.MaxLag == 0 ? "open loop" : N(r.MaxLag));
             }
 
+            if (r.SubscriberRate > 0)
+            {
+                Row("each subscriber takes", $"{N(r.SubscriberRate)} msg/s");
+            }
+
             if (r.Publishers > 0)
             {
                 Row("sent", $"{N(r.Sent)} ({N(r.SentPerSecond)}/s)");
+            }
+
+            if (r.Acked >= 0)
+            {
+                Row("acknowledged by the broker", N(r.Acked));
             }
 
             if (r.Subscribers > 0)
@@ -52,6 +67,16 @@ internal static class BenchOutput
                     Row("lost", $"{N(r.Lost)} ({(r.Expected > 0 ? 100.0 * r.Lost / r.Expected : 0):F2} %)");
                 }
 
+                if (r.AckedNotDelivered >= 0)
+                {
+                    Row("acknowledged, never delivered", N(r.AckedNotDelivered));
+                }
+
+                if (r.DrainEnd is not null && r.Publishers > 0)
+                {
+                    Row("drain after the window", $"{r.DrainSeconds.ToString("F2", CultureInfo.InvariantCulture)} s, {DrainText(r.DrainEnd)}");
+                }
+
                 if (r.IgnoredRetained > 0 || r.IgnoredForeign > 0)
                 {
                     Row("ignored: retained / other clients", $"{N(r.IgnoredRetained)} / {N(r.IgnoredForeign)}");
@@ -61,6 +86,14 @@ internal static class BenchOutput
                 Row("latency p50 / p90 / p99", $"{Micros(r.LatencyP50Micros)} / {Micros(r.LatencyP90Micros)} / {Micros(r.LatencyP99Micros)}");
                 Row("latency p99.9 / max", $"{Micros(r.LatencyP999Micros)} / {Micros(r.LatencyMaxMicros)}");
             }
+        }
+
+        if (r.ChurnRate > 0)
+        {
+            Row("churn: clients, requested", $"{r.ChurnClients}, {N(r.ChurnRate)} subscribe/unsubscribe per s");
+            Row("churn: acknowledged", $"{N(r.ChurnOperations)} ({N(r.ChurnOperationsPerSecond)}/s), {N(r.ChurnFailures)} failed");
+            Row("churn: SUBACK/UNSUBACK p50 / p99", $"{Micros(r.ChurnLatencyP50Micros)} / {Micros(r.ChurnLatencyP99Micros)}");
+            Row("churn: messages to churn clients", N(r.ChurnDeliveries));
         }
 
         if (!double.IsNaN(r.LoadCpuPercent))
@@ -76,6 +109,13 @@ internal static class BenchOutput
         console.Write(table);
     }
 
+    private static string DrainText(string end) => end switch
+    {
+        "complete" => "everything arrived and was acknowledged",
+        "quiet" => "nothing more came for 1 s",
+        _ => "cut off at the limit (--drain)",
+    };
+
     public static string ToJson(BenchResult r)
     {
         using var stream = new MemoryStream();
@@ -85,7 +125,10 @@ internal static class BenchOutput
             w.WriteString("mode", r.Mode);
             w.WriteNumber("publishers", r.Publishers);
             w.WriteNumber("subscribers", r.Subscribers);
+            w.WriteNumber("topics", r.Topics);
+            w.WriteNumber("subscriptions", r.Subscriptions);
             w.WriteNumber("qos", r.QoS);
+            Number(w, "subscriberRate", r.SubscriberRate);
             w.WriteNumber("payloadSize", r.PayloadSize);
             w.WriteNumber("maxLag", r.MaxLag);
             Number(w, "seconds", r.Seconds);
@@ -96,6 +139,14 @@ internal static class BenchOutput
             Number(w, "receivedPerSecond", r.ReceivedPerSecond);
             w.WriteNumber("receivedLate", r.ReceivedLate);
             w.WriteNumber("lost", r.Lost);
+            w.WriteNumber("acked", r.Acked);
+            w.WriteNumber("ackedNotDelivered", r.AckedNotDelivered);
+            Number(w, "drainSeconds", r.DrainSeconds);
+            if (r.DrainEnd is not null)
+            {
+                w.WriteString("drainEnd", r.DrainEnd);
+            }
+
             w.WriteNumber("gaps", r.Gaps);
             w.WriteNumber("duplicates", r.Duplicates);
             w.WriteNumber("ignoredRetained", r.IgnoredRetained);
@@ -106,6 +157,18 @@ internal static class BenchOutput
             Number(w, "latencyP99Us", r.LatencyP99Micros);
             Number(w, "latencyP999Us", r.LatencyP999Micros);
             Number(w, "latencyMaxUs", r.LatencyMaxMicros);
+            if (r.ChurnRate > 0)
+            {
+                Number(w, "churnRate", r.ChurnRate);
+                w.WriteNumber("churnClients", r.ChurnClients);
+                w.WriteNumber("churnOps", r.ChurnOperations);
+                Number(w, "churnOpsPerSecond", r.ChurnOperationsPerSecond);
+                w.WriteNumber("churnFailures", r.ChurnFailures);
+                w.WriteNumber("churnDeliveries", r.ChurnDeliveries);
+                Number(w, "churnLatencyP50Us", r.ChurnLatencyP50Micros);
+                Number(w, "churnLatencyP99Us", r.ChurnLatencyP99Micros);
+            }
+
             w.WriteNumber("connected", r.Connected);
             w.WriteNumber("connectFailures", r.ConnectFailures);
             Number(w, "connectsPerSecond", r.ConnectsPerSecond);

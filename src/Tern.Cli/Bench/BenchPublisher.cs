@@ -42,9 +42,27 @@ internal sealed class BenchPublisher : IDisposable
     private int _next;
     private Task _acks = Task.CompletedTask;
 
+    // With trackAcks: the template and sequence number each packet id was last sent with, and the
+    // sequence numbers acknowledged per template.
+    private readonly int[]? _idTemplate;
+    private readonly uint[]? _idSequence;
+    private readonly SequenceSet[]? _ackedSequences;
+
     /// <param name="flow">Optional end-to-end flow control; then <paramref name="fanout"/> gives each template's matching subscribers.</param>
-    public BenchPublisher(Socket socket, uint index, PublishTemplate[] templates, PublishPlan plan, FlowControl? flow = null, int[]? fanout = null)
+    /// <param name="trackAcks">QoS 1/2: keep which messages the broker acknowledged (see <see cref="AckedSequences"/>).</param>
+    public BenchPublisher(Socket socket, uint index, PublishTemplate[] templates, PublishPlan plan, FlowControl? flow = null, int[]? fanout = null, bool trackAcks = false)
     {
+        if (trackAcks && templates[0].QoS != MqttQoS.AtMostOnce)
+        {
+            _idTemplate = new int[ushort.MaxValue + 1];
+            _idSequence = new uint[ushort.MaxValue + 1];
+            _ackedSequences = new SequenceSet[templates.Length];
+            for (var i = 0; i < templates.Length; i++)
+            {
+                _ackedSequences[i] = new SequenceSet();
+            }
+        }
+
         _flow = flow;
         _fanout = fanout;
         foreach (int n in fanout ?? [])
@@ -68,6 +86,9 @@ internal sealed class BenchPublisher : IDisposable
     public IReadOnlyList<long> SentPerTemplate => _sentPerTemplate;
 
     public string? Error { get; private set; }
+
+    /// <summary>With trackAcks: the sequence numbers of template <paramref name="template"/> the broker acknowledged (PUBACK, PUBCOMP).</summary>
+    public SequenceSet? AckedSequences(int template) => _ackedSequences?[template];
 
     private bool Acknowledged => _templates[0].QoS != MqttQoS.AtMostOnce;
 
@@ -266,7 +287,14 @@ internal sealed class BenchPublisher : IDisposable
             var template = _templates[_next];
             _packetId = _packetId == ushort.MaxValue ? (ushort)1 : (ushort)(_packetId + 1);
             uint stream = (_index * (uint)_templates.Length) + (uint)_next;
-            template.CopyTo(batch.AsSpan(length), _packetId, stream, _sequences[_next]++, now);
+            uint sequence = _sequences[_next]++;
+            if (_idTemplate is not null)
+            {
+                _idTemplate[_packetId] = _next;
+                _idSequence![_packetId] = sequence;
+            }
+
+            template.CopyTo(batch.AsSpan(length), _packetId, stream, sequence, now);
             length += template.Length;
             _sentPerTemplate[_next]++;
             _next = _next + 1 == _templates.Length ? 0 : _next + 1;
@@ -402,6 +430,8 @@ internal sealed class BenchPublisher : IDisposable
         {
             case MqttPacketType.PubAck:
             case MqttPacketType.PubComp:
+                // The window (at most 65,535, see --inflight) keeps an id from being reused before its acknowledgement.
+                _ackedSequences?[_idTemplate![packetId]].Add(_idSequence![packetId]);
                 Interlocked.Decrement(ref _inflight);
                 Volatile.Write(ref _acked, _acked + 1);
                 break;
@@ -423,6 +453,14 @@ internal sealed class BenchPublisher : IDisposable
             default:
                 break;
         }
+    }
+
+    /// <summary>Closes the connection and waits for the acknowledgement loop to end, so its counts are final.</summary>
+    public async Task CloseAsync()
+    {
+        _closing = true;
+        _socket.Dispose();
+        await _acks.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     public void Dispose()

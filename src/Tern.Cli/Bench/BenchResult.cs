@@ -9,7 +9,16 @@ internal sealed record BenchResult
 
     public int Subscribers { get; init; }
 
+    /// <summary>Topics published to (publishers × topics each).</summary>
+    public long Topics { get; init; }
+
+    /// <summary>Filters subscribed to (subscribers × filters each).</summary>
+    public long Subscriptions { get; init; }
+
     public int QoS { get; init; }
+
+    /// <summary>pubsub: messages a second each subscriber takes (<c>--sub-rate</c>); 0: as fast as it can.</summary>
+    public double SubscriberRate { get; init; }
 
     public int PayloadSize { get; init; }
 
@@ -37,6 +46,41 @@ internal sealed record BenchResult
 
     /// <summary>Expected minus received (pubsub); otherwise the sequence gaps.</summary>
     public long Lost { get; init; }
+
+    /// <summary>QoS 1/2: messages the broker acknowledged to the publishers (PUBACK, PUBCOMP); -1 at QoS 0.</summary>
+    public long Acked { get; init; } = -1;
+
+    /// <summary>
+    /// pubsub at QoS 1/2: deliveries owed for acknowledged messages (one per matching subscriber) that
+    /// never arrived, by message: the broker's broken promises. -1 when not known.
+    /// </summary>
+    public long AckedNotDelivered { get; init; } = -1;
+
+    /// <summary>How long the drain after the window took.</summary>
+    public double DrainSeconds { get; init; }
+
+    /// <summary>Why the drain ended: complete (all expected and acknowledged), quiet (nothing for 1 s) or limit.</summary>
+    public string? DrainEnd { get; init; }
+
+    /// <summary>pubsub --churn: the requested subscribes and unsubscribes a second (0: no churn).</summary>
+    public double ChurnRate { get; init; }
+
+    public int ChurnClients { get; init; }
+
+    /// <summary>SUBSCRIBE and UNSUBSCRIBE requests acknowledged during the window.</summary>
+    public long ChurnOperations { get; init; }
+
+    public double ChurnOperationsPerSecond { get; init; }
+
+    /// <summary>Churn requests refused, unanswered or cut off.</summary>
+    public long ChurnFailures { get; init; }
+
+    /// <summary>Messages the churn connections received while subscribed (not counted as received).</summary>
+    public long ChurnDeliveries { get; init; }
+
+    public double ChurnLatencyP50Micros { get; init; } = double.NaN;
+
+    public double ChurnLatencyP99Micros { get; init; } = double.NaN;
 
     public long Gaps { get; init; }
 

@@ -20,6 +20,20 @@ internal sealed record BenchSettings
     /// <summary>Topics each publisher cycles through (<c>%j</c> in <see cref="PublishTopic"/>).</summary>
     public int Topics { get; init; } = 1;
 
+    /// <summary>Filters each subscriber subscribes to (<c>%j</c> in <see cref="SubscribeFilter"/>).</summary>
+    public int SubscribeTopics { get; init; } = 1;
+
+    /// <summary>pubsub: messages a second each subscriber takes (reads, acknowledges, counts); 0: as fast as it can.</summary>
+    public double SubscriberRate { get; init; }
+
+    /// <summary>pubsub: subscribes and unsubscribes a second, in all, by <see cref="ChurnClients"/> extra connections; 0: none.</summary>
+    public double Churn { get; init; }
+
+    public int ChurnClients { get; init; } = 20;
+
+    /// <summary>pubsub: the longest drain after the window; null: 2 s, or a tenth of a window over 20 s (at most 10 s).</summary>
+    public TimeSpan? Drain { get; init; }
+
     public MqttQoS PublishQoS { get; init; }
 
     public MqttQoS SubscribeQoS { get; init; }

@@ -60,28 +60,85 @@ internal static class BenchSocket
         }
     }
 
-    public static void Subscribe(Socket socket, string filter, MqttQoS qos)
+    /// <summary>
+    /// Subscribes to <paramref name="filters"/> with blocking calls: up to <see cref="FiltersPerPacket"/>
+    /// filters per SUBSCRIBE, <see cref="PacketsAhead"/> packets ahead of their SUBACKs.
+    /// </summary>
+    public static void Subscribe(Socket socket, IReadOnlyList<string> filters, MqttQoS qos)
     {
         socket.ReceiveTimeout = HandshakeTimeoutMs;
-        socket.Send(BenchWire.Subscribe(filter, qos));
-        CheckSubAck(ReceivePacket(socket), filter);
+        var batches = Batches(filters, qos);
+        int sent = 0, acked = 0;
+        while (acked < batches.Count)
+        {
+            while (sent < batches.Count && sent - acked < PacketsAhead)
+            {
+                socket.Send(batches[sent++].Bytes);
+            }
+
+            CheckSubAck(ReceivePacket(socket), batches[acked++]);
+        }
+
         socket.ReceiveTimeout = 0;
     }
 
     private const int HandshakeTimeoutMs = 10_000;
 
-    public static async Task SubscribeAsync(Socket socket, string filter, MqttQoS qos, CancellationToken ct)
+    /// <summary>Filters per SUBSCRIBE packet when a subscriber has many (<c>--sub-topics</c>).</summary>
+    private const int FiltersPerPacket = 100;
+
+    /// <summary>SUBSCRIBE packets sent before waiting for the first one's SUBACK.</summary>
+    private const int PacketsAhead = 8;
+
+    public static async Task SubscribeAsync(Socket socket, IReadOnlyList<string> filters, MqttQoS qos, CancellationToken ct)
     {
-        await socket.SendAsync(BenchWire.Subscribe(filter, qos), SocketFlags.None, ct).ConfigureAwait(false);
-        CheckSubAck(await ReceivePacketAsync(socket, ct).ConfigureAwait(false), filter);
+        var batches = Batches(filters, qos);
+        int sent = 0, acked = 0;
+        while (acked < batches.Count)
+        {
+            while (sent < batches.Count && sent - acked < PacketsAhead)
+            {
+                await socket.SendAsync(batches[sent++].Bytes, SocketFlags.None, ct).ConfigureAwait(false);
+            }
+
+            CheckSubAck(await ReceivePacketAsync(socket, ct).ConfigureAwait(false), batches[acked++]);
+        }
     }
 
-    private static void CheckSubAck(MqttPacket packet, string filter)
+    private sealed record SubscribeBatch(byte[] Bytes, ushort PacketId, string[] Filters);
+
+    private static List<SubscribeBatch> Batches(IReadOnlyList<string> filters, MqttQoS qos)
     {
-        var subAck = packet as SubAckPacket ?? throw new BenchException($"Expected SUBACK for '{filter}'.");
-        if (subAck.ReasonCodes.Count != 1 || subAck.ReasonCodes[0] >= 0x80)
+        var batches = new List<SubscribeBatch>();
+        for (var start = 0; start < filters.Count; start += FiltersPerPacket)
         {
-            throw new BenchException($"Subscription to '{filter}' refused.");
+            var part = new string[Math.Min(FiltersPerPacket, filters.Count - start)];
+            for (var i = 0; i < part.Length; i++)
+            {
+                part[i] = filters[start + i];
+            }
+
+            var packetId = (ushort)((batches.Count % ushort.MaxValue) + 1);
+            batches.Add(new SubscribeBatch(BenchWire.Subscribe(part, qos, packetId), packetId, part));
+        }
+
+        return batches;
+    }
+
+    private static void CheckSubAck(MqttPacket packet, SubscribeBatch batch)
+    {
+        var subAck = packet as SubAckPacket ?? throw new BenchException($"Expected SUBACK for '{batch.Filters[0]}'.");
+        if (subAck.PacketId != batch.PacketId || subAck.ReasonCodes.Count != batch.Filters.Length)
+        {
+            throw new BenchException($"SUBACK does not answer the subscription to '{batch.Filters[0]}'.");
+        }
+
+        for (var i = 0; i < batch.Filters.Length; i++)
+        {
+            if (subAck.ReasonCodes[i] >= 0x80)
+            {
+                throw new BenchException($"Subscription to '{batch.Filters[i]}' refused.");
+            }
         }
     }
 

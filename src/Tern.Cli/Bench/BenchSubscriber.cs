@@ -15,7 +15,7 @@ internal sealed class BenchSubscriber : IDisposable
 {
     private readonly Socket _socket;
     private readonly LatencyHistogram _latency;
-    private readonly StreamTracker _tracker = new();
+    private readonly StreamTracker _tracker;
     private byte[] _buffer = new byte[256 * 1024];
     private byte[] _acks = new byte[16 * 1024];
     private readonly FlowControl? _flow;
@@ -25,15 +25,21 @@ internal sealed class BenchSubscriber : IDisposable
     private long _ignoredRetained;
     private long _ignoredForeign;
     private long _windowEnd = long.MaxValue;
+    private ReceiveThrottle? _throttle;
 
     /// <param name="runId">Count only messages of this run (pubsub); null: of any <c>tern bench pub</c> run.</param>
-    public BenchSubscriber(Socket socket, LatencyHistogram latency, FlowControl? flow = null, uint? runId = null)
+    /// <param name="trackDelivered">Keep every sequence number received (see <see cref="StreamTracker.Delivered"/>).</param>
+    public BenchSubscriber(Socket socket, LatencyHistogram latency, FlowControl? flow = null, uint? runId = null, bool trackDelivered = false)
     {
         _flow = flow;
         _runId = runId;
         _socket = socket;
         _latency = latency;
+        _tracker = new StreamTracker(trackDelivered);
     }
+
+    /// <summary>Takes at most <paramref name="messagesPerSecond"/> messages a second (see <see cref="ReceiveThrottle"/>); call before running.</summary>
+    public void LimitRate(double messagesPerSecond) => _throttle = new ReceiveThrottle(messagesPerSecond);
 
     /// <summary>Benchmark messages of this run received (not retained ones, not other publishers').</summary>
     public long Received => Volatile.Read(ref _received);
@@ -86,32 +92,42 @@ internal sealed class BenchSubscriber : IDisposable
         try
         {
             var filled = 0;
+            var throttled = false;
             while (true)
             {
-                if (filled == _buffer.Length)
+                if (throttled)
                 {
-                    Array.Resize(ref _buffer, _buffer.Length * 2);
+                    // Complete messages wait in the buffer for the throttle: take them before reading more.
+                    Thread.Sleep(_throttle!.UntilNext());
+                }
+                else
+                {
+                    if (filled == _buffer.Length)
+                    {
+                        Array.Resize(ref _buffer, _buffer.Length * 2);
+                    }
+
+                    int n = _socket.Receive(_buffer.AsSpan(filled), SocketFlags.None, out var error);
+                    if (error == SocketError.TimedOut || error == SocketError.WouldBlock)
+                    {
+                        // The low-water mark's timeout with nothing received yet (see CoalesceReceives).
+                        continue;
+                    }
+
+                    if (error != SocketError.Success)
+                    {
+                        throw new SocketException((int)error);
+                    }
+
+                    if (n == 0)
+                    {
+                        throw new BenchException("The broker closed the connection.");
+                    }
+
+                    filled += n;
                 }
 
-                int n = _socket.Receive(_buffer.AsSpan(filled), SocketFlags.None, out var error);
-                if (error == SocketError.TimedOut || error == SocketError.WouldBlock)
-                {
-                    // The low-water mark's timeout with nothing received yet (see CoalesceReceives).
-                    continue;
-                }
-
-                if (error != SocketError.Success)
-                {
-                    throw new SocketException((int)error);
-                }
-
-                if (n == 0)
-                {
-                    throw new BenchException("The broker closed the connection.");
-                }
-
-                filled += n;
-                int consumed = Process(filled, out int ackBytes);
+                int consumed = Process(filled, out int ackBytes, out throttled);
                 if (ackBytes > 0)
                 {
                     _socket.Send(_acks.AsSpan(0, ackBytes), SocketFlags.None);
@@ -147,21 +163,30 @@ internal sealed class BenchSubscriber : IDisposable
     private async Task ReceiveLoopAsync(CancellationToken ct)
     {
         var filled = 0;
+        var throttled = false;
         while (true)
         {
-            if (filled == _buffer.Length)
+            if (throttled)
             {
-                Array.Resize(ref _buffer, _buffer.Length * 2);
+                await Task.Delay(_throttle!.UntilNext(), ct).ConfigureAwait(false);
+            }
+            else
+            {
+                if (filled == _buffer.Length)
+                {
+                    Array.Resize(ref _buffer, _buffer.Length * 2);
+                }
+
+                int n = await _socket.ReceiveAsync(_buffer.AsMemory(filled), SocketFlags.None, ct).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    throw new BenchException("The broker closed the connection.");
+                }
+
+                filled += n;
             }
 
-            int n = await _socket.ReceiveAsync(_buffer.AsMemory(filled), SocketFlags.None, ct).ConfigureAwait(false);
-            if (n == 0)
-            {
-                throw new BenchException("The broker closed the connection.");
-            }
-
-            filled += n;
-            int consumed = Process(filled, out int ackBytes);
+            int consumed = Process(filled, out int ackBytes, out throttled);
             if (ackBytes > 0)
             {
                 await _socket.SendAsync(_acks.AsMemory(0, ackBytes), SocketFlags.None, ct).ConfigureAwait(false);
@@ -175,19 +200,31 @@ internal sealed class BenchSubscriber : IDisposable
         }
     }
 
-    /// <summary>Handles every complete packet in the buffer; returns the bytes consumed.</summary>
-    private int Process(int filled, out int ackBytes)
+    /// <summary>
+    /// Handles every complete packet in the buffer, or with a throttle as many PUBLISH packets as it
+    /// allows (<paramref name="throttled"/>: one is left waiting for it); returns the bytes consumed.
+    /// </summary>
+    private int Process(int filled, out int ackBytes, out bool throttled)
     {
         ackBytes = 0;
+        throttled = false;
         var sequence = new ReadOnlySequence<byte>(_buffer, 0, filled);
         long now = Stopwatch.GetTimestamp();
         long messages = 0;
+        long allowed = _throttle?.Available() ?? long.MaxValue;
+        long taken = 0;
+        var before = sequence;
         while (MqttDecoder.TryReadFrame(ref sequence, int.MaxValue, out MqttFrame frame))
         {
             ReadOnlySpan<byte> body = frame.Body.FirstSpan;
             switch (frame.Type)
             {
+                case MqttPacketType.Publish when taken == allowed:
+                    sequence = before;
+                    throttled = true;
+                    break;
                 case MqttPacketType.Publish:
+                    taken++;
                     messages += OnPublish(body, frame.Flags, now, ref ackBytes) ? 1 : 0;
                     break;
                 case MqttPacketType.PubRel:
@@ -196,8 +233,16 @@ internal sealed class BenchSubscriber : IDisposable
                 default:
                     break;
             }
+
+            if (throttled)
+            {
+                break;
+            }
+
+            before = sequence;
         }
 
+        _throttle?.Take(taken);
         if (messages > 0)
         {
             Volatile.Write(ref _received, _received + messages);

@@ -39,10 +39,22 @@ internal static class BenchWire
             },
             Version);
 
-    public static byte[] Subscribe(string filter, MqttQoS qos, ushort packetId = 1) =>
-        MqttEncoder.ToArray(
-            new SubscribePacket { PacketId = packetId, Subscriptions = [new TopicSubscription(filter, new SubscriptionOptions(qos))] },
-            Version);
+    public static byte[] Subscribe(string filter, MqttQoS qos, ushort packetId = 1) => Subscribe([filter], qos, packetId);
+
+    /// <summary>One SUBSCRIBE for several filters (one SUBACK code each).</summary>
+    public static byte[] Subscribe(IReadOnlyList<string> filters, MqttQoS qos, ushort packetId)
+    {
+        var subscriptions = new TopicSubscription[filters.Count];
+        for (var i = 0; i < subscriptions.Length; i++)
+        {
+            subscriptions[i] = new TopicSubscription(filters[i], new SubscriptionOptions(qos));
+        }
+
+        return MqttEncoder.ToArray(new SubscribePacket { PacketId = packetId, Subscriptions = subscriptions }, Version);
+    }
+
+    public static byte[] Unsubscribe(string filter, ushort packetId) =>
+        MqttEncoder.ToArray(new UnsubscribePacket { PacketId = packetId, Filters = [filter] }, Version);
 
     public static byte[] Disconnect() => [0xE0, 0x00];
 

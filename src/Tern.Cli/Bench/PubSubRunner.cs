@@ -17,8 +17,8 @@ internal sealed class PubSubRunner
     private readonly LatencyHistogram _latency = new();
     private readonly List<BenchSubscriber> _subscribers = [];
     private readonly List<BenchPublisher> _publishers = [];
-    private int[][] _fanout = [];
-    private int _sharing = 1;
+    private SubscriptionPlan? _plan;
+    private ChurnRunner? _churn;
 
     public PubSubRunner(BenchSettings settings, BenchProgress? progress)
     {
@@ -47,6 +47,9 @@ internal sealed class PubSubRunner
 
     private string Mode => _settings.Publishers == 0 ? "sub" : _settings.Subscribers == 0 ? "pub" : "pubsub";
 
+    /// <summary>Whether to keep which messages were acknowledged and which delivered (pubsub at QoS 1/2).</summary>
+    private bool TrackAcks => _settings.Publishers > 0 && _settings.Subscribers > 0 && _settings.PublishQoS != MqttQoS.AtMostOnce;
+
     public async Task<BenchResult> RunAsync(CancellationToken ct)
     {
         var s = _settings;
@@ -55,31 +58,31 @@ internal sealed class PubSubRunner
         using var listening = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var receiveLoops = new List<Task>();
         bool both = s.Publishers > 0 && s.Subscribers > 0;
-        if (both)
-        {
-            ComputeFanout();
-        }
-
-        FlowControl? flow = both && s.MaxLag > 0 ? new FlowControl(s.MaxLag, _fanout, _sharing) : null;
+        _plan = both ? SubscriptionPlan.ForPubSub(s, keepStreams: TrackAcks) : SubscriptionPlan.ForSubscribers(s);
+        FlowControl? flow = both && s.MaxLag > 0 ? new FlowControl(s.MaxLag, _plan.Fanout, _plan.Sharing) : null;
+        Measurement measurement;
         try
         {
             Socket?[] subSockets = await connector.ConnectAsync(s.Subscribers, i => $"{s.ClientPrefix}-s{i}", ct).ConfigureAwait(false);
             ThrowIfFailed(connector, "subscriber");
             for (var i = 0; i < subSockets.Length; i++)
             {
-                string filter = BenchSettings.Expand(s.SubscribeFilter, i);
                 if (dedicated)
                 {
-                    BenchSocket.Subscribe(subSockets[i]!, filter, s.SubscribeQoS);
+                    BenchSocket.Subscribe(subSockets[i]!, _plan.Filters[i], s.SubscribeQoS);
                 }
                 else
                 {
-                    await BenchSocket.SubscribeAsync(subSockets[i]!, filter, s.SubscribeQoS, ct).ConfigureAwait(false);
+                    await BenchSocket.SubscribeAsync(subSockets[i]!, _plan.Filters[i], s.SubscribeQoS, ct).ConfigureAwait(false);
                 }
 
                 // pubsub knows its run; a lone 'sub' counts the messages of any 'tern bench pub'.
-                var subscriber = new BenchSubscriber(subSockets[i]!, _latency, flow, both ? s.RunId : null);
-                if (dedicated && s.Rate == 0 && flow is not null && OperatingSystem.IsLinux())
+                var subscriber = new BenchSubscriber(subSockets[i]!, _latency, flow, both ? s.RunId : null, trackDelivered: TrackAcks);
+                if (s.SubscriberRate > 0)
+                {
+                    subscriber.LimitRate(s.SubscriberRate);
+                }
+                else if (dedicated && s.Rate == 0 && flow is not null && OperatingSystem.IsLinux())
                 {
                     // A quarter of what is on its way to this subscriber when all keep up, so the closed loop never waits on it.
                     long onTheWay = flow.TotalBudget / Math.Max(1, s.Subscribers) * (s.PayloadSize + 32);
@@ -90,6 +93,12 @@ internal sealed class PubSubRunner
                 receiveLoops.Add(dedicated
                     ? StartThread(subscriber, i)
                     : Task.Run(() => subscriber.RunAsync(listening.Token), CancellationToken.None));
+            }
+
+            if (both && s.Churn > 0)
+            {
+                _churn = new ChurnRunner(s, ChurnTopics());
+                await _churn.ConnectAsync(new BenchConnector(s.Target, s.ConnectRate), ct).ConfigureAwait(false);
             }
 
             // The pacer sends with blocking calls from its own thread.
@@ -105,29 +114,65 @@ internal sealed class PubSubRunner
                     templates[j] = new PublishTemplate(BenchSettings.Expand(s.PublishTopic, i, j), s.PayloadSize, s.PublishQoS, s.RunId);
                 }
 
-                _publishers.Add(new BenchPublisher(pubSockets[i]!, (uint)i, templates, plan, flow, both ? _fanout[i] : null));
+                _publishers.Add(new BenchPublisher(pubSockets[i]!, (uint)i, templates, plan, flow, both ? _plan.Fanout[i] : null, TrackAcks));
             }
 
-            return await MeasureAsync(ct).ConfigureAwait(false);
+            measurement = await MeasureAsync(ct).ConfigureAwait(false);
         }
         finally
         {
             await listening.CancelAsync().ConfigureAwait(false);
-            foreach (var p in _publishers)
-            {
-                p.Dispose();
-            }
-
-            foreach (var sub in _subscribers)
-            {
-                sub.Dispose();
-            }
-
-            await Task.WhenAll(receiveLoops).ConfigureAwait(false);
+            await CloseAsync(receiveLoops).ConfigureAwait(false);
         }
+
+        // Every connection is closed and every loop has ended: the counts are final.
+        return Summarize(measurement);
     }
 
-    private async Task<BenchResult> MeasureAsync(CancellationToken ct)
+    private async Task CloseAsync(List<Task> receiveLoops)
+    {
+        var closing = new List<Task>(_publishers.Count + 1);
+        foreach (var p in _publishers)
+        {
+            closing.Add(p.CloseAsync());
+        }
+
+        closing.Add(_churn?.CloseAsync() ?? Task.CompletedTask);
+        await Task.WhenAll(closing).ConfigureAwait(false);
+        foreach (var p in _publishers)
+        {
+            p.Dispose();
+        }
+
+        foreach (var sub in _subscribers)
+        {
+            sub.Dispose();
+        }
+
+        await Task.WhenAll(receiveLoops).ConfigureAwait(false);
+    }
+
+    /// <summary>Published topics for the churn filters: up to 1,000, spread over the publishers.</summary>
+    private List<string> ChurnTopics()
+    {
+        var s = _settings;
+        var topics = new List<string>();
+        int perPublisher = Math.Max(1, Math.Min(s.Topics, 1000 / s.Publishers));
+        for (var j = 0; j < perPublisher; j++)
+        {
+            for (var p = 0; p < s.Publishers && topics.Count < 1000; p++)
+            {
+                topics.Add(BenchSettings.Expand(s.PublishTopic, p, j));
+            }
+        }
+
+        return topics;
+    }
+
+    /// <summary>What the measurement found besides the clients' own counts.</summary>
+    private readonly record struct Measurement(double Window, long Expected, double LoadCpuPercent, double DrainSeconds, string DrainEnd);
+
+    private async Task<Measurement> MeasureAsync(CancellationToken ct)
     {
         var s = _settings;
         long start = Stopwatch.GetTimestamp();
@@ -166,9 +211,13 @@ internal sealed class PubSubRunner
             sending = Task.Delay(Timeout.Infinite, stop.Token);
         }
 
+        // Churn runs while the publishers send, however their sending ends.
+        using var churnStop = CancellationTokenSource.CreateLinkedTokenSource(stop.Token);
+        Task churning = _churn?.RunAsync(churnStop.Token) ?? Task.CompletedTask;
         using var progressStop = new CancellationTokenSource();
         Task progress = _progress?.RunAsync(Sent, Received, _latency, progressStop.Token) ?? Task.CompletedTask;
         await sending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await churnStop.CancelAsync().ConfigureAwait(false);
 
         // The window is the duration when it ran out; otherwise until the count was sent or Ctrl+C.
         long stopped = Stopwatch.GetTimestamp();
@@ -182,80 +231,73 @@ internal sealed class PubSubRunner
             }
         }
 
+        // The churn's last requests are answered (or time out) before the drain starts.
+        await churning.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         long expected = _publishers.Count > 0 && _subscribers.Count > 0 ? ExpectedDeliveries() : -1;
-        await DrainAsync(expected, DrainLimit(window), ct).ConfigureAwait(false);
+        var drainClock = Stopwatch.StartNew();
+        string drainEnd = await DrainAsync(expected, s.Drain ?? DefaultDrain(window), ct).ConfigureAwait(false);
         await progressStop.CancelAsync().ConfigureAwait(false);
         await progress.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        return Summarize(window, expected) with
-        {
-            LoadCpuPercent = 100 * cpuSeconds / Math.Max(1e-6, Stopwatch.GetElapsedTime(start, stopped).TotalSeconds),
-        };
+        double loadCpu = 100 * cpuSeconds / Math.Max(1e-6, Stopwatch.GetElapsedTime(start, stopped).TotalSeconds);
+        return new Measurement(window, expected, loadCpu, drainClock.Elapsed.TotalSeconds, drainEnd);
     }
 
     /// <summary>How long late deliveries and acknowledgements may take after the window: 2 s, or a tenth of a long window (at most 10 s).</summary>
-    private static TimeSpan DrainLimit(double windowSeconds) => TimeSpan.FromSeconds(Math.Clamp(windowSeconds / 10, 2, 10));
+    private static TimeSpan DefaultDrain(double windowSeconds) => TimeSpan.FromSeconds(Math.Clamp(windowSeconds / 10, 2, 10));
+
+    /// <summary>The drain also ends when none of the run's messages arrived and no acknowledgement came for this long.</summary>
+    private static readonly TimeSpan QuietEnd = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Lets the publishers collect their outstanding acknowledgements and disconnect, and the subscribers
-    /// receive what is still on its way (this run's messages only), for at most <paramref name="limit"/>.
+    /// receive what is still on its way (this run's messages only), until all expected have arrived and
+    /// every acknowledgement is in ("complete"), nothing of either came for <see cref="QuietEnd"/>
+    /// ("quiet"), or <paramref name="limit"/> ("limit").
     /// </summary>
-    private async Task DrainAsync(long expected, TimeSpan limit, CancellationToken ct)
+    private async Task<string> DrainAsync(long expected, TimeSpan limit, CancellationToken ct)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(limit);
-        var finishing = new Task[_publishers.Count + 1];
+        var finishing = new Task[_publishers.Count];
         for (var i = 0; i < _publishers.Count; i++)
         {
             finishing[i] = _publishers[i].FinishAsync(deadline.Token);
         }
 
-        finishing[^1] = WaitForDeliveriesAsync(expected, deadline.Token);
-        await Task.WhenAll(finishing).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
-    private async Task WaitForDeliveriesAsync(long expected, CancellationToken ct)
-    {
-        while (expected >= 0 && Received() < expected && !ct.IsCancellationRequested)
+        Task acknowledged = Task.WhenAll(finishing);
+        long progress = Received() + Acked();
+        long lastChange = Stopwatch.GetTimestamp();
+        string end;
+        while (true)
         {
-            await Task.Delay(20, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-    }
-
-    /// <summary>
-    /// For each publisher and topic, the subscribers whose filter matches it; and the most publishers
-    /// that any one subscriber hears from (they share its <see cref="BenchSettings.MaxLag"/>).
-    /// </summary>
-    private void ComputeFanout()
-    {
-        var filters = new string[_settings.Subscribers];
-        for (var i = 0; i < filters.Length; i++)
-        {
-            filters[i] = BenchSettings.Expand(_settings.SubscribeFilter, i);
-        }
-
-        var senders = new int[filters.Length];
-        var lastSender = new int[filters.Length];
-        Array.Fill(lastSender, -1);
-        _fanout = new int[_settings.Publishers][];
-        for (var p = 0; p < _fanout.Length; p++)
-        {
-            _fanout[p] = new int[_settings.Topics];
-            for (var j = 0; j < _settings.Topics; j++)
+            if (acknowledged.IsCompleted && (expected < 0 || Received() >= expected))
             {
-                string topic = BenchSettings.Expand(_settings.PublishTopic, p, j);
-                for (var f = 0; f < filters.Length; f++)
-                {
-                    if (MqttTopic.Matches(filters[f], topic))
-                    {
-                        _fanout[p][j]++;
-                        senders[f] += lastSender[f] == p ? 0 : 1;
-                        lastSender[f] = p;
-                    }
-                }
+                end = "complete";
+                break;
+            }
+
+            if (deadline.IsCancellationRequested)
+            {
+                end = "limit";
+                break;
+            }
+
+            await Task.Delay(20, deadline.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            long now = Received() + Acked();
+            if (now != progress)
+            {
+                (progress, lastChange) = (now, Stopwatch.GetTimestamp());
+            }
+            else if (Stopwatch.GetElapsedTime(lastChange) >= QuietEnd)
+            {
+                end = "quiet";
+                break;
             }
         }
 
-        _sharing = Math.Max(1, senders.DefaultIfEmpty(0).Max());
+        await deadline.CancelAsync().ConfigureAwait(false);
+        await acknowledged.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        return end;
     }
 
     private long ExpectedDeliveries()
@@ -266,15 +308,37 @@ internal sealed class PubSubRunner
             var sent = _publishers[p].SentPerTemplate;
             for (var j = 0; j < sent.Count; j++)
             {
-                expected += sent[j] * _fanout[p][j];
+                expected += sent[j] * _plan!.Fanout[p][j];
             }
         }
 
         return expected;
     }
 
-    private BenchResult Summarize(double window, long expected)
+    /// <summary>Deliveries owed for acknowledged messages that no matching subscriber got (see <see cref="BenchResult.AckedNotDelivered"/>).</summary>
+    private long AckedNotDelivered()
     {
+        long missing = 0;
+        for (var p = 0; p < _publishers.Count; p++)
+        {
+            for (var j = 0; j < _settings.Topics; j++)
+            {
+                var acked = _publishers[p].AckedSequences(j)!;
+                uint stream = (uint)((p * _settings.Topics) + j);
+                foreach (int i in _plan!.StreamSubscribers![stream])
+                {
+                    missing += acked.CountMissingFrom(_subscribers[i].Tracker.Delivered(stream));
+                }
+            }
+        }
+
+        return missing;
+    }
+
+    private BenchResult Summarize(Measurement m)
+    {
+        double window = m.Window;
+        long expected = m.Expected;
         long received = 0, inWindow = 0, retained = 0, foreign = 0, gaps = 0, dups = 0, errors = 0;
         string? firstError = null;
         foreach (var sub in _subscribers)
@@ -295,12 +359,22 @@ internal sealed class PubSubRunner
             firstError ??= pub.Error;
         }
 
+        if (_churn is { } churn)
+        {
+            errors += churn.ClientsWithErrors;
+            firstError ??= churn.FirstError;
+        }
+
         long sent = Sent();
+        bool acknowledged = _publishers.Count > 0 && _settings.PublishQoS != MqttQoS.AtMostOnce;
         var result = new BenchResult
         {
             Mode = Mode,
             Publishers = _publishers.Count,
             Subscribers = _subscribers.Count,
+            Topics = (long)_publishers.Count * _settings.Topics,
+            Subscriptions = (long)_subscribers.Count * _settings.SubscribeTopics,
+            SubscriberRate = _settings.SubscriberRate,
             QoS = (int)(_publishers.Count > 0 ? _settings.PublishQoS : _settings.SubscribeQoS),
             PayloadSize = Math.Max(_settings.PayloadSize, BenchWire.PayloadHeaderSize),
             MaxLag = _publishers.Count > 0 && _subscribers.Count > 0 ? _settings.MaxLag : -1,
@@ -312,15 +386,46 @@ internal sealed class PubSubRunner
             ReceivedPerSecond = window > 0 ? inWindow / window : 0,
             ReceivedLate = received - inWindow,
             Lost = expected >= 0 ? Math.Max(0, expected - received) : gaps,
+            Acked = acknowledged ? Acked() : -1,
+            AckedNotDelivered = TrackAcks ? AckedNotDelivered() : -1,
+            DrainSeconds = m.DrainSeconds,
+            DrainEnd = m.DrainEnd,
+            LoadCpuPercent = m.LoadCpuPercent,
             Gaps = gaps,
             Duplicates = dups,
             IgnoredRetained = retained,
             IgnoredForeign = foreign,
-            Connected = _publishers.Count + _subscribers.Count,
+            Connected = _publishers.Count + _subscribers.Count + (_churn?.Connected ?? 0),
             ClientErrors = errors,
             FirstError = firstError,
         };
+        if (_churn is { } c)
+        {
+            result = result with
+            {
+                ChurnRate = _settings.Churn,
+                ChurnClients = c.Connected,
+                ChurnOperations = c.Operations,
+                ChurnOperationsPerSecond = window > 0 ? c.Operations / window : 0,
+                ChurnFailures = c.Failures,
+                ChurnDeliveries = c.Deliveries,
+                ChurnLatencyP50Micros = c.Latency.PercentileMicros(50),
+                ChurnLatencyP99Micros = c.Latency.PercentileMicros(99),
+            };
+        }
+
         return result.WithLatency(_latency);
+    }
+
+    private long Acked()
+    {
+        long n = 0;
+        foreach (var p in _publishers)
+        {
+            n += p.Acked;
+        }
+
+        return n;
     }
 
     private long Sent()

@@ -35,6 +35,28 @@ internal static partial class BenchCommand
         }
     }
 
+    private static void NotNegative(OptionResult result)
+    {
+        double? value = result.GetValueOrDefault<object>() switch
+        {
+            double d => d,
+            int i => i,
+            _ => null,
+        };
+        if (value is { } v && !(v >= 0))
+        {
+            result.AddError($"{result.IdentifierToken?.Value} must be 0 or more.");
+        }
+    }
+
+    private static void PacketIdRange(OptionResult result)
+    {
+        if (result.GetValueOrDefault<int>() is <= 0 or > ushort.MaxValue)
+        {
+            result.AddError($"{result.IdentifierToken?.Value ?? "--inflight"} must be 1 to 65,535 (MQTT packet ids).");
+        }
+    }
+
     private static MqttQoS? ParseQoS(ArgumentResult result)
     {
         var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
@@ -66,7 +88,7 @@ internal static partial class BenchCommand
 
         public Option<double> ConnectRate { get; } = new("--connect-rate") { Description = "New connections per second while setting up (default: no pacing).", HelpName = "per-second" };
 
-        public Option<string?> PrefixOption { get; } = new("--prefix", "-i") { Description = "Client id prefix (default tern-bench-<pid>); ids are <prefix>-p<i>, -s<i>, -c<i>.", HelpName = "prefix" };
+        public Option<string?> PrefixOption { get; } = new("--prefix", "-i") { Description = "Client id prefix (default tern-bench-<pid>); ids are <prefix>-p<i>, -s<i>, -c<i>, -ch<i>.", HelpName = "prefix" };
 
         public void AddTo(Command command)
         {
@@ -123,7 +145,7 @@ internal static partial class BenchCommand
         private readonly Option<MqttQoS> _qos = QoSOption("Publish QoS.");
         private readonly Option<int> _size = new("--size") { Description = $"Payload bytes (at least {BenchWire.PayloadHeaderSize}: marker, run id, stream id, sequence, timestamp).", DefaultValueFactory = _ => 64, HelpName = "bytes" };
         private readonly Option<double> _rate = new("--rate") { Description = "Messages per second over all publishers, or 'max' (default): as fast as the broker takes them.", HelpName = "R|max", CustomParser = ParseRate };
-        private readonly Option<int> _inflight = new("--inflight", "-F") { Description = "QoS 1/2 messages a publisher may have unacknowledged.", DefaultValueFactory = _ => 64, HelpName = "count", Validators = { Positive } };
+        private readonly Option<int> _inflight = new("--inflight", "-F") { Description = "QoS 1/2 messages a publisher may have unacknowledged.", DefaultValueFactory = _ => 64, HelpName = "count", Validators = { PacketIdRange } };
         private readonly Option<double?> _duration = DurationOption("Seconds to publish: the measured window (default 10 unless -M is given).");
         private readonly Option<long> _messages = new("--messages", "-M") { Description = "Messages per publisher; with no --duration, publishing ends when all are sent.", HelpName = "count" };
 

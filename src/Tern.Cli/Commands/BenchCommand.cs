@@ -105,13 +105,46 @@ internal static partial class BenchCommand
         };
         var warmup = new Option<double>("--warmup") { Description = "Seconds at the start whose messages count but whose latencies are not recorded (the broker's and this tool's JIT warm up).", DefaultValueFactory = _ => 0, HelpName = "seconds" };
         var subQos = new Option<MqttQoS?>("--sub-qos") { Description = "Subscription QoS (default: the publish QoS).", HelpName = "0|1|2", CustomParser = a => ParseQoS(a) };
+        var subTopics = new Option<int>("--sub-topics")
+        {
+            Description = "Filters each subscriber subscribes to (%j in the filter: 0..count-1), e.g. -T 'bench/%i/%j' --sub-topics 10000 for 10,000 exact subscriptions each.",
+            DefaultValueFactory = _ => 1,
+            HelpName = "count",
+            Validators = { Positive },
+        };
+        var subRate = new Option<double?>("--sub-rate")
+        {
+            Description = "Messages per second each subscriber takes (reads, acknowledges, counts); the rest waits in its socket and the broker's queue. Default: as fast as it can.",
+            HelpName = "per-second",
+            Validators = { NotNegative },
+        };
+        var churn = new Option<double>("--churn")
+        {
+            Description = "Subscribes and unsubscribes per second, in all, by extra connections while the run publishes (filters with wildcards that match a published topic, and that do not).",
+            HelpName = "per-second",
+            Validators = { NotNegative },
+        };
+        var churnClients = new Option<int>("--churn-clients") { Description = "Connections that share --churn; each has up to 16 requests unanswered, then waits.", DefaultValueFactory = _ => 20, HelpName = "count", Validators = { Positive } };
+        var drain = new Option<double?>("--drain")
+        {
+            Description = "Longest wait after the window for deliveries and acknowledgements still on their way (default 2 s, a tenth of a window over 20 s, at most 10 s); it ends sooner when all arrived or nothing came for 1 s.",
+            HelpName = "seconds",
+            Validators = { NotNegative },
+        };
         var command = new Command(
             "pubsub",
             "Publishers and subscribers in one process: delivered messages per second at the subscribers, loss (expected minus delivered), duplicates, latency. "
             + "Only this run's messages count (retained and other clients' messages are ignored and reported).")
         {
-            subs, filter, subQos, maxLag, warmup,
+            subs, filter, subTopics, subQos, maxLag, warmup, subRate, churn, churnClients, drain,
         };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(subTopics) > 1 && !r.GetValue(filter)!.Contains("%j", StringComparison.Ordinal))
+            {
+                r.AddError("--sub-topics needs %j in the subscribers' filter (-T), or every subscription would be the same.");
+            }
+        });
         o.AddTo(command);
         p.AddTo(command);
         command.SetAction((r, ct) =>
@@ -121,8 +154,13 @@ internal static partial class BenchCommand
                 Rate = p.Rate(r),
                 Subscribers = r.GetValue(subs),
                 SubscribeFilter = r.GetValue(filter)!,
+                SubscribeTopics = r.GetValue(subTopics),
                 MaxLag = r.GetValue(maxLag),
                 Warmup = TimeSpan.FromSeconds(Math.Max(0, r.GetValue(warmup))),
+                SubscriberRate = r.GetValue(subRate) ?? 0,
+                Churn = r.GetValue(churn),
+                ChurnClients = r.GetValue(churnClients),
+                Drain = r.GetValue(drain) is { } d ? TimeSpan.FromSeconds(d) : null,
             };
             settings = settings with { SubscribeQoS = r.GetValue(subQos) ?? settings.PublishQoS };
             return RunPubSubAsync(settings, o, r, ct);
