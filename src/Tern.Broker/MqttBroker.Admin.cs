@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using Tern.Protocol;
 
 namespace Tern.Broker;
@@ -9,6 +10,8 @@ namespace Tern.Broker;
 /// </summary>
 public sealed partial class MqttBroker
 {
+    private static readonly IReadOnlyDictionary<DropReason, long> NoDrops = ReadOnlyDictionary<DropReason, long>.Empty;
+
     /// <summary>The counters now (what <c>$SYS/broker/...</c> publishes).</summary>
     public BrokerSnapshot GetSnapshot()
     {
@@ -30,6 +33,16 @@ public sealed partial class MqttBroker
             }
         }
 
+        // The total is summed from the same reads as the breakdown, so the two always agree.
+        var dropped = new Dictionary<DropReason, long>(DropReasonNames.All.Length);
+        long droppedTotal = 0;
+        foreach (var reason in DropReasonNames.All)
+        {
+            var count = Statistics.Dropped(reason);
+            dropped[reason] = count;
+            droppedTotal += reason == DropReason.NoSubscribers ? 0 : count;
+        }
+
         return new BrokerSnapshot(
             BrokerVersion,
             TimeSpan.FromMilliseconds(NowMs - Statistics.StartTimestamp),
@@ -41,10 +54,13 @@ public sealed partial class MqttBroker
             sent,
             bytesReceived,
             bytesSent,
-            Statistics.MessagesDropped,
+            droppedTotal,
             Statistics.ProtocolErrors,
             Statistics.ConnectionsTotal,
-            Statistics.ConnectionsRefused);
+            Statistics.ConnectionsRefused,
+            dropped,
+            Statistics.InternalErrors,
+            Statistics.SlowConsumersClosed);
     }
 
     /// <summary>
@@ -208,13 +224,17 @@ public sealed partial class MqttBroker
     private ClientSnapshot Snapshot(MqttConnection connection, long acceptedAtTicks)
     {
         var clientId = connection.ClientId;
-        int subscriptions = 0, queued = 0;
+        int subscriptions = 0, queued = 0, inflight = 0, slowed = 0;
         uint expiry = 0;
+        var (dropped, droppedByReason) = (0L, NoDrops);
         if (Sessions.TryGet(clientId, out var session) && ReferenceEquals(session!.Owner, connection))
         {
             subscriptions = SubscriptionCountOf(session);
             queued = session.QueuedCount;
+            inflight = session.InflightMessages;
             expiry = session.ExpiryInterval;
+            slowed = session.SlowedPublishers;
+            (dropped, droppedByReason) = DropsOf(session);
         }
 
         return new ClientSnapshot(
@@ -232,12 +252,19 @@ public sealed partial class MqttBroker
             connection.BytesSent,
             subscriptions,
             queued,
-            expiry);
+            expiry,
+            inflight,
+            dropped,
+            droppedByReason,
+            slowed,
+            connection.HeldAcknowledgements,
+            connection.TimesSlowed);
     }
 
     /// <summary>A session no connection owns: what it keeps for its client.</summary>
     private static ClientSnapshot Snapshot(MqttSession session, DateTimeOffset now, long nowTicks)
     {
+        var (dropped, droppedByReason) = DropsOf(session);
         return new ClientSnapshot(
             session.ClientId,
             Connected: false,
@@ -253,7 +280,31 @@ public sealed partial class MqttBroker
             0,
             SubscriptionCountOf(session),
             session.QueuedCount,
-            session.ExpiryInterval);
+            session.ExpiryInterval,
+            session.InflightMessages,
+            dropped,
+            droppedByReason,
+            SlowedPublishers: 0,
+            HeldAcknowledgements: 0,
+            TimesSlowed: 0);
+    }
+
+    /// <summary>What <paramref name="session"/> was not given: the total and the reasons that dropped something.</summary>
+    private static (long Total, IReadOnlyDictionary<DropReason, long> ByReason) DropsOf(MqttSession session)
+    {
+        long total = 0;
+        Dictionary<DropReason, long>? byReason = null;
+        foreach (var reason in DropReasonNames.All)
+        {
+            var count = session.Dropped(reason);
+            if (count > 0)
+            {
+                (byReason ??= []).Add(reason, count);
+                total += count;
+            }
+        }
+
+        return (total, byReason ?? NoDrops);
     }
 
     /// <summary>

@@ -9,6 +9,9 @@ public sealed partial class MqttBroker
 {
     private static readonly string BrokerVersion = typeof(MqttBroker).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
+    // "messages/dropped/queue_full" and the like, indexed by DropReason.
+    private static readonly string[] SysDroppedTopics = [.. Enum.GetValues<DropReason>().Select(static r => "messages/dropped/" + DropReasonNames.Of(r))];
+
     private async Task TimerLoopAsync(CancellationToken cancellationToken)
     {
         var connectTimeoutMs = (long)(Options.ConnectTimeoutSeconds * 1000);
@@ -88,10 +91,18 @@ public sealed partial class MqttBroker
             Sys("messages/received", snapshot.MessagesReceived);
             Sys("messages/sent", snapshot.MessagesSent);
             Sys("messages/dropped", snapshot.MessagesDropped);
+            foreach (var (reason, count) in snapshot.Dropped)
+            {
+                Sys(SysDroppedTopics[(int)reason], count);
+            }
+
             Sys("bytes/received", snapshot.BytesReceived);
             Sys("bytes/sent", snapshot.BytesSent);
             Sys("subscriptions/count", snapshot.Subscriptions);
             Sys("retained messages/count", snapshot.RetainedMessages);
+            Sys("clients/slow_consumers_closed", snapshot.SlowConsumersClosed);
+            Sys("errors/internal", snapshot.InternalErrors);
+            Sys("errors/protocol", snapshot.ProtocolErrors);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -102,5 +113,20 @@ public sealed partial class MqttBroker
     private void Sys(string name, long value) => Sys(name, value.ToString(CultureInfo.InvariantCulture));
 
     private void Sys(string name, string value)
-        => Route(new ApplicationMessage("$SYS/broker/" + name, Encoding.UTF8.GetBytes(value), MqttQoS.AtMostOnce, retain: true, null, null, NowMs));
+    {
+        var message = new ApplicationMessage("$SYS/broker/" + name, Encoding.UTF8.GetBytes(value), MqttQoS.AtMostOnce, retain: true, null, null, NowMs);
+        if (Index.Match(message.Topic) is { Targets.Length: 0, Groups.Length: 0 })
+        {
+            // Only kept for later subscribers: the broker's own report is not a publish nobody
+            // wanted, and would otherwise add a no_subscribers drop per topic every interval.
+            if (!Retained.Set(message))
+            {
+                Dropped(DropReason.RetainedStoreFull, null);
+            }
+
+            return;
+        }
+
+        Route(message);
+    }
 }

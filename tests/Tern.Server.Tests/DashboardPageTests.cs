@@ -121,6 +121,92 @@ public sealed class DashboardPageTests(ChromiumFixture chromium) : IClassFixture
     }
 
     [Fact]
+    public async Task Dropped_messages_show_by_reason_on_the_overview_and_per_client_next_to_in_flight()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync(new Dictionary<string, string?> { ["Broker:MaxQueuedMessages"] = "1" });
+        const string Away = "esp32-away";
+        var topic = TestIds.Topic();
+        await using (var device = await dashboard.Broker.ConnectAsync(Away, cleanSession: false))
+        {
+            await device.SubscribeAsync(topic, MqttQoS.AtLeastOnce);
+            await device.DisconnectAsync();
+        }
+
+        await Eventually.HoldsAsync(
+            async () => !(await dashboard.GetJsonAsync("api/v1/clients/" + Away)).GetProperty("connected").GetBoolean(), "the session is offline");
+        await using var display = await dashboard.Broker.ConnectAsync("display-1");
+        await display.SubscribeAsync(topic, MqttQoS.AtLeastOnce);
+        await using var page = await DashboardPage.OpenAsync(chromium.Browser, dashboard);
+        await page.LogInAndWaitAsync();
+        await page.WaitForTextAsync("#fact-dropped", "0");
+        Assert.True(await page.IsVisibleAsync("#dropped-card .empty"), "nothing dropped yet");
+
+        // The offline session queues one and loses two; the display gets all three and acknowledges none.
+        await using var sensor = await dashboard.Broker.ConnectAsync("sensor-1");
+        for (var i = 0; i < 3; i++)
+        {
+            await sensor.PublishAsync(topic, $"m{i}", MqttQoS.AtLeastOnce);
+        }
+
+        await sensor.PublishAsync("nobody/listens", "x", MqttQoS.AtLeastOnce);
+
+        await page.WaitForTextAsync("#fact-dropped", "2");
+        await page.WaitForTextAsync("#dropped-table tr[data-key='queue_full'] td:nth-child(2)", "2");
+        await page.WaitForTextAsync("#dropped-table tr[data-key='no_subscribers'] td:nth-child(2)", "1");
+        Assert.Equal(["queue_full", "no_subscribers"], await page.TextsAsync("#dropped-table tbody td:first-child"));
+        Assert.Contains("Broker:MaxQueuedMessages", await page.TextAsync("#dropped-table tr[data-key='queue_full'] td:nth-child(3)"), StringComparison.Ordinal);
+        Assert.False(await page.IsVisibleAsync("#dropped-card .empty"));
+
+        await page.GoToAsync("clients");
+        const string AwayRow = "#clients-table tr[data-client-id='esp32-away']";
+        const string DisplayRow = "#clients-table tr[data-client-id='display-1']";
+        Assert.Equal("In flight", await page.TextAsync("#clients-table th:nth-child(10)"));
+        Assert.Equal("Dropped", await page.TextAsync("#clients-table th:nth-child(11)"));
+        await page.WaitForTextAsync(AwayRow + " td:nth-child(9)", "1");
+        await page.WaitForTextAsync(AwayRow + " td:nth-child(10)", "0");
+        await page.WaitForTextAsync(AwayRow + " td:nth-child(11)", "2");
+        Assert.Equal("queue_full: 2", await page.Page.EvaluateFunctionAsync<string>("s => document.querySelector(s).title", AwayRow + " td:nth-child(11)"));
+        await page.WaitForTextAsync(DisplayRow + " td:nth-child(10)", "3");
+        await page.WaitForTextAsync(DisplayRow + " td:nth-child(11)", "0");
+        Assert.False(await page.Page.EvaluateFunctionAsync<bool>("s => document.querySelector(s).hasAttribute('title')", DisplayRow + " td:nth-child(11)"));
+        page.AssertNoScriptErrors();
+    }
+
+    [Fact]
+    public async Task A_subscriber_behind_shows_the_publisher_it_slows_and_the_publisher_shows_it_is_slowed()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync(
+            new Dictionary<string, string?> { ["Broker:MaxInflight"] = "1", ["Broker:MaxQueuedMessages"] = "2" });
+        var topic = TestIds.Topic();
+        await using var display = await dashboard.Broker.ConnectAsync("slow-display");
+        await display.SubscribeAsync(topic, MqttQoS.AtLeastOnce);
+        await using var sensor = await dashboard.Broker.ConnectAsync("sensor-9");
+
+        // One in flight, two queued: the third PUBACK is held back until the display catches up.
+        for (var i = 0; i < 3; i++)
+        {
+            await sensor.SendAsync(new PublishPacket { Topic = topic, Payload = "x"u8.ToArray(), QoS = MqttQoS.AtLeastOnce, PacketId = sensor.NextPacketId() });
+        }
+
+        await sensor.ReceiveAckAsync<PubAckPacket>();
+        await sensor.ReceiveAckAsync<PubAckPacket>();
+        var first = await display.ReceivePublishAsync(ack: false);
+        await using var page = await DashboardPage.OpenAsync(chromium.Browser, dashboard);
+        await page.LogInAndWaitAsync();
+        await page.GoToAsync("clients");
+
+        await page.WaitForTextAsync("#clients-table tr[data-client-id='slow-display'] td:nth-child(9)", "2 · slowing 1");
+        await page.WaitForTextAsync("#clients-table tr[data-client-id='slow-display'] td:nth-child(10)", "1");
+        await page.WaitForTextAsync("#clients-table tr[data-client-id='sensor-9'] td:nth-child(2)", "connected, slowed");
+
+        await display.AcknowledgeAsync(first);
+        await sensor.ReceiveAckAsync<PubAckPacket>();
+        await page.WaitForTextAsync("#clients-table tr[data-client-id='sensor-9'] td:nth-child(2)", "connected");
+        await page.WaitForTextAsync("#clients-table tr[data-client-id='slow-display'] td:nth-child(9)", "1");
+        page.AssertNoScriptErrors();
+    }
+
+    [Fact]
     public async Task The_subscriptions_table_shows_each_subscription_with_its_options()
     {
         await using var dashboard = await DashboardBroker.StartAsync();

@@ -11,10 +11,13 @@ namespace Tern.Broker;
 /// <param name="MessagesSent">PUBLISH packets sent to clients since start.</param>
 /// <param name="BytesReceived">Bytes received from clients since start.</param>
 /// <param name="BytesSent">Bytes sent to clients since start.</param>
-/// <param name="MessagesDropped">Messages dropped for slow or offline subscribers (queue bounds).</param>
+/// <param name="MessagesDropped">Messages not delivered, every reason but <see cref="DropReason.NoSubscribers"/> (the sum of the others in <paramref name="Dropped"/>).</param>
 /// <param name="ProtocolErrors">Connections closed for a protocol violation.</param>
 /// <param name="ConnectionsTotal">Connections accepted since start.</param>
 /// <param name="ConnectionsRefused">Connections closed at accept by a limit or an address ban.</param>
+/// <param name="Dropped">Messages not delivered since start, for each reason (every reason present, 0 included).</param>
+/// <param name="InternalErrors">Connections closed by an unexpected exception (logged at Error with the stack).</param>
+/// <param name="SlowConsumersClosed">Connections closed because their socket took nothing for <c>Broker:WriteTimeoutSeconds</c>.</param>
 public sealed record BrokerSnapshot(
     string Version,
     TimeSpan Uptime,
@@ -29,4 +32,7 @@ public sealed record BrokerSnapshot(
     long MessagesDropped,
     long ProtocolErrors,
     long ConnectionsTotal,
-    long ConnectionsRefused);
+    long ConnectionsRefused,
+    IReadOnlyDictionary<DropReason, long> Dropped,
+    long InternalErrors,
+    long SlowConsumersClosed);

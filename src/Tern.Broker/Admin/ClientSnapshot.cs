@@ -21,6 +21,12 @@ namespace Tern.Broker;
 /// <param name="Subscriptions">Subscriptions of its session.</param>
 /// <param name="QueuedMessages">Messages waiting in its session: behind the in-flight window, or for the client to come back.</param>
 /// <param name="SessionExpiryInterval">Seconds its session outlives the connection (<see cref="uint.MaxValue"/>: never expires).</param>
+/// <param name="InflightMessages">QoS 1/2 messages sent to it and not yet acknowledged (resent when a disconnected client comes back).</param>
+/// <param name="Dropped">Messages its session did not get since it began, every reason.</param>
+/// <param name="DroppedByReason">The same by reason, only the reasons that dropped something.</param>
+/// <param name="SlowedPublishers">Publishers holding back their acknowledgements right now because this client's queue is past <c>Broker:MaxQueuedMessages</c>; 0 while disconnected.</param>
+/// <param name="HeldAcknowledgements">This client's own PUBACK/PUBREC held back right now because a subscriber it publishes to is behind; 0 while disconnected.</param>
+/// <param name="TimesSlowed">Times this connection's acknowledgements started being held; 0 while disconnected.</param>
 public sealed record ClientSnapshot(
     string ClientId,
     bool Connected,
@@ -36,7 +42,13 @@ public sealed record ClientSnapshot(
     long BytesSent,
     int Subscriptions,
     int QueuedMessages,
-    uint SessionExpiryInterval)
+    uint SessionExpiryInterval,
+    int InflightMessages,
+    long Dropped,
+    IReadOnlyDictionary<DropReason, long> DroppedByReason,
+    int SlowedPublishers,
+    int HeldAcknowledgements,
+    long TimesSlowed)
 {
     /// <summary>When a disconnected client's session ends unless it comes back; null while connected or when it never expires.</summary>
     public DateTimeOffset? SessionExpiresAt => DisconnectedAt is { } at && SessionExpiryInterval != uint.MaxValue

@@ -70,7 +70,10 @@ internal sealed partial class DashboardApi(
                 s.BytesReceived,
                 s.BytesSent,
                 s.MessagesDropped,
+                ByName(s.Dropped),
                 s.ProtocolErrors,
+                s.InternalErrors,
+                s.SlowConsumersClosed,
                 s.ConnectionsTotal,
                 s.ConnectionsRefused),
             Json.StatsResponse);
@@ -177,8 +180,29 @@ internal sealed partial class DashboardApi(
         c.BytesSent,
         c.Subscriptions,
         c.QueuedMessages,
+        c.InflightMessages,
+        c.Dropped,
+        ByName(c.DroppedByReason),
+        c.SlowedPublishers,
+        c.HeldAcknowledgements,
+        c.TimesSlowed,
         c.SessionExpiryInterval == uint.MaxValue ? null : c.SessionExpiryInterval,
         c.SessionExpiresAt);
+
+    /// <summary>Counts by reason under the names <c>$SYS</c> uses (<c>queue_full</c>), in the reasons' order.</summary>
+    private static Dictionary<string, long> ByName(IReadOnlyDictionary<DropReason, long> counts)
+    {
+        var named = new Dictionary<string, long>(counts.Count, StringComparer.Ordinal);
+        foreach (var reason in DropReasonNames.All)
+        {
+            if (counts.TryGetValue(reason, out var count))
+            {
+                named.Add(DropReasonNames.Of(reason), count);
+            }
+        }
+
+        return named;
+    }
 
     private static string VersionName(MqttProtocolVersion version) => version switch
     {

@@ -18,7 +18,10 @@ internal sealed record StatsResponse(
     long BytesReceived,
     long BytesSent,
     long MessagesDropped,
+    IReadOnlyDictionary<string, long> Dropped,
     long ProtocolErrors,
+    long InternalErrors,
+    long SlowConsumersClosed,
     long ConnectionsTotal,
     long ConnectionsRefused);
 
@@ -46,6 +49,12 @@ internal sealed record ClientResponse(
     long BytesSent,
     int Subscriptions,
     int QueuedMessages,
+    int InflightMessages,
+    long Dropped,
+    IReadOnlyDictionary<string, long> DroppedByReason,
+    int SlowedPublishers,
+    int HeldAcknowledgements,
+    long TimesSlowed,
     long? SessionExpiryInterval,
     DateTimeOffset? SessionExpiresAt);
 

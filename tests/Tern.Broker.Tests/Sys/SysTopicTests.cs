@@ -17,10 +17,23 @@ public sealed class SysTopicTests
         "$SYS/broker/clients/total",
         "$SYS/broker/messages/received",
         "$SYS/broker/messages/sent",
+        "$SYS/broker/messages/dropped",
+        "$SYS/broker/messages/dropped/queue_full",
+        "$SYS/broker/messages/dropped/qos0_queue_full",
+        "$SYS/broker/messages/dropped/qos0_offline",
+        "$SYS/broker/messages/dropped/expired",
+        "$SYS/broker/messages/dropped/too_large_for_client",
+        "$SYS/broker/messages/dropped/session_ended",
+        "$SYS/broker/messages/dropped/no_subscribers",
+        "$SYS/broker/messages/dropped/not_authorized",
+        "$SYS/broker/messages/dropped/retained_store_full",
         "$SYS/broker/bytes/received",
         "$SYS/broker/bytes/sent",
         "$SYS/broker/subscriptions/count",
         "$SYS/broker/retained messages/count",
+        "$SYS/broker/clients/slow_consumers_closed",
+        "$SYS/broker/errors/internal",
+        "$SYS/broker/errors/protocol",
     ];
 
     public static TheoryData<string> Topics => new(AllTopics);

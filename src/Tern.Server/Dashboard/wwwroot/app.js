@@ -16,6 +16,19 @@
   const PAGE_SIZE = 50;
   const views = ['overview', 'clients', 'subscriptions', 'retained', 'publish'];
 
+  // What each drop reason of /stats means (docs/rest-api.md#drop-reasons).
+  const DROP_REASONS = {
+    queue_full: 'a session queue was full (Broker:MaxQueuedMessages, Broker:MaxQueuedBytes)',
+    qos0_queue_full: 'QoS 0 for a client too far behind (Broker:MaxQueuedQoS0Messages)',
+    qos0_offline: 'QoS 0 for a disconnected client, whose session does not queue QoS 0',
+    expired: 'the message expiry interval passed before it could be sent',
+    too_large_for_client: 'larger than the maximum packet size the client accepts',
+    session_ended: 'queued or in flight when its session ended',
+    no_subscribers: 'no subscription matched the topic (not in the total)',
+    not_authorized: 'a publish the ACL does not allow',
+    retained_store_full: 'a retained message not stored (Broker:MaxRetainedMessages)',
+  };
+
   const $ = (id) => document.getElementById(id);
   const state = {
     auth: sessionStorage.getItem(STORAGE_KEY),
@@ -172,6 +185,8 @@
     setText('fact-dropped', count(s.messagesDropped));
     setText('fact-connections', count(s.connectionsTotal));
     setText('fact-errors', `${count(s.connectionsRefused)} / ${count(s.protocolErrors)}`);
+    setText('fact-closed', `${count(s.internalErrors)} / ${count(s.slowConsumersClosed)}`);
+    renderDropped(s.dropped);
 
     const now = performance.now();
     const previous = state.previous;
@@ -191,6 +206,16 @@
 
     drawChart('chart-in', 'in');
     drawChart('chart-out', 'out');
+  }
+
+  // Only the reasons that dropped something, in the order the broker lists them.
+  function renderDropped(dropped) {
+    const reasons = Object.entries(dropped).filter(([, n]) => n > 0).map(([reason, n]) => ({ reason, n }));
+    renderRows('dropped-table', reasons, (r) => r.reason, [
+      (r) => r.reason,
+      (r) => count(r.n),
+      (r) => DROP_REASONS[r.reason] ?? '',
+    ]);
   }
 
   // One chart per series (received, sent), so that neither hides the other when they are equal:
@@ -260,14 +285,16 @@
   function renderClients(page) {
     renderRows('clients-table', page.data, (c) => `${c.clientId}\u0000${c.connected}`, [
       (c) => c.clientId,
-      (c) => (c.connected ? 'connected' : 'disconnected'),
+      clientState,
       (c) => c.username ?? '',
       (c) => (c.connected ? c.remoteAddress ?? '' : '–'),
       (c) => (c.connected ? 'MQTT ' + c.protocolVersion : '–'),
       (c) => (!c.connected ? '–' : c.keepAlive ? `${c.keepAlive} s` : 'off'),
       (c) => when(c.connected ? c.connectedAt : c.disconnectedAt),
       sessionExpiry,
-      (c) => count(c.queuedMessages),
+      queued,
+      (c) => count(c.inflightMessages),
+      (c) => ({ text: count(c.dropped), title: byReason(c.droppedByReason) }),
       (c) => (c.connected ? count(c.messagesReceived) : '–'),
       (c) => (c.connected ? count(c.messagesSent) : '–'),
       (c) => count(c.subscriptions),
@@ -292,6 +319,29 @@
       return button;
     });
     renderPager('clients', page.meta);
+  }
+
+  // A publisher whose acknowledgements wait for a subscriber that is behind is slowed down.
+  function clientState(c) {
+    if (!c.connected) {
+      return 'disconnected';
+    }
+
+    return c.heldAcknowledgements > 0
+      ? { text: 'connected, slowed', title: `${plural(c.heldAcknowledgements, 'acknowledgement')} held back: a subscriber it publishes to is behind` }
+      : 'connected';
+  }
+
+  // A subscriber past Broker:MaxQueuedMessages slows the publishers that feed it.
+  function queued(c) {
+    return c.slowedPublishers > 0
+      ? { text: `${count(c.queuedMessages)} · slowing ${count(c.slowedPublishers)}`, title: `Its queue is full: ${plural(c.slowedPublishers, 'publisher')} held back for it` }
+      : count(c.queuedMessages);
+  }
+
+  // "queue_full: 2" a line per reason, for a tooltip.
+  function byReason(counts) {
+    return Object.entries(counts).map(([reason, n]) => `${reason}: ${count(n)}`).join('\n');
   }
 
   // While connected: how long the session outlives the connection; once disconnected: when it ends.
@@ -347,6 +397,7 @@
   }
 
   // Rows are kept by key and only their text changes, so a button is not replaced under a click.
+  // A cell gives its text, or { text, title } for a tooltip.
   function renderRows(tableId, items, key, cells, action) {
     const table = $(tableId);
     const body = table.tBodies[0];
@@ -365,9 +416,17 @@
 
       existing.delete(k);
       cells.forEach((cell, i) => {
-        const text = cell(item);
-        if (row.cells[i].textContent !== text) {
-          row.cells[i].textContent = text;
+        const value = cell(item);
+        const { text, title = '' } = typeof value === 'string' ? { text: value } : value;
+        const td = row.cells[i];
+        if (td.textContent !== text) {
+          td.textContent = text;
+        }
+
+        if (!title) {
+          td.removeAttribute('title');
+        } else if (td.title !== title) {
+          td.title = title;
         }
       });
       if (body.rows[index] !== row) {
@@ -440,6 +499,7 @@
   }
 
   const count = (n) => Number(n).toLocaleString('en-US');
+  const plural = (n, word) => `${count(n)} ${word}${n === 1 ? '' : 's'}`;
   const rate = (n) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
 
   // An axis tick: 0.5, 20, 1,500, 20k, 1.5M.
