@@ -231,7 +231,7 @@ public sealed class CliTests
             var dashboard = await tern.WaitForLineAsync(l => l.Contains("Dashboard and REST API on ", StringComparison.Ordinal));
             Assert.Matches(@"Dashboard and REST API on http://127\.0\.0\.1:\d+ ", dashboard);
             Assert.DoesNotContain(":18083", dashboard, StringComparison.Ordinal);
-            await tern.WaitForLineAsync(l => l.Contains("Listeners:Tcp:Port is 0, so Listeners:Ws and Dashboard take a free port too", StringComparison.Ordinal));
+            await tern.WaitForLineAsync(l => l.Contains("Listeners:Tcp:Port is 0: Listeners:Ws and Dashboard on free ports of the TCP address too", StringComparison.Ordinal));
         }
     }
 

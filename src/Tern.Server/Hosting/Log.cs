@@ -8,7 +8,7 @@ internal static partial class Log
     [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Tern {Version} listening on {Urls}")]
     public static partial void Listening(ILogger logger, string version, string urls);
 
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Listeners:Tcp:Port is 0, so {Sections} take a free port too, on the TCP address (their Port and Address keys choose otherwise)")]
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Listeners:Tcp:Port is 0: {Sections} on free ports of the TCP address too (their Port and Address keys choose otherwise)")]
     public static partial void FollowingFreeTcpPort(ILogger logger, string sections);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "Stopping: closing client connections")]
