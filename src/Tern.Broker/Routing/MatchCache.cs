@@ -29,7 +29,7 @@ internal sealed class MatchCache
     /// <summary>Read before computing a result to <see cref="Add"/>.</summary>
     public long Version => Volatile.Read(ref _version);
 
-    public static int Hash(string topic) => topic.GetHashCode(StringComparison.Ordinal);
+    public static int Hash(string topic) => TopicSignature.Hash(topic);
 
     public MatchResult? Find(string topic, int hash)
     {
@@ -55,7 +55,7 @@ internal sealed class MatchCache
     /// <summary>Caches <paramref name="result"/>, computed after reading <paramref name="version"/>.</summary>
     public void Add(string topic, int hash, MatchResult result, long version)
     {
-        var entry = new Entry(topic, hash, result);
+        var entry = new Entry(topic, hash, TopicSignature.Of(topic), result);
         var slot = Victim(topic, hash);
         Interlocked.Exchange(ref _slots[slot], entry);
         if (Volatile.Read(ref _version) == version)
@@ -88,10 +88,11 @@ internal sealed class MatchCache
             return;
         }
 
+        var signature = new TopicSignature.Filter(filter);
         for (var i = 0; i < _slots.Length; i++)
         {
             var entry = Volatile.Read(ref _slots[i]);
-            if (entry is not null && MqttTopic.Matches(filter, entry.Topic))
+            if (entry is not null && signature.MayMatch(entry.Signature) && MqttTopic.Matches(filter, entry.Topic))
             {
                 Interlocked.CompareExchange(ref _slots[i], null, entry);
             }
@@ -128,10 +129,11 @@ internal sealed class MatchCache
         return first + start;
     }
 
-    private sealed class Entry(string topic, int hash, MatchResult result)
+    private sealed class Entry(string topic, int hash, ulong signature, MatchResult result)
     {
         public readonly string Topic = topic;
         public readonly int Hash = hash;
+        public readonly ulong Signature = signature;
         public readonly MatchResult Result = result;
         public volatile bool Valid;
         public volatile bool Referenced;
