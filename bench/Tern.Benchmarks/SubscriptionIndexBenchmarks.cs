@@ -6,8 +6,9 @@ using Tern.Protocol;
 namespace Tern.Benchmarks;
 
 /// <summary>
-/// SubscriptionIndex.Match on its own: 10,000 filters (<c>site/{i}/+/temp</c>) of 1,000 sessions and
-/// one <c>site/+/alarm/#</c>. One operation = one Match.
+/// SubscriptionIndex on its own: 10,000 filters (<c>site/{i}/+/temp</c>) of 1,000 sessions and one
+/// <c>site/+/alarm/#</c>, the match cache filled by 100,000 distinct topics. One operation = one
+/// Match, or one SUBSCRIBE or UNSUBSCRIBE.
 /// </summary>
 [MemoryDiagnoser]
 public class SubscriptionIndexBenchmarks
@@ -18,6 +19,9 @@ public class SubscriptionIndexBenchmarks
     private readonly BrokerStatistics _statistics = new(0);
     private SubscriptionIndex _index = null!;
     private string[] _topics = [];
+    private Subscription[] _exact = [];
+    private Subscription[] _wildcard = [];
+    private int _next;
     private Thread? _churn;
     private volatile bool _stop;
 
@@ -43,9 +47,23 @@ public class SubscriptionIndexBenchmarks
             _topics[k] = string.Create(CultureInfo.InvariantCulture, $"site/{k % 10_000}/dev-{k}/temp");
         }
 
+        foreach (var topic in _topics)
+        {
+            _index.Match(topic);
+        }
+
         for (var k = 0; k < HotTopics; k++)
         {
             _index.Match(_topics[k]);
+        }
+
+        var other = new MqttSession("other", _options, _statistics);
+        _exact = new Subscription[64];
+        _wildcard = new Subscription[64];
+        for (var i = 0; i < _exact.Length; i++)
+        {
+            _exact[i] = Subscription.Create(other, string.Create(CultureInfo.InvariantCulture, $"other/{i}/cmd"), new SubscriptionOptions(MqttQoS.AtMostOnce), null);
+            _wildcard[i] = Subscription.Create(other, string.Create(CultureInfo.InvariantCulture, $"site/{i}/+/cmd"), new SubscriptionOptions(MqttQoS.AtMostOnce), null);
         }
     }
 
@@ -102,6 +120,45 @@ public class SubscriptionIndexBenchmarks
     /// <summary>100,000 distinct topics in turn: more than a cache holds.</summary>
     [Benchmark(OperationsPerInvoke = DistinctTopics)]
     public int DistinctTopics100000() => MatchRange(DistinctTopics);
+
+    /// <summary>1,000 topics in turn, and a SUBSCRIBE or UNSUBSCRIBE of a filter none of them matches every 100.</summary>
+    [Benchmark(OperationsPerInvoke = HotTopics)]
+    public int HotTopicsWithSubscribeChurn()
+    {
+        var n = 0;
+        for (var k = 0; k < HotTopics; k++)
+        {
+            n += _index.Match(_topics[k]).Targets.Length;
+            if (k % 100 == 0)
+            {
+                var subscription = (k & 1) == 0 ? _exact[_next++ & 63] : _wildcard[_next++ & 63];
+                if (!_index.Remove(subscription.Session, subscription.Filter))
+                {
+                    _index.Add(subscription);
+                }
+            }
+        }
+
+        return n;
+    }
+
+    /// <summary>SUBSCRIBE then UNSUBSCRIBE of a filter without wildcards.</summary>
+    [Benchmark(OperationsPerInvoke = 2)]
+    public bool SubscribeUnsubscribeExact()
+    {
+        var subscription = _exact[_next++ & 63];
+        _index.Add(subscription);
+        return _index.Remove(subscription.Session, subscription.Filter);
+    }
+
+    /// <summary>SUBSCRIBE then UNSUBSCRIBE of a filter with a wildcard (<c>site/{i}/+/cmd</c>).</summary>
+    [Benchmark(OperationsPerInvoke = 2)]
+    public bool SubscribeUnsubscribeWildcard()
+    {
+        var subscription = _wildcard[_next++ & 63];
+        _index.Add(subscription);
+        return _index.Remove(subscription.Session, subscription.Filter);
+    }
 
     /// <summary>1,000 topics in turn while another thread subscribes and unsubscribes unrelated filters.</summary>
     [Benchmark(OperationsPerInvoke = HotTopics)]
