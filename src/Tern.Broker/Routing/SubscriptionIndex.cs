@@ -14,10 +14,10 @@ internal sealed partial class SubscriptionIndex
     private readonly Lock _writer = new();
     private readonly Node _root = new();
     private readonly MatchCache _cache = new();
-    private int _count;
+    private PaddedCounter _count;
 
     /// <summary>Number of subscriptions (each session × filter counts once).</summary>
-    public int Count => Volatile.Read(ref _count);
+    public int Count => (int)Volatile.Read(ref _count.Value);
 
     /// <summary>Adds or replaces the session's subscription to <paramref name="subscription"/>.Filter.</summary>
     public void Add(Subscription subscription)
@@ -34,7 +34,7 @@ internal sealed partial class SubscriptionIndex
             changed = node.Add(subscription, out var added);
             if (added)
             {
-                _count++;
+                Volatile.Write(ref _count.Value, _count.Value + 1);
             }
         }
 
@@ -62,7 +62,7 @@ internal sealed partial class SubscriptionIndex
             removed = RemoveCore(_root, new TopicLevels(topicFilter), session, shareName, ref changed);
             if (removed)
             {
-                _count--;
+                Volatile.Write(ref _count.Value, _count.Value - 1);
             }
         }
 

@@ -155,27 +155,54 @@ public sealed class RetainedStoreTests
                 }
 
                 var expected = model.GetValueOrDefault(topic);
-                Assert.True(ReferenceEquals(expected, store.Match(topic).SingleOrDefault()), $"seed {seed}: exact '{topic}' after op {op}");
+                if (!ReferenceEquals(expected, store.Match(topic).SingleOrDefault()))
+                {
+                    Assert.Fail($"seed {seed}: exact '{topic}' after op {op}");
+                }
+
                 var filter = filters[random.Next(filters.Length)];
                 var found = store.Match(filter);
-                Assert.True(found.Select(m => m.Topic).Distinct().Count() == found.Count, $"seed {seed}: '{filter}' found a topic twice");
-                Assert.True(found.All(m => MqttTopic.Matches(filter, m.Topic)), $"seed {seed}: '{filter}' found a topic it does not match");
+                if (found.Select(m => m.Topic).Distinct().Count() != found.Count)
+                {
+                    Assert.Fail($"seed {seed}: '{filter}' found a topic twice");
+                }
+
+                if (!found.All(m => MqttTopic.Matches(filter, m.Topic)))
+                {
+                    Assert.Fail($"seed {seed}: '{filter}' found a topic it does not match");
+                }
+
                 var mine = found.Where(m => model.TryGetValue(m.Topic, out var own) && ReferenceEquals(own, m)).Count();
                 var expectedMine = model.Keys.Count(t => MqttTopic.Matches(filter, t));
-                Assert.True(mine == expectedMine, $"seed {seed}: '{filter}' found {mine} of this thread's {expectedMine} after op {op}");
-                Assert.True(store.Count <= Limit, $"seed {seed}: {store.Count} retained, limit {Limit}");
+                if (mine != expectedMine)
+                {
+                    Assert.Fail($"seed {seed}: '{filter}' found {mine} of this thread's {expectedMine} after op {op}");
+                }
+
+                if (store.Count > Limit)
+                {
+                    Assert.Fail($"seed {seed}: {store.Count} retained, limit {Limit}");
+                }
             }
         }
 
         await Task.WhenAll(Enumerable.Range(0, Threads).Select(t => Task.Run(() => Run(t)))).WaitAsync(TimeSpan.FromSeconds(120));
 
         var all = models.SelectMany(m => m).ToDictionary();
-        Assert.True(all.Count == store.Count, $"seed {seed}: Count {store.Count}, model {all.Count}");
+        if (all.Count != store.Count)
+        {
+            Assert.Fail($"seed {seed}: Count {store.Count}, model {all.Count}");
+        }
+
         foreach (var filter in filters.Concat(topics))
         {
             var expected = Sorted(all.Keys.Where(t => MqttTopic.Matches(filter, t)));
             var found = store.Match(filter);
-            Assert.True(expected.SequenceEqual(Sorted(found.Select(m => m.Topic))), $"seed {seed}: '{filter}' after the run");
+            if (!expected.SequenceEqual(Sorted(found.Select(m => m.Topic))))
+            {
+                Assert.Fail($"seed {seed}: '{filter}' after the run");
+            }
+
             Assert.All(found, m => Assert.Same(all[m.Topic], m));
         }
     }
