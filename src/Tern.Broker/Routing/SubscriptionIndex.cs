@@ -1,176 +1,127 @@
-using System.Collections.Concurrent;
 using Tern.Protocol;
 
 namespace Tern.Broker;
 
 /// <summary>
 /// Topic trie of every subscription, with a bounded match cache keyed by topic name.
-/// Writers (SUBSCRIBE/UNSUBSCRIBE/session end) take <see cref="_sync"/> and bump the generation;
-/// readers hit the cache without a lock and only take the lock on a miss (nats-server's sublist).
+/// Matching takes no lock: the trie's children are read lock-free, and each node publishes an
+/// immutable <see cref="MatchResult"/> of its own subscribers. Writers (SUBSCRIBE, UNSUBSCRIBE,
+/// session end) take <see cref="_writer"/> among themselves, and then drop from the cache only the
+/// topics their filter matches (<see cref="MatchCache"/>).
 /// </summary>
-internal sealed class SubscriptionIndex
+internal sealed partial class SubscriptionIndex
 {
-    private const int MaxCacheEntries = 8192;
-
-    private readonly Lock _sync = new();
-    private readonly TrieNode _root = new();
-    private readonly ConcurrentDictionary<string, CachedMatch> _cache = new(StringComparer.Ordinal);
-    private long _generation;
-    private int _cacheWrites;
-    private int _count;
+    private readonly Lock _writer = new();
+    private readonly Node _root = new();
+    private readonly MatchCache _cache = new();
+    private PaddedCounter _count;
 
     /// <summary>Number of subscriptions (each session × filter counts once).</summary>
-    public int Count => Volatile.Read(ref _count);
+    public int Count => (int)Volatile.Read(ref _count.Value);
 
     /// <summary>Adds or replaces the session's subscription to <paramref name="subscription"/>.Filter.</summary>
     public void Add(Subscription subscription)
     {
-        lock (_sync)
+        bool changed;
+        lock (_writer)
         {
             var node = _root;
-            foreach (var level in new LevelEnumerator(subscription.TopicFilter))
+            foreach (var level in new TopicLevels(subscription.TopicFilter))
             {
                 node = node.GetOrAddChild(level);
             }
 
-            if (subscription.ShareName is { } shareName)
+            changed = node.Add(subscription, out var added);
+            if (added)
             {
-                AddShared(node, shareName, subscription);
+                Volatile.Write(ref _count.Value, _count.Value + 1);
             }
-            else
-            {
-                node.Subscriptions ??= [];
-                if (!node.Subscriptions.ContainsKey(subscription.Session))
-                {
-                    _count++;
-                }
+        }
 
-                node.Subscriptions[subscription.Session] = subscription;
-            }
-
-            Invalidate();
+        if (changed)
+        {
+            _cache.Invalidate(subscription.TopicFilter);
         }
     }
 
     /// <summary>Removes the session's subscription to <paramref name="filter"/>; false when there was none.</summary>
     public bool Remove(MqttSession session, string filter)
     {
-        lock (_sync)
+        string? shareName = null;
+        var topicFilter = filter;
+        if (MqttTopic.TryParseSharedSubscription(filter, out var group, out var inner))
         {
-            string? shareName = null;
-            var topicFilter = filter;
-            if (MqttTopic.TryParseSharedSubscription(filter, out var group, out var inner))
-            {
-                shareName = group;
-                topicFilter = inner;
-            }
+            shareName = group;
+            topicFilter = inner;
+        }
 
-            var removed = RemoveCore(_root, new LevelEnumerator(topicFilter), session, shareName);
+        bool removed;
+        var changed = false;
+        lock (_writer)
+        {
+            removed = RemoveCore(_root, new TopicLevels(topicFilter), session, shareName, ref changed);
             if (removed)
             {
-                _count--;
-                Invalidate();
+                Volatile.Write(ref _count.Value, _count.Value - 1);
             }
-
-            return removed;
         }
+
+        if (changed)
+        {
+            _cache.Invalidate(topicFilter);
+        }
+
+        return removed;
     }
 
     /// <summary>The shared group <c>$share/{name}/{filter}</c>, if it has members.</summary>
     public SharedGroup? FindGroup(string name, string filter)
     {
-        lock (_sync)
+        var node = _root;
+        foreach (var level in new TopicLevels(filter))
         {
-            var node = _root;
-            foreach (var level in new LevelEnumerator(filter))
+            node = node.GetChild(level);
+            if (node is null)
             {
-                node = node.GetChild(level);
-                if (node is null)
-                {
-                    return null;
-                }
-            }
-
-            return node.Groups is not null && node.Groups.TryGetValue(name, out var g) ? g : null;
-        }
-    }
-
-    private void AddShared(TrieNode node, string shareName, Subscription subscription)
-    {
-        node.Groups ??= new Dictionary<string, SharedGroup>(StringComparer.Ordinal);
-        if (!node.Groups.TryGetValue(shareName, out var group))
-        {
-            group = new SharedGroup(shareName, subscription.TopicFilter);
-            node.Groups[shareName] = group;
-        }
-
-        var members = group.Members;
-        for (var i = 0; i < members.Length; i++)
-        {
-            if (ReferenceEquals(members[i].Session, subscription.Session))
-            {
-                var replaced = (Subscription[])members.Clone();
-                replaced[i] = subscription;
-                group.Set(replaced);
-                return;
+                return null;
             }
         }
 
-        group.Set([.. members, subscription]);
-        _count++;
+        foreach (var group in node.Result.Groups)
+        {
+            if (group.Name == name)
+            {
+                return group;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Sessions and shared groups subscribed to <paramref name="topic"/>, one entry per session.</summary>
+    /// <remarks>Allocates nothing when the topic is cached, or when one trie node holds all its subscribers.</remarks>
     public MatchResult Match(string topic)
     {
-        var generation = Volatile.Read(ref _generation);
-        if (_cache.TryGetValue(topic, out var cached) && cached.Generation == generation)
+        var hash = MatchCache.Hash(topic);
+        if (_cache.Find(topic, hash) is { } cached)
         {
-            return cached.Targets;
+            return cached;
         }
 
-        MatchResult targets;
-        lock (_sync)
-        {
-            generation = _generation;
-            targets = MatchCore(topic);
-        }
-
-        // ConcurrentDictionary.Count takes every lock, so look at it once per MaxCacheEntries writes.
-        if (Interlocked.Increment(ref _cacheWrites) >= MaxCacheEntries)
-        {
-            Volatile.Write(ref _cacheWrites, 0);
-            if (_cache.Count >= MaxCacheEntries)
-            {
-                _cache.Clear();
-            }
-        }
-
-        _cache[topic] = new CachedMatch(generation, targets);
-        return targets;
-    }
-
-    // Entries of older generations are ignored on lookup and overwritten on the next miss;
-    // clearing here would make every SUBSCRIBE cost as much as the cache is large.
-    private void Invalidate() => Volatile.Write(ref _generation, _generation + 1);
-
-    private MatchResult MatchCore(string topic)
-    {
-        var found = new Found();
+        var version = _cache.Version;
+        var found = default(Found);
         // [MQTT-4.7.2-1] a filter starting with a wildcard does not match a topic starting with '$'.
         var dollar = topic.Length > 0 && topic[0] == '$';
         Collect(_root, topic.AsSpan(), 0, dollar, ref found);
-        if (found.Subscriptions is null && found.Groups is null)
-        {
-            return MatchResult.Empty;
-        }
-
-        return new MatchResult(
-            found.Subscriptions is null ? [] : Collapse(found.Subscriptions),
-            found.Groups is null ? [] : [.. found.Groups]);
+        var result = found.ToResult();
+        _cache.Add(topic, hash, result, version);
+        return result;
     }
 
-    private static void Collect(TrieNode node, ReadOnlySpan<char> rest, int depth, bool dollar, ref Found found)
+    /// <summary>Whether <paramref name="topic"/>'s match is cached (for tests).</summary>
+    internal bool IsCached(string topic) => _cache.Find(topic, MatchCache.Hash(topic)) is not null;
+
+    private static void Collect(Node node, ReadOnlySpan<char> rest, int depth, bool dollar, ref Found found)
     {
         var wildcardsAllowed = depth > 0 || !dollar;
         if (wildcardsAllowed && node.Hash is { } hash)
@@ -183,18 +134,18 @@ internal sealed class SubscriptionIndex
         var level = slash < 0 ? rest : rest[..slash];
         var last = slash < 0;
 
-        if (node.Children is not null && node.ChildLookup.TryGetValue(level, out var child))
+        if (node.Children is { } children && children.TryGet(level, out var child))
         {
             Visit(child, rest, slash, last, depth, dollar, ref found);
         }
 
-        if (wildcardsAllowed && node.Plus is not null)
+        if (wildcardsAllowed && node.Plus is { } plus)
         {
-            Visit(node.Plus, rest, slash, last, depth, dollar, ref found);
+            Visit(plus, rest, slash, last, depth, dollar, ref found);
         }
     }
 
-    private static void Visit(TrieNode child, ReadOnlySpan<char> rest, int slash, bool last, int depth, bool dollar, ref Found found)
+    private static void Visit(Node child, ReadOnlySpan<char> rest, int slash, bool last, int depth, bool dollar, ref Found found)
     {
         if (last)
         {
@@ -210,50 +161,11 @@ internal sealed class SubscriptionIndex
         Collect(child, rest[(slash + 1)..], depth + 1, dollar, ref found);
     }
 
-    private static RouteTarget[] Collapse(List<Subscription> found)
-    {
-        if (found.Count == 1)
-        {
-            var s = found[0];
-            return [new RouteTarget(s.Session, s.Options.QoS, s.Options.NoLocal, s.Options.RetainAsPublished, s.SubscriptionIdentifier is { } id ? [id] : null)];
-        }
-
-        var bySession = new Dictionary<MqttSession, RouteTarget>(found.Count, ReferenceEqualityComparer.Instance);
-        foreach (var s in found)
-        {
-            if (bySession.TryGetValue(s.Session, out var t))
-            {
-                var ids = t.SubscriptionIdentifiers;
-                if (s.SubscriptionIdentifier is { } id)
-                {
-                    ids = ids is null ? [id] : [.. ids, id];
-                }
-
-                bySession[s.Session] = new RouteTarget(
-                    s.Session,
-                    (MqttQoS)Math.Max((byte)t.QoS, (byte)s.Options.QoS),
-                    t.NoLocal && s.Options.NoLocal,
-                    t.RetainAsPublished || s.Options.RetainAsPublished,
-                    ids);
-            }
-            else
-            {
-                bySession[s.Session] = new RouteTarget(s.Session, s.Options.QoS, s.Options.NoLocal, s.Options.RetainAsPublished, s.SubscriptionIdentifier is { } id ? [id] : null);
-            }
-        }
-
-        var result = new RouteTarget[bySession.Count];
-        bySession.Values.CopyTo(result, 0);
-        return result;
-    }
-
-    private static bool RemoveCore(TrieNode node, LevelEnumerator levels, MqttSession session, string? shareName)
+    private static bool RemoveCore(Node node, TopicLevels levels, MqttSession session, string? shareName, ref bool changed)
     {
         if (!levels.MoveNext())
         {
-            return shareName is null
-                ? node.Subscriptions is not null && node.Subscriptions.Remove(session)
-                : RemoveShared(node, shareName, session);
+            return node.Remove(session, shareName, out changed);
         }
 
         var child = node.GetChild(levels.Current);
@@ -262,7 +174,7 @@ internal sealed class SubscriptionIndex
             return false;
         }
 
-        var removed = RemoveCore(child, levels, session, shareName);
+        var removed = RemoveCore(child, levels, session, shareName, ref changed);
         if (removed && child.IsEmpty)
         {
             node.RemoveChild(levels.Current);
@@ -271,167 +183,106 @@ internal sealed class SubscriptionIndex
         return removed;
     }
 
-    private static bool RemoveShared(TrieNode node, string shareName, MqttSession session)
-    {
-        if (node.Groups is null || !node.Groups.TryGetValue(shareName, out var group))
-        {
-            return false;
-        }
-
-        var members = group.Members;
-        var index = Array.FindIndex(members, m => ReferenceEquals(m.Session, session));
-        if (index < 0)
-        {
-            return false;
-        }
-
-        var left = new Subscription[members.Length - 1];
-        Array.Copy(members, 0, left, 0, index);
-        Array.Copy(members, index + 1, left, index, members.Length - index - 1);
-        group.Set(left);
-        if (left.Length == 0)
-        {
-            node.Groups.Remove(shareName);
-        }
-
-        return true;
-    }
-
-    private sealed record CachedMatch(long Generation, MatchResult Targets);
-
-    /// <summary>Collects matches of one lookup; allocates only when something matches.</summary>
+    /// <summary>Results of the trie nodes one lookup reached; allocates only to merge two or more.</summary>
     private struct Found
     {
-        public List<Subscription>? Subscriptions;
-        public List<SharedGroup>? Groups;
+        private MatchResult? _first;
+        private List<MatchResult>? _more;
 
-        public void Add(TrieNode node)
+        public void Add(Node node)
         {
-            if (node.Subscriptions is { Count: > 0 } subs)
+            var result = node.Result;
+            if (result.Targets.Length == 0 && result.Groups.Length == 0)
             {
-                (Subscriptions ??= []).AddRange(subs.Values);
+                return;
             }
 
-            if (node.Groups is { Count: > 0 } groups)
+            if (_first is null)
             {
-                (Groups ??= []).AddRange(groups.Values);
+                _first = result;
+            }
+            else
+            {
+                (_more ??= []).Add(result);
             }
         }
-    }
 
-    private sealed class TrieNode
-    {
-        private Dictionary<string, TrieNode>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+        public readonly MatchResult ToResult()
+            => _more is null ? _first ?? MatchResult.Empty : Merge(_first!, _more);
 
-        public Dictionary<string, TrieNode>? Children { get; private set; }
-
-        public Dictionary<string, TrieNode>.AlternateLookup<ReadOnlySpan<char>> ChildLookup => _lookup;
-
-        public TrieNode? Plus { get; private set; }
-
-        public TrieNode? Hash { get; private set; }
-
-        public Dictionary<MqttSession, Subscription>? Subscriptions { get; set; }
-
-        public Dictionary<string, SharedGroup>? Groups { get; set; }
-
-        public bool IsEmpty => (Children is null || Children.Count == 0) && Plus is null && Hash is null
-            && (Subscriptions is null || Subscriptions.Count == 0) && (Groups is null || Groups.Count == 0);
-
-        public TrieNode GetOrAddChild(ReadOnlySpan<char> level)
+        /// <summary>Overlapping subscriptions of one session become one target [MQTT-3.3.5-1].</summary>
+        private static MatchResult Merge(MatchResult first, List<MatchResult> more)
         {
-            if (level is "+")
+            var targetCount = first.Targets.Length;
+            var groupCount = first.Groups.Length;
+            foreach (var r in more)
             {
-                return Plus ??= new TrieNode();
+                targetCount += r.Targets.Length;
+                groupCount += r.Groups.Length;
             }
 
-            if (level is "#")
+            var targets = new RouteTarget[targetCount];
+            var groups = new SharedGroup[groupCount];
+            var bySession = targetCount > 16 ? new Dictionary<MqttSession, int>(targetCount, ReferenceEqualityComparer.Instance) : null;
+            var t = 0;
+            var g = 0;
+            Append(first, targets, ref t, groups, ref g, bySession);
+            foreach (var r in more)
             {
-                return Hash ??= new TrieNode();
+                Append(r, targets, ref t, groups, ref g, bySession);
             }
 
-            if (Children is null)
-            {
-                Children = new Dictionary<string, TrieNode>(StringComparer.Ordinal);
-                _lookup = Children.GetAlternateLookup<ReadOnlySpan<char>>();
-            }
-
-            if (!_lookup.TryGetValue(level, out var child))
-            {
-                child = new TrieNode();
-                _lookup[level] = child;
-            }
-
-            return child;
+            return new MatchResult(t == targets.Length ? targets : targets[..t], groups);
         }
 
-        public TrieNode? GetChild(ReadOnlySpan<char> level)
+        private static void Append(MatchResult from, RouteTarget[] targets, ref int t, SharedGroup[] groups, ref int g, Dictionary<MqttSession, int>? bySession)
         {
-            if (level is "+")
+            from.Groups.CopyTo(groups, g);
+            g += from.Groups.Length;
+            foreach (var target in from.Targets)
             {
-                return Plus;
+                var at = IndexOf(target.Session, targets, t, bySession);
+                if (at < 0)
+                {
+                    bySession?.Add(target.Session, t);
+                    targets[t++] = target;
+                }
+                else
+                {
+                    targets[at] = Combine(targets[at], target);
+                }
             }
-
-            if (level is "#")
-            {
-                return Hash;
-            }
-
-            return Children is not null && _lookup.TryGetValue(level, out var child) ? child : null;
         }
 
-        public void RemoveChild(ReadOnlySpan<char> level)
+        private static int IndexOf(MqttSession session, RouteTarget[] targets, int count, Dictionary<MqttSession, int>? bySession)
         {
-            if (level is "+")
+            if (bySession is not null)
             {
-                Plus = null;
+                return bySession.TryGetValue(session, out var at) ? at : -1;
             }
-            else if (level is "#")
-            {
-                Hash = null;
-            }
-            else if (Children is not null)
-            {
-                _lookup.Remove(level);
-            }
-        }
-    }
 
-    /// <summary>Walks the '/'-separated levels of a topic or filter without allocating.</summary>
-    private ref struct LevelEnumerator
-    {
-        private ReadOnlySpan<char> _rest;
-        private bool _done;
+            for (var i = 0; i < count; i++)
+            {
+                if (ReferenceEquals(targets[i].Session, session))
+                {
+                    return i;
+                }
+            }
 
-        public LevelEnumerator(string value)
-        {
-            _rest = value.AsSpan();
-            _done = false;
-            Current = default;
+            return -1;
         }
 
-        public ReadOnlySpan<char> Current { get; private set; }
-
-        public readonly LevelEnumerator GetEnumerator() => this;
-
-        public bool MoveNext()
+        private static RouteTarget Combine(RouteTarget a, RouteTarget b)
         {
-            if (_done)
-            {
-                return false;
-            }
-
-            var slash = _rest.IndexOf('/');
-            if (slash < 0)
-            {
-                Current = _rest;
-                _done = true;
-                return true;
-            }
-
-            Current = _rest[..slash];
-            _rest = _rest[(slash + 1)..];
-            return true;
+            var ids = a.SubscriptionIdentifiers is null ? b.SubscriptionIdentifiers
+                : b.SubscriptionIdentifiers is null ? a.SubscriptionIdentifiers
+                : [.. a.SubscriptionIdentifiers, .. b.SubscriptionIdentifiers];
+            return new RouteTarget(
+                a.Session,
+                (MqttQoS)Math.Max((byte)a.QoS, (byte)b.QoS),
+                a.NoLocal && b.NoLocal,
+                a.RetainAsPublished || b.RetainAsPublished,
+                ids);
         }
     }
 }
