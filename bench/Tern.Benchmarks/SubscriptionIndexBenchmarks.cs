@@ -15,8 +15,7 @@ public class SubscriptionIndexBenchmarks
 {
     private const int DistinctTopics = 100_000;
     private const int HotTopics = 1_000;
-    private readonly BrokerOptions _options = new();
-    private readonly BrokerStatistics _statistics = new(0);
+    private readonly MqttBroker _broker = new(new BrokerOptions());
     private SubscriptionIndex _index = null!;
     private string[] _topics = [];
     private Subscription[] _exact = [];
@@ -32,7 +31,7 @@ public class SubscriptionIndexBenchmarks
         var sessions = new MqttSession[1_000];
         for (var s = 0; s < sessions.Length; s++)
         {
-            sessions[s] = new MqttSession(string.Create(CultureInfo.InvariantCulture, $"s{s}"), _options, _statistics);
+            sessions[s] = new MqttSession(string.Create(CultureInfo.InvariantCulture, $"s{s}"), _broker);
         }
 
         for (var i = 0; i < 10_000; i++)
@@ -57,7 +56,7 @@ public class SubscriptionIndexBenchmarks
             _index.Match(_topics[k]);
         }
 
-        var other = new MqttSession("other", _options, _statistics);
+        var other = new MqttSession("other", _broker);
         _exact = new Subscription[64];
         _wildcard = new Subscription[64];
         for (var i = 0; i < _exact.Length; i++)
@@ -73,7 +72,7 @@ public class SubscriptionIndexBenchmarks
     {
         Setup();
         _stop = false;
-        var churner = new MqttSession("churner", _options, _statistics);
+        var churner = new MqttSession("churner", _broker);
         _churn = new Thread(() =>
         {
             var n = 0;
