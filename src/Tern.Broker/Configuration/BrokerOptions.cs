@@ -21,6 +21,7 @@ public sealed class BrokerOptions
     /// <summary>
     /// The hard bound of an online session's queue under <see cref="SlowSubscriberPolicy.SlowPublishers"/>:
     /// room for the windows of the publishers being slowed; only a client without a window gets past it.
+    /// Never below <see cref="MaxQueuedMessages"/>.
     /// </summary>
     public int MaxQueuedMessagesOnline { get; set; } = 20_000;
 
@@ -140,7 +141,7 @@ public sealed class BrokerOptions
         Require(MaxInflight is >= 1 and <= 65535, nameof(MaxInflight), "must be between 1 and 65535");
         Require(MaxSessions >= 0, nameof(MaxSessions), "must be 0 (no limit) or more");
         Require(MaxQueuedMessages >= 0, nameof(MaxQueuedMessages), "must be 0 or more");
-        Require(MaxQueuedMessagesOnline >= MaxQueuedMessages, nameof(MaxQueuedMessagesOnline), "must be Broker:MaxQueuedMessages or more");
+        Require(MaxQueuedMessagesOnline >= 0, nameof(MaxQueuedMessagesOnline), "must be 0 or more");
         Require(MaxQueuedBytes >= 1024, nameof(MaxQueuedBytes), "must be 1024 or more");
         Require(MaxQueuedQoS0Messages >= 1, nameof(MaxQueuedQoS0Messages), "must be 1 or more");
         Require(MaxPacketSize is >= 64 and <= 268_435_460, nameof(MaxPacketSize), "must be between 64 and 268435460 (256 MiB + header)");

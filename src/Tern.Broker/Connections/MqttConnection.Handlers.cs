@@ -97,12 +97,14 @@ internal sealed partial class MqttConnection
 
         var message = new ApplicationMessage(topic, publish.Payload, publish.QoS, publish.Retain, properties, ClientId, _broker.NowMs);
         _quotaDropped = false;
+        _deliveredAny = false;
         var matched = _broker.Route(message, publish.QoS == MqttQoS.AtMostOnce ? null : this);
         if (publish.QoS != MqttQoS.AtMostOnce)
         {
-            if (_quotaDropped && IsV5)
+            if (_quotaDropped && !_deliveredAny && IsV5)
             {
-                Acknowledge(publish, ReasonCode.QuotaExceeded, "a subscriber's queue is full");
+                // Every matching session's queue was full: accepted by nobody (counted as queue_full).
+                Acknowledge(publish, ReasonCode.QuotaExceeded, "every matching subscriber's queue is full");
             }
             else
             {

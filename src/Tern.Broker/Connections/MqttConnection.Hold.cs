@@ -13,8 +13,10 @@ internal sealed partial class MqttConnection
 {
     private HoldState? _hold;
 
-    // Set while routing one PUBLISH: a session's full queue dropped it (MQTT 5 PUBACK 0x97).
+    // Set while routing one PUBLISH: a session's full queue dropped it, and whether any session took it
+    // (dropped by every one, MQTT 5 gets PUBACK 0x97: accepted by nobody).
     private bool _quotaDropped;
+    private bool _deliveredAny;
 
     /// <summary>Acknowledgements held back right now (tests, admin views).</summary>
     internal int HeldAcknowledgements
@@ -83,6 +85,9 @@ internal sealed partial class MqttConnection
 
     /// <summary>A session's full queue dropped the message being routed.</summary>
     internal void NoteQuotaDrop() => _quotaDropped = true;
+
+    /// <summary>A session took the message being routed.</summary>
+    internal void NoteDelivered() => _deliveredAny = true;
 
     /// <summary>Sends a PUBACK/PUBREC now, or holds it behind the others while a session asks this publisher to wait.</summary>
     private void SendPublishAck(MqttPacket ack)

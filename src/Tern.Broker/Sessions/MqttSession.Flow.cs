@@ -88,7 +88,7 @@ internal sealed partial class MqttSession
     {
         var size = Size(delivery);
         var slowPublishers = online && _options.SlowSubscriberPolicy == SlowSubscriberPolicy.SlowPublishers;
-        var countLimit = slowPublishers ? _options.MaxQueuedMessagesOnline : _options.MaxQueuedMessages;
+        var countLimit = slowPublishers ? Math.Max(_options.MaxQueuedMessagesOnline, _options.MaxQueuedMessages) : _options.MaxQueuedMessages;
         if (QueueCount >= countLimit || _queuedBytes + size > _options.MaxQueuedBytes)
         {
             if (_options.QueueFullPolicy == QueueFullPolicy.DropNewest || QueueCount == 0)
@@ -106,6 +106,7 @@ internal sealed partial class MqttSession
 
         (_queue ??= new()).Enqueue(delivery);
         _queuedBytes += size;
+        publisher?.NoteDelivered();
         if (slowPublishers && publisher is not null && delivery.Message.QoS != MqttQoS.AtMostOnce && QueueCount >= _options.MaxQueuedMessages)
         {
             // Registered under this session's lock, so a relief that follows cannot be missed.

@@ -199,6 +199,7 @@ internal sealed partial class MqttSession
             if (connection is not null)
             {
                 connection.SendQoS0(delivery);
+                publisher?.NoteDelivered();
                 return false;
             }
 
@@ -221,12 +222,14 @@ internal sealed partial class MqttSession
             if (connection is not null && delivery.QoS == MqttQoS.AtMostOnce)
             {
                 connection.SendQoS0(delivery);
+                publisher?.NoteDelivered();
                 return false;
             }
 
             if (connection is not null && QueueCount == 0 && InflightCount < _inflightLimit)
             {
                 SendInflight(connection, delivery);
+                publisher?.NoteDelivered();
                 return false;
             }
 
