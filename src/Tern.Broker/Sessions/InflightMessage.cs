@@ -17,4 +17,7 @@ internal sealed class InflightMessage(Delivery delivery)
 
     /// <summary>QoS 2: PUBREC arrived and PUBREL was sent; only PUBCOMP is awaited.</summary>
     public bool Released { get; set; }
+
+    /// <summary>Sent on an earlier connection and not yet again on the current one (its window was full).</summary>
+    public bool Unsent { get; set; }
 }

@@ -1,30 +1,36 @@
+using Tern.Protocol;
+
 namespace Tern.Broker;
 
 internal sealed partial class MqttSession
 {
     /// <summary>
-    /// Takes out the QoS 1/2 messages that reached this session through a shared subscription and
-    /// are not yet acknowledged, so the group can give them to another member (the member left).
+    /// Takes out the messages that reached this session through a shared subscription and were not
+    /// sent yet, so the group can give them to another member (the member went offline). Messages
+    /// already sent stay: the member gets them again, with their packet ids, when it reconnects.
     /// </summary>
     public List<Delivery>? TakeSharedDeliveries()
     {
         lock (_sync)
         {
-            return TakeSharedDeliveriesLocked();
+            return TakeSharedDeliveriesLocked(sessionEnds: false);
         }
     }
 
-    private List<Delivery>? TakeSharedDeliveriesLocked()
+    /// <summary>
+    /// With <paramref name="sessionEnds"/>, in-flight QoS 1 messages too (another member should get
+    /// them, spec 4.8.2); never an in-flight QoS 2 message, which no other member may get [MQTT-4.8.2-5].
+    /// </summary>
+    private List<Delivery>? TakeSharedDeliveriesLocked(bool sessionEnds)
     {
         {
             List<Delivery>? taken = null;
             List<ushort>? ids = null;
-            if (_inflight is not null)
+            if (_inflight is not null && sessionEnds)
             {
                 foreach (var (id, message) in _inflight)
                 {
-                    // A released QoS 2 message was received by the client; only PUBCOMP is missing.
-                    if (message.Delivery.Group is not null && !message.Released)
+                    if (message.Delivery.Group is not null && message.Delivery.QoS == MqttQoS.AtLeastOnce)
                     {
                         (taken ??= []).Add(message.Delivery);
                         (ids ??= []).Add(id);
@@ -33,7 +39,8 @@ internal sealed partial class MqttSession
 
                 foreach (var id in ids ?? [])
                 {
-                    _inflight.Remove(id);
+                    _inflight.Remove(id, out var removed);
+                    _unsent -= removed!.Unsent ? 1 : 0;
                 }
             }
 
@@ -46,6 +53,7 @@ internal sealed partial class MqttSession
                     if (queued.Group is not null)
                     {
                         (taken ??= []).Add(queued);
+                        _queuedBytes -= Size(queued);
                     }
                     else
                     {

@@ -25,6 +25,9 @@ internal sealed partial class MqttSession
     private MqttConnection? _connection;
     private MqttConnection? _owner;
     private int _inflightLimit;
+
+    // In-flight messages of an earlier connection not yet resent on this one (see Attach).
+    private int _unsent;
     private ushort _lastPacketId;
 
     public MqttSession(string clientId, MqttBroker broker)
@@ -160,15 +163,21 @@ internal sealed partial class MqttSession
             connection.SendControl(connAck);
             if (_inflight is not null)
             {
+                // Resent up to the new connection's window (its receive maximum may be smaller than
+                // the last one's [MQTT-3.3.4-9]); the rest go as acknowledgements make room.
+                var sent = 0;
+                _unsent = 0;
                 foreach (var (id, message) in _inflight)
                 {
-                    if (message.Released)
+                    if (sent < inflightLimit)
                     {
-                        connection.SendControl(new PubRelPacket { PacketId = id });
+                        Resend(connection, id, message);
+                        sent++;
                     }
                     else
                     {
-                        connection.SendPublish(message.Delivery, id, dup: true);
+                        message.Unsent = true;
+                        _unsent++;
                     }
                 }
             }
@@ -315,6 +324,7 @@ internal sealed partial class MqttSession
             if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Delivery.QoS == MqttQoS.AtLeastOnce)
             {
                 _inflight.Remove(packetId);
+                _unsent -= message.Unsent ? 1 : 0;
                 PumpQueue(_connection);
                 relieved = TakeRelieved();
             }
@@ -332,8 +342,9 @@ internal sealed partial class MqttSession
         List<MqttConnection>? relieved = null;
         lock (_sync)
         {
-            if (_inflight is not null && _inflight.Remove(packetId))
+            if (_inflight is not null && _inflight.Remove(packetId, out var message))
             {
+                _unsent -= message.Unsent ? 1 : 0;
                 PumpQueue(_connection);
                 relieved = TakeRelieved();
             }
@@ -366,6 +377,7 @@ internal sealed partial class MqttSession
             if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Released)
             {
                 _inflight.Remove(packetId);
+                _unsent -= message.Unsent ? 1 : 0;
                 PumpQueue(_connection);
                 relieved = TakeRelieved();
             }
@@ -389,7 +401,7 @@ internal sealed partial class MqttSession
                 return null;
             }
 
-            var shared = TakeSharedDeliveriesLocked();
+            var shared = TakeSharedDeliveriesLocked(sessionEnds: true);
             var lost = QueueCount + InflightCount;
             if (lost > 0)
             {
@@ -409,6 +421,7 @@ internal sealed partial class MqttSession
             _subscriptions = null;
             _queue = null;
             _inflight = null;
+            _unsent = 0;
             _incomingQoS2 = null;
             _connection = null;
             _queuedBytes = 0;
@@ -423,8 +436,41 @@ internal sealed partial class MqttSession
 
     private int InflightCount => _inflight?.Count ?? 0;
 
+    private static void Resend(MqttConnection connection, ushort id, InflightMessage message)
+    {
+        message.Unsent = false;
+        if (message.Released)
+        {
+            connection.SendControl(new PubRelPacket { PacketId = id });
+        }
+        else
+        {
+            connection.SendPublish(message.Delivery, id, dup: true);
+        }
+    }
+
     private void PumpQueue(MqttConnection? connection)
     {
+        if (connection is not null && _unsent > 0 && _inflight is not null)
+        {
+            // In-flight messages of an earlier connection that did not fit this one's window yet.
+            var onWire = _inflight.Count - _unsent;
+            foreach (var (id, message) in _inflight)
+            {
+                if (onWire >= _inflightLimit || _unsent == 0)
+                {
+                    break;
+                }
+
+                if (message.Unsent)
+                {
+                    Resend(connection, id, message);
+                    _unsent--;
+                    onWire++;
+                }
+            }
+        }
+
         if (connection is null || _queue is null)
         {
             return;
