@@ -30,7 +30,8 @@ internal sealed partial class MqttSession
             {
                 foreach (var (id, message) in _inflight)
                 {
-                    if (message.Delivery.Group is not null && message.Delivery.QoS == MqttQoS.AtLeastOnce)
+                    // The message's own QoS: a QoS 2 message sent at QoS 1 to this member still goes to one member only.
+                    if (message.Delivery.Group is not null && message.Delivery.Message.QoS == MqttQoS.AtLeastOnce)
                     {
                         (taken ??= []).Add(message.Delivery);
                         (ids ??= []).Add(id);
