@@ -130,7 +130,7 @@ internal sealed partial class ModelActor
             cleanStart = !forceResume && _rng.Next(100) < (persistent ? 8 : 50);
         }
 
-        ushort? receiveMaximum = _context.KnownFailures && version == MqttProtocolVersion.V500 && _rng.Next(3) == 0 ? (ushort)_rng.Next(1, 6) : null;
+        ushort? receiveMaximum = _context.Exercises(KnownFailures.ReceiveMaximum) && version == MqttProtocolVersion.V500 && _rng.Next(3) == 0 ? (ushort)_rng.Next(1, 6) : null;
         var old = _current;
         bool? expect;
         lock (Model.Sync)
@@ -250,7 +250,7 @@ internal sealed partial class ModelActor
     /// A shared member's connection ends (abort, DISCONNECT, takeover) only when the known failures
     /// are exercised: the broker then hands its unacknowledged messages on wrongly (docs/reliability.md).
     /// </summary>
-    private bool MayDisconnect => Role == ActorRole.Plain || _context.KnownFailures;
+    private bool MayDisconnect => Role == ActorRole.Plain || _context.Exercises(KnownFailures.SharedMemberReconnects);
 
     private async Task UnsubscribeAsync(ModelLink link)
     {
@@ -307,7 +307,7 @@ internal sealed partial class ModelActor
             }
 
             id = NextPacketId(epoch, link);
-            var change = new SubscriptionChange(Model.Next(), qos);
+            var change = new SubscriptionChange(Model.Next(), qos, link.Id);
             epoch.Timeline(filter).Changes.Add(change);
             var request = new PendingRequest(filter, change, new TaskCompletionSource<MqttPacket>(TaskCreationOptions.RunContinuationsAsynchronously));
             link.Requests[id] = request;
