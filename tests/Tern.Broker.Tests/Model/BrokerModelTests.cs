@@ -11,15 +11,15 @@ namespace Tern.Broker.Tests.Model;
 /// </summary>
 public sealed class BrokerModelTests(ITestOutputHelper output)
 {
-    private const int DefaultOperations = 60;
+    private const int DefaultOperations = 100;
 
     [Fact]
     public Task AmpleBounds_EveryOwedDeliveryArrivesAndNothingIsDropped() =>
-        RunAsync(ModelConfig.Ample, nameof(AmpleBounds_EveryOwedDeliveryArrivesAndNothingIsDropped), [101, 102, 103]);
+        RunAsync(ModelConfig.Ample, nameof(AmpleBounds_EveryOwedDeliveryArrivesAndNothingIsDropped), [101, 102, 103, 104, 105, 106, 107, 108]);
 
     [Fact]
     public Task TightBounds_EveryMissingDeliveryIsCountedAsDropped() =>
-        RunAsync(ModelConfig.Tight, nameof(TightBounds_EveryMissingDeliveryIsCountedAsDropped), [201, 202, 203]);
+        RunAsync(ModelConfig.Tight, nameof(TightBounds_EveryMissingDeliveryIsCountedAsDropped), [201, 202, 203, 204, 205, 206, 207, 208]);
 
     private async Task RunAsync(ModelConfig config, string test, int[] defaultSeeds)
     {
@@ -30,10 +30,8 @@ public sealed class BrokerModelTests(ITestOutputHelper output)
         var seconds = Environment.GetEnvironmentVariable("TERN_MODEL_SECONDS");
 
         // The short default run leaves out the areas where the broker is known to fail today; a
-        // long run includes them. TERN_MODEL_KNOWN_FAILURES=1 or 0 decides either way.
-        var knownFailures = Environment.GetEnvironmentVariable("TERN_MODEL_KNOWN_FAILURES") is { Length: > 0 } known
-            ? known == "1"
-            : seconds is { Length: > 0 };
+        // long run includes them. TERN_MODEL_KNOWN_FAILURES (all, none, or area names) decides either way.
+        var knownFailures = KnownFailuresSetting.FromEnvironment(seconds is { Length: > 0 } ? KnownFailures.All : KnownFailures.None);
 
         if (replay is { Length: > 0 })
         {
@@ -62,7 +60,7 @@ public sealed class BrokerModelTests(ITestOutputHelper output)
         }
     }
 
-    private async Task RunSeedAsync(ModelConfig config, string test, int seed, int operations, bool knownFailures)
+    private async Task RunSeedAsync(ModelConfig config, string test, int seed, int operations, KnownFailures knownFailures)
     {
         var result = await ModelRun.RunAsync(config, seed, operations, knownFailures);
         output.WriteLine($"seed {seed}: {result.Summary}");
@@ -70,7 +68,7 @@ public sealed class BrokerModelTests(ITestOutputHelper output)
         {
             var replay = $"TERN_MODEL_SEED={seed}"
                 + (operations != DefaultOperations ? $" TERN_MODEL_OPERATIONS={operations}" : "")
-                + $" TERN_MODEL_KNOWN_FAILURES={(knownFailures ? 1 : 0)}"
+                + $" {KnownFailuresSetting.Variable}={KnownFailuresSetting.ToSetting(knownFailures)}"
                 + $" dotnet test tests/Tern.Broker.Tests/Tern.Broker.Tests.csproj -c Release --filter \"FullyQualifiedName~BrokerModelTests.{test}\"";
             Assert.Fail(result.Report(replay));
         }

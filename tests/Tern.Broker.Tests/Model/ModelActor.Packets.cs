@@ -23,7 +23,7 @@ internal sealed partial class ModelActor
             }
         }
 
-        if (link.ExpectClose && !_context.KnownFailures)
+        if (link.ExpectClose && !_context.Exercises(KnownFailures.OldConnectionAfterTakeover))
         {
             // A client that took its session over has given up on the old connection. (Still
             // handling it shows the broker acting on the old connection after the takeover: a known failure.)
@@ -140,6 +140,7 @@ internal sealed partial class ModelActor
                 if (!outgoing.Released)
                 {
                     outgoing.Message.Sends++;
+                    outgoing.Message.LastSend = Model.Next();
                 }
             }
 
@@ -158,7 +159,13 @@ internal sealed partial class ModelActor
             var stamp = Model.Next();
             if (link.Epoch is not { } epoch)
             {
-                Model.Violation($"{ClientId}: PUBLISH before CONNACK on #{link.Id}");
+                if (publish.QoS == MqttQoS.AtMostOnce && !_context.Exercises(KnownFailures.QoS0BeforeConnAck))
+                {
+                    Trace($"#{link.Id} ignored {RawDescribe(publish)} before CONNACK (known failure)", stamp);
+                    return;
+                }
+
+                Model.Violation($"{ClientId}: {RawDescribe(publish)} before CONNACK on #{link.Id}, the first packet must be CONNACK [MQTT-3.2.0-1]");
                 return;
             }
 
@@ -426,4 +433,7 @@ internal sealed partial class ModelActor
 
         Model.Progress.Pulse();
     }
+
+    private static string RawDescribe(PublishPacket publish) =>
+        $"PUBLISH '{publish.Topic}' q{(int)publish.QoS}{(publish.Dup ? " dup" : "")} id={publish.PacketId} payload '{System.Text.Encoding.UTF8.GetString(publish.Payload.Span)}'";
 }

@@ -100,6 +100,39 @@ internal static class ModelChecker
         CheckSharedCopies(model, violations);
     }
 
+    /// <summary>
+    /// [MQTT-3.3.1-6] a new subscription gets the retained message of every matching topic (3.1.1
+    /// [MQTT-3.8.4-3]: also when it replaces one). Checked where the model is sure: a topic that had
+    /// a retained message acknowledged before the SUBSCRIBE was written (retained messages are never
+    /// cleared here), on a connection that stayed open to the end, when nothing may be dropped.
+    /// Call under the model lock, after the fences. Returns how many retained copies were owed.
+    /// </summary>
+    public static int CheckRetainedOnSubscribe(ModelState model, List<string> violations)
+    {
+        var owed = 0;
+        var retained = model.Messages.Values.Where(m => m.Retain && m.Acked is not null).ToList();
+        foreach (var epoch in model.Epochs.Where(e => e.Actor.Role == ActorRole.Plain))
+        {
+            foreach (var timeline in epoch.Filters.Values.Where(t => !t.Shared))
+            {
+                foreach (var change in timeline.Changes.Where(c => c.QoS >= 0 && c.End != SubscriptionChange.Open && !model.ClosedConnections.Contains(c.Connection)))
+                {
+                    foreach (var topic in ModelTopics.Topics.Where(t => ModelTopics.Matches(timeline.TopicFilter, t)))
+                    {
+                        var stored = retained.FirstOrDefault(m => m.Topic == topic && m.Acked < change.Start);
+                        owed += stored is null ? 0 : 1;
+                        if (stored is not null && !epoch.Deliveries.Any(d => d.Retain && d.Connection == change.Connection && d.Stamp > change.Start && model.Messages[d.Message].Topic == topic))
+                        {
+                            violations.Add($"{epoch}: no retained message for '{topic}' after SUBSCRIBE '{timeline.Filter}' q{change.QoS} on #{change.Connection} @{change.Start}, though {stored} was stored before [MQTT-3.3.1-6]");
+                        }
+                    }
+                }
+            }
+        }
+
+        return owed;
+    }
+
     private static void CheckDeliveries(ModelState model, Epoch epoch, List<string> violations)
     {
         foreach (var delivery in epoch.Deliveries)
@@ -180,13 +213,16 @@ internal static class ModelChecker
     }
 
     /// <summary>
-    /// [MQTT-4.6.0-5] messages of one publisher on one topic arrive in the order they were published.
-    /// Redelivery after a reconnect may repeat messages, so only each message's first arrival counts.
+    /// [MQTT-4.6.0-6] messages of one publisher on one topic go out in the order the broker received
+    /// them. Redelivery after a reconnect may repeat messages, so only each message's first arrival
+    /// counts; and a message the publisher sent again (resumed session) may have been received again
+    /// after later ones, so it is out of order only if every PUBLISH of it was sent before the later
+    /// message's first.
     /// </summary>
     private static void CheckOrder(ModelState model, Epoch epoch, List<string> violations)
     {
         var seen = new HashSet<MsgId>();
-        var last = new Dictionary<(int Publisher, string Topic), DeliveryRecord>();
+        var earlier = new Dictionary<(int Publisher, string Topic), List<(DeliveryRecord Delivery, MessageRecord Message)>>();
         foreach (var delivery in epoch.Deliveries)
         {
             var message = model.Messages[delivery.Message];
@@ -196,12 +232,22 @@ internal static class ModelChecker
             }
 
             var key = (message.Id.Publisher, message.Topic);
-            if (last.TryGetValue(key, out var previous) && previous.Message.Seq > message.Id.Seq)
+            if (!earlier.TryGetValue(key, out var before))
             {
-                violations.Add($"{epoch} received {delivery} after {previous}: publisher {message.Id.Publisher} on '{message.Topic}' out of order");
+                before = [];
+                earlier[key] = before;
             }
 
-            last[key] = delivery;
+            foreach (var (previous, later) in before)
+            {
+                if (later.Id.Seq > message.Id.Seq && message.LastSend < later.FirstSend)
+                {
+                    violations.Add($"{epoch} received {delivery} after {previous}: publisher {message.Id.Publisher} on '{message.Topic}' out of order ({message}; {later})");
+                    break;
+                }
+            }
+
+            before.Add((delivery, message));
         }
     }
 

@@ -1,7 +1,7 @@
 namespace Tern.Broker.Tests.Model;
 
 /// <summary>What every actor of one run shares: the model, the broker's port and its in-flight window.</summary>
-internal sealed class ModelContext(ModelState model, int port, int maxInflight, bool knownFailures)
+internal sealed class ModelContext(ModelState model, int port, int maxInflight, KnownFailures knownFailures)
 {
     public ModelState Model { get; } = model;
 
@@ -10,12 +10,10 @@ internal sealed class ModelContext(ModelState model, int port, int maxInflight, 
     /// <summary>Broker:MaxInflight of the run: the most unacknowledged PUBLISHes the broker may send a client.</summary>
     public int MaxInflight { get; } = maxInflight;
 
-    /// <summary>
-    /// Also exercise the areas where the broker is known to break a promise today (see
-    /// docs/reliability.md): MQTT 5 receive maximum changing between connections of one session,
-    /// and shared subscriptions at QoS 2, unsubscribed, or whose members start clean.
-    /// </summary>
-    public bool KnownFailures { get; } = knownFailures;
+    /// <summary>The areas where the broker is known to break a promise today that this run exercises anyway.</summary>
+    public KnownFailures KnownFailures { get; } = knownFailures;
+
+    public bool Exercises(KnownFailures area) => (KnownFailures & area) != 0;
 
     /// <summary>Every PUBLISH received and acknowledgement sent goes into the trace too (TERN_MODEL_TRACE_PACKETS=1).</summary>
     public bool TracePackets { get; } = Environment.GetEnvironmentVariable("TERN_MODEL_TRACE_PACKETS") == "1";

@@ -49,6 +49,9 @@ internal sealed class MessageRecord(MsgId id, string topic, MqttQoS qos, bool re
     /// <summary>PUBLISH packets sent for it: more than one when a resumed session resent it (a QoS 1 message may then be routed twice).</summary>
     public int Sends { get; set; } = 1;
 
+    /// <summary>Stamp taken before its last PUBLISH was written (the first, or a resend).</summary>
+    public long LastSend { get; set; } = firstSend;
+
     /// <summary>Stamp of the acknowledgement; null while not acknowledged (never, for QoS 0).</summary>
     public long? Acked { get; set; }
 
@@ -62,7 +65,7 @@ internal sealed class MessageRecord(MsgId id, string topic, MqttQoS qos, bool re
 /// whose answer never came (the connection was closed under it) stays open for ever: the broker may
 /// apply it late, so it keeps the filter uncertain from then on.
 /// </summary>
-internal sealed class SubscriptionChange(long start, int qos)
+internal sealed class SubscriptionChange(long start, int qos, int connection)
 {
     public const long Open = long.MaxValue;
 
@@ -72,6 +75,9 @@ internal sealed class SubscriptionChange(long start, int qos)
 
     /// <summary>Granted QoS after the change; -1 for "not subscribed".</summary>
     public int QoS { get; } = qos;
+
+    /// <summary>The connection the packet was written on.</summary>
+    public int Connection { get; } = connection;
 
     public override string ToString() =>
         $"{(QoS < 0 ? "unsub" : "sub q" + QoS.ToString(CultureInfo.InvariantCulture))} [{Start}..{(End == Open ? "open" : End.ToString(CultureInfo.InvariantCulture))}]";

@@ -38,7 +38,7 @@ internal static class ModelRun
 {
     private const int TraceLines = 150;
 
-    public static async Task<ModelRunResult> RunAsync(ModelConfig config, int seed, int operationsPerActor, bool knownFailures)
+    public static async Task<ModelRunResult> RunAsync(ModelConfig config, int seed, int operationsPerActor, KnownFailures knownFailures)
     {
         var stopwatch = Stopwatch.StartNew();
         var rng = new Random(seed);
@@ -47,7 +47,7 @@ internal static class ModelRun
         var context = new ModelContext(model, broker.Port, config.MaxInflight, knownFailures);
         var actors = CreateActors(context, rng);
         model.Trace.Add(model.Next(), $"seed {seed}: {actors.Count(a => a.Role == ActorRole.Plain)} plain and {actors.Count(a => a.Role == ActorRole.Shared)} shared clients, "
-            + $"{operationsPerActor} operations each; shared: {string.Join(", ", actors.Where(a => a.Role == ActorRole.Shared).Select(a => $"{a.ClientId} in '{a.SharedFilter}'"))}");
+            + $"{operationsPerActor} operations each, known failures exercised: {KnownFailuresSetting.ToSetting(knownFailures)}; shared: {string.Join(", ", actors.Where(a => a.Role == ActorRole.Shared).Select(a => $"{a.ClientId} in '{a.SharedFilter}'"))}");
 
         try
         {
@@ -67,11 +67,13 @@ internal static class ModelRun
 
             var violations = new List<string>(model.Violations);
             string summary;
+            var retainedOwed = 0;
             lock (model.Sync)
             {
                 ModelChecker.CheckSafety(model, violations);
                 if (config.ForbidDrops)
                 {
+                    retainedOwed = ModelChecker.CheckRetainedOnSubscribe(model, violations);
                     violations.AddRange(missing.Take(5).Select(m => ModelChecker.Describe(model, m)));
                     if (missing.Count > 5)
                     {
@@ -95,7 +97,7 @@ internal static class ModelRun
                 var delivered = model.Epochs.Sum(e => e.Deliveries.Count);
                 summary = string.Create(CultureInfo.InvariantCulture,
                     $"{published} messages published ({model.Messages.Values.Count(m => m.Acked is not null && m.Id.Publisher != MsgId.FencePublisher)} acknowledged), "
-                    + $"{delivered} deliveries to {model.Epochs.Count} session incarnations, {owed.Count} owed at the end, {missing.Count} missing, "
+                    + $"{delivered} deliveries to {model.Epochs.Count} session incarnations, {owed.Count} owed at the end, {missing.Count} missing, {retainedOwed} retained copies owed on subscribe, "
                     + $"{dropped} dropped by the broker, {model.ClosedConnections.Count} connections closed, {stopwatch.Elapsed.TotalSeconds:0.0} s");
             }
 
