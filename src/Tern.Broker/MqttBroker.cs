@@ -99,6 +99,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// <summary>The broker's monotonic clock in milliseconds (see <see cref="BrokerClock"/>).</summary>
     internal long NowMs => BrokerClock.Milliseconds(Time);
 
+    /// <summary><see cref="BrokerOptions.MaxAckHoldSeconds"/> in milliseconds.</summary>
+    internal long MaxAckHoldMs => (long)(Options.MaxAckHoldSeconds * 1000);
+
     internal SessionManager Sessions { get; }
 
     internal SubscriptionIndex Index { get; }

@@ -31,6 +31,13 @@ public sealed class BrokerOptions
     /// <summary>What a full queue drops: the message arriving (<c>DropNewest</c>) or the oldest queued (<c>DropOldest</c>).</summary>
     public QueueFullPolicy QueueFullPolicy { get; set; } = QueueFullPolicy.DropNewest;
 
+    /// <summary>
+    /// Longest a slowed publisher's acknowledgements are held; then they go out anyway (and the queue's
+    /// hard bound applies). Bounds the wait of a client that will not read its own deliveries until
+    /// its publish is acknowledged. 0 holds them as long as the subscriber is behind.
+    /// </summary>
+    public double MaxAckHoldSeconds { get; set; } = 5;
+
     /// <summary>What an online subscriber that falls behind costs: its publishers are slowed (default), or its messages dropped.</summary>
     public SlowSubscriberPolicy SlowSubscriberPolicy { get; set; } = SlowSubscriberPolicy.SlowPublishers;
 
@@ -146,6 +153,7 @@ public sealed class BrokerOptions
         Require(MaxQueuedQoS0Messages >= 1, nameof(MaxQueuedQoS0Messages), "must be 1 or more");
         Require(MaxPacketSize is >= 64 and <= 268_435_460, nameof(MaxPacketSize), "must be between 64 and 268435460 (256 MiB + header)");
         Require(ConnectTimeoutSeconds > 0, nameof(ConnectTimeoutSeconds), "must be more than 0");
+        Require(MaxAckHoldSeconds >= 0, nameof(MaxAckHoldSeconds), "must be 0 (no limit) or more");
         Require(WriteTimeoutSeconds >= 0, nameof(WriteTimeoutSeconds), "must be 0 (off) or more");
         Require(SysIntervalSeconds >= 0, nameof(SysIntervalSeconds), "must be 0 (off) or more");
         Require(MaxRetainedMessages >= 0, nameof(MaxRetainedMessages), "must be 0 or more");

@@ -48,6 +48,7 @@ internal sealed partial class MqttConnection
             if (hold.WaitingOn.Count == 0 && hold.Acks.Count == 0)
             {
                 hold.TimesSlowed++;
+                hold.HeldSince = _broker.NowMs;
             }
 
             hold.WaitingOn.Add(session);
@@ -71,6 +72,39 @@ internal sealed partial class MqttConnection
             {
                 release = [.. hold.Acks];
                 hold.Acks.Clear();
+            }
+        }
+
+        if (release is not null)
+        {
+            foreach (var ack in release)
+            {
+                SendControl(ack);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Timer: acknowledgements held longer than <paramref name="limitMs"/> go out anyway. A client that
+    /// will not take its own deliveries until its publish is acknowledged (a handler that publishes and
+    /// waits) would otherwise wait for ever on its own queue; this bounds it to a slowdown.
+    /// </summary>
+    internal void ReleaseHeldAcknowledgements(long now, long limitMs)
+    {
+        var hold = Volatile.Read(ref _hold);
+        if (hold is null || limitMs <= 0)
+        {
+            return;
+        }
+
+        List<MqttPacket>? release = null;
+        lock (hold)
+        {
+            if (hold.Acks.Count > 0 && now - hold.HeldSince > limitMs)
+            {
+                release = [.. hold.Acks];
+                hold.Acks.Clear();
+                hold.WaitingOn.Clear();
             }
         }
 
@@ -132,5 +166,6 @@ internal sealed partial class MqttConnection
         public readonly HashSet<MqttSession> WaitingOn = new(ReferenceEqualityComparer.Instance);
         public readonly Queue<MqttPacket> Acks = new();
         public long TimesSlowed;
+        public long HeldSince;
     }
 }

@@ -218,6 +218,14 @@ internal sealed partial class MqttConnection
             throw MqttProtocolException.ProtocolError($"{packet.Type} during enhanced authentication");
         }
 
+        if (_session is { } owned && !ReferenceEquals(owned.Owner, this) && packet is not DisconnectPacket)
+        {
+            // Taken over while this read was in progress: the session is the new connection's now,
+            // and a late acknowledgement here would be answered on the wrong connection.
+            _closeReason ??= "session taken over by a new connection";
+            return false;
+        }
+
         switch (packet)
         {
             case PublishPacket publish:

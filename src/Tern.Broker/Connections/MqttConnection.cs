@@ -142,6 +142,7 @@ internal sealed partial class MqttConnection
             return;
         }
 
+        ReleaseHeldAcknowledgements(now, _broker.MaxAckHoldMs);
         var stalledSince = Volatile.Read(ref _flushStalledSince);
         if (writeTimeoutMs > 0 && stalledSince != 0 && now - stalledSince > writeTimeoutMs)
         {

@@ -158,9 +158,11 @@ internal sealed partial class MqttSession
                 return false;
             }
 
-            _connection = connection;
+            // CONNACK is queued before the connection can receive anything: a QoS 0 delivery reads
+            // _connection without the lock [MQTT-3.2.0-1].
             _inflightLimit = inflightLimit;
             connection.SendControl(connAck);
+            Volatile.Write(ref _connection, connection);
             if (_inflight is not null)
             {
                 // Resent up to the new connection's window (its receive maximum may be smaller than

@@ -329,7 +329,13 @@ internal sealed partial class ModelActor
                     if ((byte)rec.ReasonCode >= 0x80)
                     {
                         epoch.Outbox.Remove(rec.PacketId);
-                        Model.Violation($"{ClientId}: {o.Message} refused with PUBREC 0x{(byte)rec.ReasonCode:X2}");
+
+                        // 0x97: every matching session's queue was full; not accepted, so not owed (and counted as a drop).
+                        if (rec.ReasonCode != ReasonCode.QuotaExceeded)
+                        {
+                            Model.Violation($"{ClientId}: {o.Message} refused with PUBREC 0x{(byte)rec.ReasonCode:X2}");
+                        }
+
                         o.Done.TrySetResult();
                         break;
                     }
@@ -358,8 +364,12 @@ internal sealed partial class ModelActor
 
     private void Acknowledged(Outgoing outgoing, long stamp, byte reasonCode)
     {
-        // 0x10 (no matching subscribers) is a success: the message was accepted.
-        if (reasonCode >= 0x80)
+        // 0x10 (no matching subscribers) is a success: the message was accepted. 0x97: every matching
+        // session's queue was full, so it was accepted by nobody: not owed, and counted as a drop.
+        if (reasonCode == (byte)ReasonCode.QuotaExceeded)
+        {
+        }
+        else if (reasonCode >= 0x80)
         {
             Model.Violation($"{ClientId}: {outgoing.Message} refused with 0x{reasonCode:X2}");
         }

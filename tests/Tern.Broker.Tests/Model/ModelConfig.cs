@@ -24,6 +24,10 @@ internal sealed record ModelConfig(string Name, bool ForbidDrops, IReadOnlyDicti
     {
         ["Broker:MaxQueuedMessages"] = "5",
         ["Broker:MaxInflight"] = "2",
+
+        // Publishers are slowed past 5 queued (the default policy); the model's clients hold their own
+        // acknowledgements at times, so a bounded hold keeps their publishes moving.
+        ["Broker:MaxAckHoldSeconds"] = "1",
     }, 2);
 
     /// <summary>Broker settings with the shared subscription strategy the seed picked.</summary>
