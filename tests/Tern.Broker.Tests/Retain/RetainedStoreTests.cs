@@ -106,6 +106,27 @@ public sealed class RetainedStoreTests
         Assert.False(new RetainedStore(0).Set(Message("t")));
     }
 
+    [Fact]
+    public void A_level_with_many_topics_below_it_finds_each_of_them()
+    {
+        var store = new RetainedStore(1000);
+        for (var i = 0; i < 40; i++)
+        {
+            Assert.True(store.Set(Message($"many/{i}/x")));
+        }
+
+        for (var i = 0; i < 40; i += 3)
+        {
+            Assert.True(store.Set(Message($"many/{i}/x", "")));
+        }
+
+        var left = Enumerable.Range(0, 40).Where(i => i % 3 != 0).Select(i => $"many/{i}/x").ToArray();
+        Assert.Equal(Sorted(left), Sorted(store.Match("many/+/x").Select(m => m.Topic)));
+        Assert.Equal(Sorted(left), Sorted(store.Match("many/#").Select(m => m.Topic)));
+        Assert.Empty(store.Match("many/3/x"));
+        Assert.Single(store.Match("many/4/x"));
+    }
+
     [Theory]
     [InlineData(424242)]
     [InlineData(0)] // a new seed each run

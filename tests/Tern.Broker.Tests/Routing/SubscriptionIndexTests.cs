@@ -101,6 +101,30 @@ public sealed class SubscriptionIndexTests
     }
 
     [Fact]
+    public void A_level_with_many_filters_below_it_matches_each_of_them()
+    {
+        var index = new SubscriptionIndex();
+        var sessions = Enumerable.Range(0, 40).Select(i => NewSession("s" + i)).ToArray();
+        for (var i = 0; i < 40; i++)
+        {
+            index.Add(Sub(sessions[i], $"many/{i}/+"));
+        }
+
+        for (var i = 0; i < 40; i += 3)
+        {
+            Assert.True(index.Remove(sessions[i], $"many/{i}/+"));
+        }
+
+        for (var i = 0; i < 40; i++)
+        {
+            var targets = index.Match($"many/{i}/x").Targets;
+            Assert.Equal(i % 3 == 0 ? 0 : 1, targets.Length);
+        }
+
+        Assert.Equal(26, index.Count);
+    }
+
+    [Fact]
     public void Resubscribing_replaces_the_options_and_counts_once()
     {
         var index = new SubscriptionIndex();
