@@ -1,9 +1,11 @@
 using Tern.Broker;
+using Tern.Broker.Tests.Routing;
 using Tern.Protocol;
 
 namespace Tern.Broker.Tests.Retain;
 
 /// <summary>RetainedStore on its own: which retained messages a filter finds, the limit, threads.</summary>
+[Collection(StressCollection.Name)]
 public sealed class RetainedStoreTests
 {
     private static readonly string[] Topics =

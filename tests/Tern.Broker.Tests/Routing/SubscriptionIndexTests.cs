@@ -3,6 +3,7 @@ using Tern.Protocol;
 
 namespace Tern.Broker.Tests.Routing;
 
+[Collection(StressCollection.Name)]
 public sealed class SubscriptionIndexTests
 {
     private readonly BrokerOptions _options = new();
