@@ -5,8 +5,8 @@ namespace Tern.Broker;
 
 /// <summary>
 /// Match results by topic name: a fixed array of 4-way sets (<see cref="Capacity"/> entries), read
-/// and filled without a lock. A full set replaces an entry not hit since the set was last filled
-/// (a clock per set), so a bound never costs more than one entry. A change of filter F removes
+/// without a lock. A full set replaces the entry its clock hand finds not hit since the hand last
+/// passed, so a bound never costs more than one entry. A change of filter F removes
 /// only the entries F matches: one set for a filter without wildcards, a pass over the array for
 /// one with wildcards (bounded by <see cref="Capacity"/>, like nats-server's sublist). That pass
 /// reads a parallel array of <see cref="TopicSignature"/>s, 64 KiB in order, and looks at an entry

@@ -99,7 +99,10 @@ internal sealed partial class SubscriptionIndex
     }
 
     /// <summary>Sessions and shared groups subscribed to <paramref name="topic"/>, one entry per session.</summary>
-    /// <remarks>Allocates nothing when the topic is cached, or when one trie node holds all its subscribers.</remarks>
+    /// <remarks>
+    /// Allocates nothing when the topic is cached. A miss allocates its cache entry, and a new result
+    /// only when several trie nodes match (one node's result is shared as it is).
+    /// </remarks>
     public MatchResult Match(string topic)
     {
         var hash = MatchCache.Hash(topic);

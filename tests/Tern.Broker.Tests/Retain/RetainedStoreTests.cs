@@ -1,9 +1,11 @@
 using Tern.Broker;
+using Tern.Broker.Tests.Routing;
 using Tern.Protocol;
 
 namespace Tern.Broker.Tests.Retain;
 
 /// <summary>RetainedStore on its own: which retained messages a filter finds, the limit, threads.</summary>
+[Collection(StressCollection.Name)]
 public sealed class RetainedStoreTests
 {
     private static readonly string[] Topics =
@@ -104,6 +106,27 @@ public sealed class RetainedStoreTests
         Assert.True(store.Set(Message("t/3")));
         Assert.Equal(["t/2", "t/3"], Sorted(store.Match("t/#").Select(m => m.Topic)));
         Assert.False(new RetainedStore(0).Set(Message("t")));
+    }
+
+    [Fact]
+    public void A_level_with_many_topics_below_it_finds_each_of_them()
+    {
+        var store = new RetainedStore(1000);
+        for (var i = 0; i < 40; i++)
+        {
+            Assert.True(store.Set(Message($"many/{i}/x")));
+        }
+
+        for (var i = 0; i < 40; i += 3)
+        {
+            Assert.True(store.Set(Message($"many/{i}/x", "")));
+        }
+
+        var left = Enumerable.Range(0, 40).Where(i => i % 3 != 0).Select(i => $"many/{i}/x").ToArray();
+        Assert.Equal(Sorted(left), Sorted(store.Match("many/+/x").Select(m => m.Topic)));
+        Assert.Equal(Sorted(left), Sorted(store.Match("many/#").Select(m => m.Topic)));
+        Assert.Empty(store.Match("many/3/x"));
+        Assert.Single(store.Match("many/4/x"));
     }
 
     [Theory]

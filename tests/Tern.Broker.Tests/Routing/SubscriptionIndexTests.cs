@@ -3,6 +3,7 @@ using Tern.Protocol;
 
 namespace Tern.Broker.Tests.Routing;
 
+[Collection(StressCollection.Name)]
 public sealed class SubscriptionIndexTests
 {
     private readonly MqttBroker _broker = new(new BrokerOptions());
@@ -97,6 +98,30 @@ public sealed class SubscriptionIndexTests
         Assert.True(index.Remove(two, "$share/g/s/+"));
         Assert.Empty(index.Match("s/1").Groups);
         Assert.Equal(0, index.Count);
+    }
+
+    [Fact]
+    public void A_level_with_many_filters_below_it_matches_each_of_them()
+    {
+        var index = new SubscriptionIndex();
+        var sessions = Enumerable.Range(0, 40).Select(i => NewSession("s" + i)).ToArray();
+        for (var i = 0; i < 40; i++)
+        {
+            index.Add(Sub(sessions[i], $"many/{i}/+"));
+        }
+
+        for (var i = 0; i < 40; i += 3)
+        {
+            Assert.True(index.Remove(sessions[i], $"many/{i}/+"));
+        }
+
+        for (var i = 0; i < 40; i++)
+        {
+            var targets = index.Match($"many/{i}/x").Targets;
+            Assert.Equal(i % 3 == 0 ? 0 : 1, targets.Length);
+        }
+
+        Assert.Equal(26, index.Count);
     }
 
     [Fact]
