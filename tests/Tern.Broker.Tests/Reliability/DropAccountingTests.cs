@@ -60,4 +60,66 @@ public sealed class DropAccountingTests
         Assert.Equal(session.Dropped(DropReason.QoS0QueueFull), broker.Server.Broker.Statistics.Dropped(DropReason.QoS0QueueFull));
         Assert.Equal(session.DroppedTotal, broker.Server.Broker.Statistics.MessagesDropped);
     }
+
+    [Fact]
+    public async Task A_large_retained_set_on_a_wildcard_subscribe_arrives_whole_paced_by_the_window()
+    {
+        // Far more retained messages than the queue holds: before, what did not fit was dropped.
+        await using var broker = await TestBroker.StartAsync(new Dictionary<string, string?> { ["Broker:MaxQueuedMessages"] = "5", ["Broker:MaxInflight"] = "2" });
+        var root = TestIds.Topic();
+        await using (var publisher = await broker.ConnectAsync(TestIds.Client("pub")))
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                await publisher.PublishAsync($"{root}/{i}", $"v{i}", MqttQoS.AtLeastOnce, retain: true);
+            }
+        }
+
+        await using var subscriber = await broker.ConnectAsync(TestIds.Client("sub"));
+        await subscriber.SubscribeGrantedAsync(root + "/#", MqttQoS.AtLeastOnce);
+        var topics = new HashSet<string>();
+        for (var i = 0; i < 200; i++)
+        {
+            var message = await subscriber.ReceivePublishAsync();
+            Assert.True(message.Retain);
+            topics.Add(message.Topic);
+        }
+
+        Assert.Equal(200, topics.Count);
+        Assert.Equal(0, broker.Server.Broker.Statistics.MessagesDropped);
+    }
+
+    [Fact]
+    public async Task An_offline_queue_is_bounded_in_bytes_too()
+    {
+        // Room for four messages (payload and topic), not five.
+        var topic = TestIds.Topic();
+        var bound = (4 * (1000 + System.Text.Encoding.UTF8.GetByteCount(topic))) + 100;
+        await using var broker = await TestBroker.StartAsync(new Dictionary<string, string?> { ["Broker:MaxQueuedBytes"] = bound.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        var id = TestIds.Client("away");
+        await using (var away = await broker.ConnectAsync(id, cleanSession: false))
+        {
+            await away.SubscribeGrantedAsync(topic, MqttQoS.AtLeastOnce);
+            await away.DisconnectAsync();
+        }
+
+        await TestWait.UntilAsync(() => broker.Server.Broker.ConnectedClients == 0, "the session went offline");
+        await using var publisher = await broker.ConnectAsync(TestIds.Client("pub"));
+        var payload = new byte[1000];
+        for (var i = 0; i < 10; i++)
+        {
+            await publisher.PublishAsync(topic, payload, MqttQoS.AtLeastOnce);
+        }
+
+        // Four fit; the other six are dropped and counted.
+        Assert.Equal(6, broker.Server.Broker.Statistics.Dropped(DropReason.QueueFull));
+        await using var back = await broker.OpenRawAsync();
+        Assert.True((await back.ConnectAsync(id, cleanSession: false)).SessionPresent);
+        for (var i = 0; i < 4; i++)
+        {
+            await back.ReceivePublishAsync();
+        }
+
+        await back.ExpectNoPacketAsync();
+    }
 }
