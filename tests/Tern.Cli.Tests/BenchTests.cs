@@ -99,7 +99,9 @@ public sealed class BenchTests
     [Fact]
     public async Task Pubsub_CountsOnlyItsOwnMessages_NotARetainedOneNorAnotherRunsOrClientsMessages()
     {
-        await using var broker = await TernBroker.StartAsync();
+        // The foreign publisher's messages share the subscribers' QoS 0 queues, outside the run's
+        // closed loop: a queue that holds them all keeps this test about counting, not about bounds.
+        await using var broker = await TernBroker.StartAsync(settings: new Dictionary<string, string?> { ["Broker:MaxQueuedQoS0Messages"] = "1000000" });
         var (retained, retainer) = await TernProcess.RunAsync(["pub", "-h", "127.0.0.1", "-p", Port(broker), "-t", "bench/kept", "-m", "stored before the run", "-r", "-q", "1"]);
         await retainer.DisposeAsync();
         Assert.Equal(0, retained);
