@@ -94,6 +94,17 @@ public sealed class TestBroker : IAsyncDisposable
         return client;
     }
 
+    /// <summary>
+    /// Leaves a persistent session (MQTT 3.1.1, clean session 0) subscribed to <paramref name="filter"/>
+    /// and disconnected: what an offline device looks like to the broker.
+    /// </summary>
+    public async Task LeaveOfflineAsync(string clientId, string filter, Tern.Protocol.MqttQoS qos = Tern.Protocol.MqttQoS.AtLeastOnce)
+    {
+        await using var client = await ConnectAsync(clientId, cleanSession: false).ConfigureAwait(false);
+        await client.SubscribeGrantedAsync(filter, qos).ConfigureAwait(false);
+        await client.DisconnectAsync().ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
         try

@@ -97,11 +97,7 @@ public sealed class DropAccountingTests
         var bound = (4 * (1000 + System.Text.Encoding.UTF8.GetByteCount(topic))) + 100;
         await using var broker = await TestBroker.StartAsync(new Dictionary<string, string?> { ["Broker:MaxQueuedBytes"] = bound.ToString(System.Globalization.CultureInfo.InvariantCulture) });
         var id = TestIds.Client("away");
-        await using (var away = await broker.ConnectAsync(id, cleanSession: false))
-        {
-            await away.SubscribeGrantedAsync(topic, MqttQoS.AtLeastOnce);
-            await away.DisconnectAsync();
-        }
+        await broker.LeaveOfflineAsync(id, topic);
 
         await TestWait.UntilAsync(() => broker.Server.Broker.ConnectedClients == 0, "the session went offline");
         await using var publisher = await broker.ConnectAsync(TestIds.Client("pub"));

@@ -61,11 +61,7 @@ public sealed class OverloadTests
         await using var broker = await TestBroker.StartAsync(Settings(("Broker:MaxQueuedMessages", "5")));
         var topic = TestIds.Topic();
         var id = TestIds.Client("away");
-        await using (var away = await broker.ConnectAsync(id, cleanSession: false))
-        {
-            await away.SubscribeGrantedAsync(topic, MqttQoS.AtLeastOnce);
-            await away.DisconnectAsync();
-        }
+        await broker.LeaveOfflineAsync(id, topic);
 
         await TestWait.UntilAsync(() => broker.Server.Broker.ConnectedClients == 0, "the session went offline");
         await using var publisher = await broker.ConnectAsync(TestIds.Client("pub"));
@@ -97,11 +93,7 @@ public sealed class OverloadTests
         await using var broker = await TestBroker.StartAsync(Settings(("Broker:MaxQueuedMessages", "3"), ("Broker:QueueFullPolicy", "DropOldest")));
         var topic = TestIds.Topic();
         var id = TestIds.Client("away");
-        await using (var away = await broker.ConnectAsync(id, cleanSession: false))
-        {
-            await away.SubscribeGrantedAsync(topic, MqttQoS.AtLeastOnce);
-            await away.DisconnectAsync();
-        }
+        await broker.LeaveOfflineAsync(id, topic);
 
         await TestWait.UntilAsync(() => broker.Server.Broker.ConnectedClients == 0, "the session went offline");
         await using var publisher = await broker.ConnectAsync(TestIds.Client("pub"));

@@ -33,11 +33,7 @@ public sealed partial class SysDropTopicsTests
         await using var broker = await TestBroker.StartAsync(Settings(("Broker:SysIntervalSeconds", "0.2"), ("Broker:MaxQueuedMessages", "1")));
         var topic = TestIds.Topic();
         var away = TestIds.Client("away");
-        await using (var subscriber = await broker.ConnectAsync(away, cleanSession: false))
-        {
-            await subscriber.SubscribeGrantedAsync(topic, MqttQoS.AtLeastOnce);
-            await subscriber.DisconnectAsync();
-        }
+        await broker.LeaveOfflineAsync(away, topic);
 
         await TestWait.UntilAsync(() => broker.Server.Broker.FindClient(away) is { Connected: false }, "the session is offline");
         await using var watcher = await broker.ConnectAsync(TestIds.Client("watch"));
