@@ -15,6 +15,7 @@ try:
     import paho.mqtt.client as mqtt
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
+    from paho.mqtt.reasoncodes import ReasonCodes
     from paho.mqtt.subscribeoptions import SubscribeOptions
 except ImportError:
     print("paho-mqtt is missing: install the Debian package python3-paho-mqtt "
@@ -132,8 +133,8 @@ class Peer:
             if self.messages:
                 raise AssertionError(f"{self.name}: expected no message, got {[(m.topic, m.payload) for m in self.messages]}")
 
-    def disconnect(self, properties=None):
-        self.client.disconnect(properties=properties)
+    def disconnect(self, properties=None, reasoncode=None):
+        self.client.disconnect(reasoncode=reasoncode, properties=properties)
         self.client.loop_stop()
 
     def drop(self):
@@ -258,8 +259,15 @@ def session_expiry(port):
     pub.connect(port)
     pub.publish(topic, b"queued")
     pub.disconnect()
+    # The will (DISCONNECT reason 0x04 asks for it) tells the observer that the broker has handled
+    # the DISCONNECT: a new connection sent after the client closed could otherwise be handled first.
+    ended = f"paho5/{RUN}/session-ended"
+    observer = Peer("ended-observer")
+    observer.connect(port)
+    observer.subscribe(ended)
     second = Peer("persist", client_id=client_id)
-    session_present, _, _ = second.connect(port, clean_start=False, properties=props(PacketTypes.CONNECT, SessionExpiryInterval=60))
+    session_present, _, _ = second.connect(port, clean_start=False, properties=props(PacketTypes.CONNECT, SessionExpiryInterval=60),
+                                           will={"topic": ended, "payload": b"ended", "qos": 1, "retain": False})
     try:
         if session_present != 1:
             raise AssertionError(f"session present {session_present}, expected 1")
@@ -267,7 +275,12 @@ def session_expiry(port):
         if msg.payload != b"queued":
             raise AssertionError(f"got {msg.payload!r}")
     finally:
-        second.disconnect(properties=props(PacketTypes.DISCONNECT, SessionExpiryInterval=0))
+        second.disconnect(properties=props(PacketTypes.DISCONNECT, SessionExpiryInterval=0),
+                          reasoncode=ReasonCodes(PacketTypes.DISCONNECT, "Disconnect with will message"))
+    try:
+        observer.wait_message(ended, "the will sent when the broker handled DISCONNECT")
+    finally:
+        observer.disconnect()
     third = Peer("persist", client_id=client_id)
     session_present, _, _ = third.connect(port, clean_start=False)
     third.disconnect()
