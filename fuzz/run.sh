@@ -68,6 +68,15 @@ status=0
   -- dotnet "$out/bin/Tern.Fuzz.dll" afl "$target" >"$out/afl.log" 2>&1 || status=$?
 
 stats=$out/findings/default/fuzzer_stats
+# On a loaded machine AFL++'s dry run now and then sees an empty coverage map from the first
+# input and refuses to start ("No instrumentation detected"); that is the harness starting, not
+# a finding, so it gets one more try.
+if [[ ! -f $stats ]] && grep -q "No instrumentation detected" "$out/afl.log"; then
+  echo "fuzz/run.sh: afl-fuzz saw no instrumentation on its dry run; starting it once more"
+  status=0
+  "${limit[@]}" afl-fuzz -i fuzz/corpus -o "$out/findings" -m none -t 10000 "${duration[@]}" "$@" \
+    -- dotnet "$out/bin/Tern.Fuzz.dll" afl "$target" >"$out/afl.log" 2>&1 || status=$?
+fi
 if [[ ! -f $stats ]]; then
   echo "fuzz/run.sh: afl-fuzz did not start (exit $status); its log:" >&2
   tail -n 40 "$out/afl.log" >&2
