@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Tern.Broker.Persistence;
 using Tern.Protocol;
 
 namespace Tern.Broker;
@@ -15,6 +16,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
     // Each open connection with the UTC ticks of its accept (the admin views' "connected at").
     private readonly ConcurrentDictionary<MqttConnection, long> _connections = new(ReferenceEqualityComparer.Instance);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
     private readonly Dictionary<string, IEnhancedAuthenticator> _authenticators = new(StringComparer.Ordinal);
     private Task? _timerLoop;
@@ -108,12 +110,67 @@ public sealed partial class MqttBroker : IAsyncDisposable
 
     internal RetainedStore Retained { get; }
 
+    /// <summary>The store writer when the broker has a store (<see cref="UseStore"/>), else null.</summary>
+    internal StoreWriter? Store { get; private set; }
+
+    /// <summary>The store's figures, or null when the broker has none (<see cref="UseStore"/>).</summary>
+    public StoreSnapshot? GetStoreSnapshot()
+    {
+        if (Store is not { } store)
+        {
+            return null;
+        }
+
+        var last = store.LastCommitUnixMs;
+        return new StoreSnapshot(
+            store.Store.Location,
+            store.Store.SizeBytes,
+            store.Commits,
+            store.RowsWritten,
+            last == 0 ? null : DateTimeOffset.FromUnixTimeMilliseconds(last),
+            store.Failure?.Message);
+    }
+
+    /// <summary>
+    /// Keeps persistent sessions, their subscriptions and messages, retained messages and delayed wills
+    /// in <paramref name="store"/>: <see cref="Start"/> restores them from it, and from then on QoS 1/2
+    /// messages those hold are acknowledged only once written. <paramref name="flushIntervalMs"/>: how
+    /// often <see cref="IBrokerStore.Flush"/> is called while there are writes (0: never). Call before
+    /// <see cref="Start"/>; the broker disposes the store when it stops.
+    /// </summary>
+    public void UseStore(IBrokerStore store, int flushIntervalMs = 1000)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        if (_timerLoop is not null || Store is not null)
+        {
+            throw new InvalidOperationException("UseStore must be called once, before Start.");
+        }
+
+        Store = new StoreWriter(store, this, flushIntervalMs);
+    }
+
     internal ConnectionLimiter Limiter { get; }
 
-    /// <summary>Starts the timers ($SYS updates, keep-alive and CONNECT timeouts, session expiry).</summary>
+    /// <summary>
+    /// Restores what the store holds (<see cref="UseStore"/>), then starts the timers ($SYS updates,
+    /// keep-alive and CONNECT timeouts, session expiry). Call before connections arrive.
+    /// </summary>
+    /// <exception cref="StoreException">The store could not be read.</exception>
     public void Start()
     {
-        _timerLoop ??= Task.Run(() => TimerLoopAsync(_stopping.Token));
+        if (_timerLoop is not null)
+        {
+            return;
+        }
+
+        if (Store is { } store)
+        {
+            StoreRestore.Run(this, store);
+            Retained.Store = store;
+            store.Start();
+        }
+
+        _timerLoop = Task.Run(() => TimerLoopAsync(_stopping.Token));
     }
 
     /// <summary>Runs one client connection until it closes.</summary>
@@ -160,6 +217,30 @@ public sealed partial class MqttBroker : IAsyncDisposable
         {
             await _timerLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+
+        if (Store is { } store)
+        {
+            // The sessions' last changes (gone offline) are logged as their connections end.
+            await WaitForConnectionsAsync(cancellationToken).ConfigureAwait(false);
+            await Task.Run(store.Dispose, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WaitForConnectionsAsync(CancellationToken cancellationToken)
+    {
+        if (_connections.IsEmpty)
+        {
+            return;
+        }
+
+        try
+        {
+            await _allClosed.Task.WaitAsync(TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            // Written as they are: a connection that did not end in time is stored as connected.
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -177,7 +258,16 @@ public sealed partial class MqttBroker : IAsyncDisposable
             throw new ArgumentException($"'{topic}' is not a valid topic name.", nameof(topic));
         }
 
-        return Route(new ApplicationMessage(topic, payload, qos, retain, null, null, NowMs));
+        var store = Store;
+        store?.Enter();
+        try
+        {
+            return Route(new ApplicationMessage(topic, payload, qos, retain, null, null, NowMs));
+        }
+        finally
+        {
+            store?.Exit();
+        }
     }
 
     /// <summary>
@@ -187,9 +277,16 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// <returns>false when nothing subscribed to the topic.</returns>
     internal bool Route(ApplicationMessage message, MqttConnection? publisher = null)
     {
-        if (message.Retain && !Retained.Set(message))
+        if (message.Retain)
         {
-            Dropped(DropReason.RetainedStoreFull, null);
+            if (!Retained.Set(message))
+            {
+                Dropped(DropReason.RetainedStoreFull, null);
+            }
+            else if (Store is not null)
+            {
+                publisher?.NoteStored();
+            }
         }
 
         var match = Index.Match(message.Topic);
@@ -280,7 +377,14 @@ public sealed partial class MqttBroker : IAsyncDisposable
     internal string AssignClientId()
         => $"tern-{Environment.ProcessId:x}-{Interlocked.Increment(ref _clientIdCounter):x}-{Random.Shared.Next():x8}";
 
-    internal void Unregister(MqttConnection connection) => _connections.TryRemove(connection, out _);
+    internal void Unregister(MqttConnection connection)
+    {
+        _connections.TryRemove(connection, out _);
+        if (_connections.IsEmpty && IsStopping)
+        {
+            _allClosed.TrySetResult();
+        }
+    }
 
     internal IEnumerable<MqttConnection> Connections => _connections.Keys;
 }

@@ -12,6 +12,7 @@ using Tern.Server.Configuration;
 using Tern.Server.Dashboard;
 using Tern.Server.Hosting;
 using Tern.Server.Listeners;
+using Tern.Server.Persistence;
 using Tern.Server.Security;
 
 namespace Tern.Server;
@@ -73,6 +74,9 @@ public sealed class TernServer : IAsyncDisposable
     /// <summary>Where the dashboard and REST API listen, e.g. <c>http://0.0.0.0:18083</c>, or null when it is off.</summary>
     public string? DashboardUrl => _dashboard.Endpoint?.Url;
 
+    /// <summary>The store's file (<c>Persistence:Directory</c>/tern.db), or null with <c>Persistence:Mode=memory</c>.</summary>
+    public string? StorePath => Broker.GetStoreSnapshot()?.Location;
+
     /// <summary>The host's services (the logger factory, for one: an embedding app or a test can add a log provider).</summary>
     public IServiceProvider Services => _app.Services;
 
@@ -90,6 +94,7 @@ public sealed class TernServer : IAsyncDisposable
     /// <param name="configFile">A JSON configuration file that must exist.</param>
     /// <param name="timeProvider">The broker's clock (keep alive, expiry, will delay, timers); tests pass a fake one.</param>
     /// <exception cref="TernConfigurationException">A file is missing or malformed, or a value is invalid; the message names the key.</exception>
+    /// <exception cref="Tern.Broker.Persistence.StoreException">The store (<c>Persistence</c>) cannot be opened; the message names the file and what to do.</exception>
     public static TernServer Create(
         string[]? args = null,
         IReadOnlyDictionary<string, string?>? overrides = null,
@@ -104,6 +109,8 @@ public sealed class TernServer : IAsyncDisposable
         var authChain = AuthSetup.CreateChain(configuration);
         var acl = AclSetup.FromConfiguration(configuration);
         var dashboard = DashboardSetup.FromConfiguration(configuration);
+        var persistence = TernConfiguration.Bind<PersistenceOptions>(configuration, PersistenceOptions.SectionName);
+        TernConfiguration.Validate(persistence.Validate, PersistenceOptions.SectionName);
 
         // The empty builder registers no HTTP defaults (no HTTPS, no routing, no host config sources):
         // Kestrel carries MQTT connections, and HTTP only on the WebSocket listeners.
@@ -134,7 +141,17 @@ public sealed class TernServer : IAsyncDisposable
 
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddSingleton(brokerOptions);
-        builder.Services.AddSingleton(sp => new MqttBroker(brokerOptions, authenticators, sp.GetRequiredService<ILoggerFactory>(), timeProvider ?? TimeProvider.System));
+        builder.Services.AddSingleton(persistence);
+        builder.Services.AddSingleton(sp =>
+        {
+            var broker = new MqttBroker(brokerOptions, authenticators, sp.GetRequiredService<ILoggerFactory>(), timeProvider ?? TimeProvider.System);
+            if (persistence.Mode != PersistenceMode.Memory)
+            {
+                broker.UseStore(SqliteBrokerStore.Open(persistence.StorePath, strict: persistence.Mode == PersistenceMode.Strict), persistence.FlushIntervalMs);
+            }
+
+            return broker;
+        });
         builder.Services.AddSingleton<MqttConnectionHandler>();
         builder.Services.AddHostedService<BrokerLifetimeService>();
         acl.AddServices(builder.Services);

@@ -312,6 +312,7 @@ public sealed class BenchTests
         overrides["Listeners:Tcp:Port"] = "0";
         overrides["Listeners:Ws:Enabled"] = "false";
         overrides["Dashboard:Enabled"] = "false";
+        overrides["Persistence:Mode"] = "memory";
         var server = TernServer.Create(overrides: overrides);
         using var cts = new CancellationTokenSource(PubSubProcess.Timeout);
         await server.StartAsync(cts.Token);

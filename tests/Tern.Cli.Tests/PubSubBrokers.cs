@@ -44,6 +44,8 @@ internal sealed class TernBroker(TernServer server) : IPubSubBroker
             // The WebSocket listener's fixed default port would collide between parallel tests.
             ["Listeners:Ws:Enabled"] = "false",
             ["Dashboard:Enabled"] = "false",
+            // Parallel tests would share ./data; these are about the client, not the store.
+            ["Persistence:Mode"] = "memory",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

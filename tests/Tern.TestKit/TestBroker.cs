@@ -8,6 +8,9 @@ namespace Tern.TestKit;
 /// </summary>
 public sealed class TestBroker : IAsyncDisposable
 {
+    // A store directory this broker made for itself (TERN_TEST_PERSISTENCE), deleted with it.
+    private string? _ownDirectory;
+
     private TestBroker(TernServer server)
     {
         Server = server;
@@ -34,7 +37,20 @@ public sealed class TestBroker : IAsyncDisposable
             // On by default in the product (ports 8083, 18083); tests that want them turn them on with port 0.
             ["Listeners:Ws:Enabled"] = "false",
             ["Dashboard:Enabled"] = "false",
+
+            // Durable by default in the product (./data); tests about the store give it a directory of their own.
+            // TERN_TEST_PERSISTENCE=durable (or strict) runs every other test on a store too.
+            ["Persistence:Mode"] = "memory",
         };
+        string? ownDirectory = null;
+        if (Environment.GetEnvironmentVariable("TERN_TEST_PERSISTENCE") is { Length: > 0 } mode
+            && settings?.ContainsKey("Persistence:Mode") != true)
+        {
+            ownDirectory = Directory.CreateTempSubdirectory("tern-test-store-").FullName;
+            overrides["Persistence:Mode"] = mode;
+            overrides["Persistence:Directory"] = ownDirectory;
+        }
+
         if (settings is not null)
         {
             foreach (var (key, value) in settings)
@@ -62,7 +78,7 @@ public sealed class TestBroker : IAsyncDisposable
             throw new InvalidOperationException($"TernServer.TcpPort is {server.TcpPort} after StartAsync; expected the bound port.");
         }
 
-        return new TestBroker(server);
+        return new TestBroker(server) { _ownDirectory = ownDirectory };
     }
 
     /// <summary>Opens a raw TCP connection to this broker (no CONNECT sent yet).</summary>
@@ -119,6 +135,10 @@ public sealed class TestBroker : IAsyncDisposable
         finally
         {
             await Server.DisposeAsync().ConfigureAwait(false);
+            if (_ownDirectory is not null)
+            {
+                Directory.Delete(_ownDirectory, recursive: true);
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ public static class DropReasonNames
         DropReason.NoSubscribers => "no_subscribers",
         DropReason.NotAuthorized => "not_authorized",
         DropReason.RetainedStoreFull => "retained_store_full",
+        DropReason.StoreFailed => "store_failed",
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "Not a drop reason."),
     };
 }

@@ -119,7 +119,7 @@ internal sealed partial class MqttConnection
         _will = connect.Will;
         IsConnected = true;
 
-        var session = _broker.Sessions.Connect(this, clientId, connect.CleanSession, expiry, out var sessionPresent, out var previous);
+        var session = _broker.Sessions.Connect(this, clientId, connect.CleanSession, expiry, _identity, out var sessionPresent, out var previous);
         if (session is null)
         {
             IsConnected = false;
@@ -127,7 +127,6 @@ internal sealed partial class MqttConnection
         }
 
         _session = session;
-        session.Identity = _identity;
         if (previous is not null)
         {
             Log.SessionTakenOver(_logger, clientId, previous.RemoteEndPoint);

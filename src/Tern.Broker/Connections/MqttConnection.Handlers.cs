@@ -72,7 +72,8 @@ internal sealed partial class MqttConnection
                     throw new MqttProtocolException(ReasonCode.ReceiveMaximumExceeded, $"more than {receiveMaximum} QoS 2 messages awaiting PUBREL");
                 }
 
-                SendPublishAck(new PubRecPacket { PacketId = publish.PacketId });
+                // A resend: PUBREC again, not before the first one's commit.
+                SendPublishAck(new PubRecPacket { PacketId = publish.PacketId }, _session.IsStored ? _broker.Store!.Ticket : 0);
                 return;
             }
         }
@@ -84,7 +85,7 @@ internal sealed partial class MqttConnection
             if (publish.QoS == MqttQoS.ExactlyOnce && IsV5)
             {
                 // A PUBREC with a failure code ends the exchange: no PUBREL will come [MQTT-4.3.3-4].
-                _session!.ReleaseIncomingQoS2(publish.PacketId);
+                _session!.ReleaseIncomingQoS2(publish.PacketId, out _);
             }
 
             if (publish.QoS != MqttQoS.AtMostOnce)
@@ -98,31 +99,59 @@ internal sealed partial class MqttConnection
         var message = new ApplicationMessage(topic, publish.Payload, publish.QoS, publish.Retain, properties, ClientId, _broker.NowMs);
         _quotaDropped = false;
         _deliveredAny = false;
+        _stored = publish.QoS == MqttQoS.ExactlyOnce && _session!.IsStored;
         var matched = _broker.Route(message, publish.QoS == MqttQoS.AtMostOnce ? null : this);
         if (publish.QoS != MqttQoS.AtMostOnce)
         {
-            if (_quotaDropped && !_deliveredAny && IsV5)
+            // Read after routing: every change it logged is in this batch or an earlier one.
+            var ticket = _stored ? _broker.Store!.Ticket : 0;
+            if (_stored && _broker.Store!.Failure is { } failure)
+            {
+                RefuseUnstored(publish, failure);
+            }
+            else if (_quotaDropped && !_deliveredAny && IsV5)
             {
                 // Every matching session's queue was full: accepted by nobody (counted as queue_full).
                 Acknowledge(publish, ReasonCode.QuotaExceeded, "every matching subscriber's queue is full");
             }
             else
             {
-                Acknowledge(publish, matched || !IsV5 ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers, null);
+                Acknowledge(publish, matched || !IsV5 ? ReasonCode.Success : ReasonCode.NoMatchingSubscribers, null, ticket);
             }
         }
     }
 
-    private void Acknowledge(PublishPacket publish, ReasonCode code, string? reason)
+    /// <summary>
+    /// The store failed, and this message needed it: MQTT 5 gets 0x97 (it may try again later); MQTT
+    /// 3.1.1, which has no negative acknowledgement, is disconnected rather than told it was taken.
+    /// </summary>
+    private void RefuseUnstored(PublishPacket publish, Exception failure)
+    {
+        _broker.Dropped(DropReason.StoreFailed, null);
+        if (!IsV5)
+        {
+            throw new MqttProtocolException(ReasonCode.QuotaExceeded, $"the store cannot write ({failure.Message}): the message cannot be kept");
+        }
+
+        if (publish.QoS == MqttQoS.ExactlyOnce)
+        {
+            // A PUBREC with a failure code ends the exchange [MQTT-4.3.3-4].
+            _session!.ReleaseIncomingQoS2(publish.PacketId, out _);
+        }
+
+        Acknowledge(publish, ReasonCode.QuotaExceeded, "the broker cannot store messages now");
+    }
+
+    private void Acknowledge(PublishPacket publish, ReasonCode code, string? reason, long ticket = 0)
     {
         var properties = reason is not null && _requestProblemInformation ? new MqttProperties { ReasonString = reason } : null;
         if (publish.QoS == MqttQoS.AtLeastOnce)
         {
-            SendPublishAck(new PubAckPacket { PacketId = publish.PacketId, ReasonCode = code, Properties = properties });
+            SendPublishAck(new PubAckPacket { PacketId = publish.PacketId, ReasonCode = code, Properties = properties }, ticket);
         }
         else
         {
-            SendPublishAck(new PubRecPacket { PacketId = publish.PacketId, ReasonCode = code, Properties = properties });
+            SendPublishAck(new PubRecPacket { PacketId = publish.PacketId, ReasonCode = code, Properties = properties }, ticket);
         }
     }
 
@@ -159,22 +188,26 @@ internal sealed partial class MqttConnection
 
     private void HandlePubRec(PubRecPacket rec)
     {
-        var known = _session!.OnPubRec(rec.PacketId);
-        SendControl(new PubRelPacket
-        {
-            PacketId = rec.PacketId,
-            ReasonCode = known || !IsV5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound,
-        });
+        var known = _session!.OnPubRec(rec.PacketId, out var ticket);
+        SendControlAfterCommit(
+            new PubRelPacket
+            {
+                PacketId = rec.PacketId,
+                ReasonCode = known || !IsV5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound,
+            },
+            ticket);
     }
 
     private void HandlePubRel(PubRelPacket rel)
     {
-        var known = _session!.ReleaseIncomingQoS2(rel.PacketId);
-        SendControl(new PubCompPacket
-        {
-            PacketId = rel.PacketId,
-            ReasonCode = known || !IsV5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound,
-        });
+        var known = _session!.ReleaseIncomingQoS2(rel.PacketId, out var ticket);
+        SendControlAfterCommit(
+            new PubCompPacket
+            {
+                PacketId = rel.PacketId,
+                ReasonCode = known || !IsV5 ? ReasonCode.Success : ReasonCode.PacketIdentifierNotFound,
+            },
+            ticket);
     }
 
     private bool HandleDisconnect(DisconnectPacket disconnect)

@@ -17,6 +17,7 @@ internal sealed partial class MqttConnection
     // (dropped by every one, MQTT 5 gets PUBACK 0x97: accepted by nobody).
     private bool _quotaDropped;
     private bool _deliveredAny;
+    private bool _stored;
 
     /// <summary>Acknowledgements held back right now (tests, admin views).</summary>
     internal int HeldAcknowledgements
@@ -64,7 +65,7 @@ internal sealed partial class MqttConnection
             return;
         }
 
-        List<MqttPacket>? release = null;
+        List<(MqttPacket, long)>? release = null;
         lock (hold)
         {
             hold.WaitingOn.Remove(session);
@@ -75,13 +76,7 @@ internal sealed partial class MqttConnection
             }
         }
 
-        if (release is not null)
-        {
-            foreach (var ack in release)
-            {
-                SendControl(ack);
-            }
-        }
+        SendReleased(release);
     }
 
     /// <summary>
@@ -97,7 +92,7 @@ internal sealed partial class MqttConnection
             return;
         }
 
-        List<MqttPacket>? release = null;
+        List<(MqttPacket, long)>? release = null;
         lock (hold)
         {
             if (hold.Acks.Count > 0 && now - hold.HeldSince > limitMs)
@@ -108,14 +103,11 @@ internal sealed partial class MqttConnection
             }
         }
 
-        if (release is not null)
-        {
-            foreach (var ack in release)
-            {
-                SendControl(ack);
-            }
-        }
+        SendReleased(release);
     }
+
+    /// <summary>A stored session (or the retained store) logged a change for the message being routed: its acknowledgement waits for the commit.</summary>
+    internal void NoteStored() => _stored = true;
 
     /// <summary>A session's full queue dropped the message being routed.</summary>
     internal void NoteQuotaDrop() => _quotaDropped = true;
@@ -123,18 +115,21 @@ internal sealed partial class MqttConnection
     /// <summary>A session took the message being routed.</summary>
     internal void NoteDelivered() => _deliveredAny = true;
 
-    /// <summary>Sends a PUBACK/PUBREC now, or holds it behind the others while a session asks this publisher to wait.</summary>
-    private void SendPublishAck(MqttPacket ack)
+    /// <summary>
+    /// Sends a PUBACK/PUBREC once <paramref name="ticket"/> is committed (0: nothing to wait for), or holds
+    /// it behind the others while a session asks this publisher to wait.
+    /// </summary>
+    private void SendPublishAck(MqttPacket ack, long ticket = 0)
     {
         var hold = Volatile.Read(ref _hold);
         if (hold is not null)
         {
-            MqttPacket? overflow = null;
+            (MqttPacket, long)? overflow = null;
             lock (hold)
             {
                 if (hold.WaitingOn.Count > 0 || hold.Acks.Count > 0)
                 {
-                    hold.Acks.Enqueue(ack);
+                    hold.Acks.Enqueue((ack, ticket));
 
                     // A client without a window would make this grow without end: past the receive
                     // maximum the oldest goes out anyway (and the queues' hard bounds apply).
@@ -149,22 +144,34 @@ internal sealed partial class MqttConnection
 
             if (ack is null)
             {
-                if (overflow is not null)
+                if (overflow is { } first)
                 {
-                    SendControl(overflow);
+                    SendControlAfterCommit(first.Item1, first.Item2);
                 }
 
                 return;
             }
         }
 
-        SendControl(ack);
+        SendControlAfterCommit(ack, ticket);
+    }
+
+    /// <summary>Held acknowledgements go on, in order, to wait for their commit if they still must.</summary>
+    private void SendReleased(List<(MqttPacket Ack, long Ticket)>? release)
+    {
+        if (release is not null)
+        {
+            foreach (var (ack, ticket) in release)
+            {
+                SendControlAfterCommit(ack, ticket);
+            }
+        }
     }
 
     private sealed class HoldState
     {
         public readonly HashSet<MqttSession> WaitingOn = new(ReferenceEqualityComparer.Instance);
-        public readonly Queue<MqttPacket> Acks = new();
+        public readonly Queue<(MqttPacket Ack, long Ticket)> Acks = new();
         public long TimesSlowed;
         public long HeldSince;
     }

@@ -210,7 +210,27 @@ internal sealed partial class MqttConnection
         _ => Task.FromResult(Dispatch(packet)),
     };
 
+    /// <summary>Handles one packet as one store operation (see <see cref="Persistence.StoreWriter"/>): what it changes is stored together.</summary>
     private bool Dispatch(MqttPacket packet)
+    {
+        var store = _broker.Store;
+        if (store is null)
+        {
+            return DispatchCore(packet);
+        }
+
+        store.Enter();
+        try
+        {
+            return DispatchCore(packet);
+        }
+        finally
+        {
+            store.Exit();
+        }
+    }
+
+    private bool DispatchCore(MqttPacket packet)
     {
         if (_authExchange is not null && !IsConnected && packet is not DisconnectPacket)
         {

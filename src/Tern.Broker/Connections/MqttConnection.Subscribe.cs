@@ -16,6 +16,7 @@ internal sealed partial class MqttConnection
         }
 
         List<(string Filter, MqttQoS QoS)>? retainedFor = null;
+        long ticket = 0;
         for (var i = 0; i < codes.Length; i++)
         {
             var (filter, requested) = subscribe.Subscriptions[i];
@@ -27,7 +28,8 @@ internal sealed partial class MqttConnection
             }
 
             var granted = (MqttQoS)Math.Min((int)requested.QoS, options.MaximumQoS);
-            var outcome = session.Subscribe(filter, requested with { QoS = granted }, subscriptionId, options.MaxSubscriptionsPerClient);
+            var outcome = session.Subscribe(filter, requested with { QoS = granted }, subscriptionId, options.MaxSubscriptionsPerClient, out var stored);
+            ticket = Math.Max(ticket, stored);
             if (outcome == MqttSession.SubscribeOutcome.Ended)
             {
                 codes[i] = (byte)ReasonCode.UnspecifiedError;
@@ -53,11 +55,11 @@ internal sealed partial class MqttConnection
             }
         }
 
-        SendControl(new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes });
-        if (retainedFor is not null)
-        {
-            SendRetained(session, retainedFor, subscriptionId);
-        }
+        // A stored subscription is acknowledged once committed; retained messages follow the SUBACK.
+        SendControlAfterCommit(
+            new SubAckPacket { PacketId = subscribe.PacketId, ReasonCodes = codes },
+            ticket,
+            retainedFor is null ? null : () => SendRetained(session, retainedFor, subscriptionId));
     }
 
     /// <summary>0 when the filter can be subscribed, else the MQTT 5 reason code.</summary>
@@ -112,14 +114,16 @@ internal sealed partial class MqttConnection
     {
         var session = _session!;
         var codes = new byte[unsubscribe.Filters.Count];
+        long ticket = 0;
         for (var i = 0; i < codes.Length; i++)
         {
             var filter = unsubscribe.Filters[i];
-            var removed = session.Unsubscribe(filter);
+            var removed = session.Unsubscribe(filter, out var stored);
+            ticket = Math.Max(ticket, stored);
 
             codes[i] = removed ? (byte)ReasonCode.Success : (byte)ReasonCode.NoSubscriptionExisted;
         }
 
-        SendControl(new UnsubAckPacket { PacketId = unsubscribe.PacketId, ReasonCodes = codes });
+        SendControlAfterCommit(new UnsubAckPacket { PacketId = unsubscribe.PacketId, ReasonCodes = codes }, ticket);
     }
 }

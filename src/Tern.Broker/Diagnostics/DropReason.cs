@@ -29,4 +29,7 @@ public enum DropReason
 
     /// <summary>A retained message not stored because the store holds <c>Broker:MaxRetainedMessages</c>.</summary>
     RetainedStoreFull,
+
+    /// <summary>A QoS 1/2 publish refused because the store (<c>Persistence</c>) cannot write.</summary>
+    StoreFailed,
 }

@@ -47,6 +47,18 @@ internal sealed class ApplicationMessage
 
     public bool IsExpired(long now) => now >= ExpiresAt;
 
+    /// <summary>The store's key for it (0: never stored). This and the next three are the store writer's alone.</summary>
+    internal long StoreId;
+
+    /// <summary>Stored deliveries and retained entries that reference it.</summary>
+    internal int StoreRefs;
+
+    /// <summary>Its row exists in the store.</summary>
+    internal bool StoreHasRow;
+
+    /// <summary>The last batch whose reference counting touched it.</summary>
+    internal long StoreTouchedIn;
+
     /// <summary>Seconds left for the forwarded message expiry interval [MQTT-3.3.2-6].</summary>
     public uint RemainingExpirySeconds(long now) => (uint)Math.Max(0, (ExpiresAt - now + 999) / 1000);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Tern.Broker.Persistence;
 using Tern.Protocol;
 
 namespace Tern.Broker;
@@ -22,6 +23,9 @@ internal sealed class RetainedStore
 
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Told of every change, by topic and node (a stored broker's writer); set before the broker starts.</summary>
+    public StoreWriter? Store { get; set; }
+
     /// <summary>Stores, replaces or (empty payload) deletes the retained message of its topic [MQTT-3.3.1-10].</summary>
     /// <returns>false when the store is full and the topic was new.</returns>
     public bool Set(ApplicationMessage message)
@@ -38,6 +42,7 @@ internal sealed class RetainedStore
             && Volatile.Read(ref node.Message) is { } current
             && ReferenceEquals(Interlocked.CompareExchange(ref node.Message, message, current), current))
         {
+            Notify(message.Topic, node);
             return true;
         }
 
@@ -61,9 +66,22 @@ internal sealed class RetainedStore
             }
 
             Volatile.Write(ref node.Message, message);
+            Notify(message.Topic, node);
             return true;
         }
     }
+
+    /// <summary>The broker's own <c>$SYS</c> reports are rebuilt at start, never stored.</summary>
+    private void Notify(string topic, Node node)
+    {
+        if (Store is { } store && !topic.StartsWith("$SYS/", StringComparison.Ordinal))
+        {
+            store.RetainedChanged(topic, node);
+        }
+    }
+
+    /// <summary>The node that holds <paramref name="topic"/>'s message now, if any (the store writer's view).</summary>
+    internal Node? Find(string topic) => _byTopic.GetValueOrDefault(topic);
 
     /// <summary>Retained messages whose topic matches <paramref name="filter"/>.</summary>
     public List<ApplicationMessage> Match(string filter)
@@ -99,6 +117,7 @@ internal sealed class RetainedStore
 
             Volatile.Write(ref node.Message, null);
             Volatile.Write(ref _count, _count - 1);
+            Notify(topic, node);
             Prune(_root, new TopicLevels(topic));
         }
     }
@@ -195,9 +214,12 @@ internal sealed class RetainedStore
     }
 
     /// <summary>One level; <see cref="Message"/> is the retained message of the topic ending here.</summary>
-    private sealed class Node
+    internal sealed class Node
     {
         public ApplicationMessage? Message;
+
+        /// <summary>The message the store holds for this node's topic; the store writer's alone.</summary>
+        public ApplicationMessage? Persisted;
         private LevelMap<Node>? _children;
 
         public LevelMap<Node>? Children => Volatile.Read(ref _children);

@@ -8,7 +8,11 @@ namespace Tern.Broker;
 /// <param name="Retain">The RETAIN flag this subscriber sees.</param>
 /// <param name="SubscriptionIds">MQTT 5 subscription identifiers of the matching subscriptions.</param>
 /// <param name="Group">The shared subscription group it came through, if any.</param>
-internal readonly record struct Delivery(ApplicationMessage Message, MqttQoS QoS, bool Retain, uint[]? SubscriptionIds, SharedGroup? Group);
+internal readonly record struct Delivery(ApplicationMessage Message, MqttQoS QoS, bool Retain, uint[]? SubscriptionIds, SharedGroup? Group)
+{
+    /// <summary>Its key in a stored session (see <c>MqttSession.Persistence.cs</c>); 0 until a stored session takes it.</summary>
+    public long Sequence { get; init; }
+}
 
 /// <summary>A QoS 1/2 PUBLISH sent to the client and not yet fully acknowledged.</summary>
 internal sealed class InflightMessage(Delivery delivery)

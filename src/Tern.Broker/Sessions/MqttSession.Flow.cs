@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Tern.Broker.Persistence;
 using Tern.Protocol;
 
 namespace Tern.Broker;
@@ -101,10 +102,18 @@ internal sealed partial class MqttSession
             // Drop the oldest to make room (Mosquitto's and EMQX's other choice): the freshest state wins.
             var oldest = _queue!.Dequeue();
             _queuedBytes -= Size(oldest);
+            Record(SessionChange.Removed(oldest));
             _broker.Dropped(DropReason.QueueFull, this);
         }
 
-        (_queue ??= new()).Enqueue(delivery);
+        var queued = Sequenced(delivery);
+        if (_store is not null)
+        {
+            Record(SessionChange.Added(queued, 0));
+            publisher?.NoteStored();
+        }
+
+        (_queue ??= new()).Enqueue(queued);
         _queuedBytes += size;
         publisher?.NoteDelivered();
         if (slowPublishers && publisher is not null && delivery.Message.QoS != MqttQoS.AtMostOnce && QueueCount >= _options.MaxQueuedMessages)

@@ -1,3 +1,4 @@
+using Tern.Broker.Persistence;
 using Tern.Protocol;
 
 namespace Tern.Broker;
@@ -33,7 +34,8 @@ internal sealed partial class MqttSession
                     // The message's own QoS: a QoS 2 message sent at QoS 1 to this member still goes to one member only.
                     if (message.Delivery.Group is not null && message.Delivery.Message.QoS == MqttQoS.AtLeastOnce)
                     {
-                        (taken ??= []).Add(message.Delivery);
+                        Record(SessionChange.Removed(message.Delivery));
+                        (taken ??= []).Add(message.Delivery with { Sequence = 0 });
                         (ids ??= []).Add(id);
                     }
                 }
@@ -53,7 +55,8 @@ internal sealed partial class MqttSession
                     var queued = _queue.Dequeue();
                     if (queued.Group is not null)
                     {
-                        (taken ??= []).Add(queued);
+                        Record(SessionChange.Removed(queued));
+                        (taken ??= []).Add(queued with { Sequence = 0 });
                         _queuedBytes -= Size(queued);
                     }
                     else

@@ -1,3 +1,4 @@
+using Tern.Broker.Persistence;
 using Tern.Protocol;
 
 namespace Tern.Broker;
@@ -18,10 +19,11 @@ internal sealed partial class MqttSession
     }
 
     /// <summary>Adds or replaces the subscription to <paramref name="filter"/>; at most <paramref name="maxSubscriptions"/> (0: no limit).</summary>
-    public SubscribeOutcome Subscribe(string filter, SubscriptionOptions options, uint? subscriptionId, int maxSubscriptions)
+    public SubscribeOutcome Subscribe(string filter, SubscriptionOptions options, uint? subscriptionId, int maxSubscriptions, out long ticket)
     {
         lock (_sync)
         {
+            ticket = 0;
             if (Ended)
             {
                 return SubscribeOutcome.Ended;
@@ -37,16 +39,24 @@ internal sealed partial class MqttSession
             var subscription = Subscription.Create(this, filter, options, subscriptionId);
             subscriptions[filter] = subscription;
             _broker.Index.Add(subscription);
+            ticket = Record(SessionChange.Subscribed(subscription));
             return existed ? SubscribeOutcome.Replaced : SubscribeOutcome.Added;
         }
     }
 
-    /// <summary>Removes the subscription to <paramref name="filter"/>; false when there was none.</summary>
-    public bool Unsubscribe(string filter)
+    /// <summary>Removes the subscription to <paramref name="filter"/>; false when there was none. <paramref name="ticket"/>: the commit UNSUBACK waits for.</summary>
+    public bool Unsubscribe(string filter, out long ticket)
     {
         lock (_sync)
         {
-            return _subscriptions is not null && _subscriptions.Remove(filter) && _broker.Index.Remove(this, filter);
+            ticket = 0;
+            if (_subscriptions is null || !_subscriptions.Remove(filter) || !_broker.Index.Remove(this, filter))
+            {
+                return false;
+            }
+
+            ticket = Record(SessionChange.Unsubscribed(filter));
+            return true;
         }
     }
 }

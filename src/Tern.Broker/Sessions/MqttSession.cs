@@ -1,3 +1,4 @@
+using Tern.Broker.Persistence;
 using Tern.Protocol;
 
 namespace Tern.Broker;
@@ -110,6 +111,13 @@ internal sealed partial class MqttSession
             }
 
             Volatile.Write(ref _owner, owner);
+            if (_store is not null && previous is null)
+            {
+                // Connected again: the stored row says so.
+                _rowChanged = true;
+                Enlist();
+            }
+
             return previous;
         }
     }
@@ -135,6 +143,11 @@ internal sealed partial class MqttSession
             }
 
             DisconnectedAt = now;
+            if (_store is not null)
+            {
+                _rowChanged = true;
+                Enlist();
+            }
 
             // An offline session never slows anyone: its publishers go on at once.
             relieved = TakeAllWaiters();
@@ -173,7 +186,7 @@ internal sealed partial class MqttSession
                 {
                     if (sent < inflightLimit)
                     {
-                        Resend(connection, id, message);
+                        Resend(connection, id, message, ResendTicket(message));
                         sent++;
                     }
                     else
@@ -241,6 +254,11 @@ internal sealed partial class MqttSession
             {
                 SendInflight(connection, delivery);
                 publisher?.NoteDelivered();
+                if (_store is not null)
+                {
+                    publisher?.NoteStored();
+                }
+
                 return false;
             }
 
@@ -279,8 +297,10 @@ internal sealed partial class MqttSession
             }
             else
             {
-                (_queue ??= new()).Enqueue(delivery);
-                _queuedBytes += Size(delivery);
+                var queued = Sequenced(delivery);
+                Record(SessionChange.Added(queued, 0));
+                (_queue ??= new()).Enqueue(queued);
+                _queuedBytes += Size(queued);
             }
         }
     }
@@ -304,16 +324,24 @@ internal sealed partial class MqttSession
             }
 
             _incomingQoS2.Add(packetId);
+            Record(SessionChange.Incoming(packetId, added: true));
             return true;
         }
     }
 
-    /// <summary>PUBREL arrived; false when the id was not awaiting it.</summary>
-    public bool ReleaseIncomingQoS2(ushort packetId)
+    /// <summary>PUBREL arrived; false when the id was not awaiting it. <paramref name="ticket"/>: the commit PUBCOMP waits for.</summary>
+    public bool ReleaseIncomingQoS2(ushort packetId, out long ticket)
     {
         lock (_sync)
         {
-            return _incomingQoS2?.Remove(packetId) ?? false;
+            ticket = 0;
+            if (_incomingQoS2?.Remove(packetId) != true)
+            {
+                return false;
+            }
+
+            ticket = Record(SessionChange.Incoming(packetId, added: false));
+            return true;
         }
     }
 
@@ -326,6 +354,7 @@ internal sealed partial class MqttSession
             if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Delivery.QoS == MqttQoS.AtLeastOnce)
             {
                 _inflight.Remove(packetId);
+                Record(SessionChange.Removed(message.Delivery));
                 _unsent -= message.Unsent ? 1 : 0;
                 PumpQueue(_connection);
                 relieved = TakeRelieved();
@@ -346,6 +375,7 @@ internal sealed partial class MqttSession
         {
             if (_inflight is not null && _inflight.Remove(packetId, out var message))
             {
+                Record(SessionChange.Removed(message.Delivery));
                 _unsent -= message.Unsent ? 1 : 0;
                 PumpQueue(_connection);
                 relieved = TakeRelieved();
@@ -355,14 +385,25 @@ internal sealed partial class MqttSession
         Relieve(relieved);
     }
 
-    /// <summary>PUBREC for a QoS 2 message; the caller answers with PUBREL either way.</summary>
-    public bool OnPubRec(ushort packetId)
+    /// <summary>PUBREC for a QoS 2 message; the caller answers with PUBREL either way, once <paramref name="ticket"/> commits.</summary>
+    public bool OnPubRec(ushort packetId, out long ticket)
     {
         lock (_sync)
         {
+            ticket = 0;
             if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Delivery.QoS == MqttQoS.ExactlyOnce)
             {
-                message.Released = true;
+                if (!message.Released)
+                {
+                    message.Released = true;
+                    ticket = Record(SessionChange.ReleasedAt(message.Delivery, packetId));
+                }
+                else if (_store is not null)
+                {
+                    // A repeated PUBREC: PUBREL again, after the first one's commit.
+                    ticket = _store.Ticket;
+                }
+
                 return true;
             }
 
@@ -379,6 +420,7 @@ internal sealed partial class MqttSession
             if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Released)
             {
                 _inflight.Remove(packetId);
+                Record(SessionChange.Removed(message.Delivery));
                 _unsent -= message.Unsent ? 1 : 0;
                 PumpQueue(_connection);
                 relieved = TakeRelieved();
@@ -412,6 +454,14 @@ internal sealed partial class MqttSession
 
             relieved = TakeAllWaiters();
             Ended = true;
+            if (_store is not null)
+            {
+                // The writer deletes the session with all it holds; what was logged before no longer matters.
+                _changes = null;
+                _rowChanged = true;
+                Enlist();
+            }
+
             if (_subscriptions is not null)
             {
                 foreach (var filter in _subscriptions.Keys)
@@ -438,18 +488,25 @@ internal sealed partial class MqttSession
 
     private int InflightCount => _inflight?.Count ?? 0;
 
-    private static void Resend(MqttConnection connection, ushort id, InflightMessage message)
+    private static void Resend(MqttConnection connection, ushort id, InflightMessage message, long ticket)
     {
         message.Unsent = false;
         if (message.Released)
         {
-            connection.SendControl(new PubRelPacket { PacketId = id });
+            connection.SendControlAfterCommit(new PubRelPacket { PacketId = id }, ticket);
         }
         else
         {
-            connection.SendPublish(message.Delivery, id, dup: true);
+            connection.SendPublish(message.Delivery, id, dup: true, ticket);
         }
     }
+
+    /// <summary>
+    /// A QoS 2 message of a stored session is resent only once its state is committed: a client that
+    /// completed it before a crash the store did not see would take it as new [MQTT-4.3.3].
+    /// </summary>
+    private long ResendTicket(InflightMessage message)
+        => _store is not null && message.Delivery.QoS == MqttQoS.ExactlyOnce ? _store.Ticket : 0;
 
     private void PumpQueue(MqttConnection? connection)
     {
@@ -466,7 +523,7 @@ internal sealed partial class MqttSession
 
                 if (message.Unsent)
                 {
-                    Resend(connection, id, message);
+                    Resend(connection, id, message, ResendTicket(message));
                     _unsent--;
                     onWire++;
                 }
@@ -486,12 +543,14 @@ internal sealed partial class MqttSession
             if (next.Message.IsExpired(now))
             {
                 // [MQTT-3.3.2-5] an expired message is not delivered.
+                Record(SessionChange.Removed(next));
                 _broker.Dropped(DropReason.Expired, this);
                 continue;
             }
 
             if (next.QoS == MqttQoS.AtMostOnce)
             {
+                Record(SessionChange.Removed(next));
                 connection.SendQoS0(next);
             }
             else
@@ -504,8 +563,20 @@ internal sealed partial class MqttSession
     private void SendInflight(MqttConnection connection, in Delivery delivery)
     {
         var id = NextPacketId();
-        (_inflight ??= []).Add(id, new InflightMessage(delivery));
-        connection.SendPublish(delivery, id, dup: false);
+        long ticket = 0;
+        var sent = delivery;
+        if (_store is not null)
+        {
+            // From the queue it is stored already and gets its packet id; else it is new here.
+            ticket = delivery.Sequence != 0 ? Record(SessionChange.Sent(delivery, id)) : Record(SessionChange.Added(sent = Sequenced(delivery), id));
+
+            // QoS 1 may go before its commit (a crash means a resend, which QoS 1 allows); QoS 2 may
+            // not: after a crash the client would get it again under another packet id.
+            ticket = delivery.QoS == MqttQoS.ExactlyOnce ? ticket : 0;
+        }
+
+        (_inflight ??= []).Add(id, new InflightMessage(sent));
+        connection.SendPublish(sent, id, dup: false, ticket);
     }
 
     private ushort NextPacketId()

@@ -41,51 +41,70 @@ internal sealed class SessionManager
     /// from here on only <paramref name="connection"/> can attach (see <see cref="MqttSession.Attach"/>).
     /// Null when a new session would exceed <see cref="BrokerOptions.MaxSessions"/>.
     /// </summary>
-    public MqttSession? Connect(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, out bool sessionPresent, out MqttConnection? previous)
+    public MqttSession? Connect(MqttConnection connection, string clientId, bool cleanStart, uint expiryInterval, ClientIdentity? identity, out bool sessionPresent, out MqttConnection? previous)
     {
-        var work = new Deferred();
-        MqttSession? session;
-        lock (_sync)
+        var store = _broker.Store;
+        store?.Enter();
+        try
         {
-            previous = null;
-            if (_sessions.TryGetValue(clientId, out session))
+            var work = new Deferred();
+            MqttSession? session;
+            lock (_sync)
             {
-                // Expired but not yet swept by the timer: gone all the same, on the broker's one clock.
-                var expired = session.Owner is null && session.ExpiryInterval != MqttSession.NeverExpires
-                    && _broker.NowMs - session.DisconnectedAt >= session.ExpiryInterval * 1000L;
-                previous = session.TransferOwner(connection);
-                if (cleanStart || expired || session.ExpiryInterval == 0)
+                previous = null;
+                if (_sessions.TryGetValue(clientId, out session))
                 {
-                    EndLocked(session, ref work);
-                    session = null;
+                    // Expired but not yet swept by the timer: gone all the same, on the broker's one clock.
+                    var expired = session.Owner is null && session.ExpiryInterval != MqttSession.NeverExpires
+                        && _broker.NowMs - session.DisconnectedAt >= session.ExpiryInterval * 1000L;
+                    previous = session.TransferOwner(connection);
+                    if (cleanStart || expired || session.ExpiryInterval == 0)
+                    {
+                        EndLocked(session, ref work);
+                        session = null;
+                    }
+                    else
+                    {
+                        // A new connection to the session before the will delay passed: no will [MQTT-3.1.3-9].
+                        session.PendingWill = null;
+                    }
+                }
+
+                sessionPresent = session is not null;
+                if (session is null)
+                {
+                    if (_broker.Options.MaxSessions > 0 && _sessions.Count >= _broker.Options.MaxSessions)
+                    {
+                        sessionPresent = false;
+                        Run(work);
+                        return null;
+                    }
+
+                    session = new MqttSession(clientId, _broker);
+                    session.TransferOwner(connection);
+                    _sessions[clientId] = session;
+                }
+
+                session.ExpiryInterval = expiryInterval;
+                session.Identity = identity;
+                if (!sessionPresent && expiryInterval > 0 && store is not null)
+                {
+                    // Only a session that outlives its connection is stored: a clean one costs no disk write.
+                    session.StartStoring(store);
                 }
                 else
                 {
-                    // A new connection to the session before the will delay passed: no will [MQTT-3.1.3-9].
-                    session.PendingWill = null;
+                    session.RowChanged();
                 }
             }
 
-            sessionPresent = session is not null;
-            if (session is null)
-            {
-                if (_broker.Options.MaxSessions > 0 && _sessions.Count >= _broker.Options.MaxSessions)
-                {
-                    sessionPresent = false;
-                    Run(work);
-                    return null;
-                }
-
-                session = new MqttSession(clientId, _broker);
-                session.TransferOwner(connection);
-                _sessions[clientId] = session;
-            }
-
-            session.ExpiryInterval = expiryInterval;
+            Run(work);
+            return session;
         }
-
-        Run(work);
-        return session;
+        finally
+        {
+            store?.Exit();
+        }
     }
 
     /// <summary>
@@ -95,105 +114,137 @@ internal sealed class SessionManager
     /// </summary>
     public void Disconnected(MqttSession session, MqttConnection connection, WillMessage? will)
     {
-        var work = new Deferred();
-        lock (_sync)
+        var store = _broker.Store;
+        store?.Enter();
+        try
         {
-            var delay = will?.Properties?.WillDelayInterval ?? 0;
-            if (session.Ended)
+            var work = new Deferred();
+            lock (_sync)
             {
-                // The session ended under it (clean start takeover): the will goes out at session end.
-                work.AddWill(will, session);
-            }
-            else if (!session.ReleaseOwner(connection, _broker.NowMs))
-            {
-                // Taken over by a connection that resumed the session: a delayed will is cancelled.
-                if (delay == 0)
+                var delay = will?.Properties?.WillDelayInterval ?? 0;
+                if (session.Ended)
                 {
+                    // The session ended under it (clean start takeover): the will goes out at session end.
                     work.AddWill(will, session);
                 }
-            }
-            else if (session.ExpiryInterval == 0)
-            {
-                EndLocked(session, ref work);
-                work.AddWill(will, session);
-            }
-            else
-            {
-                // Offline, kept: the messages a shared member did not acknowledge go to another member.
-                work.AddShared(session, session.TakeSharedDeliveries());
-                if (delay == 0)
+                else if (!session.ReleaseOwner(connection, _broker.NowMs))
                 {
+                    // Taken over by a connection that resumed the session: a delayed will is cancelled.
+                    if (delay == 0)
+                    {
+                        work.AddWill(will, session);
+                    }
+                }
+                else if (session.ExpiryInterval == 0)
+                {
+                    EndLocked(session, ref work);
                     work.AddWill(will, session);
                 }
                 else
                 {
-                    session.PendingWill = will;
-                    session.PendingWillDue = session.DisconnectedAt + (delay * 1000L);
+                    // Offline, kept: the messages a shared member did not acknowledge go to another member.
+                    work.AddShared(session, session.TakeSharedDeliveries());
+                    if (delay == 0)
+                    {
+                        work.AddWill(will, session);
+                    }
+                    else
+                    {
+                        session.PendingWill = will;
+                        session.PendingWillDue = session.DisconnectedAt + (delay * 1000L);
+                        session.RowChanged();
+                    }
                 }
             }
-        }
 
-        Run(work);
+            Run(work);
+        }
+        finally
+        {
+            store?.Exit();
+        }
     }
+
+    /// <summary>Restore: a stored session, offline, before any client connects.</summary>
+    public void Restore(MqttSession session) => _sessions[session.ClientId] = session;
 
     /// <summary>Ends a session that is offline (or whose connection is gone), e.g. discarded by an operator.</summary>
     public bool Discard(string clientId)
     {
-        var work = new Deferred();
-        bool ended = false;
-        lock (_sync)
+        var store = _broker.Store;
+        store?.Enter();
+        try
         {
-            if (_sessions.TryGetValue(clientId, out var session) && session.Owner is null)
+            var work = new Deferred();
+            bool ended = false;
+            lock (_sync)
             {
-                EndLocked(session, ref work);
-                ended = true;
+                if (_sessions.TryGetValue(clientId, out var session) && session.Owner is null)
+                {
+                    EndLocked(session, ref work);
+                    ended = true;
+                }
             }
-        }
 
-        Run(work);
-        return ended;
+            Run(work);
+            return ended;
+        }
+        finally
+        {
+            store?.Exit();
+        }
     }
 
     /// <summary>Publishes due delayed wills and ends offline sessions whose expiry interval has passed.</summary>
     public void OnTimer(long now)
     {
-        var work = new Deferred();
-
-        // In place, not a copy of every session per tick (Values snapshots).
-        foreach (var (_, session) in _sessions)
+        var store = _broker.Store;
+        store?.Enter();
+        try
         {
-            if (session.Owner is not null)
-            {
-                continue;
-            }
+            var work = new Deferred();
 
-            var willDue = session.PendingWill is not null && now >= session.PendingWillDue;
-            var expired = session.ExpiryInterval != MqttSession.NeverExpires && now - session.DisconnectedAt >= session.ExpiryInterval * 1000L;
-            if (!willDue && !expired)
+            // In place, not a copy of every session per tick (Values snapshots).
+            foreach (var (_, session) in _sessions)
             {
-                continue;
-            }
-
-            lock (_sync)
-            {
-                if (session.Owner is not null || session.Ended)
+                if (session.Owner is not null)
                 {
                     continue;
                 }
 
-                if (expired)
+                var willDue = session.PendingWill is not null && now >= session.PendingWillDue;
+                var expired = session.ExpiryInterval != MqttSession.NeverExpires && now - session.DisconnectedAt >= session.ExpiryInterval * 1000L;
+                if (!willDue && !expired)
                 {
-                    EndLocked(session, ref work);
+                    continue;
                 }
-                else if (session.PendingWill is { } will)
+
+                lock (_sync)
                 {
-                    session.PendingWill = null;
-                    work.AddWill(will, session);
+                    if (session.Owner is not null || session.Ended)
+                    {
+                        continue;
+                    }
+
+                    if (expired)
+                    {
+                        EndLocked(session, ref work);
+                    }
+                    else if (session.PendingWill is { } will)
+                    {
+                        session.PendingWill = null;
+                        session.RowChanged();
+                        work.AddWill(will, session);
+                    }
                 }
             }
-        }
 
-        Run(work);
+            Run(work);
+        }
+        finally
+        {
+            store?.Exit();
+        }
     }
 
     private void EndLocked(MqttSession session, ref Deferred work)

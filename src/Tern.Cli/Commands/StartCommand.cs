@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using Tern.Broker.Persistence;
 using Tern.Server;
 
 namespace Tern.Cli.Commands;
@@ -59,6 +60,11 @@ internal static class StartCommand
             await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
             return 1;
         }
+        catch (StoreException ex)
+        {
+            await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
+            return 1;
+        }
 
         await using (server.ConfigureAwait(false))
         {
@@ -69,6 +75,11 @@ internal static class StartCommand
             catch (TernListenerException ex)
             {
                 await Console.Error.WriteLineAsync(ex.Message + Hint(ex)).ConfigureAwait(false);
+                return 1;
+            }
+            catch (StoreException ex)
+            {
+                await Console.Error.WriteLineAsync(ex.Message).ConfigureAwait(false);
                 return 1;
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)

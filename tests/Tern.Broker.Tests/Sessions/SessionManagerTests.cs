@@ -21,8 +21,8 @@ public sealed class SessionManagerTests
         var a = InMemoryConnection.Create(broker, "a");
         var b = InMemoryConnection.Create(broker, "b");
 
-        var sessionA = broker.Sessions.Connect(a, "device", cleanStart: false, expiryInterval: 60, out _, out var previousOfA)!;
-        var sessionB = broker.Sessions.Connect(b, "device", cleanStart: false, expiryInterval: 60, out var present, out var previousOfB)!;
+        var sessionA = broker.Sessions.Connect(a, "device", cleanStart: false, expiryInterval: 60, null, out _, out var previousOfA)!;
+        var sessionB = broker.Sessions.Connect(b, "device", cleanStart: false, expiryInterval: 60, null, out var present, out var previousOfB)!;
 
         Assert.Null(previousOfA);
         Assert.Same(a, previousOfB);
@@ -45,8 +45,8 @@ public sealed class SessionManagerTests
         var a = InMemoryConnection.Create(broker, "a");
         var b = InMemoryConnection.Create(broker, "b");
 
-        var old = broker.Sessions.Connect(a, "device", cleanStart: false, expiryInterval: 60, out _, out _)!;
-        var fresh = broker.Sessions.Connect(b, "device", cleanStart: true, expiryInterval: 60, out var present, out _)!;
+        var old = broker.Sessions.Connect(a, "device", cleanStart: false, expiryInterval: 60, null, out _, out _)!;
+        var fresh = broker.Sessions.Connect(b, "device", cleanStart: true, expiryInterval: 60, null, out var present, out _)!;
 
         Assert.False(present);
         Assert.NotSame(old, fresh);
@@ -61,13 +61,13 @@ public sealed class SessionManagerTests
         // No timer runs here (the broker is not started): expiry holds on the broker's one clock.
         var broker = NewBroker();
         var a = InMemoryConnection.Create(broker, "a");
-        var session = broker.Sessions.Connect(a, "device", cleanStart: false, expiryInterval: 10, out _, out _)!;
+        var session = broker.Sessions.Connect(a, "device", cleanStart: false, expiryInterval: 10, null, out _, out _)!;
         Assert.True(session.Attach(a, new ConnAckPacket(), 10));
         broker.Sessions.Disconnected(session, a, will: null);
 
         _time.Advance(TimeSpan.FromSeconds(9.9));
         var b = InMemoryConnection.Create(broker, "b");
-        var resumed = broker.Sessions.Connect(b, "device", cleanStart: false, expiryInterval: 10, out var present, out _)!;
+        var resumed = broker.Sessions.Connect(b, "device", cleanStart: false, expiryInterval: 10, null, out var present, out _)!;
         Assert.True(present);
         Assert.Same(session, resumed);
         Assert.True(resumed.Attach(b, new ConnAckPacket(), 10));
@@ -75,7 +75,7 @@ public sealed class SessionManagerTests
 
         _time.Advance(TimeSpan.FromSeconds(10));
         var c = InMemoryConnection.Create(broker, "c");
-        var fresh = broker.Sessions.Connect(c, "device", cleanStart: false, expiryInterval: 10, out present, out _)!;
+        var fresh = broker.Sessions.Connect(c, "device", cleanStart: false, expiryInterval: 10, null, out present, out _)!;
         Assert.False(present);
         Assert.NotSame(session, fresh);
         Assert.True(session.Ended);
@@ -87,8 +87,8 @@ public sealed class SessionManagerTests
         var broker = NewBroker();
         var shortLived = InMemoryConnection.Create(broker, "a");
         var longLived = InMemoryConnection.Create(broker, "b");
-        var s1 = broker.Sessions.Connect(shortLived, "short", cleanStart: false, expiryInterval: 5, out _, out _)!;
-        var s2 = broker.Sessions.Connect(longLived, "long", cleanStart: false, expiryInterval: 60, out _, out _)!;
+        var s1 = broker.Sessions.Connect(shortLived, "short", cleanStart: false, expiryInterval: 5, null, out _, out _)!;
+        var s2 = broker.Sessions.Connect(longLived, "long", cleanStart: false, expiryInterval: 60, null, out _, out _)!;
         broker.Sessions.Disconnected(s1, shortLived, will: null);
         broker.Sessions.Disconnected(s2, longLived, will: null);
 
@@ -108,12 +108,12 @@ public sealed class SessionManagerTests
         var a = InMemoryConnection.Create(broker, "a");
         var b = InMemoryConnection.Create(broker, "b");
 
-        Assert.NotNull(broker.Sessions.Connect(a, "first", cleanStart: true, expiryInterval: 0, out _, out _));
-        Assert.Null(broker.Sessions.Connect(b, "second", cleanStart: true, expiryInterval: 0, out _, out _));
+        Assert.NotNull(broker.Sessions.Connect(a, "first", cleanStart: true, expiryInterval: 0, null, out _, out _));
+        Assert.Null(broker.Sessions.Connect(b, "second", cleanStart: true, expiryInterval: 0, null, out _, out _));
 
         // Taking over an existing session is not a new one.
         var c = InMemoryConnection.Create(broker, "c");
-        Assert.NotNull(broker.Sessions.Connect(c, "first", cleanStart: false, expiryInterval: 0, out _, out _));
+        Assert.NotNull(broker.Sessions.Connect(c, "first", cleanStart: false, expiryInterval: 0, null, out _, out _));
     }
 
     [Fact]
@@ -122,8 +122,8 @@ public sealed class SessionManagerTests
         var broker = NewBroker();
         var clean = InMemoryConnection.Create(broker, "a");
         var persistent = InMemoryConnection.Create(broker, "b");
-        var s1 = broker.Sessions.Connect(clean, "clean", cleanStart: true, expiryInterval: 0, out _, out _)!;
-        var s2 = broker.Sessions.Connect(persistent, "persistent", cleanStart: false, expiryInterval: 60, out _, out _)!;
+        var s1 = broker.Sessions.Connect(clean, "clean", cleanStart: true, expiryInterval: 0, null, out _, out _)!;
+        var s2 = broker.Sessions.Connect(persistent, "persistent", cleanStart: false, expiryInterval: 60, null, out _, out _)!;
         Assert.True(s1.Attach(clean, new ConnAckPacket(), 10));
         Assert.True(s2.Attach(persistent, new ConnAckPacket(), 10));
 

@@ -27,6 +27,7 @@ public sealed class SysTopicTests
         "$SYS/broker/messages/dropped/no_subscribers",
         "$SYS/broker/messages/dropped/not_authorized",
         "$SYS/broker/messages/dropped/retained_store_full",
+        "$SYS/broker/messages/dropped/store_failed",
         "$SYS/broker/bytes/received",
         "$SYS/broker/bytes/sent",
         "$SYS/broker/subscriptions/count",

@@ -5,11 +5,15 @@ using Tern.TestKit;
 namespace Tern.Client.Tests;
 
 /// <summary>
-/// Tern's broker stops and a new one starts on the same port. Tern keeps sessions in memory, so the
-/// new broker knows nothing: the client must resend its outbox and resubscribe by itself.
+/// Tern's broker stops and a new one starts on the same port and data directory. With the store (the
+/// default, durable) the persistent session is back: subscriptions, queued messages and retained
+/// messages survive, and the client finds its session present. With Persistence:Mode=memory the
+/// new broker knows nothing, and the client resends its outbox and resubscribes by itself.
 /// </summary>
 public sealed class TernRestartTests : IAsyncLifetime
 {
+    private readonly string _directory = Directory.CreateTempSubdirectory("tern-restart-").FullName;
+    private string _mode = "durable";
     private TestBroker? _broker;
 
     private int _port;
@@ -18,7 +22,7 @@ public sealed class TernRestartTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _broker = await TestBroker.StartAsync();
+        _broker = await StartBrokerAsync(port: 0);
         _port = _broker.Port;
     }
 
@@ -28,11 +32,54 @@ public sealed class TernRestartTests : IAsyncLifetime
         {
             await _broker.DisposeAsync();
         }
+
+        Directory.Delete(_directory, recursive: true);
     }
 
     [Fact]
-    public async Task Outbox_is_resent_to_the_new_broker_and_the_subscriber_resubscribes_nothing_lost_at_qos1_and_qos2()
+    public async Task The_persistent_session_its_subscription_queued_and_retained_messages_survive_the_restart()
     {
+        string topic = TestClient.UniqueTopic("restart");
+        const string DeviceId = "restart-device";
+        await using var sub = await TestClient.ConnectAsync(Uri, o => { o.ClientId = DeviceId; o.CleanSession = false; o.AutoReconnect = false; });
+        await sub.SubscribeAsync(topic + "/#", MqttQoS.ExactlyOnce);
+        await sub.Client.DisconnectAsync();
+
+        // The device is offline: the broker queues what is published to it and acknowledges it.
+        await using (var pub = await TestClient.ConnectAsync(Uri))
+        {
+            for (int i = 0; i < 20; i++)
+            {
+                var result = await pub.Client.PublishAsync($"{topic}/{(i % 2) + 1}", $"m{i}", i % 2 == 0 ? MqttQoS.AtLeastOnce : MqttQoS.ExactlyOnce).WaitAsync(EventLog.Timeout);
+                Assert.True(result.IsSuccess, result.ToString());
+            }
+
+            Assert.True((await pub.Client.PublishAsync($"{topic}/config", "retained", MqttQoS.AtLeastOnce, retain: true).WaitAsync(EventLog.Timeout)).IsSuccess);
+        }
+
+        await RestartBrokerAsync(() => Task.CompletedTask);
+
+        Assert.True(await sub.Client.ReconnectAsync());
+        var connected = await sub.Events.WaitCountAsync<ConnectedEventArgs>(2);
+        Assert.True(connected[1].SessionPresent, "the new broker has the session");
+
+        // The client resubscribes only when the session is gone: these come from the stored subscription.
+        var data = await sub.Events.WaitCountAsync<DataEventArgs>(21);
+        Assert.Equal(
+            Enumerable.Range(0, 20).Select(i => $"m{i}").Append("retained").Order(StringComparer.Ordinal),
+            data.Select(e => e.Message.PayloadText).Order(StringComparer.Ordinal));
+
+        await using var late = await TestClient.ConnectAsync(Uri);
+        await late.SubscribeAsync(topic + "/config", MqttQoS.AtLeastOnce);
+        var retained = await late.Events.WaitAsync<DataEventArgs>();
+        Assert.Equal(("retained", true), (retained.Message.PayloadText, retained.Message.Retain));
+    }
+
+    [Fact]
+    public async Task Memory_mode_outbox_is_resent_to_the_new_broker_and_the_subscriber_resubscribes_nothing_lost_at_qos1_and_qos2()
+    {
+        _mode = "memory";
+        await RestartBrokerAsync(() => Task.CompletedTask);
         string topic = TestClient.UniqueTopic("restart");
         await using var sub = await TestClient.ConnectAsync(Uri);
         await sub.SubscribeAsync(topic + "/#", MqttQoS.ExactlyOnce);
@@ -70,8 +117,10 @@ public sealed class TernRestartTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Awaited_qos1_publish_made_while_the_broker_is_down_completes_once_it_is_back()
+    public async Task Memory_mode_awaited_qos1_publish_made_while_the_broker_is_down_completes_once_it_is_back()
     {
+        _mode = "memory";
+        await RestartBrokerAsync(() => Task.CompletedTask);
         string topic = TestClient.UniqueTopic("await");
         await using var sub = await TestClient.ConnectAsync(Uri);
         await sub.SubscribeAsync(topic, MqttQoS.AtLeastOnce);
@@ -100,11 +149,15 @@ public sealed class TernRestartTests : IAsyncLifetime
         await _broker!.DisposeAsync();
         _broker = null;
         await whileDown();
-        _broker = await TestBroker.StartAsync(new Dictionary<string, string?>
-        {
-            ["Listeners:Tcp:Port"] = _port.ToString(CultureInfo.InvariantCulture),
-        });
+        _broker = await StartBrokerAsync(_port);
     }
+
+    private Task<TestBroker> StartBrokerAsync(int port) => TestBroker.StartAsync(new Dictionary<string, string?>
+    {
+        ["Listeners:Tcp:Port"] = port.ToString(CultureInfo.InvariantCulture),
+        ["Persistence:Mode"] = _mode,
+        ["Persistence:Directory"] = _directory,
+    });
 
     /// <summary>
     /// The client resubscribes silently (no Subscribed event), so the test publishes probes to

@@ -27,6 +27,7 @@
     no_subscribers: 'no subscription matched the topic (not in the total)',
     not_authorized: 'a publish the ACL does not allow',
     retained_store_full: 'a retained message not stored (Broker:MaxRetainedMessages)',
+    store_failed: 'a QoS 1/2 publish refused: the store cannot write (Persistence)',
   };
 
   const $ = (id) => document.getElementById(id);

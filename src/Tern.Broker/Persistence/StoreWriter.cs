@@ -1,0 +1,610 @@
+using Microsoft.Extensions.Logging;
+using Tern.Protocol;
+
+namespace Tern.Broker.Persistence;
+
+/// <summary>
+/// Group commit to the <see cref="IBrokerStore"/>, on one dedicated thread. Stored sessions log their
+/// changes under their own lock and enlist here; the retained store enlists the topics it changed.
+/// The writer takes everything enlisted as one batch, coalesces it (a message delivered and
+/// acknowledged between two batches is never written), writes it, and then tells the connections
+/// waiting on it, whose acknowledgements go out only now. Socket threads never touch the disk.
+/// <para>
+/// A batch is a consistent cut: one operation (a PUBLISH with its routing and its incoming QoS 2
+/// id, a session ending and handing its shared messages on) changes several sessions, and a crash
+/// must not find some of them stored and not the others (an incoming id stored without the
+/// deliveries would make the broker drop the publisher's resend). Operations run inside
+/// <see cref="Enter"/>/<see cref="Exit"/>; the writer takes every log while none runs, which costs
+/// the socket threads a pause of a few microseconds per batch.
+/// </para>
+/// <para>
+/// Tickets: a change logged inside an operation, then <see cref="Ticket"/> read inside it, is in
+/// that batch; batches commit in order, so the change is stored once <see cref="Committed"/> reaches it.
+/// </para>
+/// </summary>
+internal sealed class StoreWriter : IDisposable
+{
+    private readonly IBrokerStore _store;
+    private readonly MqttBroker _broker;
+    private readonly ILogger _logger;
+    private readonly long _flushIntervalMs;
+    private readonly Lock _sync = new();
+    private readonly ManualResetEventSlim _wake = new(false);
+    private readonly Thread _thread;
+    private readonly StoreBatch _batch = new();
+
+    // Enlisted since the last batch (under _sync).
+    private List<MqttSession> _dirty = [];
+    private List<(string Topic, RetainedStore.Node Node)> _retained = [];
+    private List<MqttConnection> _waiting = [];
+    private bool _stopping;
+
+    // The writer thread's own.
+    private readonly List<ApplicationMessage> _touched = [];
+    private readonly Dictionary<long, (Delivery Delivery, ushort PacketId, bool Released, bool Removed)> _pending = [];
+    private readonly Dictionary<string, Subscription?> _subscriptions = new(StringComparer.Ordinal);
+    private readonly Dictionary<ushort, (bool FirstAdded, bool LastAdded)> _incoming = [];
+    private readonly Dictionary<string, long> _retainedRows = new(StringComparer.Ordinal);
+    private readonly List<Taken> _taken = [];
+    private readonly List<(string Topic, RetainedStore.Node Node, ApplicationMessage? Current)> _retainedTaken = [];
+
+    // Operations in progress (Enter/Exit), and the writer taking a cut (no operation may start).
+    [ThreadStatic]
+    private static int t_depth;
+    private int _active;
+    private int _cutting;
+    private readonly List<string> _startupDeletes = [];
+    private readonly List<long> _startupMessageDeletes = [];
+    private readonly List<string> _startupRetainedDeletes = [];
+    private long _nextMessageId;
+    private long _number;
+    private long _started;
+    private long _committed;
+    private long _rows;
+    private long _commits;
+    private long _lastCommitUnixMs;
+    private Exception? _failure;
+
+    public StoreWriter(IBrokerStore store, MqttBroker broker, long flushIntervalMs)
+    {
+        _store = store;
+        _broker = broker;
+        _logger = broker.LoggerFactory.CreateLogger("Tern.Broker.Store");
+        _flushIntervalMs = flushIntervalMs;
+        _thread = new Thread(Run) { IsBackground = true, Name = "Tern store writer" };
+    }
+
+    /// <summary>The batch a change logged now will be part of at the latest.</summary>
+    public long Ticket => Volatile.Read(ref _started) + 1;
+
+    /// <summary>The last batch written.</summary>
+    public long Committed => Volatile.Read(ref _committed);
+
+    /// <summary>Batches written.</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>Wall-clock time of the last write (Unix ms), 0 before the first.</summary>
+    public long LastCommitUnixMs => Interlocked.Read(ref _lastCommitUnixMs);
+
+    /// <summary>Rows written (inserted, replaced or deleted).</summary>
+    public long RowsWritten => Interlocked.Read(ref _rows);
+
+    /// <summary>Why the last write failed; null while writes succeed.</summary>
+    public Exception? Failure => Volatile.Read(ref _failure);
+
+    public IBrokerStore Store => _store;
+
+    /// <summary>Restore: message ids continue after the largest stored one; these client ids and messages are deleted by the first batch.</summary>
+    public void Restored(long lastMessageId, IEnumerable<string> expiredSessions, IEnumerable<string> retainedGone, IEnumerable<long> unreferencedMessages)
+    {
+        _nextMessageId = lastMessageId;
+        _startupDeletes.AddRange(expiredSessions);
+        _startupRetainedDeletes.AddRange(retainedGone);
+        _startupMessageDeletes.AddRange(unreferencedMessages);
+    }
+
+    public void Start()
+    {
+        // The first batch deletes what expired while the broker was down.
+        _wake.Set();
+        _thread.Start();
+    }
+
+    /// <summary>
+    /// Starts an operation whose changes must reach the store together (nested calls are free); waits
+    /// while the writer takes a cut. Pair with <see cref="Exit"/>, on the same thread.
+    /// </summary>
+    public void Enter()
+    {
+        if (t_depth++ > 0)
+        {
+            return;
+        }
+
+        var spin = default(SpinWait);
+        while (true)
+        {
+            if (Volatile.Read(ref _cutting) == 0)
+            {
+                Interlocked.Increment(ref _active);
+                if (Volatile.Read(ref _cutting) == 0)
+                {
+                    return;
+                }
+
+                Interlocked.Decrement(ref _active);
+            }
+
+            spin.SpinOnce(sleep1Threshold: -1);
+        }
+    }
+
+    public void Exit()
+    {
+        if (--t_depth == 0)
+        {
+            Interlocked.Decrement(ref _active);
+        }
+    }
+
+    /// <summary>A stored session has changes for the next batch (called under its lock, once per batch).</summary>
+    public void Enlist(MqttSession session)
+    {
+        bool wake;
+        lock (_sync)
+        {
+            _dirty.Add(session);
+            wake = _dirty.Count == 1;
+        }
+
+        if (wake)
+        {
+            _wake.Set();
+        }
+    }
+
+    /// <summary>The retained message of <paramref name="topic"/> changed (set, replaced or deleted) in <paramref name="node"/>.</summary>
+    public void RetainedChanged(string topic, RetainedStore.Node node)
+    {
+        bool wake;
+        lock (_sync)
+        {
+            _retained.Add((topic, node));
+            wake = _retained.Count == 1;
+        }
+
+        if (wake)
+        {
+            _wake.Set();
+        }
+    }
+
+    /// <summary><paramref name="connection"/> holds packets until a batch commits: it is told after the next one.</summary>
+    public void WaitForCommit(MqttConnection connection)
+    {
+        lock (_sync)
+        {
+            _waiting.Add(connection);
+        }
+
+        _wake.Set();
+    }
+
+    /// <summary>Writes what is left, flushes and closes the store.</summary>
+    public void Dispose()
+    {
+        lock (_sync)
+        {
+            _stopping = true;
+        }
+
+        _wake.Set();
+        if (_thread.IsAlive)
+        {
+            _thread.Join();
+        }
+
+        _store.Dispose();
+        _wake.Dispose();
+    }
+
+    private void Run()
+    {
+        var unflushed = false;
+        var lastFlush = Environment.TickCount64;
+        while (true)
+        {
+            var timeout = unflushed && _flushIntervalMs > 0 ? (int)Math.Max(0, _flushIntervalMs - (Environment.TickCount64 - lastFlush)) : Timeout.Infinite;
+            if (!Volatile.Read(ref _stopping))
+            {
+                _wake.Wait(timeout);
+            }
+
+            _wake.Reset();
+
+            List<MqttSession> sessions;
+            List<(string Topic, RetainedStore.Node Node)> retained;
+            List<MqttConnection> waiting;
+            bool stopping;
+            long number;
+
+            // The cut: no operation runs while the lists are swapped and the sessions' logs taken.
+            Interlocked.Exchange(ref _cutting, 1);
+            var spin = default(SpinWait);
+            while (Volatile.Read(ref _active) != 0)
+            {
+                spin.SpinOnce(sleep1Threshold: -1);
+            }
+
+            lock (_sync)
+            {
+                sessions = _dirty;
+                retained = _retained;
+                waiting = _waiting;
+                stopping = _stopping;
+                if (sessions.Count > 0 || retained.Count > 0 || waiting.Count > 0 || _startupDeletes.Count > 0 || _startupMessageDeletes.Count > 0 || _startupRetainedDeletes.Count > 0)
+                {
+                    _dirty = [];
+                    _retained = [];
+                    _waiting = [];
+                    number = ++_number;
+                    Volatile.Write(ref _started, number);
+                }
+                else
+                {
+                    number = 0;
+                }
+            }
+
+            if (number != 0)
+            {
+                Take(sessions, retained);
+            }
+
+            Volatile.Write(ref _cutting, 0);
+
+            if (number != 0)
+            {
+                unflushed |= Commit(number);
+                var failed = Failure is not null;
+                foreach (var connection in waiting)
+                {
+                    if (failed)
+                    {
+                        connection.OnStoreFailed();
+                    }
+                    else
+                    {
+                        connection.ReleaseCommitted();
+                    }
+                }
+            }
+
+            if (unflushed && (stopping || _flushIntervalMs <= 0 || Environment.TickCount64 - lastFlush >= _flushIntervalMs))
+            {
+                TryFlush();
+                unflushed = false;
+                lastFlush = Environment.TickCount64;
+            }
+
+            if (stopping && number == 0)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Inside the cut: every enlisted session's log and row, and the retained messages as they are now.</summary>
+    private void Take(List<MqttSession> sessions, List<(string Topic, RetainedStore.Node Node)> retained)
+    {
+        _taken.Clear();
+        _retainedTaken.Clear();
+        foreach (var session in sessions)
+        {
+            var changes = session.TakeChanges(out var rowChanged, out var ended, out var expiry, out var disconnectedAt, out var will, out var willDue, out var identity);
+            _taken.Add(new Taken(session, changes, rowChanged, ended, expiry, disconnectedAt, will, willDue, identity));
+        }
+
+        foreach (var (topic, node) in retained)
+        {
+            _retainedTaken.Add((topic, node, Volatile.Read(ref node.Message)));
+        }
+    }
+
+    /// <summary>Builds and writes batch <paramref name="number"/> from what <see cref="Take"/> took; true when something was written.</summary>
+    private bool Commit(long number)
+    {
+        var batch = _batch;
+        batch.Clear();
+        if (Failure is not null)
+        {
+            // After a lost batch the store no longer matches memory: nothing more is written until a
+            // restart (what was taken is dropped so that it does not pile up).
+            return false;
+        }
+
+        try
+        {
+            Build(number, batch);
+            if (batch.Count == 0)
+            {
+                Volatile.Write(ref _committed, number);
+                return false;
+            }
+
+            batch.WrittenUnixMs = _broker.Time.GetUtcNow().ToUnixTimeMilliseconds();
+            _store.Write(batch);
+            Interlocked.Add(ref _rows, batch.Count);
+            Interlocked.Increment(ref _commits);
+            Interlocked.Exchange(ref _lastCommitUnixMs, batch.WrittenUnixMs);
+            Volatile.Write(ref _committed, number);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // What this batch held is not stored: the connections waiting on it are closed (their
+            // clients resend what was not acknowledged) and new messages that need the store are refused.
+            Volatile.Write(ref _failure, ex);
+            Log.StoreWriteFailed(_logger, ex, _store.Location, ex.Message);
+            return false;
+        }
+    }
+
+    private void TryFlush()
+    {
+        try
+        {
+            _store.Flush();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.StoreWriteFailed(_logger, ex, _store.Location, ex.Message);
+        }
+    }
+
+    private void Build(long number, StoreBatch batch)
+    {
+        _touched.Clear();
+        var nowUnix = _broker.Time.GetUtcNow().ToUnixTimeMilliseconds();
+        var nowMs = _broker.NowMs;
+        if (_startupDeletes.Count > 0 || _startupMessageDeletes.Count > 0 || _startupRetainedDeletes.Count > 0)
+        {
+            batch.SessionsDeleted.AddRange(_startupDeletes);
+            batch.RetainedDeleted.AddRange(_startupRetainedDeletes);
+            batch.MessagesDeleted.AddRange(_startupMessageDeletes);
+            _startupDeletes.Clear();
+            _startupRetainedDeletes.Clear();
+            _startupMessageDeletes.Clear();
+        }
+
+        foreach (var (session, changes, rowChanged, ended, expiry, disconnectedAt, will, willDue, identity) in _taken)
+        {
+            var state = session.StoreState ??= new StoredSessionState();
+            if (ended)
+            {
+                if (!state.Deleted)
+                {
+                    state.Deleted = true;
+                    batch.SessionsDeleted.Add(session.ClientId);
+                    foreach (var (_, message) in state.Deliveries)
+                    {
+                        Release(message, number);
+                    }
+
+                    state.Deliveries.Clear();
+                }
+
+                continue;
+            }
+
+            if (rowChanged)
+            {
+                batch.Sessions.Add(new StoredSession(
+                    session.ClientId,
+                    expiry,
+                    disconnectedAt == long.MinValue ? null : nowUnix - (nowMs - disconnectedAt),
+                    will is null ? null : new StoredWill(will.Topic, will.Payload, will.QoS, will.Retain, MqttPropertiesCodec.Encode(will.Properties)),
+                    will is null ? null : nowUnix - (nowMs - willDue),
+                    identity?.Username,
+                    identity?.Address?.ToString(),
+                    identity?.Listener));
+            }
+
+            if (changes is not null)
+            {
+                AddChanges(session, state, changes, number, batch);
+            }
+        }
+
+        foreach (var (topic, node, current) in _retainedTaken)
+        {
+            if (ReferenceEquals(current, node.Persisted))
+            {
+                continue;
+            }
+
+            if (node.Persisted is { } old)
+            {
+                node.Persisted = null;
+                Release(old, number);
+            }
+
+            if (current is not null)
+            {
+                node.Persisted = current;
+                AddRef(current, number);
+                _retainedRows[topic] = current.StoreId;
+            }
+            else if (_broker.Retained.Find(topic) is null)
+            {
+                // Deleted, and no newer node holds the topic (one that does writes its own row).
+                _retainedRows[topic] = 0;
+            }
+        }
+
+        foreach (var (topic, id) in _retainedRows)
+        {
+            if (id == 0)
+            {
+                batch.RetainedDeleted.Add(topic);
+            }
+            else
+            {
+                batch.Retained.Add((topic, id));
+            }
+        }
+
+        _retainedRows.Clear();
+
+        foreach (var message in _touched)
+        {
+            if (message.StoreRefs > 0 && !message.StoreHasRow)
+            {
+                message.StoreHasRow = true;
+                batch.MessagesInserted.Add(new StoredMessage(
+                    message.StoreId,
+                    message.Topic,
+                    message.Payload,
+                    message.QoS,
+                    message.Retain,
+                    MqttPropertiesCodec.Encode(message.Properties),
+                    message.PublisherClientId,
+                    nowUnix - (nowMs - message.CreatedTimestamp)));
+            }
+            else if (message.StoreRefs == 0 && message.StoreHasRow)
+            {
+                message.StoreHasRow = false;
+                batch.MessagesDeleted.Add(message.StoreId);
+            }
+        }
+
+        _touched.Clear();
+        _taken.Clear();
+        _retainedTaken.Clear();
+    }
+
+    private void AddChanges(MqttSession session, StoredSessionState state, List<SessionChange> changes, long number, StoreBatch batch)
+    {
+        _pending.Clear();
+        _subscriptions.Clear();
+        _incoming.Clear();
+        foreach (var change in changes)
+        {
+            switch (change.Kind)
+            {
+                case SessionChangeKind.Added:
+                case SessionChangeKind.Sent:
+                case SessionChangeKind.Released:
+                    _pending[change.Delivery.Sequence] = (change.Delivery, change.PacketId, change.Released, false);
+                    break;
+                case SessionChangeKind.Removed:
+                    _pending[change.Delivery.Sequence] = (change.Delivery, 0, false, true);
+                    break;
+                case SessionChangeKind.IncomingAdded:
+                case SessionChangeKind.IncomingRemoved:
+                    var added = change.Kind == SessionChangeKind.IncomingAdded;
+                    _incoming[change.PacketId] = _incoming.TryGetValue(change.PacketId, out var seen) ? (seen.FirstAdded, added) : (added, added);
+                    break;
+                case SessionChangeKind.Subscribed:
+                    _subscriptions[change.Filter!] = change.Subscription;
+                    break;
+                case SessionChangeKind.Unsubscribed:
+                    _subscriptions[change.Filter!] = null;
+                    break;
+            }
+        }
+
+        var clientId = session.ClientId;
+        foreach (var (sequence, (delivery, packetId, released, removed)) in _pending)
+        {
+            if (removed)
+            {
+                if (state.Deliveries.Remove(sequence, out var message))
+                {
+                    batch.DeliveriesDeleted.Add((clientId, sequence));
+                    Release(message, number);
+                }
+
+                continue;
+            }
+
+            if (state.Deliveries.TryAdd(sequence, delivery.Message))
+            {
+                AddRef(delivery.Message, number);
+            }
+
+            batch.Deliveries.Add(new StoredDelivery(
+                clientId,
+                sequence,
+                delivery.Message.StoreId,
+                delivery.QoS,
+                delivery.Retain,
+                delivery.SubscriptionIds,
+                delivery.Group is { } group ? $"$share/{group.Name}/{group.Filter}" : null,
+                packetId,
+                released));
+        }
+
+        foreach (var (packetId, (firstAdded, lastAdded)) in _incoming)
+        {
+            if (lastAdded)
+            {
+                batch.IncomingQoS2.Add((clientId, packetId));
+            }
+            else if (!firstAdded)
+            {
+                batch.IncomingQoS2Deleted.Add((clientId, packetId));
+            }
+        }
+
+        foreach (var (filter, subscription) in _subscriptions)
+        {
+            if (subscription is null)
+            {
+                batch.SubscriptionsDeleted.Add((clientId, filter));
+            }
+            else
+            {
+                batch.Subscriptions.Add(new StoredSubscription(clientId, filter, subscription.Options, subscription.SubscriptionIdentifier));
+            }
+        }
+    }
+
+    private void AddRef(ApplicationMessage message, long number)
+    {
+        if (message.StoreId == 0)
+        {
+            message.StoreId = ++_nextMessageId;
+        }
+
+        message.StoreRefs++;
+        Touch(message, number);
+    }
+
+    private void Release(ApplicationMessage message, long number)
+    {
+        message.StoreRefs--;
+        Touch(message, number);
+    }
+
+    private void Touch(ApplicationMessage message, long number)
+    {
+        if (message.StoreTouchedIn != number)
+        {
+            message.StoreTouchedIn = number;
+            _touched.Add(message);
+        }
+    }
+
+    /// <summary>One session's changes taken for a batch, with its row as it was then.</summary>
+    private readonly record struct Taken(
+        MqttSession Session,
+        List<SessionChange>? Changes,
+        bool RowChanged,
+        bool Ended,
+        uint Expiry,
+        long DisconnectedAt,
+        WillMessage? Will,
+        long WillDue,
+        ClientIdentity? Identity);
+}

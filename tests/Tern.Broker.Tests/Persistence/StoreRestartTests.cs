@@ -1,0 +1,176 @@
+using Microsoft.Extensions.Time.Testing;
+using Tern.Protocol;
+using Tern.TestKit;
+
+namespace Tern.Broker.Tests.Persistence;
+
+/// <summary>
+/// The store (Persistence:Mode durable, the default): a broker stopped and started again on the same
+/// directory has its persistent sessions, their subscriptions and messages, and its retained
+/// messages back. The kill -9 tests run <c>tern start</c> as a child process (Tern.Cli.Tests).
+/// </summary>
+public sealed class StoreRestartTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("tern-store-test-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private Task<TestBroker> StartAsync(TimeProvider? time = null, string mode = "durable") => TestBroker.StartAsync(
+        new Dictionary<string, string?> { ["Persistence:Mode"] = mode, ["Persistence:Directory"] = _directory },
+        time: time);
+
+    [Theory]
+    [InlineData("durable")]
+    [InlineData("strict")]
+    public async Task Subscriptions_queued_messages_and_retained_messages_survive_a_restart(string mode)
+    {
+        var id = TestIds.Client();
+        var topic = TestIds.Topic();
+        await using (var broker = await StartAsync(mode: mode))
+        {
+            await broker.LeaveOfflineAsync(id, topic + "/#", MqttQoS.ExactlyOnce);
+            await using var publisher = await broker.ConnectAsync(TestIds.Client("pub"));
+            await publisher.PublishAsync(topic + "/1", "q1", MqttQoS.AtLeastOnce);
+            await publisher.PublishAsync(topic + "/2", "q2", MqttQoS.ExactlyOnce);
+            await publisher.PublishAsync(topic + "/config", "retained", MqttQoS.AtLeastOnce, retain: true);
+        }
+
+        await using (var broker = await StartAsync(mode: mode))
+        {
+            await using var device = await broker.OpenRawAsync();
+            var connAck = await device.ConnectAsync(id, cleanSession: false);
+            Assert.True(connAck.SessionPresent, "the session was stored");
+            var received = new List<(string, string, MqttQoS)>();
+            for (var i = 0; i < 3; i++)
+            {
+                var p = await device.ReceivePublishAsync();
+                received.Add((p.Topic, p.PayloadText(), p.QoS));
+            }
+
+            Assert.Equal([(topic + "/1", "q1", MqttQoS.AtLeastOnce), (topic + "/2", "q2", MqttQoS.ExactlyOnce), (topic + "/config", "retained", MqttQoS.AtLeastOnce)], received);
+            await device.ExpectNoPacketAsync();
+
+            // The subscription is back too: a new message reaches it at once.
+            await using var publisher = await broker.ConnectAsync(TestIds.Client("pub"));
+            await publisher.PublishAsync(topic + "/3", "live", MqttQoS.AtLeastOnce);
+            Assert.Equal("live", (await device.ReceivePublishAsync()).PayloadText());
+
+            // And a new subscriber gets the retained message.
+            await using var late = await broker.ConnectAsync(TestIds.Client("late"));
+            await late.SubscribeGrantedAsync(topic + "/config", MqttQoS.AtLeastOnce);
+            var retained = await late.ReceivePublishAsync();
+            Assert.Equal(("retained", true), (retained.PayloadText(), retained.Retain));
+        }
+    }
+
+    [Fact]
+    public async Task A_message_in_flight_is_resent_with_its_packet_id_and_dup_after_a_restart()
+    {
+        var id = TestIds.Client();
+        var topic = TestIds.Topic();
+        ushort packetId;
+        await using (var broker = await StartAsync())
+        {
+            await using var device = await broker.ConnectAsync(id, cleanSession: false);
+            await device.SubscribeGrantedAsync(topic, MqttQoS.AtLeastOnce);
+            await using var publisher = await broker.ConnectAsync(TestIds.Client("pub"));
+            await publisher.PublishAsync(topic, "unacknowledged", MqttQoS.AtLeastOnce);
+            var first = await device.ReceivePublishAsync(ack: false);
+            packetId = first.PacketId;
+        }
+
+        await using (var broker = await StartAsync())
+        {
+            await using var device = await broker.OpenRawAsync();
+            Assert.True((await device.ConnectAsync(id, cleanSession: false)).SessionPresent);
+            var again = await device.ReceivePublishAsync();
+            Assert.Equal(("unacknowledged", packetId, true), (again.PayloadText(), again.PacketId, again.Dup));
+        }
+
+        // Acknowledged now: a third start has nothing left to send.
+        await using (var broker = await StartAsync())
+        {
+            await using var device = await broker.OpenRawAsync();
+            Assert.True((await device.ConnectAsync(id, cleanSession: false)).SessionPresent);
+            await device.ExpectNoPacketAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_qos2_publish_awaiting_pubrel_is_routed_once_across_a_restart()
+    {
+        var publisherId = TestIds.Client("pub");
+        var topic = TestIds.Topic();
+        var subscriberId = TestIds.Client("sub");
+        ushort packetId;
+        await using (var broker = await StartAsync())
+        {
+            await broker.LeaveOfflineAsync(subscriberId, topic, MqttQoS.ExactlyOnce);
+            await using var publisher = await broker.ConnectAsync(publisherId, cleanSession: false);
+            packetId = publisher.NextPacketId();
+            await publisher.SendAsync(new PublishPacket { Topic = topic, Payload = "once"u8.ToArray(), QoS = MqttQoS.ExactlyOnce, PacketId = packetId });
+            Assert.Equal(packetId, (await publisher.ReceiveAckAsync<PubRecPacket>()).PacketId);
+        }
+
+        await using (var broker = await StartAsync())
+        {
+            // The publisher did not see PUBCOMP: it sends the PUBLISH again (DUP), then PUBREL.
+            await using var publisher = await broker.OpenRawAsync();
+            Assert.True((await publisher.ConnectAsync(publisherId, cleanSession: false)).SessionPresent);
+            await publisher.SendAsync(new PublishPacket { Topic = topic, Payload = "once"u8.ToArray(), QoS = MqttQoS.ExactlyOnce, PacketId = packetId, Dup = true });
+            Assert.Equal(packetId, (await publisher.ReceiveAckAsync<PubRecPacket>()).PacketId);
+            await publisher.SendAsync(new PubRelPacket { PacketId = packetId });
+            Assert.Equal(packetId, (await publisher.ReceiveAckAsync<PubCompPacket>()).PacketId);
+
+            await using var subscriber = await broker.OpenRawAsync();
+            Assert.True((await subscriber.ConnectAsync(subscriberId, cleanSession: false)).SessionPresent);
+            var message = await subscriber.ReceivePublishAsync();
+            Assert.Equal("once", message.PayloadText());
+            await subscriber.ExpectNoPacketAsync();
+        }
+    }
+
+    [Theory]
+    [InlineData(30, true)]
+    [InlineData(90, false)]
+    public async Task Session_expiry_counts_while_the_broker_is_down(int downSeconds, bool present)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-03T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var id = TestIds.Client();
+        await using (var broker = await StartAsync(time))
+        {
+            await using var device = await broker.ConnectV5Async(id, new MqttProperties { SessionExpiryInterval = 60 }, cleanStart: false);
+            await device.SendAsync(new DisconnectPacket());
+            await device.WaitForCloseAsync();
+        }
+
+        time.Advance(TimeSpan.FromSeconds(downSeconds));
+        await using (var broker = await StartAsync(time))
+        {
+            var (device, connAck) = await broker.OpenV5Async(id, cleanStart: false);
+            await using (device)
+            {
+                Assert.Equal(present, connAck.SessionPresent);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Clean_sessions_cost_no_disk_write()
+    {
+        await using var broker = await StartAsync();
+        var store = broker.Server.Broker.Store!;
+        var before = store.RowsWritten;
+        var topic = TestIds.Topic();
+        await using var subscriber = await broker.ConnectAsync(TestIds.Client("sub"));
+        await subscriber.SubscribeGrantedAsync(topic, MqttQoS.ExactlyOnce);
+        await using var publisher = await broker.ConnectAsync(TestIds.Client("pub"));
+        for (var i = 0; i < 20; i++)
+        {
+            await publisher.PublishAsync(topic, $"m{i}", i % 2 == 0 ? MqttQoS.AtLeastOnce : MqttQoS.ExactlyOnce);
+            await subscriber.ReceivePublishAsync();
+        }
+
+        Assert.Equal(before, store.RowsWritten);
+    }
+}
