@@ -204,8 +204,8 @@ internal sealed class StoreWriter : IDisposable
             _thread.Join();
         }
 
+        // _wake is not disposed: a connection that ends late may still enlist (its change is not written).
         _store.Dispose();
-        _wake.Dispose();
     }
 
     private void Run()

@@ -56,6 +56,10 @@ public sealed class SqliteBrokerStore : IBrokerStore
                 DataSource = path,
                 Mode = SqliteOpenMode.ReadWriteCreate,
                 Pooling = false,
+
+                // The broker's one connection holds the file exclusively; another process trying it
+                // should hear so at once, not after the default 30 s wait for the lock.
+                DefaultTimeout = 1,
             }.ToString());
             connection.Open();
             var store = new SqliteBrokerStore(path, connection, strict);
