@@ -38,17 +38,20 @@ public sealed class TestBroker : IAsyncDisposable
             ["Listeners:Ws:Enabled"] = "false",
             ["Dashboard:Enabled"] = "false",
 
-            // Durable by default in the product (./data); tests about the store give it a directory of their own.
-            // TERN_TEST_PERSISTENCE=durable (or strict) runs every other test on a store too.
-            ["Persistence:Mode"] = "memory",
         };
+
+        // Durable, as the product runs by default, in a store of its own (deleted with the broker),
+        // unless the test chooses; TERN_TEST_PERSISTENCE=memory (or strict) runs the others that way.
         string? ownDirectory = null;
-        if (Environment.GetEnvironmentVariable("TERN_TEST_PERSISTENCE") is { Length: > 0 } mode
-            && settings?.ContainsKey("Persistence:Mode") != true)
+        var mode = Environment.GetEnvironmentVariable("TERN_TEST_PERSISTENCE") is { Length: > 0 } chosen ? chosen : "durable";
+        if (settings?.ContainsKey("Persistence:Mode") != true)
         {
-            ownDirectory = Directory.CreateTempSubdirectory("tern-test-store-").FullName;
             overrides["Persistence:Mode"] = mode;
-            overrides["Persistence:Directory"] = ownDirectory;
+            if (!string.Equals(mode, "memory", StringComparison.OrdinalIgnoreCase))
+            {
+                ownDirectory = Directory.CreateTempSubdirectory("tern-test-store-").FullName;
+                overrides["Persistence:Directory"] = ownDirectory;
+            }
         }
 
         if (settings is not null)
@@ -59,7 +62,17 @@ public sealed class TestBroker : IAsyncDisposable
             }
         }
 
-        var server = TernServer.Create(args: [], overrides: overrides, timeProvider: time);
+        TernServer server;
+        try
+        {
+            server = TernServer.Create(args: [], overrides: overrides, timeProvider: time);
+        }
+        catch
+        {
+            DeleteDirectory(ownDirectory);
+            throw;
+        }
+
         try
         {
             beforeStart?.Invoke(server);
@@ -69,12 +82,14 @@ public sealed class TestBroker : IAsyncDisposable
         catch
         {
             await server.DisposeAsync().ConfigureAwait(false);
+            DeleteDirectory(ownDirectory);
             throw;
         }
 
         if (server.TcpPort <= 0)
         {
             await server.DisposeAsync().ConfigureAwait(false);
+            DeleteDirectory(ownDirectory);
             throw new InvalidOperationException($"TernServer.TcpPort is {server.TcpPort} after StartAsync; expected the bound port.");
         }
 
@@ -135,10 +150,15 @@ public sealed class TestBroker : IAsyncDisposable
         finally
         {
             await Server.DisposeAsync().ConfigureAwait(false);
-            if (_ownDirectory is not null)
-            {
-                Directory.Delete(_ownDirectory, recursive: true);
-            }
+            DeleteDirectory(_ownDirectory);
+        }
+    }
+
+    private static void DeleteDirectory(string? directory)
+    {
+        if (directory is not null && Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
         }
     }
 }

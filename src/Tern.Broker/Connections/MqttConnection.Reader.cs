@@ -210,11 +210,16 @@ internal sealed partial class MqttConnection
         _ => Task.FromResult(Dispatch(packet)),
     };
 
-    /// <summary>Handles one packet as one store operation (see <see cref="Persistence.StoreWriter"/>): what it changes is stored together.</summary>
+    /// <summary>
+    /// Handles one packet. A PUBLISH (routing to many sessions) or a CONNECT (a takeover, a session
+    /// ended) is one store operation (see <see cref="Persistence.StoreWriter"/>): what it changes in
+    /// several sessions is stored together. The other packets change only this connection's session,
+    /// whose lock already keeps its changes whole.
+    /// </summary>
     private bool Dispatch(MqttPacket packet)
     {
         var store = _broker.Store;
-        if (store is null)
+        if (store is null || packet is not (PublishPacket or ConnectPacket))
         {
             return DispatchCore(packet);
         }
