@@ -112,6 +112,12 @@ internal sealed partial class MqttConnection
             else if (_quotaDropped && !_deliveredAny && IsV5)
             {
                 // Every matching session's queue was full: accepted by nobody (counted as queue_full).
+                if (publish.QoS == MqttQoS.ExactlyOnce)
+                {
+                    // A PUBREC with a failure code ends the exchange [MQTT-4.3.3-4]: the id is free again.
+                    _session!.ReleaseIncomingQoS2(publish.PacketId, out _);
+                }
+
                 Acknowledge(publish, ReasonCode.QuotaExceeded, "every matching subscriber's queue is full");
             }
             else

@@ -88,6 +88,39 @@ public sealed class OverloadTests
     }
 
     [Fact]
+    public async Task A_qos2_publish_refused_with_0x97_frees_its_packet_id_for_the_next_message()
+    {
+        await using var broker = await TestBroker.StartAsync(Settings(("Broker:MaxQueuedMessages", "1")));
+        var topic = TestIds.Topic();
+        var id = TestIds.Client("away");
+        await broker.LeaveOfflineAsync(id, topic, MqttQoS.ExactlyOnce);
+        await using var publisher = await broker.ConnectV5Async(TestIds.Client("pub"));
+        await publisher.PublishAsync(topic, "fits", MqttQoS.AtLeastOnce);
+
+        // The queue is full: nobody takes it, and PUBREC says so [MQTT-4.3.3-4: the exchange ends].
+        const ushort PacketId = 77;
+        await publisher.SendAsync(new PublishPacket { Topic = topic, Payload = "refused"u8.ToArray(), QoS = MqttQoS.ExactlyOnce, PacketId = PacketId });
+        Assert.Equal(ReasonCode.QuotaExceeded, (await publisher.ReceiveAckAsync<PubRecPacket>()).ReasonCode);
+
+        // The device takes its message; the same packet id now carries a new message, which must be routed.
+        await using (var device = await broker.OpenRawAsync())
+        {
+            Assert.True((await device.ConnectAsync(id, cleanSession: false)).SessionPresent);
+            Assert.Equal("fits", (await device.ReceivePublishAsync()).PayloadText());
+            await device.DisconnectAsync();
+        }
+
+        await publisher.SendAsync(new PublishPacket { Topic = topic, Payload = "new"u8.ToArray(), QoS = MqttQoS.ExactlyOnce, PacketId = PacketId });
+        Assert.Equal(ReasonCode.Success, (await publisher.ReceiveAckAsync<PubRecPacket>()).ReasonCode);
+        await publisher.SendAsync(new PubRelPacket { PacketId = PacketId });
+        await publisher.ReceiveAckAsync<PubCompPacket>();
+
+        await using var again = await broker.OpenRawAsync();
+        Assert.True((await again.ConnectAsync(id, cleanSession: false)).SessionPresent);
+        Assert.Equal("new", (await again.ReceivePublishAsync()).PayloadText());
+    }
+
+    [Fact]
     public async Task Drop_oldest_keeps_the_newest_messages_of_an_offline_session()
     {
         await using var broker = await TestBroker.StartAsync(Settings(("Broker:MaxQueuedMessages", "3"), ("Broker:QueueFullPolicy", "DropOldest")));
