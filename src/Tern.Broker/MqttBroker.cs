@@ -167,6 +167,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         {
             StoreRestore.Run(this, store);
             Retained.Store = store;
+            Bans.Store = store;
             store.Start();
         }
 

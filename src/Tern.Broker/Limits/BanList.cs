@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Tern.Broker.Persistence;
 
 namespace Tern.Broker;
 
@@ -12,7 +13,11 @@ public enum BanKind
 }
 
 /// <summary>One ban; <see cref="Until"/> null lasts until removed.</summary>
-public sealed record Ban(BanKind Kind, string Value, DateTimeOffset? Until, string Reason);
+public sealed record Ban(BanKind Kind, string Value, DateTimeOffset? Until, string Reason)
+{
+    /// <summary>The reason of the bans from configuration (<c>Broker:Bans</c>), which are not stored: the configuration brings them back.</summary>
+    public const string Configured = "configured";
+}
 
 /// <summary>
 /// Banned client ids, user names and addresses: from configuration, flapping detection, or added
@@ -29,22 +34,26 @@ public sealed class BanList
         _time = time;
         foreach (var id in options.ClientIds)
         {
-            Add(new Ban(BanKind.ClientId, id, null, "configured"));
+            Add(new Ban(BanKind.ClientId, id, null, Ban.Configured));
         }
 
         foreach (var user in options.Usernames)
         {
-            Add(new Ban(BanKind.Username, user, null, "configured"));
+            Add(new Ban(BanKind.Username, user, null, Ban.Configured));
         }
 
         foreach (var address in options.Addresses)
         {
-            Add(new Ban(BanKind.Address, address, null, "configured"));
+            Add(new Ban(BanKind.Address, address, null, Ban.Configured));
         }
     }
 
     public IReadOnlyCollection<Ban> All => [.. _bans.Values];
 
+    /// <summary>Told of every ban added or removed at run time (a stored broker's writer); set before the broker starts.</summary>
+    internal StoreWriter? Store { get; set; }
+
+    /// <summary>Bans a client id, user name or address (a CIDR range too); with a store, it survives a restart.</summary>
     public void Add(Ban ban)
     {
         ArgumentNullException.ThrowIfNull(ban);
@@ -55,6 +64,10 @@ public sealed class BanList
 
         _bans[(ban.Kind, ban.Value)] = ban;
         RebuildRanges();
+        if (ban.Reason != Ban.Configured)
+        {
+            Store?.BanChanged(ban.Kind, ban.Value);
+        }
     }
 
     public bool Remove(BanKind kind, string value)
@@ -65,8 +78,16 @@ public sealed class BanList
             RebuildRanges();
         }
 
+        if (removed)
+        {
+            Store?.BanChanged(kind, value);
+        }
+
         return removed;
     }
+
+    /// <summary>The ban of <paramref name="kind"/> and <paramref name="value"/> now, if any (the store writer's view).</summary>
+    internal Ban? Find(BanKind kind, string value) => _bans.GetValueOrDefault((kind, value));
 
     internal bool IsAddressBanned(IPAddress? address)
     {

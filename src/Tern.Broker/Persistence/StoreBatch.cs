@@ -4,7 +4,7 @@ namespace Tern.Broker.Persistence;
 /// One group commit: every change the broker made since the last batch, coalesced (a message
 /// delivered and acknowledged between two batches is never written). A store applies it in this
 /// order: sessions deleted (with all they hold), sessions, subscriptions, messages inserted,
-/// deliveries, incoming QoS 2 ids, retained messages, messages deleted.
+/// deliveries, incoming QoS 2 ids, retained messages, bans, messages deleted.
 /// </summary>
 public sealed class StoreBatch
 {
@@ -35,6 +35,11 @@ public sealed class StoreBatch
 
     public List<string> RetainedDeleted { get; } = [];
 
+    /// <summary>Bans added or replaced at run time.</summary>
+    public List<Ban> Bans { get; } = [];
+
+    public List<(BanKind Kind, string Value)> BansDeleted { get; } = [];
+
     /// <summary>Messages no session and no retained entry references any more.</summary>
     public List<long> MessagesDeleted { get; } = [];
 
@@ -44,7 +49,7 @@ public sealed class StoreBatch
     /// <summary>Changes in the batch (its rows), for statistics.</summary>
     public int Count => SessionsDeleted.Count + Sessions.Count + Subscriptions.Count + SubscriptionsDeleted.Count
         + MessagesInserted.Count + Deliveries.Count + DeliveriesDeleted.Count + IncomingQoS2.Count + IncomingQoS2Deleted.Count
-        + Retained.Count + RetainedDeleted.Count + MessagesDeleted.Count;
+        + Retained.Count + RetainedDeleted.Count + Bans.Count + BansDeleted.Count + MessagesDeleted.Count;
 
     public void Clear()
     {
@@ -59,6 +64,8 @@ public sealed class StoreBatch
         IncomingQoS2Deleted.Clear();
         Retained.Clear();
         RetainedDeleted.Clear();
+        Bans.Clear();
+        BansDeleted.Clear();
         MessagesDeleted.Clear();
     }
 }

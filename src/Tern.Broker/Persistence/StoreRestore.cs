@@ -159,6 +159,18 @@ internal static class StoreRestore
             Progress(logger, location, retained, state.Retained.Count, "retained messages");
         }
 
+        var bansGone = new List<(BanKind, string)>();
+        foreach (var ban in state.Bans)
+        {
+            if (ban.Until is { } until && until.ToUnixTimeMilliseconds() <= nowUnix)
+            {
+                bansGone.Add((ban.Kind, ban.Value));
+                continue;
+            }
+
+            broker.Bans.Add(ban);
+        }
+
         // Whatever nothing restored references any more (its session expired, its retained entry
         // expired) is deleted by the writer's first batch.
         var unreferenced = new List<long>();
@@ -171,7 +183,7 @@ internal static class StoreRestore
             }
         }
 
-        writer.Restored(lastMessageId, expired, retainedGone, unreferenced);
+        writer.Restored(lastMessageId, expired, retainedGone, bansGone, unreferenced);
         Log.StoreRestored(logger, location, sessions.Count, subscriptions, deliveries, retained, expired.Count, clock.ElapsedMilliseconds);
     }
 

@@ -36,6 +36,7 @@ internal sealed class StoreWriter : IDisposable
     // Enlisted since the last batch (under _sync).
     private List<MqttSession> _dirty = [];
     private List<(string Topic, RetainedStore.Node Node)> _retained = [];
+    private List<(BanKind Kind, string Value)> _bans = [];
     private List<MqttConnection> _waiting = [];
     private bool _stopping;
 
@@ -47,6 +48,7 @@ internal sealed class StoreWriter : IDisposable
     private readonly Dictionary<string, long> _retainedRows = new(StringComparer.Ordinal);
     private readonly List<Taken> _taken = [];
     private readonly List<(string Topic, RetainedStore.Node Node, ApplicationMessage? Current)> _retainedTaken = [];
+    private readonly Dictionary<(BanKind, string), Ban?> _bansTaken = [];
 
     // Operations in progress (Enter/Exit), and the writer taking a cut (no operation may start).
     [ThreadStatic]
@@ -95,9 +97,14 @@ internal sealed class StoreWriter : IDisposable
     public IBrokerStore Store => _store;
 
     /// <summary>Restore: message ids continue after the largest stored one; these client ids and messages are deleted by the first batch.</summary>
-    public void Restored(long lastMessageId, IEnumerable<string> expiredSessions, IEnumerable<string> retainedGone, IEnumerable<long> unreferencedMessages)
+    public void Restored(long lastMessageId, IEnumerable<string> expiredSessions, IEnumerable<string> retainedGone, IEnumerable<(BanKind, string)> bansGone, IEnumerable<long> unreferencedMessages)
     {
         _nextMessageId = lastMessageId;
+        foreach (var ban in bansGone)
+        {
+            _bans.Add(ban);
+        }
+
         _startupDeletes.AddRange(expiredSessions);
         _startupRetainedDeletes.AddRange(retainedGone);
         _startupMessageDeletes.AddRange(unreferencedMessages);
@@ -179,6 +186,17 @@ internal sealed class StoreWriter : IDisposable
         }
     }
 
+    /// <summary>A ban was added or removed at run time.</summary>
+    public void BanChanged(BanKind kind, string value)
+    {
+        lock (_sync)
+        {
+            _bans.Add((kind, value));
+        }
+
+        _wake.Set();
+    }
+
     /// <summary><paramref name="connection"/> holds packets until a batch commits: it is told after the next one.</summary>
     public void WaitForCommit(MqttConnection connection)
     {
@@ -225,6 +243,7 @@ internal sealed class StoreWriter : IDisposable
             List<MqttSession> sessions;
             List<(string Topic, RetainedStore.Node Node)> retained;
             List<MqttConnection> waiting;
+            List<(BanKind Kind, string Value)> bans;
             bool stopping;
             long number;
 
@@ -241,12 +260,14 @@ internal sealed class StoreWriter : IDisposable
                 sessions = _dirty;
                 retained = _retained;
                 waiting = _waiting;
+                bans = _bans;
                 stopping = _stopping;
-                if (sessions.Count > 0 || retained.Count > 0 || waiting.Count > 0 || _startupDeletes.Count > 0 || _startupMessageDeletes.Count > 0 || _startupRetainedDeletes.Count > 0)
+                if (sessions.Count > 0 || retained.Count > 0 || waiting.Count > 0 || bans.Count > 0 || _startupDeletes.Count > 0 || _startupMessageDeletes.Count > 0 || _startupRetainedDeletes.Count > 0)
                 {
                     _dirty = [];
                     _retained = [];
                     _waiting = [];
+                    _bans = [];
                     number = ++_number;
                     Volatile.Write(ref _started, number);
                 }
@@ -258,7 +279,7 @@ internal sealed class StoreWriter : IDisposable
 
             if (number != 0)
             {
-                Take(sessions, retained);
+                Take(sessions, retained, bans);
             }
 
             Volatile.Write(ref _cutting, 0);
@@ -295,10 +316,16 @@ internal sealed class StoreWriter : IDisposable
     }
 
     /// <summary>Inside the cut: every enlisted session's log and row, and the retained messages as they are now.</summary>
-    private void Take(List<MqttSession> sessions, List<(string Topic, RetainedStore.Node Node)> retained)
+    private void Take(List<MqttSession> sessions, List<(string Topic, RetainedStore.Node Node)> retained, List<(BanKind Kind, string Value)> bans)
     {
         _taken.Clear();
         _retainedTaken.Clear();
+        _bansTaken.Clear();
+        foreach (var key in bans)
+        {
+            _bansTaken[key] = _broker.Bans.Find(key.Kind, key.Value);
+        }
+
         foreach (var session in sessions)
         {
             var changes = session.TakeChanges(out var rowChanged, out var ended, out var expiry, out var disconnectedAt, out var will, out var willDue, out var identity);
@@ -442,6 +469,18 @@ internal sealed class StoreWriter : IDisposable
             }
         }
 
+        foreach (var ((kind, value), ban) in _bansTaken)
+        {
+            if (ban is null)
+            {
+                batch.BansDeleted.Add((kind, value));
+            }
+            else
+            {
+                batch.Bans.Add(ban);
+            }
+        }
+
         foreach (var (topic, id) in _retainedRows)
         {
             if (id == 0)
@@ -481,6 +520,7 @@ internal sealed class StoreWriter : IDisposable
         _touched.Clear();
         _taken.Clear();
         _retainedTaken.Clear();
+        _bansTaken.Clear();
     }
 
     private void AddChanges(MqttSession session, StoredSessionState state, List<SessionChange> changes, long number, StoreBatch batch)

@@ -69,6 +69,9 @@ public sealed class StoredState
     /// <summary>Retained messages: topic and message id.</summary>
     public List<(string Topic, long MessageId)> Retained { get; } = [];
 
+    /// <summary>Bans added at run time (not those of the configuration).</summary>
+    public List<Ban> Bans { get; } = [];
+
     /// <summary>The last time the store was written (wall clock); sessions connected then are taken as disconnected at that time.</summary>
     public long? LastWrittenUnixMs { get; set; }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
+using Tern.Broker;
 using Tern.Broker.Persistence;
 using Tern.Protocol;
 
@@ -190,6 +191,22 @@ public sealed class SqliteBrokerStore : IBrokerStore
             Run("DELETE FROM retained WHERE topic = $t", transaction, topic);
         }
 
+        foreach (var ban in batch.Bans)
+        {
+            Run(
+                "INSERT OR REPLACE INTO bans (kind, value, until, reason) VALUES ($k, $v, $u, $r)",
+                transaction,
+                (long)ban.Kind,
+                ban.Value,
+                ban.Until?.ToUnixTimeMilliseconds(),
+                ban.Reason);
+        }
+
+        foreach (var (kind, value) in batch.BansDeleted)
+        {
+            Run("DELETE FROM bans WHERE kind = $k AND value = $v", transaction, (long)kind, value);
+        }
+
         foreach (var id in batch.MessagesDeleted)
         {
             Run("DELETE FROM messages WHERE id = $i", transaction, id);
@@ -280,6 +297,7 @@ public sealed class SqliteBrokerStore : IBrokerStore
         "CREATE TABLE IF NOT EXISTS deliveries (client_id TEXT NOT NULL, seq INTEGER NOT NULL, message_id INTEGER NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, subscription_ids TEXT, shared TEXT, packet_id INTEGER NOT NULL, released INTEGER NOT NULL, PRIMARY KEY (client_id, seq)) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS incoming_qos2 (client_id TEXT NOT NULL, packet_id INTEGER NOT NULL, PRIMARY KEY (client_id, packet_id)) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, message_id INTEGER NOT NULL) WITHOUT ROWID",
+        "CREATE TABLE IF NOT EXISTS bans (kind INTEGER NOT NULL, value TEXT NOT NULL, until INTEGER, reason TEXT NOT NULL, PRIMARY KEY (kind, value)) WITHOUT ROWID",
     ];
 
     private StoredState LoadCore()
@@ -350,6 +368,15 @@ public sealed class SqliteBrokerStore : IBrokerStore
         Each("SELECT topic, message_id FROM retained", reader =>
         {
             state.Retained.Add((reader.GetString(0), reader.GetInt64(1)));
+        });
+
+        Each("SELECT kind, value, until, reason FROM bans", reader =>
+        {
+            state.Bans.Add(new Ban(
+                (BanKind)reader.GetInt64(0),
+                reader.GetString(1),
+                reader.IsDBNull(2) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)),
+                reader.GetString(3)));
         });
 
         return state;

@@ -156,6 +156,34 @@ public sealed class StoreRestartTests : IDisposable
     }
 
     [Fact]
+    public async Task Bans_added_at_run_time_survive_a_restart_and_removed_or_expired_ones_do_not()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-03T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var banned = TestIds.Client("banned");
+        var unbanned = TestIds.Client("unbanned");
+        var shortBan = TestIds.Client("short");
+        await using (var broker = await StartAsync(time))
+        {
+            var bans = broker.Server.Broker.Bans;
+            bans.Add(new Ban(BanKind.ClientId, banned, null, "operator"));
+            bans.Add(new Ban(BanKind.ClientId, unbanned, null, "operator"));
+            bans.Add(new Ban(BanKind.ClientId, shortBan, time.GetUtcNow().AddSeconds(30), "flapping"));
+            Assert.True(bans.Remove(BanKind.ClientId, unbanned));
+        }
+
+        time.Advance(TimeSpan.FromSeconds(60));
+        await using (var broker = await StartAsync(time))
+        {
+            await using var refused = await broker.OpenRawAsync();
+            Assert.NotEqual(0, (await refused.ConnectAsync(banned)).ReasonCode);
+            await using var welcome = await broker.OpenRawAsync();
+            Assert.Equal(0, (await welcome.ConnectAsync(unbanned)).ReasonCode);
+            await using var expired = await broker.OpenRawAsync();
+            Assert.Equal(0, (await expired.ConnectAsync(shortBan)).ReasonCode);
+        }
+    }
+
+    [Fact]
     public async Task Clean_sessions_cost_no_disk_write()
     {
         await using var broker = await StartAsync();
