@@ -103,6 +103,16 @@ public sealed partial class MqttBroker
             Sys("clients/slow_consumers_closed", snapshot.SlowConsumersClosed);
             Sys("errors/internal", snapshot.InternalErrors);
             Sys("errors/protocol", snapshot.ProtocolErrors);
+
+            // Only with a store: in memory mode there is nothing to report, and a zero size would
+            // read as an empty store.
+            if (GetStoreSnapshot() is { } store)
+            {
+                Sys("store/size", store.SizeBytes);
+                Sys("store/commits", store.Commits);
+                Sys("store/rows", store.RowsWritten);
+                Sys("store/status", store.Failure ?? "ok");
+            }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

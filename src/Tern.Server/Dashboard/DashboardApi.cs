@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Tern.Broker;
 using Tern.Protocol;
+using Tern.Server.Persistence;
 
 namespace Tern.Server.Dashboard;
 
@@ -18,6 +19,7 @@ namespace Tern.Server.Dashboard;
 /// </summary>
 internal sealed partial class DashboardApi(
     MqttBroker broker,
+    PersistenceMode persistenceMode,
     DashboardCredentials credentials,
     bool defaultPassword,
     Func<IReadOnlyList<string>> listeners,
@@ -75,8 +77,27 @@ internal sealed partial class DashboardApi(
                 s.InternalErrors,
                 s.SlowConsumersClosed,
                 s.ConnectionsTotal,
-                s.ConnectionsRefused),
+                s.ConnectionsRefused,
+                Store()),
             Json.StatsResponse);
+    }
+
+    /// <summary>The store's figures, or null when the broker keeps nothing (memory mode).</summary>
+    private StoreResponse? Store()
+    {
+        // The broker knows its store but not the mode it was opened in; the host's options do.
+        if (broker.GetStoreSnapshot() is not { } store)
+        {
+            return null;
+        }
+
+        var mode = persistenceMode switch
+        {
+            PersistenceMode.Strict => "strict",
+            PersistenceMode.Durable => "durable",
+            _ => "memory",
+        };
+        return new StoreResponse(mode, store.Location, store.SizeBytes, store.Commits, store.RowsWritten, store.LastCommit, store.Failure);
     }
 
     private IResult Status()

@@ -23,7 +23,25 @@ internal sealed record StatsResponse(
     long InternalErrors,
     long SlowConsumersClosed,
     long ConnectionsTotal,
-    long ConnectionsRefused);
+    long ConnectionsRefused,
+    StoreResponse? Store);
+
+/// <summary>The store in <c>/api/v1/stats</c>; null there with <c>Persistence:Mode=memory</c>. Rates are left to the caller, from two calls.</summary>
+/// <param name="Mode"><c>durable</c> or <c>strict</c>.</param>
+/// <param name="Path">The store's file.</param>
+/// <param name="SizeBytes">Bytes on disk, database and log.</param>
+/// <param name="Commits">Batches written since start.</param>
+/// <param name="RowsWritten">Rows inserted, replaced or deleted since start.</param>
+/// <param name="LastCommit">When the last batch was written; null before the first.</param>
+/// <param name="Failure">Why writing failed; null while it works.</param>
+internal sealed record StoreResponse(
+    string Mode,
+    string Path,
+    long SizeBytes,
+    long Commits,
+    long RowsWritten,
+    DateTimeOffset? LastCommit,
+    string? Failure);
 
 /// <summary><c>GET /api/v1/status</c>: what the dashboard shows besides the counters.</summary>
 internal sealed record StatusResponse(

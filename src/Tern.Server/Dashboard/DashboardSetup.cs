@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using Tern.Broker;
 using Tern.Server.Configuration;
 using Tern.Server.Listeners;
+using Tern.Server.Persistence;
 
 namespace Tern.Server.Dashboard;
 
@@ -77,6 +78,7 @@ internal sealed class DashboardSetup
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Server.Dashboard");
         var api = new DashboardApi(
             app.Services.GetRequiredService<MqttBroker>(),
+            app.Services.GetRequiredService<PersistenceOptions>().Mode,
             _credentials,
             _options.UsesDefaultPassword,
             () => _endpoint is { } dashboard ? [.. mqttListeners(), dashboard.Url] : mqttListeners(),

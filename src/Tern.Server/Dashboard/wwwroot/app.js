@@ -30,6 +30,13 @@
     store_failed: 'a QoS 1/2 publish refused: the store cannot write (Persistence)',
   };
 
+  // Persistence:Mode, as the overview's Store card says it.
+  const STORE_MODES = {
+    durable: 'durable (survives the broker being killed)',
+    strict: 'strict (survives a loss of power too)',
+    memory: 'memory (nothing is kept across restarts)',
+  };
+
   const $ = (id) => document.getElementById(id);
   const state = {
     auth: sessionStorage.getItem(STORAGE_KEY),
@@ -191,7 +198,8 @@
 
     const now = performance.now();
     const previous = state.previous;
-    state.previous = { at: now, received: s.messagesReceived, sent: s.messagesSent };
+    state.previous = { at: now, received: s.messagesReceived, sent: s.messagesSent, commits: s.store?.commits };
+    renderStore(s.store, previous, now);
     if (previous) {
       // Counters of a closing connection can move back for a moment; a rate is never negative.
       const seconds = Math.max((now - previous.at) / 1000, 0.001);
@@ -207,6 +215,30 @@
 
     drawChart('chart-in', 'in');
     drawChart('chart-out', 'out');
+  }
+
+  // The store (null in memory mode); commits per second from two samples, as the message rates.
+  function renderStore(store, previous, now) {
+    $('store-details').hidden = !store;
+    if (!store) {
+      setText('store-mode', STORE_MODES.memory);
+      return;
+    }
+
+    setText('store-mode', STORE_MODES[store.mode] ?? store.mode);
+    const status = $('store-status');
+    status.classList.toggle('failure', store.failure != null);
+    setText('store-status', store.failure == null
+      ? 'ok'
+      : `${store.failure} Nothing more is stored until Tern restarts; see its log.`);
+    setText('store-path', store.path);
+    setText('store-size', bytes(store.sizeBytes));
+    setText('store-commits', `${count(store.commits)} / ${count(store.rowsWritten)}`);
+    setText('store-last', store.lastCommit ? when(store.lastCommit) : 'none yet');
+    if (previous && previous.commits != null) {
+      const seconds = Math.max((now - previous.at) / 1000, 0.001);
+      setText('store-rate', rate(Math.max(0, (store.commits - previous.commits) / seconds)));
+    }
   }
 
   // Only the reasons that dropped something, in the order the broker lists them.
