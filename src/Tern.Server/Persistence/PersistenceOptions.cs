@@ -1,3 +1,5 @@
+using Tern.Server.Configuration;
+
 namespace Tern.Server.Persistence;
 
 /// <summary>How much a QoS 1/2 acknowledgement promises (<c>Persistence:Mode</c>).</summary>
@@ -31,6 +33,19 @@ public sealed class PersistenceOptions
 
     /// <summary>The store's path.</summary>
     public string StorePath => Path.GetFullPath(Path.Combine(Directory, FileName));
+
+    /// <summary>
+    /// The <c>Persistence</c> section as <c>tern start</c> reads it (<paramref name="configFile"/> or
+    /// <c>tern.json</c> in the working directory, then <c>TERN_</c> environment variables), for tools
+    /// that work on the store.
+    /// </summary>
+    /// <exception cref="TernConfigurationException">A file is missing or malformed, or a value is invalid; the message names the key.</exception>
+    public static PersistenceOptions FromConfiguration(string? configFile)
+    {
+        var options = TernConfiguration.Bind<PersistenceOptions>(TernConfiguration.Build(null, null, configFile), SectionName);
+        TernConfiguration.Validate(options.Validate, SectionName);
+        return options;
+    }
 
     public void Validate()
     {

@@ -12,7 +12,7 @@ namespace Tern.Server.Persistence;
 /// fsync (the write reaches the OS, which survives the process being killed) and checkpoints, which
 /// syncs, on <see cref="Flush"/>; strict mode syncs the log on every commit.
 /// </summary>
-public sealed class SqliteBrokerStore : IBrokerStore
+public sealed partial class SqliteBrokerStore : IBrokerStore
 {
     private const int SchemaVersion = 1;
 
@@ -46,16 +46,22 @@ public sealed class SqliteBrokerStore : IBrokerStore
 
     /// <summary>Opens (creating it and its directory if needed) the store at <paramref name="path"/>.</summary>
     /// <exception cref="StoreException">It cannot be created, is not a Tern store, is corrupt, or another broker has it open.</exception>
-    public static SqliteBrokerStore Open(string path, bool strict)
+    public static SqliteBrokerStore Open(string path, bool strict) => Open(path, strict, create: true, tool: false);
+
+    private static SqliteBrokerStore Open(string path, bool strict, bool create, bool tool)
     {
         SqliteConnection? connection = null;
         try
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            if (create)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            }
+
             connection = new SqliteConnection(new SqliteConnectionStringBuilder
             {
                 DataSource = path,
-                Mode = SqliteOpenMode.ReadWriteCreate,
+                Mode = create ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
                 Pooling = false,
 
                 // The broker's one connection holds the file exclusively; another process trying it
@@ -64,13 +70,26 @@ public sealed class SqliteBrokerStore : IBrokerStore
             }.ToString());
             connection.Open();
             var store = new SqliteBrokerStore(path, connection, strict);
-            store.Initialize();
+            if (create)
+            {
+                store.Initialize();
+            }
+            else
+            {
+                store.Attach();
+            }
+
             return store;
         }
-        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        catch (Exception ex)
         {
             connection?.Dispose();
-            throw Explain(path, ex);
+            if (ex is SqliteException or IOException or UnauthorizedAccessException)
+            {
+                throw Explain(path, ex, tool);
+            }
+
+            throw;
         }
     }
 
@@ -89,6 +108,13 @@ public sealed class SqliteBrokerStore : IBrokerStore
     public void Write(StoreBatch batch)
     {
         using var transaction = _connection.BeginTransaction();
+        Apply(batch, transaction);
+        transaction.Commit();
+    }
+
+    /// <summary>The statements of <see cref="Write"/>, inside <paramref name="transaction"/>.</summary>
+    private void Apply(StoreBatch batch, SqliteTransaction transaction)
+    {
         foreach (var clientId in batch.SessionsDeleted)
         {
             foreach (var table in (ReadOnlySpan<string>)["sessions", "subscriptions", "deliveries", "incoming_qos2"])
@@ -213,7 +239,6 @@ public sealed class SqliteBrokerStore : IBrokerStore
         }
 
         Run("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_written', $v)", transaction, batch.WrittenUnixMs);
-        transaction.Commit();
     }
 
     public void Flush()
@@ -246,11 +271,15 @@ public sealed class SqliteBrokerStore : IBrokerStore
     }
 
     /// <summary>One message for a store that cannot be used: the file, the problem, what to do.</summary>
-    internal static StoreException Explain(string path, Exception ex)
+    /// <param name="path">The store.</param>
+    /// <param name="ex">What SQLite or the file system said.</param>
+    /// <param name="tool">For <c>tern data</c> rather than a broker starting: a lock means a broker has the store.</param>
+    internal static StoreException Explain(string path, Exception ex, bool tool = false)
     {
         var code = ex is SqliteException sqlite ? sqlite.SqliteErrorCode : 0;
         var what = code switch
         {
+            5 or 6 when tool => "it is in use by another process, most likely a running Tern broker. Stop the broker first: 'tern data' needs the store to itself",
             5 or 6 => "it is in use by another process (another Tern on the same Persistence:Directory?). Stop that one, or give this broker its own Persistence:Directory",
             8 => "it is read-only. Make it and its directory writable by this user, or set Persistence:Directory elsewhere",
             11 or 26 => $"it is corrupt or not a Tern store ({Reason(ex)}). Move it away to start with an empty store, or restore a backup with 'tern data import'",
