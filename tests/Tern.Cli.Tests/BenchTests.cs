@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Tern.Server;
+using Tern.TestKit;
 
 namespace Tern.Cli.Tests;
 
@@ -276,7 +277,7 @@ public sealed class BenchTests
             Assert.Contains("refused", anonymous.Stderr, StringComparison.Ordinal);
         }
 
-        // -c and -d are tern pub/sub's clean session and debug flags; bench does not give them another meaning.
+        // -c is a flag, as in tern pub/sub (--disable-clean-session), not a count; -d (tern sub's debug) is not bench's.
         var (old, oldFlags) = await TernProcess.RunAsync(["bench", "pubsub", "-p", Port(broker), "-c", "2", "-d", "1"]);
         await using (oldFlags)
         {
@@ -293,6 +294,82 @@ public sealed class BenchTests
         }
     }
 
+    /// <summary>
+    /// -c: every publisher and subscriber has a persistent session. A session an earlier run left under
+    /// a subscriber's id (subscribed elsewhere, a QoS 1 message queued) is ended before the run, so the
+    /// run gets none of it; the broker stores the run's sessions; after the run none is left.
+    /// </summary>
+    [Fact]
+    public async Task Pubsub_DisableCleanSession_StoresSessionsThatStartEmpty_AndEndsThemAfterTheRun()
+    {
+        string dir = Directory.CreateTempSubdirectory("tern-bench-store-").FullName;
+        await using var broker = await TernBroker.StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["Persistence:Mode"] = "durable",
+            ["Persistence:Directory"] = dir,
+        });
+        var mqtt = broker.Server.Broker;
+        string prefix = $"persist-{Environment.ProcessId}";
+        await LeaveSessionAsync(Port(broker), $"{prefix}-s0", "left/over");
+        Assert.Equal(1, mqtt.FindClient($"{prefix}-s0")?.QueuedMessages);
+        long rowsBefore = mqtt.GetStoreSnapshot()!.RowsWritten;
+
+        var summary = await RunJsonAsync(
+            "bench", "pubsub", "-p", Port(broker), "-c", "-N", "2", "-t", "persist/%i", "-S", "2", "-T", "persist/%i", "-q", "1",
+            "-M", "200", "--json", "-i", prefix);
+
+        Assert.False(summary.GetProperty("cleanSession").GetBoolean());
+        Assert.Equal(400, summary.GetProperty("expected").GetInt64());
+        Assert.Equal(400, summary.GetProperty("received").GetInt64());
+        Assert.Equal(400, summary.GetProperty("acked").GetInt64());
+        Assert.Equal(0, summary.GetProperty("lost").GetInt64());
+        Assert.Equal(0, summary.GetProperty("ackedNotDelivered").GetInt64());
+        Assert.Equal(0, summary.GetProperty("ignoredForeign").GetInt64()); // the left-over message was not delivered
+        Assert.Equal(4, summary.GetProperty("sessionsEnded").GetInt64());
+        Assert.True(mqtt.GetStoreSnapshot()!.RowsWritten - rowsBefore >= 4, "the run's four sessions were written to the store");
+        await TestWait.UntilAsync(() => mqtt.SessionCount == 0, "the run's sessions (and the left-over one) are ended");
+    }
+
+    /// <summary>The same on Mosquitto: a left-over session is ended before the run, and the QoS 2 pairs lose nothing.</summary>
+    [Fact]
+    public async Task Pubsub_DisableCleanSession_OnMosquitto_StartsFromEmptySessions_AndLosesNothing()
+    {
+        await using var broker = await MosquittoBroker.StartAsync(allowAnonymous: true);
+        string port = broker.Port.ToString(CultureInfo.InvariantCulture);
+        string prefix = $"mpersist-{Environment.ProcessId}";
+        await LeaveSessionAsync(port, $"{prefix}-s1", "persist/1");
+
+        var summary = await RunJsonAsync(
+            "bench", "pubsub", "-p", port, "-c", "-N", "2", "-t", "persist/%i", "-S", "2", "-T", "persist/%i", "-q", "2", "-F", "16",
+            "-M", "200", "--json", "-i", prefix);
+
+        Assert.Equal(400, summary.GetProperty("expected").GetInt64());
+        Assert.Equal(400, summary.GetProperty("received").GetInt64());
+        Assert.Equal(400, summary.GetProperty("acked").GetInt64());
+        Assert.Equal(0, summary.GetProperty("lost").GetInt64());
+        Assert.Equal(0, summary.GetProperty("duplicates").GetInt64());
+        Assert.Equal(0, summary.GetProperty("ignoredForeign").GetInt64());
+        Assert.Equal(4, summary.GetProperty("sessionsEnded").GetInt64());
+    }
+
+    [Fact]
+    public async Task Conn_DisableCleanSession_HoldsPersistentSessions_AndEndsThemAfter()
+    {
+        await using var broker = await TernBroker.StartAsync();
+        var mqtt = broker.Server.Broker;
+        string prefix = $"cpersist-{Environment.ProcessId}";
+        await using var conn = TernProcess.Start(["bench", "conn", "-p", Port(broker), "-c", "-N", "20", "--json", "-i", prefix]);
+        bool Held() => mqtt.GetClients().Count(c => c.ClientId.StartsWith(prefix, StringComparison.Ordinal) && c.Connected && c.SessionExpiryInterval > 0) == 20;
+        await TestWait.UntilAsync(Held, "20 connections with persistent sessions");
+
+        await conn.SendSignalAsync("INT");
+        Assert.Equal(0, await conn.WaitForExitAsync(TernProcess.DefaultTimeout));
+        var summary = JsonDocument.Parse(conn.Stdout.Trim().Split('\n')[^1]).RootElement.Clone();
+        Assert.Equal(20, summary.GetProperty("connected").GetInt64());
+        Assert.Equal(20, summary.GetProperty("sessionsEnded").GetInt64());
+        await TestWait.UntilAsync(() => mqtt.SessionCount == 0, "the sessions are ended");
+    }
+
     [Fact]
     public async Task Conn_OpensAndHoldsTheConnections()
     {
@@ -304,6 +381,17 @@ public sealed class BenchTests
     }
 
     private static string Port(TernBroker broker) => broker.Port.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>What an earlier run could leave: a persistent session under <paramref name="clientId"/>, subscribed to <paramref name="topic"/> with a QoS 1 message queued.</summary>
+    private static async Task LeaveSessionAsync(string port, string clientId, string topic)
+    {
+        var (subscribed, sub) = await TernProcess.RunAsync(["sub", "-h", "127.0.0.1", "-p", port, "-c", "-i", clientId, "-q", "1", "-t", topic, "-E"]);
+        await sub.DisposeAsync();
+        Assert.Equal(0, subscribed);
+        var (published, pub) = await TernProcess.RunAsync(["pub", "-h", "127.0.0.1", "-p", port, "-t", topic, "-q", "1", "-m", "left by an earlier run"]);
+        await pub.DisposeAsync();
+        Assert.Equal(0, published);
+    }
 
     /// <summary>Tern's broker in this process with configuration overrides, on a port the OS picks.</summary>
     private static async Task<TernBroker> StartBrokerAsync(Dictionary<string, string?> overrides)

@@ -96,6 +96,11 @@ internal static class BenchOutput
             Row("churn: messages to churn clients", N(r.ChurnDeliveries));
         }
 
+        if (!r.CleanSession)
+        {
+            Row("persistent sessions ended after the run", N(r.SessionsEnded));
+        }
+
         if (!double.IsNaN(r.LoadCpuPercent))
         {
             Row("load generator CPU", $"{r.LoadCpuPercent:F0} % of a core");
@@ -172,6 +177,8 @@ internal static class BenchOutput
             w.WriteNumber("connected", r.Connected);
             w.WriteNumber("connectFailures", r.ConnectFailures);
             Number(w, "connectsPerSecond", r.ConnectsPerSecond);
+            w.WriteBoolean("cleanSession", r.CleanSession);
+            w.WriteNumber("sessionsEnded", r.SessionsEnded);
             w.WriteNumber("clientErrors", r.ClientErrors);
             Number(w, "loadCpuPercent", r.LoadCpuPercent);
             if (r.FirstError is not null)

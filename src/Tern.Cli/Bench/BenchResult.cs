@@ -110,6 +110,12 @@ internal sealed record BenchResult
 
     public double ConnectsPerSecond { get; init; }
 
+    /// <summary>false with <c>-c</c>: every publisher and subscriber (connection, for conn) had a persistent session.</summary>
+    public bool CleanSession { get; init; } = true;
+
+    /// <summary><c>-c</c>: persistent sessions ended after the run (a clean connect per id); -1 without <c>-c</c>.</summary>
+    public long SessionsEnded { get; init; } = -1;
+
     public long ClientErrors { get; init; }
 
     /// <summary>The load generator's own CPU over the run, in % of one core: near 100 × its cores, it may be the limit.</summary>

@@ -8,21 +8,55 @@ namespace Tern.Cli.Bench;
 /// <summary>Opens raw MQTT connections: TCP connect, CONNECT/CONNACK, SUBSCRIBE/SUBACK.</summary>
 internal static class BenchSocket
 {
+    /// <summary>
+    /// TCP connect, CONNECT, CONNACK. With a persistent session (<see cref="BenchTarget.CleanSession"/>
+    /// false) that the broker already had (session present: an earlier run with these ids left it, with
+    /// its subscriptions and queued messages), the session is ended with a clean connect first and the
+    /// run starts from an empty one, as every run does.
+    /// </summary>
     public static async Task<Socket> ConnectAsync(BenchTarget target, string clientId, CancellationToken ct)
+    {
+        var (socket, sessionPresent) = await HandshakeAsync(target, clientId, ct).ConfigureAwait(false);
+        if (!sessionPresent || target.CleanSession)
+        {
+            return socket;
+        }
+
+        await DisconnectAsync(socket).ConfigureAwait(false);
+        var (clean, _) = await HandshakeAsync(target with { CleanSession = true }, clientId, ct).ConfigureAwait(false);
+        await DisconnectAsync(clean).ConfigureAwait(false);
+
+        // Whatever this one resumes, the clean connect left empty.
+        return (await HandshakeAsync(target, clientId, ct).ConfigureAwait(false)).Socket;
+    }
+
+    /// <summary>Sends DISCONNECT (the will is not published, a persistent session stays) and closes.</summary>
+    public static async Task DisconnectAsync(Socket socket)
+    {
+        try
+        {
+            await socket.SendAsync(BenchWire.Disconnect(), SocketFlags.None).ConfigureAwait(false);
+        }
+        catch (SocketException)
+        {
+            // Closed already: nothing more to say to it.
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+
+    private static async Task<(Socket Socket, bool SessionPresent)> HandshakeAsync(BenchTarget target, string clientId, CancellationToken ct)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             await socket.ConnectAsync(target.EndPoint, ct).ConfigureAwait(false);
-            await socket.SendAsync(BenchWire.Connect(clientId, target.Username, target.Password), SocketFlags.None, ct).ConfigureAwait(false);
+            await socket.SendAsync(BenchWire.Connect(clientId, target.Username, target.Password, target.CleanSession), SocketFlags.None, ct).ConfigureAwait(false);
             var connAck = await ReceivePacketAsync(socket, ct).ConfigureAwait(false) as ConnAckPacket
                 ?? throw new BenchException($"{clientId}: expected CONNACK.");
-            if (connAck.ReasonCode != 0)
-            {
-                throw new BenchException($"{clientId}: CONNACK refused with code {connAck.ReasonCode}.");
-            }
-
-            return socket;
+            return (socket, Accepted(connAck, clientId));
         }
         catch
         {
@@ -34,22 +68,48 @@ internal static class BenchSocket
     /// <summary>
     /// The handshake with blocking calls. A socket that never ran an async operation keeps a blocking
     /// descriptor, so a dedicated thread's Receive is one recv call (no wait on an event set by the
-    /// socket engine's thread): one wake-up per message less on the load generator's core.
+    /// socket engine's thread): one wake-up per message less on the load generator's core. A session
+    /// present is ended first, as in <see cref="ConnectAsync"/>.
     /// </summary>
     public static Socket Connect(BenchTarget target, string clientId)
+    {
+        var socket = Handshake(target, clientId, out bool sessionPresent);
+        if (!sessionPresent || target.CleanSession)
+        {
+            return socket;
+        }
+
+        Disconnect(socket);
+        Disconnect(Handshake(target with { CleanSession = true }, clientId, out _));
+        return Handshake(target, clientId, out _);
+    }
+
+    private static void Disconnect(Socket socket)
+    {
+        try
+        {
+            socket.Send(BenchWire.Disconnect());
+        }
+        catch (SocketException)
+        {
+            // Closed already: nothing more to say to it.
+        }
+        finally
+        {
+            socket.Dispose();
+        }
+    }
+
+    private static Socket Handshake(BenchTarget target, string clientId, out bool sessionPresent)
     {
         // A broker that accepts but never answers fails the handshake instead of holding it forever.
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, ReceiveTimeout = HandshakeTimeoutMs };
         try
         {
             socket.Connect(target.EndPoint);
-            socket.Send(BenchWire.Connect(clientId, target.Username, target.Password));
+            socket.Send(BenchWire.Connect(clientId, target.Username, target.Password, target.CleanSession));
             var connAck = ReceivePacket(socket) as ConnAckPacket ?? throw new BenchException($"{clientId}: expected CONNACK.");
-            if (connAck.ReasonCode != 0)
-            {
-                throw new BenchException($"{clientId}: CONNACK refused with code {connAck.ReasonCode}.");
-            }
-
+            sessionPresent = Accepted(connAck, clientId);
             socket.ReceiveTimeout = 0;
             return socket;
         }
@@ -59,6 +119,10 @@ internal static class BenchSocket
             throw;
         }
     }
+
+    /// <summary>Throws when the broker refused the connection; returns its session present flag.</summary>
+    private static bool Accepted(ConnAckPacket connAck, string clientId) =>
+        connAck.ReasonCode == 0 ? connAck.SessionPresent : throw new BenchException($"{clientId}: CONNACK refused with code {connAck.ReasonCode}.");
 
     /// <summary>
     /// Subscribes to <paramref name="filters"/> with blocking calls: up to <see cref="FiltersPerPacket"/>
@@ -229,12 +293,15 @@ internal static class BenchSocket
     }
 }
 
-/// <summary>Where the load goes, and the credentials every connection presents.</summary>
+/// <summary>Where the load goes, and the credentials and session kind every connection presents.</summary>
 internal sealed record BenchTarget(string Host, int Port)
 {
     public string? Username { get; init; }
 
     public string? Password { get; init; }
+
+    /// <summary>false (<c>-c</c>): every connection has a persistent session (clean session 0), which starts empty.</summary>
+    public bool CleanSession { get; init; } = true;
 
     public EndPoint EndPoint { get; } = IPAddress.TryParse(Host, out var ip)
         ? new IPEndPoint(ip, Port)

@@ -28,12 +28,13 @@ internal static class BenchWire
 
     public const MqttProtocolVersion Version = MqttProtocolVersion.V311;
 
-    public static byte[] Connect(string clientId, string? username = null, string? password = null) =>
+    /// <param name="cleanSession">false: a persistent session (<c>-c</c>).</param>
+    public static byte[] Connect(string clientId, string? username = null, string? password = null, bool cleanSession = true) =>
         MqttEncoder.ToArray(
             new ConnectPacket
             {
                 ClientId = clientId,
-                CleanSession = true,
+                CleanSession = cleanSession,
                 Username = username,
                 Password = password is null ? null : (ReadOnlyMemory<byte>?)Encoding.UTF8.GetBytes(password),
             },

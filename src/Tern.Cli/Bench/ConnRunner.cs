@@ -25,7 +25,7 @@ internal sealed class ConnRunner
         using var reporting = new CancellationTokenSource();
         Task report = _progress is null ? Task.CompletedTask : ReportAsync(connector, reporting.Token);
         long start = Stopwatch.GetTimestamp();
-        Socket?[] sockets = await connector.ConnectAsync(_count, i => $"{_prefix}-c{i}", ct).ConfigureAwait(false);
+        Socket?[] sockets = await connector.ConnectAsync(_count, ClientId, ct).ConfigureAwait(false);
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         await reporting.CancelAsync().ConfigureAwait(false);
         await report.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
@@ -51,6 +51,22 @@ internal sealed class ConnRunner
             }
         }
 
+        // -c: the persistent sessions are ended once their connections are closed.
+        (long ended, string? error) = (-1, null);
+        if (!_target.CleanSession)
+        {
+            var ids = new List<string>(sockets.Length);
+            for (var i = 0; i < sockets.Length; i++)
+            {
+                if (sockets[i] is not null)
+                {
+                    ids.Add(ClientId(i));
+                }
+            }
+
+            (ended, error) = await BenchSessions.EndAsync(_target, ids).ConfigureAwait(false);
+        }
+
         var result = new BenchResult
         {
             Mode = "conn",
@@ -58,10 +74,14 @@ internal sealed class ConnRunner
             Connected = connector.Connected,
             ConnectFailures = connector.Failed,
             ConnectsPerSecond = seconds > 0 ? connector.Connected / seconds : 0,
-            FirstError = connector.FirstError,
+            CleanSession = _target.CleanSession,
+            SessionsEnded = ended,
+            FirstError = connector.FirstError ?? error,
         };
         return result.WithLatency(connector.ConnectLatency);
     }
+
+    private string ClientId(int index) => $"{_prefix}-c{index}";
 
     private async Task ReportAsync(BenchConnector connector, CancellationToken ct)
     {

@@ -17,8 +17,13 @@ internal sealed class PubSubRunner
     private readonly LatencyHistogram _latency = new();
     private readonly List<BenchSubscriber> _subscribers = [];
     private readonly List<BenchPublisher> _publishers = [];
+
+    /// <summary><c>-c</c>: the client ids that connected with a persistent session, ended after the run.</summary>
+    private readonly List<string> _sessions = [];
     private SubscriptionPlan? _plan;
     private ChurnRunner? _churn;
+    private long _sessionsEnded = -1;
+    private string? _sessionsError;
 
     public PubSubRunner(BenchSettings settings, BenchProgress? progress)
     {
@@ -63,7 +68,8 @@ internal sealed class PubSubRunner
         Measurement measurement;
         try
         {
-            Socket?[] subSockets = await connector.ConnectAsync(s.Subscribers, i => $"{s.ClientPrefix}-s{i}", ct).ConfigureAwait(false);
+            Socket?[] subSockets = await connector.ConnectAsync(s.Subscribers, i => ClientId("s", i), ct).ConfigureAwait(false);
+            KeepSessions(subSockets, "s");
             ThrowIfFailed(connector, "subscriber");
             for (var i = 0; i < subSockets.Length; i++)
             {
@@ -98,12 +104,14 @@ internal sealed class PubSubRunner
             if (both && s.Churn > 0)
             {
                 _churn = new ChurnRunner(s, ChurnTopics());
-                await _churn.ConnectAsync(new BenchConnector(s.Target, s.ConnectRate), ct).ConfigureAwait(false);
+                // Churn clients only subscribe and unsubscribe: clean sessions, with or without -c.
+                await _churn.ConnectAsync(new BenchConnector(s.Target with { CleanSession = true }, s.ConnectRate), ct).ConfigureAwait(false);
             }
 
             // The pacer sends with blocking calls from its own thread.
             var pubConnector = new BenchConnector(s.Target, s.ConnectRate, blocking: s.Rate > 0 && s.Publishers <= 100);
-            Socket?[] pubSockets = await pubConnector.ConnectAsync(s.Publishers, i => $"{s.ClientPrefix}-p{i}", ct).ConfigureAwait(false);
+            Socket?[] pubSockets = await pubConnector.ConnectAsync(s.Publishers, i => ClientId("p", i), ct).ConfigureAwait(false);
+            KeepSessions(pubSockets, "p");
             ThrowIfFailed(pubConnector, "publisher");
             var plan = new PublishPlan(s.Messages, s.Inflight);
             for (var i = 0; i < pubSockets.Length; i++)
@@ -123,10 +131,34 @@ internal sealed class PubSubRunner
         {
             await listening.CancelAsync().ConfigureAwait(false);
             await CloseAsync(receiveLoops).ConfigureAwait(false);
+            if (!s.Target.CleanSession)
+            {
+                (_sessionsEnded, _sessionsError) = await BenchSessions.EndAsync(s.Target, _sessions).ConfigureAwait(false);
+            }
         }
 
         // Every connection is closed and every loop has ended: the counts are final.
         return Summarize(measurement);
+    }
+
+    /// <summary>Client ids: <c>&lt;prefix&gt;-p&lt;i&gt;</c> for publishers, <c>-s&lt;i&gt;</c> for subscribers; stable within a run, as persistent sessions need.</summary>
+    private string ClientId(string role, int index) => $"{_settings.ClientPrefix}-{role}{index}";
+
+    /// <summary>Remembers the ids of the persistent sessions that connected (<c>-c</c>), to end them after the run.</summary>
+    private void KeepSessions(Socket?[] sockets, string role)
+    {
+        if (_settings.Target.CleanSession)
+        {
+            return;
+        }
+
+        for (var i = 0; i < sockets.Length; i++)
+        {
+            if (sockets[i] is not null)
+            {
+                _sessions.Add(ClientId(role, i));
+            }
+        }
     }
 
     private async Task CloseAsync(List<Task> receiveLoops)
@@ -396,8 +428,10 @@ internal sealed class PubSubRunner
             IgnoredRetained = retained,
             IgnoredForeign = foreign,
             Connected = _publishers.Count + _subscribers.Count + (_churn?.Connected ?? 0),
+            CleanSession = _settings.Target.CleanSession,
+            SessionsEnded = _sessionsEnded,
             ClientErrors = errors,
-            FirstError = firstError,
+            FirstError = firstError ?? _sessionsError,
         };
         if (_churn is { } c)
         {

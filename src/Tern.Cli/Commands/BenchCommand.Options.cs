@@ -10,8 +10,8 @@ namespace Tern.Cli.Commands;
 /// <remarks>
 /// Flags shared with <c>tern pub</c>/<c>tern sub</c> (mosquitto's) mean the same here: <c>-h</c> host,
 /// <c>-p</c> port, <c>-t</c> topic, <c>-q</c> QoS, <c>-u</c>/<c>-P</c> credentials, <c>-i</c> client id
-/// (a prefix here), <c>-W</c> how long to run. Bench-only settings use letters pub/sub leave free
-/// (<c>-N</c>, <c>-M</c>, <c>-S</c>, <c>-T</c>, <c>-F</c>) or long names.
+/// (a prefix here), <c>-c</c> persistent sessions, <c>-W</c> how long to run. Bench-only settings use
+/// letters pub/sub leave free (<c>-N</c>, <c>-M</c>, <c>-S</c>, <c>-T</c>, <c>-F</c>) or long names.
 /// </remarks>
 internal static partial class BenchCommand
 {
@@ -88,6 +88,12 @@ internal static partial class BenchCommand
 
         public Option<double> ConnectRate { get; } = new("--connect-rate") { Description = "New connections per second while setting up (default: no pacing).", HelpName = "per-second" };
 
+        public Option<bool> NoCleanSession { get; } = new("--disable-clean-session", "-c")
+        {
+            Description = "Persistent sessions (clean session 0) for every publisher and subscriber (conn: every connection), as tern sub -c. "
+                + "Each starts empty (a session an earlier run left under its id is ended first) and is ended after the run.",
+        };
+
         public Option<string?> PrefixOption { get; } = new("--prefix", "-i") { Description = "Client id prefix (default tern-bench-<pid>); ids are <prefix>-p<i>, -s<i>, -c<i>, -ch<i>.", HelpName = "prefix" };
 
         public void AddTo(Command command)
@@ -102,6 +108,7 @@ internal static partial class BenchCommand
                 command.Options.Add(ConnectRate);
             }
 
+            command.Options.Add(NoCleanSession);
             command.Options.Add(PrefixOption);
 
             // -h is the host, as in tern pub/sub and mosquitto: this command's help is --help or -?
@@ -113,7 +120,12 @@ internal static partial class BenchCommand
             command.Options.Add(help);
         }
 
-        public BenchTarget Target(ParseResult r) => new(r.GetValue(Host)!, r.GetValue(Port)) { Username = r.GetValue(Username), Password = r.GetValue(Password) };
+        public BenchTarget Target(ParseResult r) => new(r.GetValue(Host)!, r.GetValue(Port))
+        {
+            Username = r.GetValue(Username),
+            Password = r.GetValue(Password),
+            CleanSession = !r.GetValue(NoCleanSession),
+        };
 
         public string Prefix(ParseResult r) => r.GetValue(PrefixOption) ?? $"tern-bench-{Environment.ProcessId}";
 
