@@ -340,6 +340,32 @@ public sealed class DataCommandTests : IAsyncDisposable
         return (broker, port);
     }
 
+    [Fact]
+    public async Task Bans_added_at_run_time_are_exported_and_imported()
+    {
+        var source = NewDirectory();
+        var store = new Dictionary<string, string?> { ["Persistence:Mode"] = "durable", ["Persistence:Directory"] = Path.Combine(source, "data") };
+        await using (var broker = await Tern.TestKit.TestBroker.StartAsync(store))
+        {
+            broker.Server.Broker.Bans.Add(new Tern.Broker.Ban(Tern.Broker.BanKind.ClientId, "rogue-device", null, "operator"));
+        }
+
+        var export = Path.Combine(source, "backup.json");
+        var (code, _, stderr) = await TernAsync(source, "data", "export", export);
+        Assert.True(code == 0, stderr);
+        var ban = JsonNode.Parse(await File.ReadAllTextAsync(export))!["bans"]!.AsArray().Single()!;
+        Assert.Equal(("clientId", "rogue-device", "operator"), ((string)ban["kind"]!, (string)ban["value"]!, (string)ban["reason"]!));
+
+        var target = NewDirectory();
+        (code, _, stderr) = await TernAsync(target, "data", "import", export);
+        Assert.True(code == 0, stderr);
+        await using (var broker = await Tern.TestKit.TestBroker.StartAsync(new Dictionary<string, string?> { ["Persistence:Mode"] = "durable", ["Persistence:Directory"] = Path.Combine(target, "data") }))
+        {
+            await using var rogue = await broker.OpenRawAsync();
+            Assert.NotEqual(0, (await rogue.ConnectAsync("rogue-device")).ReasonCode);
+        }
+    }
+
     private static async Task StopAsync(TernProcess broker)
     {
         await broker.SendSignalAsync("TERM");

@@ -54,4 +54,7 @@ internal static partial class Log
 
     [LoggerMessage(17, LogLevel.Information, "Restoring from {Location}: {Done} of {Total} {What}")]
     public static partial void StoreRestoring(ILogger logger, string location, int done, int total, string what);
+
+    [LoggerMessage(18, LogLevel.Warning, "The store holds more retained messages than Broker:MaxRetainedMessages ({Limit}): {Count} were not restored and are deleted (counted as retained_store_full). Raise the limit to keep them")]
+    public static partial void RetainedOverLimitAtRestore(ILogger logger, int count, int limit);
 }

@@ -144,12 +144,22 @@ internal static class StoreRestore
         }
 
         var retained = 0;
+        var overLimit = 0;
         var retainedGone = new List<string>();
         foreach (var (topic, id) in state.Retained)
         {
-            if (!messages.TryGetValue(id, out var message) || message.IsExpired(nowMs) || !broker.Retained.Set(message))
+            if (!messages.TryGetValue(id, out var message) || message.IsExpired(nowMs))
             {
                 retainedGone.Add(topic);
+                continue;
+            }
+
+            if (!broker.Retained.Set(message))
+            {
+                // Broker:MaxRetainedMessages was lowered below what the store holds.
+                overLimit++;
+                retainedGone.Add(topic);
+                broker.Dropped(DropReason.RetainedStoreFull, null);
                 continue;
             }
 
@@ -181,6 +191,11 @@ internal static class StoreRestore
                 message.StoreHasRow = false;
                 unreferenced.Add(id);
             }
+        }
+
+        if (overLimit > 0)
+        {
+            Log.RetainedOverLimitAtRestore(logger, overLimit, broker.Options.MaxRetainedMessages);
         }
 
         writer.Restored(lastMessageId, expired, retainedGone, bansGone, unreferenced);

@@ -35,6 +35,9 @@ internal sealed class DataFile
     public List<DataMessage> Messages { get; set; } = [];
 
     public List<DataRetained> Retained { get; set; } = [];
+
+    /// <summary>Bans added at run time.</summary>
+    public List<DataBan> Bans { get; set; } = [];
 }
 
 /// <summary>A persistent session with its subscriptions, queued/in-flight deliveries and incoming QoS 2 ids.</summary>
@@ -155,6 +158,22 @@ internal sealed class DataMessage
 
     [JsonRequired]
     public DateTimeOffset Created { get; set; }
+}
+
+internal sealed class DataBan
+{
+    /// <summary><c>clientId</c>, <c>username</c> or <c>address</c>.</summary>
+    [JsonRequired]
+    public string Kind { get; set; } = "";
+
+    [JsonRequired]
+    public string Value { get; set; } = "";
+
+    /// <summary>When it ends; absent for a ban until removed.</summary>
+    public DateTimeOffset? Until { get; set; }
+
+    [JsonRequired]
+    public string Reason { get; set; } = "";
 }
 
 internal sealed class DataRetained
@@ -292,6 +311,13 @@ internal static class DataFileConversion
                 Created = DateTimeOffset.FromUnixTimeMilliseconds(m.CreatedUnixMs),
             })],
             Retained = retained,
+            Bans = [.. state.Bans.Select(b => new DataBan
+            {
+                Kind = b.Kind switch { BanKind.ClientId => "clientId", BanKind.Username => "username", _ => "address" },
+                Value = b.Value,
+                Until = b.Until,
+                Reason = b.Reason,
+            })],
         };
     }
 
@@ -345,6 +371,19 @@ internal static class DataFileConversion
         foreach (var r in file.Retained)
         {
             state.Retained.Add((r.Topic, r.MessageId));
+        }
+
+        for (var i = 0; i < file.Bans.Count; i++)
+        {
+            var b = file.Bans[i];
+            BanKind? kind = b.Kind switch { "clientId" => BanKind.ClientId, "username" => BanKind.Username, "address" => BanKind.Address, _ => null };
+            if (kind is null)
+            {
+                problem = $"bans[{i}].kind must be clientId, username or address, not '{b.Kind}'";
+                return null;
+            }
+
+            state.Bans.Add(new Ban(kind.Value, b.Value, b.Until, b.Reason));
         }
 
         return state;

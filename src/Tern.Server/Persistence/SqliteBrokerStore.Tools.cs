@@ -10,7 +10,7 @@ public sealed partial class SqliteBrokerStore
 {
     private const int Examples = 3;
 
-    private static readonly string[] Tables = ["meta", "messages", "sessions", "subscriptions", "deliveries", "incoming_qos2", "retained"];
+    private static readonly string[] Tables = ["meta", "messages", "sessions", "subscriptions", "deliveries", "incoming_qos2", "retained", "bans"];
 
     /// <summary>
     /// Opens the store for a tool (<c>tern data</c>). With <paramref name="create"/> it is created if
@@ -50,6 +50,7 @@ public sealed partial class SqliteBrokerStore
         batch.Deliveries.AddRange(state.Deliveries);
         batch.IncomingQoS2.AddRange(state.IncomingQoS2);
         batch.Retained.AddRange(state.Retained);
+        batch.Bans.AddRange(state.Bans);
         try
         {
             using var transaction = _connection.BeginTransaction();

@@ -15,8 +15,13 @@ public sealed class StoreRestartTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private Task<TestBroker> StartAsync(TimeProvider? time = null, string mode = "durable") => TestBroker.StartAsync(
-        new Dictionary<string, string?> { ["Persistence:Mode"] = mode, ["Persistence:Directory"] = _directory },
+    private Task<TestBroker> StartAsync(TimeProvider? time = null, string mode = "durable", int maxRetained = 100_000) => TestBroker.StartAsync(
+        new Dictionary<string, string?>
+        {
+            ["Persistence:Mode"] = mode,
+            ["Persistence:Directory"] = _directory,
+            ["Broker:MaxRetainedMessages"] = maxRetained.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        },
         time: time);
 
     [Theory]
@@ -180,6 +185,26 @@ public sealed class StoreRestartTests : IDisposable
             Assert.Equal(0, (await welcome.ConnectAsync(unbanned)).ReasonCode);
             await using var expired = await broker.OpenRawAsync();
             Assert.Equal(0, (await expired.ConnectAsync(shortBan)).ReasonCode);
+        }
+    }
+
+    [Fact]
+    public async Task Retained_messages_over_a_lowered_limit_are_counted_when_the_broker_starts()
+    {
+        var topic = TestIds.Topic();
+        await using (var broker = await StartAsync())
+        {
+            await using var publisher = await broker.ConnectAsync(TestIds.Client("pub"));
+            for (var i = 0; i < 5; i++)
+            {
+                await publisher.PublishAsync($"{topic}/{i}", $"r{i}", MqttQoS.AtLeastOnce, retain: true);
+            }
+        }
+
+        await using (var broker = await StartAsync(maxRetained: 3))
+        {
+            Assert.Equal(3, broker.Server.Broker.RetainedCount);
+            Assert.Equal(2, broker.Server.Broker.Statistics.Dropped(DropReason.RetainedStoreFull));
         }
     }
 
