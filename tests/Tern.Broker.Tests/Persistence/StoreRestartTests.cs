@@ -21,6 +21,9 @@ public sealed class StoreRestartTests : IDisposable
             ["Persistence:Mode"] = mode,
             ["Persistence:Directory"] = _directory,
             ["Broker:MaxRetainedMessages"] = maxRetained.ToString(System.Globalization.CultureInfo.InvariantCulture),
+
+            // $SYS reports are retained too: they would compete for a small retained limit.
+            ["Broker:SysIntervalSeconds"] = "0",
         },
         time: time);
 
