@@ -1,3 +1,4 @@
+using Tern.Broker.Persistence;
 using Tern.Server;
 
 namespace Tern.TestKit;
@@ -25,9 +26,10 @@ public sealed class TestBroker : IAsyncDisposable
     /// Starts a broker. <paramref name="settings"/> are configuration keys such as
     /// <c>Broker:MaxInflight</c>; they override the test defaults (TCP on 127.0.0.1, port 0).
     /// <paramref name="beforeStart"/> sees the server before it starts (to capture its startup log);
-    /// <paramref name="time"/> is the broker's clock (a fake one drives keep alive, expiry and will delay).
+    /// <paramref name="time"/> is the broker's clock (a fake one drives keep alive, expiry and will delay);
+    /// <paramref name="store"/> replaces the SQLite store (a test's own, that can be made to fail).
     /// </summary>
-    public static async Task<TestBroker> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, Action<TernServer>? beforeStart = null, TimeProvider? time = null)
+    public static async Task<TestBroker> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, Action<TernServer>? beforeStart = null, TimeProvider? time = null, IBrokerStore? store = null)
     {
         var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
@@ -44,7 +46,8 @@ public sealed class TestBroker : IAsyncDisposable
         };
         string? ownDirectory = null;
         if (Environment.GetEnvironmentVariable("TERN_TEST_PERSISTENCE") is { Length: > 0 } mode
-            && settings?.ContainsKey("Persistence:Mode") != true)
+            && settings?.ContainsKey("Persistence:Mode") != true
+            && store is null)
         {
             ownDirectory = Directory.CreateTempSubdirectory("tern-test-store-").FullName;
             overrides["Persistence:Mode"] = mode;
@@ -59,7 +62,7 @@ public sealed class TestBroker : IAsyncDisposable
             }
         }
 
-        var server = TernServer.Create(args: [], overrides: overrides, timeProvider: time);
+        var server = TernServer.Create(args: [], overrides: overrides, timeProvider: time, store: store);
         try
         {
             beforeStart?.Invoke(server);
