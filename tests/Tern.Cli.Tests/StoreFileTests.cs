@@ -83,6 +83,19 @@ public sealed class StoreFileTests : IDisposable
     }
 
     [Fact]
+    public async Task A_directory_where_the_store_file_should_be_is_named()
+    {
+        Directory.CreateDirectory(StorePath);
+
+        var (code, tern) = await TernProcess.RunAsync(StartArgs(0), workingDirectory: _directory);
+        await using var _ = tern;
+
+        var line = AssertRefused(code, tern, StorePath);
+        Assert.Equal($"Cannot use the store {StorePath}: it is a directory, not a file. Move it away, or set Persistence:Directory elsewhere.", line);
+        Assert.True(Directory.Exists(StorePath));
+    }
+
+    [Fact]
     public async Task A_second_broker_on_the_same_directory_is_told_at_once_that_the_store_is_in_use()
     {
         var port = Net.FreePort();
