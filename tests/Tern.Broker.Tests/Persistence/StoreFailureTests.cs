@@ -164,6 +164,35 @@ public sealed class StoreFailureTests : IDisposable
         Assert.Single(log.Lines, l => l.StartsWith("Error:", StringComparison.Ordinal) && l.Contains(path, StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_flush_that_fails_is_logged_once_and_writes_go_on()
+    {
+        var path = Path.Combine(_directory, "tern.db");
+        var store = new FailingStore(path);
+        LogCapture? log = null;
+        await using var broker = await TestBroker.StartAsync(
+            new Dictionary<string, string?> { ["Persistence:FlushIntervalMs"] = "10" },
+            beforeStart: server => log = LogCapture.Attach(server),
+            store: store);
+        var topic = TestIds.Topic();
+        await broker.LeaveOfflineAsync(TestIds.Client("device"), topic);
+        store.FailFlushes();
+
+        // Each stored message is a write, followed by a flush within 10 ms, which fails.
+        await using var publisher = await broker.ConnectV5Async(TestIds.Client("pub"));
+        for (var i = 0; i < 3; i++)
+        {
+            var failed = store.FailedFlushes;
+            Assert.Equal(ReasonCode.Success, (await publisher.PublishQoS1V5Async(topic, $"stored {i}")).ReasonCode);
+            await TestWait.UntilAsync(() => store.FailedFlushes > failed, "a flush after the write");
+        }
+
+        Assert.Equal(0, store.FailedWrites);
+        Assert.Null(broker.Server.Broker.GetStoreSnapshot()!.Failure);
+        var line = Assert.Single(log!.Lines, l => l.StartsWith("Error:", StringComparison.Ordinal) && l.Contains(path, StringComparison.Ordinal));
+        Assert.Contains("cannot sync to disk: No space left on device", line, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// Leaves a persistent session (its id returned) subscribed to <paramref name="topic"/>; a message
     /// to it is stored and acknowledged; then the disk fills up. The next publish is routed before
@@ -207,6 +236,7 @@ public sealed class StoreFailureTests : IDisposable
     {
         private readonly SqliteBrokerStore _inner = SqliteBrokerStore.Open(path, strict: false);
         private volatile bool _failing;
+        private volatile bool _failingFlushes;
         private int _failedWrites;
         private int _failedFlushes;
 
@@ -220,7 +250,10 @@ public sealed class StoreFailureTests : IDisposable
 
         public bool Disposed { get; private set; }
 
-        public void Fail() => _failing = true;
+        public void Fail() => _failing = _failingFlushes = true;
+
+        /// <summary>Only flushes fail (a sync that fails while writes still succeed).</summary>
+        public void FailFlushes() => _failingFlushes = true;
 
         public StoredState Load() => _inner.Load();
 
@@ -237,7 +270,7 @@ public sealed class StoreFailureTests : IDisposable
 
         public void Flush()
         {
-            if (_failing)
+            if (_failingFlushes)
             {
                 Interlocked.Increment(ref _failedFlushes);
                 throw new IOException("No space left on device");
