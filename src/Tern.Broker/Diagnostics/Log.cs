@@ -46,7 +46,7 @@ internal static partial class Log
     [LoggerMessage(14, LogLevel.Warning, "Dropped {Count} messages for client {ClientId} since the last report (latest reason: {Reason}); see the drop counters in $SYS and the REST API")]
     public static partial void MessagesDropped(ILogger logger, string clientId, long count, DropReason reason);
 
-    [LoggerMessage(15, LogLevel.Error, "The store at {Location} cannot write: {Reason}. Acknowledgements that need it are withheld and QoS 1/2 publishes to persistent sessions or retained are refused until a restart")]
+    [LoggerMessage(15, LogLevel.Error, "The store at {Location} cannot write: {Reason}. Acknowledgements that need it are withheld and QoS 1/2 publishes that need it (to persistent sessions, or retained) are refused until a restart")]
     public static partial void StoreWriteFailed(ILogger logger, Exception exception, string location, string reason);
 
     [LoggerMessage(16, LogLevel.Information, "Restored from {Location}: {Sessions} sessions, {Subscriptions} subscriptions, {Deliveries} queued and in-flight messages, {Retained} retained messages ({Expired} sessions expired while the broker was down) in {Milliseconds} ms")]
