@@ -318,6 +318,42 @@ public sealed partial class MqttBroker : IAsyncDisposable
         return matched;
     }
 
+    /// <summary>
+    /// Whether a QoS 1/2 message to <paramref name="topic"/> would need the store: it is retained, or a
+    /// persistent session subscribes to it (a shared group counts when any member is persistent, as
+    /// the one picked is not known yet). Asked only once the store has failed, to refuse such a
+    /// message before anyone gets it.
+    /// </summary>
+    internal bool WouldStore(string topic, bool retain, string? publisherClientId)
+    {
+        if (retain)
+        {
+            return true;
+        }
+
+        var match = Index.Match(topic);
+        foreach (var target in match.Targets)
+        {
+            if (target.Session.IsStored && !(target.NoLocal && target.Session.ClientId == publisherClientId))
+            {
+                return true;
+            }
+        }
+
+        foreach (var group in match.Groups)
+        {
+            foreach (var member in group.Members)
+            {
+                if (member.Session.IsStored)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Counts a message not delivered (to <paramref name="session"/>, or to nobody), with its reason.</summary>
     internal void Dropped(DropReason reason, MqttSession? session, long count = 1)
     {

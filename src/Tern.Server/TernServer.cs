@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tern.Broker;
+using Tern.Broker.Persistence;
 using Tern.Server.Configuration;
 using Tern.Server.Dashboard;
 using Tern.Server.Hosting;
@@ -74,7 +75,7 @@ public sealed class TernServer : IAsyncDisposable
     /// <summary>Where the dashboard and REST API listen, e.g. <c>http://0.0.0.0:18083</c>, or null when it is off.</summary>
     public string? DashboardUrl => _dashboard.Endpoint?.Url;
 
-    /// <summary>The store's file (<c>Persistence:Directory</c>/tern.db), or null with <c>Persistence:Mode=memory</c>.</summary>
+    /// <summary>The store's file (<c>Persistence:Directory</c>/tern.db, or the given store's location), or null with <c>Persistence:Mode=memory</c> and no given store.</summary>
     public string? StorePath => Broker.GetStoreSnapshot()?.Location;
 
     /// <summary>The host's services (the logger factory, for one: an embedding app or a test can add a log provider).</summary>
@@ -93,13 +94,19 @@ public sealed class TernServer : IAsyncDisposable
     /// <param name="overrides">Settings that win over every other source.</param>
     /// <param name="configFile">A JSON configuration file that must exist.</param>
     /// <param name="timeProvider">The broker's clock (keep alive, expiry, will delay, timers); tests pass a fake one.</param>
+    /// <param name="store">
+    /// A store to use instead of the SQLite one: when given, it wins over <c>Persistence:Mode</c> and
+    /// <c>Persistence:Directory</c> (even <c>memory</c>), and <c>Persistence:FlushIntervalMs</c> still sets how
+    /// often it is flushed. The broker restores from it when it starts and disposes it when it stops.
+    /// </param>
     /// <exception cref="TernConfigurationException">A file is missing or malformed, or a value is invalid; the message names the key.</exception>
     /// <exception cref="Tern.Broker.Persistence.StoreException">The store (<c>Persistence</c>) cannot be opened; the message names the file and what to do.</exception>
     public static TernServer Create(
         string[]? args = null,
         IReadOnlyDictionary<string, string?>? overrides = null,
         string? configFile = null,
-        TimeProvider? timeProvider = null)
+        TimeProvider? timeProvider = null,
+        IBrokerStore? store = null)
     {
         var configuration = TernConfiguration.FollowFreeTcpPort(TernConfiguration.Build(args, overrides, configFile), out var followers);
         var brokerOptions = TernConfiguration.Bind<BrokerOptions>(configuration, BrokerOptions.SectionName);
@@ -145,7 +152,11 @@ public sealed class TernServer : IAsyncDisposable
         builder.Services.AddSingleton(sp =>
         {
             var broker = new MqttBroker(brokerOptions, authenticators, sp.GetRequiredService<ILoggerFactory>(), timeProvider ?? TimeProvider.System);
-            if (persistence.Mode != PersistenceMode.Memory)
+            if (store is not null)
+            {
+                broker.UseStore(store, persistence.FlushIntervalMs);
+            }
+            else if (persistence.Mode != PersistenceMode.Memory)
             {
                 broker.UseStore(SqliteBrokerStore.Open(persistence.StorePath, strict: persistence.Mode == PersistenceMode.Strict), persistence.FlushIntervalMs);
             }

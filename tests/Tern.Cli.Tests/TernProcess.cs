@@ -44,14 +44,18 @@ internal sealed class TernProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
-    public static TernProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null, string dll = "tern.dll")
+    /// <summary>
+    /// Starts <c>dotnet tern.dll</c> with <paramref name="args"/>; <paramref name="prefix"/> is a command
+    /// that runs it (e.g. <c>setpriv</c> with its options, to run it as another user).
+    /// </summary>
+    public static TernProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null, string dll = "tern.dll", IReadOnlyList<string>? prefix = null)
     {
         var ternDll = Path.Combine(AppContext.BaseDirectory, dll);
         Assert.True(File.Exists(ternDll), $"{dll} not found next to the tests: {ternDll}");
 
         // Through env --default-signal=INT: a shell's background job (CI, a runner) ignores SIGINT and
         // its children inherit that, so tern would never see the Ctrl+C that the tests send.
-        var info = new ProcessStartInfo("env")
+        var info = new ProcessStartInfo(prefix is { Count: > 0 } ? prefix[0] : "env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -59,6 +63,16 @@ internal sealed class TernProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = workingDirectory ?? Directory.CreateTempSubdirectory("tern-cli-test-").FullName,
         };
+        if (prefix is { Count: > 0 })
+        {
+            foreach (var arg in prefix.Skip(1))
+            {
+                info.ArgumentList.Add(arg);
+            }
+
+            info.ArgumentList.Add("env");
+        }
+
         info.ArgumentList.Add("--default-signal=INT");
         info.ArgumentList.Add("dotnet");
         info.ArgumentList.Add(ternDll);
@@ -92,9 +106,9 @@ internal sealed class TernProcess : IAsyncDisposable
     }
 
     /// <summary>Runs tern to completion and returns its exit code.</summary>
-    public static async Task<(int ExitCode, TernProcess Process)> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
+    public static async Task<(int ExitCode, TernProcess Process)> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null, IReadOnlyList<string>? prefix = null, string dll = "tern.dll")
     {
-        var tern = Start(args, environment, workingDirectory);
+        var tern = Start(args, environment, workingDirectory, dll, prefix: prefix);
         var code = await tern.WaitForExitAsync(DefaultTimeout);
         return (code, tern);
     }

@@ -1,3 +1,4 @@
+using Tern.Broker.Persistence;
 using Tern.Server;
 
 namespace Tern.TestKit;
@@ -25,9 +26,10 @@ public sealed class TestBroker : IAsyncDisposable
     /// Starts a broker. <paramref name="settings"/> are configuration keys such as
     /// <c>Broker:MaxInflight</c>; they override the test defaults (TCP on 127.0.0.1, port 0).
     /// <paramref name="beforeStart"/> sees the server before it starts (to capture its startup log);
-    /// <paramref name="time"/> is the broker's clock (a fake one drives keep alive, expiry and will delay).
+    /// <paramref name="time"/> is the broker's clock (a fake one drives keep alive, expiry and will delay);
+    /// <paramref name="store"/> replaces the SQLite store (a test's own, that can be made to fail).
     /// </summary>
-    public static async Task<TestBroker> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, Action<TernServer>? beforeStart = null, TimeProvider? time = null)
+    public static async Task<TestBroker> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, Action<TernServer>? beforeStart = null, TimeProvider? time = null, IBrokerStore? store = null)
     {
         var overrides = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
         {
@@ -37,14 +39,13 @@ public sealed class TestBroker : IAsyncDisposable
             // On by default in the product (ports 8083, 18083); tests that want them turn them on with port 0.
             ["Listeners:Ws:Enabled"] = "false",
             ["Dashboard:Enabled"] = "false",
-
         };
 
         // Durable, as the product runs by default, in a store of its own (deleted with the broker),
         // unless the test chooses; TERN_TEST_PERSISTENCE=memory (or strict) runs the others that way.
         string? ownDirectory = null;
         var mode = Environment.GetEnvironmentVariable("TERN_TEST_PERSISTENCE") is { Length: > 0 } chosen ? chosen : "durable";
-        if (settings?.ContainsKey("Persistence:Mode") != true)
+        if (settings?.ContainsKey("Persistence:Mode") != true && store is null)
         {
             overrides["Persistence:Mode"] = mode;
             if (!string.Equals(mode, "memory", StringComparison.OrdinalIgnoreCase))
@@ -65,7 +66,7 @@ public sealed class TestBroker : IAsyncDisposable
         TernServer server;
         try
         {
-            server = TernServer.Create(args: [], overrides: overrides, timeProvider: time);
+            server = TernServer.Create(args: [], overrides: overrides, timeProvider: time, store: store);
         }
         catch
         {

@@ -96,6 +96,16 @@ internal sealed partial class MqttConnection
             return;
         }
 
+        if (publish.QoS != MqttQoS.AtMostOnce
+            && _broker.Store?.Failure is { } failure
+            && ((publish.QoS == MqttQoS.ExactlyOnce && _session!.IsStored) || _broker.WouldStore(topic, publish.Retain, ClientId)))
+        {
+            // Refused before routing: a refused message reaches nobody. (One routed just before the
+            // failure was known waits on the failed batch, which closes this connection instead.)
+            RefuseUnstored(publish, failure);
+            return;
+        }
+
         var message = new ApplicationMessage(topic, publish.Payload, publish.QoS, publish.Retain, properties, ClientId, _broker.NowMs);
         _quotaDropped = false;
         _deliveredAny = false;
@@ -105,11 +115,7 @@ internal sealed partial class MqttConnection
         {
             // Read after routing: every change it logged is in this batch or an earlier one.
             var ticket = _stored ? _broker.Store!.Ticket : 0;
-            if (_stored && _broker.Store!.Failure is { } failure)
-            {
-                RefuseUnstored(publish, failure);
-            }
-            else if (_quotaDropped && !_deliveredAny && IsV5)
+            if (_quotaDropped && !_deliveredAny && IsV5)
             {
                 // Every matching session's queue was full: accepted by nobody (counted as queue_full).
                 if (publish.QoS == MqttQoS.ExactlyOnce)
@@ -134,15 +140,18 @@ internal sealed partial class MqttConnection
     private void RefuseUnstored(PublishPacket publish, Exception failure)
     {
         _broker.Dropped(DropReason.StoreFailed, null);
-        if (!IsV5)
-        {
-            throw new MqttProtocolException(ReasonCode.QuotaExceeded, $"the store cannot write ({failure.Message}): the message cannot be kept");
-        }
-
         if (publish.QoS == MqttQoS.ExactlyOnce)
         {
-            // A PUBREC with a failure code ends the exchange [MQTT-4.3.3-4].
+            // A PUBREC with a failure code ends the exchange [MQTT-4.3.3-4]; a 3.1.1 client that sends
+            // it again after reconnecting is refused again, not answered as for a message taken.
             _session!.ReleaseIncomingQoS2(publish.PacketId, out _);
+        }
+
+        if (!IsV5)
+        {
+            // Not a protocol error: the client did nothing wrong (the store's failure is logged once).
+            Close($"the store cannot write ({failure.Message}): a QoS {(int)publish.QoS} message that needs it cannot be kept", publishWill: true);
+            return;
         }
 
         Acknowledge(publish, ReasonCode.QuotaExceeded, "the broker cannot store messages now");

@@ -46,7 +46,7 @@ internal static partial class Log
     [LoggerMessage(14, LogLevel.Warning, "Dropped {Count} messages for client {ClientId} since the last report (latest reason: {Reason}); see the drop counters in $SYS and the REST API")]
     public static partial void MessagesDropped(ILogger logger, string clientId, long count, DropReason reason);
 
-    [LoggerMessage(15, LogLevel.Error, "The store at {Location} cannot write: {Reason}. Acknowledgements that need it are withheld and QoS 1/2 publishes to persistent sessions are refused until a restart")]
+    [LoggerMessage(15, LogLevel.Error, "The store at {Location} cannot write: {Reason}. Acknowledgements that need it are withheld and QoS 1/2 publishes that need it (to persistent sessions, or retained) are refused until a restart")]
     public static partial void StoreWriteFailed(ILogger logger, Exception exception, string location, string reason);
 
     [LoggerMessage(16, LogLevel.Information, "Restored from {Location}: {Sessions} sessions, {Subscriptions} subscriptions, {Deliveries} queued and in-flight messages, {Retained} retained messages ({Expired} sessions expired while the broker was down) in {Milliseconds} ms")]
@@ -55,6 +55,9 @@ internal static partial class Log
     [LoggerMessage(17, LogLevel.Information, "Restoring from {Location}: {Done} of {Total} {What}")]
     public static partial void StoreRestoring(ILogger logger, string location, int done, int total, string what);
 
-    [LoggerMessage(18, LogLevel.Warning, "The store holds more retained messages than Broker:MaxRetainedMessages ({Limit}): {Count} were not restored and are deleted (counted as retained_store_full). Raise the limit to keep them")]
+    [LoggerMessage(19, LogLevel.Warning, "The store holds more retained messages than Broker:MaxRetainedMessages ({Limit}): {Count} were not restored and are deleted (counted as retained_store_full). Raise the limit to keep them")]
     public static partial void RetainedOverLimitAtRestore(ILogger logger, int count, int limit);
+
+    [LoggerMessage(18, LogLevel.Error, "The store at {Location} cannot sync to disk: {Reason}. What was written survives the broker being killed, not yet a loss of power")]
+    public static partial void StoreFlushFailed(ILogger logger, Exception exception, string location, string reason);
 }

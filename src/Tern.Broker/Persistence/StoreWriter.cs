@@ -49,6 +49,7 @@ internal sealed class StoreWriter : IDisposable
     private readonly List<Taken> _taken = [];
     private readonly List<(string Topic, RetainedStore.Node Node, ApplicationMessage? Current)> _retainedTaken = [];
     private readonly Dictionary<(BanKind, string), Ban?> _bansTaken = [];
+    private bool _flushFailing;
 
     // Operations in progress (Enter/Exit), and the writer taking a cut (no operation may start).
     [ThreadStatic]
@@ -382,10 +383,17 @@ internal sealed class StoreWriter : IDisposable
         try
         {
             _store.Flush();
+            _flushFailing = false;
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            Log.StoreWriteFailed(_logger, ex, _store.Location, ex.Message);
+            // Once per failure, not once per interval; after a failed write that one line said it all.
+            if (!_flushFailing && Failure is null)
+            {
+                Log.StoreFlushFailed(_logger, ex, _store.Location, ex.Message);
+            }
+
+            _flushFailing = true;
         }
     }
 

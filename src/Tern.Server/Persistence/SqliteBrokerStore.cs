@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 using Tern.Broker;
 using Tern.Broker.Persistence;
 using Tern.Protocol;
@@ -15,6 +16,7 @@ namespace Tern.Server.Persistence;
 public sealed partial class SqliteBrokerStore : IBrokerStore
 {
     private const int SchemaVersion = 1;
+    private const string ReadOnly = "it is read-only. Make it and its directory writable by this user, or set Persistence:Directory elsewhere";
 
     private readonly SqliteConnection _connection;
     private readonly bool _strict;
@@ -45,11 +47,16 @@ public sealed partial class SqliteBrokerStore : IBrokerStore
     }
 
     /// <summary>Opens (creating it and its directory if needed) the store at <paramref name="path"/>.</summary>
-    /// <exception cref="StoreException">It cannot be created, is not a Tern store, is corrupt, or another broker has it open.</exception>
+    /// <exception cref="StoreException">It cannot be created or written, is not a Tern store, is corrupt, or another broker has it open.</exception>
     public static SqliteBrokerStore Open(string path, bool strict) => Open(path, strict, create: true, tool: false);
 
     private static SqliteBrokerStore Open(string path, bool strict, bool create, bool tool)
     {
+        if (InTheWay(path) is { } problem)
+        {
+            throw new StoreException($"Cannot use the store {path}: {problem}.");
+        }
+
         SqliteConnection? connection = null;
         try
         {
@@ -69,6 +76,13 @@ public sealed partial class SqliteBrokerStore : IBrokerStore
                 DefaultTimeout = 1,
             }.ToString());
             connection.Open();
+            if (raw.sqlite3_db_readonly(connection.Handle, "main") == 1)
+            {
+                // SQLite opens a file it may not write read-only without a word; its exclusive lock
+                // would then fail as a "disk I/O error".
+                throw new StoreException($"Cannot use the store {path}: {ReadOnly}.");
+            }
+
             var store = new SqliteBrokerStore(path, connection, strict);
             if (create)
             {
@@ -281,13 +295,32 @@ public sealed partial class SqliteBrokerStore : IBrokerStore
         {
             5 or 6 when tool => "it is in use by another process, most likely a running Tern broker. Stop the broker first: 'tern data' needs the store to itself",
             5 or 6 => "it is in use by another process (another Tern on the same Persistence:Directory?). Stop that one, or give this broker its own Persistence:Directory",
-            8 => "it is read-only. Make it and its directory writable by this user, or set Persistence:Directory elsewhere",
+            8 => ReadOnly,
             11 or 26 => $"it is corrupt or not a Tern store ({Reason(ex)}). Move it away to start with an empty store, or restore a backup with 'tern data import'",
             13 => "the disk is full. Free some space",
             14 => $"it cannot be opened ({Reason(ex)}). Check that Persistence:Directory exists and is writable",
             _ => $"{Reason(ex)}. Check the file, or move it away to start with an empty store",
         };
         return new StoreException($"Cannot use the store {path}: {what}.", ex);
+    }
+
+    /// <summary>What stands where the store or its directory should be (a file for a directory, or the other way round), or null.</summary>
+    private static string? InTheWay(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            return "it is a directory, not a file. Move it away, or set Persistence:Directory elsewhere";
+        }
+
+        for (var directory = Path.GetDirectoryName(path); !string.IsNullOrEmpty(directory); directory = Path.GetDirectoryName(directory))
+        {
+            if (File.Exists(directory))
+            {
+                return $"{directory} is a file, not a directory. Move it away, or set Persistence:Directory elsewhere";
+            }
+        }
+
+        return null;
     }
 
     private static string Reason(Exception ex) => ex is SqliteException sqlite ? sqlite.Message.Replace("SQLite Error ", "error ", StringComparison.Ordinal).TrimEnd('.') : ex.Message.TrimEnd('.');
