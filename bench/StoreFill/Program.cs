@@ -4,12 +4,13 @@ using Tern.Broker.Persistence;
 using Tern.Protocol;
 using Tern.Server.Persistence;
 
-// Fills a Tern store directory (DIR/tern.db) through the store's public API, as a broker would
+// Fills a Tern store directory (the log engine's segments, or DIR/tern.db with --engine sqlite)
+// through the store's public API, as a broker would
 // have left it: retained messages, and persistent MQTT 3.1.1 sessions (disconnected), each
 // subscribed to its group's filter and holding queued QoS 1 messages. A message queued for many
 // sessions is stored once and referenced by each delivery, as the broker stores it.
 //
-//   StoreFill DIR [--retained N] [--sessions N] [--queued N] [--sharing N] [--size BYTES]
+//   StoreFill DIR [--retained N] [--sessions N] [--queued N] [--sharing N] [--size BYTES] [--engine log|sqlite]
 //
 // Defaults: 1,000,000 retained messages; 100,000 sessions with 10 queued messages each; each
 // queued message held by 100 sessions (--sharing 1: a message of its own per delivery); 64-byte
@@ -22,10 +23,11 @@ if (settings is null)
     return 2;
 }
 
-var path = Path.GetFullPath(Path.Combine(settings.Directory, PersistenceOptions.FileName));
-if (File.Exists(path))
+var options = new PersistenceOptions { Directory = settings.Directory, Engine = settings.Engine };
+var path = options.StorePath;
+if (BrokerStores.Exists(Path.GetFullPath(settings.Directory), StoreEngine.Log) || BrokerStores.Exists(Path.GetFullPath(settings.Directory), StoreEngine.Sqlite))
 {
-    Console.Error.WriteLine($"StoreFill: {path} exists already. Remove it, or give another directory.");
+    Console.Error.WriteLine($"StoreFill: {settings.Directory} holds a store already. Remove it, or give another directory.");
     return 1;
 }
 
@@ -34,7 +36,7 @@ long now = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 var payload = new byte[settings.PayloadSize];
 Random.Shared.NextBytes(payload);
 long messageId = 0;
-using (var store = SqliteBrokerStore.Open(path, strict: false))
+using (var store = BrokerStores.Open(options))
 {
     var batch = new StoreBatch();
     void WriteIfFull(bool force = false)
@@ -89,16 +91,18 @@ using (var store = SqliteBrokerStore.Open(path, strict: false))
         $"StoreFill: {path}: {settings.Retained:N0} retained messages, {settings.Sessions:N0} sessions with {settings.Queued} queued messages each ({messageId:N0} messages stored) in {clock.Elapsed.TotalSeconds:F1} s"));
 }
 
-Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"StoreFill: {new FileInfo(path).Length / 1024.0 / 1024:F0} MiB on disk"));
+var bytes = Directory.EnumerateFiles(Path.GetFullPath(settings.Directory)).Sum(f => new FileInfo(f).Length);
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"StoreFill: {bytes / 1024.0 / 1024:F0} MiB on disk"));
 return 0;
 
 /// <summary>The command line: the directory and the sizes.</summary>
-internal sealed record Settings(string Directory, int Retained, int Sessions, int Queued, int Sharing, int PayloadSize)
+internal sealed record Settings(string Directory, int Retained, int Sessions, int Queued, int Sharing, int PayloadSize, StoreEngine Engine)
 {
     /// <summary>Parses the arguments; null (after printing why) when they are wrong.</summary>
     public static Settings? Parse(string[] args)
     {
         string? directory = null;
+        var engine = StoreEngine.Log;
         var values = new Dictionary<string, int>(StringComparer.Ordinal)
         {
             ["--retained"] = 1_000_000,
@@ -119,13 +123,18 @@ internal sealed record Settings(string Directory, int Retained, int Sessions, in
 
                 values[args[i++]] = value;
             }
+            else if (args[i] == "--engine" && i + 1 < args.Length && Enum.TryParse<StoreEngine>(args[i + 1], ignoreCase: true, out var parsed))
+            {
+                engine = parsed;
+                i++;
+            }
             else if (directory is null && !args[i].StartsWith('-'))
             {
                 directory = args[i];
             }
             else
             {
-                Console.Error.WriteLine($"StoreFill: unknown argument '{args[i]}'. Usage: StoreFill DIR [--retained N] [--sessions N] [--queued N] [--sharing N] [--size BYTES]");
+                Console.Error.WriteLine($"StoreFill: unknown argument '{args[i]}'. Usage: StoreFill DIR [--retained N] [--sessions N] [--queued N] [--sharing N] [--size BYTES] [--engine log|sqlite]");
                 return null;
             }
         }
@@ -142,6 +151,6 @@ internal sealed record Settings(string Directory, int Retained, int Sessions, in
             return null;
         }
 
-        return new Settings(directory, values["--retained"], values["--sessions"], values["--queued"], values["--sharing"], values["--size"]);
+        return new Settings(directory, values["--retained"], values["--sessions"], values["--queued"], values["--sharing"], values["--size"], engine);
     }
 }

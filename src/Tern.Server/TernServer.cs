@@ -75,7 +75,7 @@ public sealed class TernServer : IAsyncDisposable
     /// <summary>Where the dashboard and REST API listen, e.g. <c>http://0.0.0.0:18083</c>, or null when it is off.</summary>
     public string? DashboardUrl => _dashboard.Endpoint?.Url;
 
-    /// <summary>The store's file (<c>Persistence:Directory</c>/tern.db, or the given store's location), or null with <c>Persistence:Mode=memory</c> and no given store.</summary>
+    /// <summary>Where the store is (<c>Persistence:Directory</c>, or its tern.db with <c>Persistence:Engine=sqlite</c>, or the given store's location), or null with <c>Persistence:Mode=memory</c> and no given store.</summary>
     public string? StorePath => Broker.GetStoreSnapshot()?.Location;
 
     /// <summary>The host's services (the logger factory, for one: an embedding app or a test can add a log provider).</summary>
@@ -95,7 +95,7 @@ public sealed class TernServer : IAsyncDisposable
     /// <param name="configFile">A JSON configuration file that must exist.</param>
     /// <param name="timeProvider">The broker's clock (keep alive, expiry, will delay, timers); tests pass a fake one.</param>
     /// <param name="store">
-    /// A store to use instead of the SQLite one: when given, it wins over <c>Persistence:Mode</c> and
+    /// A store to use instead of the configured one: when given, it wins over <c>Persistence:Mode</c> and
     /// <c>Persistence:Directory</c> (even <c>memory</c>), and <c>Persistence:FlushIntervalMs</c> still sets how
     /// often it is flushed. The broker restores from it when it starts and disposes it when it stops.
     /// </param>
@@ -158,7 +158,13 @@ public sealed class TernServer : IAsyncDisposable
             }
             else if (persistence.Mode != PersistenceMode.Memory)
             {
-                broker.UseStore(SqliteBrokerStore.Open(persistence.StorePath, strict: persistence.Mode == PersistenceMode.Strict), persistence.FlushIntervalMs);
+                var opened = BrokerStores.Open(persistence);
+                if (opened is Persistence.Log.LogBrokerStore { TornBytes: > 0 } log)
+                {
+                    Hosting.Log.TornTailCut(sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Broker.Store"), log.TornBytes, log.Location);
+                }
+
+                broker.UseStore(opened, persistence.FlushIntervalMs);
             }
 
             return broker;

@@ -46,7 +46,7 @@ public sealed class TernServerTests : IDisposable
         Assert.Equal(1883, server.TcpPort);
         Assert.Equal(["mqtt://0.0.0.0:1883", "ws://0.0.0.0:8083/mqtt"], server.ListeningOn);
         Assert.Equal("http://0.0.0.0:18083", server.DashboardUrl);
-        Assert.Equal(Path.GetFullPath("data/tern.db"), server.StorePath);
+        Assert.Equal(Path.GetFullPath("data"), server.StorePath);
     }
 
     [Fact]

@@ -3,15 +3,15 @@ using System.Runtime.InteropServices;
 namespace Tern.TestKit;
 
 /// <summary>
-/// Makes a running broker's store fail as a full disk does, without a full disk: the store's open
-/// log file (<c>tern.db-wal</c>) is swapped, under SQLite, for <c>/dev/full</c>, so that its next
-/// write fails with ENOSPC and SQLite reports "database or disk is full". The broker, its store and
-/// SQLite all run unchanged. Linux only (it finds the file in <c>/proc/self/fd</c>), and only for a
+/// Makes a running broker's store fail as a full disk does, without a full disk: the file the store
+/// appends to (the log engine's newest segment, or SQLite's <c>tern.db-wal</c>) is swapped under it
+/// for <c>/dev/full</c>, so that its next write fails with ENOSPC. The broker and its store run
+/// unchanged. Linux only (it finds the file in <c>/proc/self/fd</c>), and only for a
 /// broker in this process (<see cref="TestBroker"/>).
 /// </summary>
 public static class StoreFault
 {
-    /// <summary>Makes every further write to the store at <paramref name="storePath"/> fail with "disk full".</summary>
+    /// <summary>Makes every further write to the store at <paramref name="storePath"/> (a log store's directory, or a SQLite file) fail with "disk full".</summary>
     public static void FillDisk(string storePath)
     {
         if (!OperatingSystem.IsLinux())
@@ -19,7 +19,11 @@ public static class StoreFault
             throw new PlatformNotSupportedException("StoreFault needs Linux (/proc/self/fd and /dev/full).");
         }
 
-        var log = Path.GetFullPath(storePath) + "-wal";
+        var fullPath = Path.GetFullPath(storePath);
+        Func<string, bool> isLog = Directory.Exists(fullPath)
+            ? target => Path.GetDirectoryName(target) == fullPath && target.EndsWith(".log", StringComparison.Ordinal)
+            : target => target == fullPath + "-wal";
+        var log = Directory.Exists(fullPath) ? Path.Combine(fullPath, "*.log") : fullPath + "-wal";
         var swapped = 0;
         using var full = File.OpenHandle("/dev/full", FileMode.Open, FileAccess.ReadWrite);
         foreach (var entry in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
@@ -34,7 +38,7 @@ public static class StoreFault
                 continue; // closed while enumerating
             }
 
-            if (target == log && int.TryParse(Path.GetFileName(entry), out var fd))
+            if (target is not null && isLog(target) && int.TryParse(Path.GetFileName(entry), out var fd))
             {
                 if (Dup2((int)full.DangerousGetHandle(), fd) < 0)
                 {

@@ -27,7 +27,7 @@ public sealed class TestBroker : IAsyncDisposable
     /// <c>Broker:MaxInflight</c>; they override the test defaults (TCP on 127.0.0.1, port 0).
     /// <paramref name="beforeStart"/> sees the server before it starts (to capture its startup log);
     /// <paramref name="time"/> is the broker's clock (a fake one drives keep alive, expiry and will delay);
-    /// <paramref name="store"/> replaces the SQLite store (a test's own, that can be made to fail).
+    /// <paramref name="store"/> replaces the configured store (a test's own, that can be made to fail).
     /// </summary>
     public static async Task<TestBroker> StartAsync(IReadOnlyDictionary<string, string?>? settings = null, Action<TernServer>? beforeStart = null, TimeProvider? time = null, IBrokerStore? store = null)
     {

@@ -9,13 +9,13 @@ namespace Tern.Cli.Commands;
 
 /// <summary>
 /// <c>tern data export|import|check</c>: backs up, restores and checks the broker's store
-/// (<c>Persistence:Directory</c>/tern.db) while no broker has it open.
+/// (<c>Persistence:Directory</c>) while no broker has it open.
 /// </summary>
 internal static class DataCommand
 {
     public static Command Create() => new(
         "data",
-        "Back up, restore and check the broker's store (Persistence:Directory, default data; file tern.db): sessions, "
+        "Back up, restore and check the broker's store (Persistence:Directory, default data): sessions, "
         + "their subscriptions and queued messages, retained messages. Stop the broker first: it holds the store exclusively.")
     {
         CreateExport(),
@@ -67,7 +67,7 @@ internal static class DataCommand
 
     private static int Export(string file, string? dir, FileInfo? config)
     {
-        if (!TryFindStore(dir, config, mustExist: true, out var storePath))
+        if (!TryFindStore(dir, config, mustExist: true, out var storeDirectory, out var engine, out var storePath))
         {
             return 1;
         }
@@ -76,7 +76,7 @@ internal static class DataCommand
         DataFileConversion.Skipped skipped;
         try
         {
-            using var store = SqliteBrokerStore.OpenForTool(storePath, create: false);
+            using var store = BrokerStores.OpenForTool(storeDirectory, engine, create: false);
             document = DataFileConversion.FromState(store.Load(), DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()), out skipped);
         }
         catch (StoreException ex)
@@ -141,14 +141,14 @@ internal static class DataCommand
             return Fail($"Invalid export file {Name(file)}: {problem}. Fix it, or export the store again.");
         }
 
-        if (!TryFindStore(dir, config, mustExist: false, out var storePath))
+        if (!TryFindStore(dir, config, mustExist: false, out var storeDirectory, out var engine, out var storePath))
         {
             return 1;
         }
 
         try
         {
-            using var store = SqliteBrokerStore.OpenForTool(storePath, create: true);
+            using var store = BrokerStores.OpenForTool(storeDirectory, engine, create: true);
             var counts = store.Count();
             if (!counts.IsEmpty && !force)
             {
@@ -175,7 +175,7 @@ internal static class DataCommand
 
     private static int Check(string? dir, FileInfo? config)
     {
-        if (!TryFindStore(dir, config, mustExist: true, out var storePath))
+        if (!TryFindStore(dir, config, mustExist: true, out var storeDirectory, out var engine, out var storePath))
         {
             return 1;
         }
@@ -183,7 +183,7 @@ internal static class DataCommand
         StoreCheckReport report;
         try
         {
-            using var store = SqliteBrokerStore.OpenForTool(storePath, create: false);
+            using var store = BrokerStores.OpenForTool(storeDirectory, engine, create: false);
             report = store.Check();
         }
         catch (StoreException ex)
@@ -221,28 +221,33 @@ internal static class DataCommand
         return 1;
     }
 
-    /// <summary>The store's path: in --dir, else in the configured Persistence:Directory.</summary>
-    private static bool TryFindStore(string? dir, FileInfo? config, bool mustExist, out string storePath)
+    /// <summary>
+    /// The store: in --dir, else in the configured Persistence:Directory; of the configured engine,
+    /// unless the directory holds only the other engine's store.
+    /// </summary>
+    private static bool TryFindStore(string? dir, FileInfo? config, bool mustExist, out string directory, out StoreEngine engine, out string storePath)
     {
-        storePath = "";
-        if (dir is not null)
+        directory = storePath = "";
+        engine = StoreEngine.Log;
+        try
         {
-            storePath = Path.GetFullPath(Path.Combine(dir, PersistenceOptions.FileName));
+            var options = PersistenceOptions.FromConfiguration(config?.FullName);
+            if (dir is not null)
+            {
+                options.Directory = dir;
+            }
+
+            directory = Path.GetFullPath(options.Directory);
+            engine = options.Engine = BrokerStores.Detect(directory, options.Engine);
+            storePath = options.StorePath;
         }
-        else
+        catch (TernConfigurationException ex)
         {
-            try
-            {
-                storePath = PersistenceOptions.FromConfiguration(config?.FullName).StorePath;
-            }
-            catch (TernConfigurationException ex)
-            {
-                Fail(ex.Message);
-                return false;
-            }
+            Fail(ex.Message);
+            return false;
         }
 
-        if (mustExist && !File.Exists(storePath))
+        if (mustExist && !BrokerStores.Exists(directory, engine))
         {
             Fail($"No store at {storePath}. Give the broker's Persistence:Directory with --dir, or its configuration with -c.");
             return false;

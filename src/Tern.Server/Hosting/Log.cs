@@ -16,4 +16,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Stopped")]
     public static partial void Stopped(ILogger logger);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Store {Directory}: cut off {Bytes} bytes at the end of its newest segment, a write a crash or power loss left incomplete (nothing in it was acknowledged)")]
+    public static partial void TornTailCut(ILogger logger, long bytes, string directory);
 }

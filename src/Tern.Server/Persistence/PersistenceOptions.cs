@@ -15,15 +15,27 @@ public enum PersistenceMode
     Memory,
 }
 
+/// <summary>How the store keeps its data (<c>Persistence:Engine</c>).</summary>
+public enum StoreEngine
+{
+    /// <summary>An append-only log of compact records in segment files, compacted as it goes (the default: the fastest, see docs/architecture.md).</summary>
+    Log,
+
+    /// <summary>One SQLite database (<c>tern.db</c>) in WAL mode: slower, and open to the <c>sqlite3</c> shell.</summary>
+    Sqlite,
+}
+
 /// <summary>The <c>Persistence</c> section.</summary>
 public sealed class PersistenceOptions
 {
     public const string SectionName = "Persistence";
 
-    /// <summary>The store's file name in <see cref="Directory"/>.</summary>
-    public const string FileName = "tern.db";
+    /// <summary>The SQLite engine's file name in <see cref="Directory"/>.</summary>
+    public const string SqliteFileName = "tern.db";
 
     public PersistenceMode Mode { get; set; } = PersistenceMode.Durable;
+
+    public StoreEngine Engine { get; set; } = StoreEngine.Log;
 
     /// <summary>Where the store lives, relative to the working directory unless absolute.</summary>
     public string Directory { get; set; } = "data";
@@ -31,8 +43,8 @@ public sealed class PersistenceOptions
     /// <summary>Durable mode: how often what was written is forced to disk (ms).</summary>
     public int FlushIntervalMs { get; set; } = 1000;
 
-    /// <summary>The store's path.</summary>
-    public string StorePath => Path.GetFullPath(Path.Combine(Directory, FileName));
+    /// <summary>Where the store is: the directory (log engine), or the database file in it (SQLite).</summary>
+    public string StorePath => Engine == StoreEngine.Sqlite ? Path.GetFullPath(Path.Combine(Directory, SqliteFileName)) : Path.GetFullPath(Directory);
 
     /// <summary>
     /// The <c>Persistence</c> section as <c>tern start</c> reads it (<paramref name="configFile"/> or
@@ -52,6 +64,11 @@ public sealed class PersistenceOptions
         if (!Enum.IsDefined(Mode))
         {
             throw new ArgumentException($"Persistence:Mode must be durable, strict or memory.");
+        }
+
+        if (!Enum.IsDefined(Engine))
+        {
+            throw new ArgumentException($"Persistence:Engine must be log or sqlite.");
         }
 
         if (string.IsNullOrWhiteSpace(Directory))

@@ -6,7 +6,7 @@ using Tern.Protocol;
 namespace Tern.Server.Persistence;
 
 /// <summary>What <c>tern data</c> does with a store while no broker has it: open it, count, check, replace.</summary>
-public sealed partial class SqliteBrokerStore
+public sealed partial class SqliteBrokerStore : IStoreTools
 {
     private const int Examples = 3;
 
@@ -186,72 +186,7 @@ public sealed partial class SqliteBrokerStore
             return;
         }
 
-        // Problem kind -> the rows that have it, in order of discovery.
-        var found = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-        void Add(string what, string row)
-        {
-            if (!found.TryGetValue(what, out var rows))
-            {
-                found[what] = rows = [];
-            }
-
-            rows.Add(row);
-        }
-
-        foreach (var m in state.Messages)
-        {
-            if (m.QoS > MqttQoS.ExactlyOnce)
-            {
-                Add("messages with an invalid QoS", $"id {m.Id}");
-            }
-
-            if (!CanDecode(m.Properties))
-            {
-                Add("messages whose MQTT 5 properties cannot be decoded", $"id {m.Id}");
-            }
-        }
-
-        foreach (var s in state.Sessions)
-        {
-            if (s.Will is { } will && (will.QoS > MqttQoS.ExactlyOnce || !CanDecode(will.Properties)))
-            {
-                Add("sessions whose will is invalid (QoS or properties)", $"client '{s.ClientId}'");
-            }
-        }
-
-        foreach (var s in state.Subscriptions)
-        {
-            if (s.Options.QoS > MqttQoS.ExactlyOnce || s.Options.RetainHandling > 2)
-            {
-                Add("subscriptions with an invalid QoS or retain handling", $"client '{s.ClientId}' '{s.Filter}'");
-            }
-        }
-
-        foreach (var d in state.Deliveries)
-        {
-            if (d.QoS > MqttQoS.ExactlyOnce)
-            {
-                Add("deliveries with an invalid QoS", $"client '{d.ClientId}' #{d.Sequence}");
-            }
-        }
-
-        foreach (var (what, rows) in found)
-        {
-            problems.Add(Describe(what, rows.Count, rows.Take(Examples).ToList()));
-        }
-    }
-
-    private static bool CanDecode(byte[]? properties)
-    {
-        try
-        {
-            MqttPropertiesCodec.Decode(properties);
-            return true;
-        }
-        catch (MqttProtocolException)
-        {
-            return false;
-        }
+        StoreStateCheck.Values(state, problems);
     }
 
     /// <summary>Adds one problem line for the rows <paramref name="sql"/> finds, if any: how many, and the first few.</summary>
@@ -272,8 +207,7 @@ public sealed partial class SqliteBrokerStore
         }
     }
 
-    private static string Describe(string what, int count, List<string> examples)
-        => $"{what}: {count} ({string.Join(", ", examples)}{(count > examples.Count ? ", ..." : "")})";
+    private static string Describe(string what, int count, List<string> examples) => StoreStateCheck.Describe(what, count, examples);
 
     private long Long(string sql) => Convert.ToInt64(Scalar(sql, null) ?? 0L, CultureInfo.InvariantCulture);
 }

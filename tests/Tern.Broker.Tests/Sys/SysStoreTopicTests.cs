@@ -49,14 +49,13 @@ public sealed class SysStoreTopicTests : IDisposable
         await broker.LeaveOfflineAsync(TestIds.Client("away"), TestIds.Topic());
         await watcher.SubscribeGrantedAsync(Size, MqttQoS.AtMostOnce);
 
-        // The files change while the store writes and checkpoints; once it is idle, the two agree.
-        var path = Path.Combine(_directory, "tern.db");
+        // The segments change while the store writes; once it is idle, the two agree.
         var seen = new List<string>();
         for (var i = 0; i < 50; i++)
         {
             var value = (await watcher.ReceivePublishAsync()).PayloadText();
             seen.Add(value);
-            var onDisk = new FileInfo(path).Length + (File.Exists(path + "-wal") ? new FileInfo(path + "-wal").Length : 0);
+            var onDisk = Directory.GetFiles(_directory, "*.log").Sum(f => new FileInfo(f).Length);
             if (long.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture) == onDisk)
             {
                 Assert.True(onDisk > 0);
@@ -85,7 +84,7 @@ public sealed class SysStoreTopicTests : IDisposable
             seen.Add(value);
             if (value != "ok")
             {
-                Assert.Contains("full", value, StringComparison.OrdinalIgnoreCase);
+                Assert.Contains("No space left on device", value, StringComparison.Ordinal);
                 return;
             }
         }
