@@ -10,7 +10,7 @@ export DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1
 
 # Third-party MQTT peers for the interop tests, AFL++ for the short fuzz run, and the headless
 # Chromium the dashboard tests drive (Debian packages).
-packages=(mosquitto mosquitto-clients python3-paho-mqtt afl++ chromium)
+packages=(mosquitto mosquitto-clients python3-paho-mqtt afl++ chromium prometheus)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -68,10 +68,11 @@ internal sealed partial class MqttConnection
                 var reason = step.Reason ?? "authentication failed";
                 if (!IsConnected)
                 {
-                    return Refuse(ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized, reason);
+                    return RefuseAuthentication(ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized, reason);
                 }
 
                 // Re-authentication failed: the connection ends [MQTT-4.12.1-2].
+                _broker.Statistics.AuthenticationFailed();
                 _publishWill = true;
                 Close("re-authentication failed: " + reason, publishWill: true, ReasonCode.NotAuthorized);
                 return false;

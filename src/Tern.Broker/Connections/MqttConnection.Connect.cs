@@ -36,13 +36,13 @@ internal sealed partial class MqttConnection
                 case AuthenticationOutcome.Success:
                     return HandleConnect(connect, null, null, result.Username ?? credentials.Username, result.Rules);
                 case AuthenticationOutcome.BadCredentials:
-                    return Refuse(ConnectReturnCode.BadUsernameOrPassword, ReasonCode.BadUserNameOrPassword, result.Reason ?? "bad user name or password");
+                    return RefuseAuthentication(ConnectReturnCode.BadUsernameOrPassword, ReasonCode.BadUserNameOrPassword, result.Reason ?? "bad user name or password");
                 default:
-                    return Refuse(ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized, result.Reason ?? "not authorized");
+                    return RefuseAuthentication(ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized, result.Reason ?? "not authorized");
             }
         }
 
-        return Refuse(ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized, "no authenticator accepted the client");
+        return RefuseAuthentication(ConnectReturnCode.NotAuthorized, ReasonCode.NotAuthorized, "no authenticator accepted the client");
     }
 
     /// <summary>CONNECT with an authentication method (MQTT 5 enhanced authentication, spec 4.12).</summary>
@@ -54,7 +54,7 @@ internal sealed partial class MqttConnection
         var authenticator = _broker.FindAuthenticator(method);
         if (authenticator is null)
         {
-            return Refuse(ConnectReturnCode.NotAuthorized, ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' is not supported");
+            return RefuseAuthentication(ConnectReturnCode.NotAuthorized, ReasonCode.BadAuthenticationMethod, $"authentication method '{method}' is not supported");
         }
 
         _authMethod = method;
@@ -211,6 +211,13 @@ internal sealed partial class MqttConnection
                 ? options.ResponseInformation.Replace("{clientid}", ClientId, StringComparison.Ordinal)
                 : null,
         };
+    }
+
+    /// <summary>A refusal by authentication, counted (<see cref="BrokerStatistics.AuthenticationFailures"/>).</summary>
+    private bool RefuseAuthentication(ConnectReturnCode code311, ReasonCode code5, string reason)
+    {
+        _broker.Statistics.AuthenticationFailed();
+        return Refuse(code311, code5, reason);
     }
 
     /// <summary>Answers CONNECT with a refusal and ends the connection.</summary>

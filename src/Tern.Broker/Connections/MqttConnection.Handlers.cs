@@ -10,6 +10,7 @@ internal sealed partial class MqttConnection
     private void HandlePublish(PublishPacket publish)
     {
         _messagesReceived++;
+        _messagesReceivedByQoS[(int)publish.QoS]++;
         var options = _broker.Options;
 
         var topic = publish.Topic;

@@ -119,6 +119,7 @@ internal sealed partial class MqttConnection
 
         MqttEncoder.WritePublish(output, Version, topic, message.Payload.Span, item.QoS, item.Retain, item.Dup, item.PacketId, properties);
         _messagesSent++;
+        _messagesSentByQoS[(int)item.QoS]++;
     }
 
     /// <summary>

@@ -65,6 +65,8 @@ internal sealed partial class MqttConnection
     private long _bytesReceived;
     private long _messagesSent;
     private long _bytesSent;
+    private QoSCounts _messagesReceivedByQoS;
+    private QoSCounts _messagesSentByQoS;
 
     public MqttConnection(MqttBroker broker, IDuplexPipe transport, MqttConnectionInfo info, IPAddress? admittedAddress = null)
     {
@@ -102,6 +104,12 @@ internal sealed partial class MqttConnection
     public long BytesReceived => Volatile.Read(ref _bytesReceived);
 
     public long BytesSent => Volatile.Read(ref _bytesSent);
+
+    /// <summary>PUBLISH packets received at QoS <paramref name="qos"/> (0 to 2).</summary>
+    public long MessagesReceivedAt(int qos) => Volatile.Read(ref _messagesReceivedByQoS[qos]);
+
+    /// <summary>PUBLISH packets sent at QoS <paramref name="qos"/> (0 to 2).</summary>
+    public long MessagesSentAt(int qos) => Volatile.Read(ref _messagesSentByQoS[qos]);
 
     private string LogName => ClientId.Length > 0 ? ClientId : $"<{_info.ConnectionId}>";
 
@@ -306,6 +314,7 @@ internal sealed partial class MqttConnection
         }
 
         _broker.Statistics.AddClosed(_messagesReceived, _messagesSent, _bytesReceived, _bytesSent);
+        _broker.Statistics.AddClosedByQoS(_messagesReceivedByQoS, _messagesSentByQoS);
         if (_session is { } session)
         {
             var reason = _closeReason ?? "connection closed by client";

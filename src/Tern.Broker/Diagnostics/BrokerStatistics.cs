@@ -16,6 +16,9 @@ public sealed class BrokerStatistics
     private long _connectionsRefused;
     private long _internalErrors;
     private long _slowConsumersClosed;
+    private long _authenticationFailures;
+    private QoSCounts _messagesReceivedByQoS;
+    private QoSCounts _messagesSentByQoS;
 
     internal BrokerStatistics(long startTimestamp) => StartTimestamp = startTimestamp;
 
@@ -52,6 +55,9 @@ public sealed class BrokerStatistics
     /// <summary>Connections closed because their socket took nothing for <see cref="BrokerOptions.WriteTimeoutSeconds"/>.</summary>
     public long SlowConsumersClosed => Interlocked.Read(ref _slowConsumersClosed);
 
+    /// <summary>CONNECTs refused by authentication (bad credentials, not authorized, a failed enhanced authentication) and failed re-authentications.</summary>
+    public long AuthenticationFailures => Interlocked.Read(ref _authenticationFailures);
+
     internal long ClosedMessagesReceived => Interlocked.Read(ref _messagesReceived);
 
     internal long ClosedMessagesSent => Interlocked.Read(ref _messagesSent);
@@ -59,6 +65,12 @@ public sealed class BrokerStatistics
     internal long ClosedBytesReceived => Interlocked.Read(ref _bytesReceived);
 
     internal long ClosedBytesSent => Interlocked.Read(ref _bytesSent);
+
+    internal long ClosedMessagesReceivedAt(int qos) => Interlocked.Read(ref _messagesReceivedByQoS[qos]);
+
+    internal long ClosedMessagesSentAt(int qos) => Interlocked.Read(ref _messagesSentByQoS[qos]);
+
+    internal void AuthenticationFailed() => Interlocked.Increment(ref _authenticationFailures);
 
     internal void MessageDropped(DropReason reason, long count = 1) => Interlocked.Add(ref _dropped[(int)reason], count);
 
@@ -78,5 +90,15 @@ public sealed class BrokerStatistics
         Interlocked.Add(ref _messagesSent, messagesSent);
         Interlocked.Add(ref _bytesReceived, bytesReceived);
         Interlocked.Add(ref _bytesSent, bytesSent);
+    }
+
+    /// <summary>Folds in a closed connection's messages by QoS.</summary>
+    internal void AddClosedByQoS(in QoSCounts received, in QoSCounts sent)
+    {
+        for (var qos = 0; qos < QoSCounts.Length; qos++)
+        {
+            Interlocked.Add(ref _messagesReceivedByQoS[qos], received[qos]);
+            Interlocked.Add(ref _messagesSentByQoS[qos], sent[qos]);
+        }
     }
 }

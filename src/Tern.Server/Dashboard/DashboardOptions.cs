@@ -24,6 +24,12 @@ internal sealed class DashboardOptions
 
     public string Password { get; set; } = DefaultPassword;
 
+    /// <summary>
+    /// The Prometheus scrape endpoint (<c>/api/v5/prometheus/stats</c>) asks for the dashboard
+    /// credentials, as the rest of the API; false serves it without (as EMQX does by default).
+    /// </summary>
+    public bool PrometheusAuth { get; set; } = true;
+
     public bool UsesDefaultPassword => string.Equals(Password, DefaultPassword, StringComparison.Ordinal);
 
     public void Validate()

@@ -44,6 +44,7 @@ internal sealed class DashboardSetup
         if (_options.Enabled)
         {
             services.AddRoutingCore();
+            PrometheusEndpoint.AddServices(services);
         }
     }
 
@@ -95,6 +96,7 @@ internal sealed class DashboardSetup
                 branch.UseEndpoints(endpoints =>
                 {
                     api.Map(endpoints);
+                    PrometheusEndpoint.Map(endpoints);
                     foreach (var path in assets.Paths)
                     {
                         endpoints.MapMethods(path, [HttpMethods.Get, HttpMethods.Head], assets.ServeAsync);
@@ -136,7 +138,7 @@ internal sealed class DashboardSetup
         }
 
         headers.CacheControl = "no-store";
-        if (_credentials.IsAuthorized(context.Request.Headers.Authorization))
+        if (_credentials.IsAuthorized(context.Request.Headers.Authorization) || (!_options.PrometheusAuth && PrometheusEndpoint.IsScrape(context.Request)))
         {
             return next(context);
         }
