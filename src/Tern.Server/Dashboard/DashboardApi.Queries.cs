@@ -116,7 +116,8 @@ internal sealed partial class DashboardApi
         var start = (long)(page - 1) * limit;
         if (start >= items.Length)
         {
-            return [];
+            // Not [], which is a default segment over no array: enumerating that throws.
+            return ArraySegment<T>.Empty;
         }
 
         return new ArraySegment<T>(items, (int)start, (int)Math.Min(limit, items.Length - start));
