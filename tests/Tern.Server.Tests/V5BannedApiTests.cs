@@ -70,6 +70,43 @@ public sealed class V5BannedApiTests
         Assert.Equal(HttpStatusCode.NoContent, removed);
     }
 
+    [Fact]
+    public async Task Bans_and_a_retained_delete_made_through_the_api_survive_a_restart()
+    {
+        var directory = Directory.CreateTempSubdirectory("tern-v5-restart-").FullName;
+        try
+        {
+            var settings = new Dictionary<string, string?> { ["Persistence:Mode"] = "durable", ["Persistence:Directory"] = directory };
+            await using (var first = await DashboardBroker.StartAsync(settings))
+            {
+                Assert.Equal(HttpStatusCode.OK, (await SendAsync(first.Http, HttpMethod.Post, "api/v5/banned", """{"as": "clientid", "who": "dev-13"}""")).Status);
+                Assert.Equal(HttpStatusCode.OK, (await SendAsync(first.Http, HttpMethod.Post, "api/v5/banned", """{"as": "username", "who": "eve", "reason": "leaked password"}""")).Status);
+                Assert.Equal(HttpStatusCode.Accepted, (await SendAsync(first.Http, HttpMethod.Post, "api/v5/publish", """{"topic": "cfg/a", "payload": "1", "retain": true}""")).Status);
+                Assert.Equal(HttpStatusCode.Accepted, (await SendAsync(first.Http, HttpMethod.Post, "api/v5/publish", """{"topic": "cfg/b", "payload": "2", "retain": true}""")).Status);
+                Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(first.Http, HttpMethod.Delete, "api/v5/mqtt/retainer/message/cfg%2Fa")).Status);
+            }
+
+            await using var second = await DashboardBroker.StartAsync(settings);
+
+            var bans = await GetOkAsync(second.Http, "api/v5/banned");
+            Assert.Equal(
+                ["clientid dev-13", "username eve"],
+                bans.GetProperty("data").EnumerateArray().Select(static b => b.GetProperty("as").GetString() + " " + b.GetProperty("who").GetString()).ToArray());
+            Assert.Equal("leaked password", bans.GetProperty("data")[1].GetProperty("reason").GetString());
+            await using (var refused = await second.Broker.OpenRawAsync())
+            {
+                Assert.Equal((byte)ReasonCode.Banned, (await refused.ConnectAsync("dev-13", version: MqttProtocolVersion.V500)).ReasonCode);
+            }
+
+            AssertError(await GetAsync(second.Http, "api/v5/mqtt/retainer/message/cfg%2Fa"), HttpStatusCode.NotFound, "NOT_FOUND", "cfg/a");
+            await GetOkAsync(second.Http, "api/v5/mqtt/retainer/message/cfg%2Fb");
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("""{"who": "x"}""", "as")]
     [InlineData("""{"as": "hostname", "who": "x"}""", "as")]
