@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
+using Tern.Broker;
 using Tern.Protocol;
 
 namespace Tern.Server.Dashboard;
@@ -153,7 +154,7 @@ internal sealed partial class V5Api
     private static IResult NoRetainedMessage(string topic)
         => Error(StatusCodes.Status404NotFound, "NOT_FOUND", $"Viewed message doesn't exist: no message is retained on topic '{topic}'.");
 
-    private static V5Retained ToV5(Tern.Broker.RetainedSnapshot m, bool withPayload) => new(
+    private static V5Retained ToV5(RetainedSnapshot m, bool withPayload) => new(
         m.Topic,
         (int)m.QoS,
         Rfc3339(m.StoredAt),

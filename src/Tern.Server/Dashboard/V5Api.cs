@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Tern.Broker;
@@ -19,6 +20,7 @@ namespace Tern.Server.Dashboard;
 /// </summary>
 internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials credentials, V5Tokens tokens, ILogger logger)
 {
+    /// <summary>Where EMQX 5 puts its API, and so where scripts written for it look.</summary>
     public const string Prefix = "/api/v5";
 
     /// <summary>Where EMQX names its node (<c>emqx@127.0.0.1</c>): one node, this machine.</summary>
@@ -34,6 +36,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     });
 
+    /// <summary>Adds the routes under <see cref="Prefix"/>.</summary>
     public void Map(IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup(Prefix);
@@ -203,7 +206,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
     /// <summary>The path of the request target as sent, before any decoding.</summary>
     private static string RawPath(HttpContext context)
     {
-        var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "";
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "";
         var query = raw.IndexOf('?', StringComparison.Ordinal);
         return query >= 0 ? raw[..query] : raw;
     }
