@@ -215,10 +215,37 @@ public sealed partial class MqttBroker
         for (var i = 0; i < matched.Count; i++)
         {
             var message = matched[i];
-            result[i] = new RetainedSnapshot(message.Topic, message.Payload, message.QoS, WallClock(now, ticks, message.CreatedTimestamp));
+            result[i] = new RetainedSnapshot(message.Topic, message.Payload, message.QoS, WallClock(now, ticks, message.CreatedTimestamp), message.PublisherClientId);
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// Deletes the retained message of <paramref name="topic"/> (an administrator's delete): unlike an
+    /// empty retained PUBLISH, nothing is sent to the subscribers.
+    /// </summary>
+    /// <returns>false when no message is retained on this topic.</returns>
+    public bool DeleteRetainedMessage(string topic)
+    {
+        ArgumentNullException.ThrowIfNull(topic);
+        if (Retained.Find(topic)?.Message is null)
+        {
+            return false;
+        }
+
+        var store = Store;
+        store?.Enter();
+        try
+        {
+            // An empty payload deletes [MQTT-3.3.1-10]; set directly, it reaches no subscriber.
+            Retained.Set(new ApplicationMessage(topic, ReadOnlyMemory<byte>.Empty, MqttQoS.AtMostOnce, true, null, null, NowMs));
+            return true;
+        }
+        finally
+        {
+            store?.Exit();
+        }
     }
 
     private ClientSnapshot Snapshot(MqttConnection connection, long acceptedAtTicks)
@@ -258,7 +285,10 @@ public sealed partial class MqttBroker
             droppedByReason,
             slowed,
             connection.HeldAcknowledgements,
-            connection.TimesSlowed);
+            connection.TimesSlowed)
+        {
+            CleanStart = connection.CleanStart,
+        };
     }
 
     /// <summary>A session no connection owns: what it keeps for its client.</summary>

@@ -251,8 +251,13 @@ public sealed partial class MqttBroker : IAsyncDisposable
     }
 
     /// <summary>Publishes a message from inside the process (as if a client had sent it).</summary>
+    /// <param name="topic">The topic name.</param>
+    /// <param name="payload">The payload.</param>
+    /// <param name="qos">The QoS.</param>
+    /// <param name="retain">Whether to retain it (an empty payload deletes the retained message).</param>
+    /// <param name="properties">MQTT 5 PUBLISH properties passed on to subscribers (message expiry, response topic, user properties...), or null.</param>
     /// <returns>false when no subscription matched the topic.</returns>
-    public bool Publish(string topic, ReadOnlyMemory<byte> payload, MqttQoS qos = MqttQoS.AtMostOnce, bool retain = false)
+    public bool Publish(string topic, ReadOnlyMemory<byte> payload, MqttQoS qos = MqttQoS.AtMostOnce, bool retain = false, MqttProperties? properties = null)
     {
         if (!MqttTopic.IsValidTopicName(topic))
         {
@@ -263,7 +268,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         store?.Enter();
         try
         {
-            return Route(new ApplicationMessage(topic, payload, qos, retain, null, null, NowMs));
+            return Route(new ApplicationMessage(topic, payload, qos, retain, properties, null, NowMs));
         }
         finally
         {

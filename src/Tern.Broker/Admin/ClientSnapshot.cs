@@ -50,6 +50,9 @@ public sealed record ClientSnapshot(
     int HeldAcknowledgements,
     long TimesSlowed)
 {
+    /// <summary>The clean start (MQTT 3.1.1: clean session) flag of the client's CONNECT; null while disconnected.</summary>
+    public bool? CleanStart { get; init; }
+
     /// <summary>When a disconnected client's session ends unless it comes back; null while connected or when it never expires.</summary>
     public DateTimeOffset? SessionExpiresAt => DisconnectedAt is { } at && SessionExpiryInterval != uint.MaxValue
         ? at + TimeSpan.FromSeconds(SessionExpiryInterval)

@@ -116,6 +116,7 @@ internal sealed partial class MqttConnection
         Username = username;
         _identity = CreateIdentity(username, rules);
         KeepAlive = EffectiveKeepAlive(connect.KeepAlive);
+        CleanStart = connect.CleanSession;
         _will = connect.Will;
         IsConnected = true;
 

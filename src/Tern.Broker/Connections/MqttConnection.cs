@@ -95,6 +95,9 @@ internal sealed partial class MqttConnection
 
     public ushort KeepAlive { get; private set; }
 
+    /// <summary>The CONNECT's clean start (MQTT 3.1.1: clean session) flag, for the admin views.</summary>
+    public bool CleanStart { get; private set; }
+
     public string? RemoteEndPoint => _info.RemoteEndPoint?.ToString();
 
     public long MessagesReceived => Volatile.Read(ref _messagesReceived);

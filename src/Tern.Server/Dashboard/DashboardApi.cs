@@ -1,10 +1,8 @@
-using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Tern.Broker;
@@ -114,8 +112,7 @@ internal sealed partial class DashboardApi(
             return error;
         }
 
-        var clients = broker.GetClients().ToArray();
-        Array.Sort(clients, static (a, b) => string.CompareOrdinal(a.ClientId, b.ClientId));
+        var clients = SortedClients(broker);
         var data = Slice(clients, page, limit).Select(ToResponse).ToArray();
         return Ok(new ClientPage(data, new PageMeta(page, limit, clients.Length)), Json.ClientPage);
     }
@@ -135,21 +132,7 @@ internal sealed partial class DashboardApi(
     private IResult Kick(HttpContext context)
     {
         var clientId = ClientIdFrom(context);
-        var remote = context.Connection.RemoteIpAddress?.ToString();
-        if (broker.DisconnectClient(clientId, "disconnected by an administrator (REST API)"))
-        {
-            DashboardLog.Kicked(logger, clientId, remote);
-        }
-        else if (broker.DiscardSession(clientId))
-        {
-            DashboardLog.SessionDiscarded(logger, clientId, remote);
-        }
-        else
-        {
-            return NoSuchClient(clientId);
-        }
-
-        return TypedResults.NoContent();
+        return KickOrDiscard(broker, logger, context, clientId) ? TypedResults.NoContent() : NoSuchClient(clientId);
     }
 
     private IResult Subscriptions(HttpContext context)
@@ -160,12 +143,7 @@ internal sealed partial class DashboardApi(
         }
 
         var clientId = context.Request.Query["clientId"].ToString();
-        var subscriptions = broker.GetSubscriptions(clientId.Length > 0 ? clientId : null).ToArray();
-        Array.Sort(subscriptions, static (a, b) =>
-        {
-            var byClient = string.CompareOrdinal(a.ClientId, b.ClientId);
-            return byClient != 0 ? byClient : string.CompareOrdinal(a.Filter, b.Filter);
-        });
+        var subscriptions = SortedSubscriptions(broker, clientId.Length > 0 ? clientId : null);
         var data = Slice(subscriptions, page, limit)
             .Select(static s => new SubscriptionResponse(
                 s.ClientId,
@@ -233,69 +211,18 @@ internal sealed partial class DashboardApi(
         _ => version.ToString(),
     };
 
-    /// <summary>
-    /// The client id of <c>/api/v1/clients/{id}</c>, percent-decoded once from the raw request
-    /// target: the server leaves <c>%2F</c> encoded in the path, and a client id may hold '/'.
-    /// </summary>
-    private static string ClientIdFrom(HttpContext context)
-    {
-        const string Route = Prefix + "/clients/";
-        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "";
-        var query = raw.IndexOf('?', StringComparison.Ordinal);
-        if (query >= 0)
-        {
-            raw = raw[..query];
-        }
-
-        if (raw.StartsWith(Route, StringComparison.Ordinal))
-        {
-            return Uri.UnescapeDataString(raw[Route.Length..]);
-        }
-
-        // An absolute-form or dot-segment target: the route value, as the server decoded it.
-        return context.Request.RouteValues["clientId"] as string ?? "";
-    }
+    /// <summary>The client id of <c>/api/v1/clients/{id}</c> (see <see cref="RawTail"/>).</summary>
+    private static string ClientIdFrom(HttpContext context) => RawTail(context, Prefix + "/clients/", "clientId");
 
     private static bool TryReadPage(HttpRequest request, out int page, out int limit, out IResult error)
     {
-        error = null!;
-        page = 1;
-        limit = DefaultLimit;
-        if (!TryReadInt(request, "page", 1, int.MaxValue, ref page, out error))
+        if (ReadPage(request, DefaultLimit, MaxLimit, out page, out limit) is { } message)
         {
+            error = Error(StatusCodes.Status400BadRequest, message);
             return false;
         }
 
-        return TryReadInt(request, "limit", 1, MaxLimit, ref limit, out error);
-    }
-
-    private static bool TryReadInt(HttpRequest request, string name, int min, int max, ref int value, out IResult error)
-    {
         error = null!;
-        var text = request.Query[name].ToString();
-        if (text.Length == 0)
-        {
-            return true;
-        }
-
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) || parsed < min || parsed > max)
-        {
-            error = Error(StatusCodes.Status400BadRequest, $"{name} must be a whole number from {min} to {max}, not '{text}'.");
-            return false;
-        }
-
-        value = parsed;
         return true;
-    }
-
-    private static ArraySegment<T> Slice<T>(T[] items, int page, int limit)
-    {
-        var start = (long)(page - 1) * limit;
-        if (start >= items.Length)
-        {
-            return [];
-        }
-
-        return new ArraySegment<T>(items, (int)start, (int)Math.Min(limit, items.Length - start));
     }
 }

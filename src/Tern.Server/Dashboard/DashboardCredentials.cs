@@ -22,6 +22,14 @@ internal sealed class DashboardCredentials
 
     public string Username { get; }
 
+    /// <summary>Whether a user name and password (a login form, <c>POST /api/v5/login</c>) are the dashboard's.</summary>
+    public bool Matches(string username, string password)
+    {
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(Encoding.UTF8.GetBytes($"{username}:{password}"), hash);
+        return CryptographicOperations.FixedTimeEquals(hash, _expected);
+    }
+
     public bool IsAuthorized(string? authorization)
     {
         const string Scheme = "Basic ";

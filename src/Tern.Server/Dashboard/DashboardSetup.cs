@@ -21,6 +21,7 @@ internal sealed class DashboardSetup
 {
     private readonly DashboardOptions _options;
     private readonly DashboardCredentials _credentials;
+    private readonly V5Tokens _tokens = new(TimeProvider.System);
     private ListenerEndpoint? _endpoint;
 
     private DashboardSetup(DashboardOptions options)
@@ -84,6 +85,7 @@ internal sealed class DashboardSetup
             _options.UsesDefaultPassword,
             () => _endpoint is { } dashboard ? [.. mqttListeners(), dashboard.Url] : mqttListeners(),
             logger);
+        var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, logger);
         var assets = new DashboardAssets();
 
         // A branch has its own routing: the endpoints below exist only for dashboard connections.
@@ -97,6 +99,7 @@ internal sealed class DashboardSetup
                 {
                     api.Map(endpoints);
                     PrometheusEndpoint.Map(endpoints);
+                    v5.Map(endpoints);
                     foreach (var path in assets.Paths)
                     {
                         endpoints.MapMethods(path, [HttpMethods.Get, HttpMethods.Head], assets.ServeAsync);
@@ -104,6 +107,7 @@ internal sealed class DashboardSetup
 
                     endpoints.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], assets.ServeAsync);
                     endpoints.Map(DashboardApi.Prefix + "/{**rest}", static () => DashboardApi.Error(StatusCodes.Status404NotFound, "No such API endpoint; see docs/rest-api.md."));
+                    endpoints.Map(V5Api.Prefix + "/{**rest}", static () => V5Api.Error(StatusCodes.Status404NotFound, "NOT_FOUND", "No such API endpoint; see docs/rest-api.md."));
                 });
             });
     }
@@ -123,7 +127,10 @@ internal sealed class DashboardSetup
         }
     }
 
-    /// <summary>Security headers on everything; HTTP Basic authentication on every <c>/api</c> request.</summary>
+    /// <summary>
+    /// Security headers on everything; on every <c>/api</c> request but the login, HTTP Basic
+    /// authentication or a bearer token from <c>POST /api/v5/login</c>.
+    /// </summary>
     private Task GuardAsync(HttpContext context, RequestDelegate next, ILogger logger)
     {
         var headers = context.Response.Headers;
@@ -138,13 +145,25 @@ internal sealed class DashboardSetup
         }
 
         headers.CacheControl = "no-store";
-        if (_credentials.IsAuthorized(context.Request.Headers.Authorization) || (!_options.PrometheusAuth && PrometheusEndpoint.IsScrape(context.Request)))
+        string? authorization = context.Request.Headers.Authorization;
+        if (_credentials.IsAuthorized(authorization) || _tokens.IsAuthorized(authorization)
+            || (HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Equals(V5Api.LoginPath, StringComparison.Ordinal))
+            || (!_options.PrometheusAuth && PrometheusEndpoint.IsScrape(context.Request)))
         {
             return next(context);
         }
 
         DashboardLog.Unauthorized(logger, context.Connection.RemoteIpAddress?.ToString(), context.Request.Method, context.Request.Path);
         headers.WWWAuthenticate = "Basic realm=\"Tern\", charset=\"UTF-8\"";
+        if (context.Request.Path.StartsWithSegments(V5Api.Prefix, StringComparison.Ordinal))
+        {
+            var bearer = authorization?.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) == true;
+            return V5Api.Error(StatusCodes.Status401Unauthorized, bearer ? "BAD_TOKEN" : "BAD_USERNAME_OR_PWD", bearer
+                    ? "The bearer token is unknown or expired: log in again with POST /api/v5/login."
+                    : "Authentication required: HTTP Basic with the dashboard user and password (Dashboard:Username, Dashboard:Password), or a bearer token from POST /api/v5/login.")
+                .ExecuteAsync(context);
+        }
+
         return DashboardApi.Error(StatusCodes.Status401Unauthorized, "Authentication required: HTTP Basic with the dashboard user and password (Dashboard:Username, Dashboard:Password).")
             .ExecuteAsync(context);
     }

@@ -1,0 +1,117 @@
+using System.Text.Json.Serialization;
+
+namespace Tern.Server.Dashboard;
+
+// The documents of /api/v5 (docs/rest-api.md), in EMQX 5's names: snake_case, times as RFC 3339
+// strings to the millisecond. Serialized with the source generator, no reflection.
+
+/// <summary>
+/// One client of <c>GET /api/v5/clients</c>, EMQX's fields that Tern has. A kept session of a
+/// disconnected client has null connection fields.
+/// </summary>
+internal sealed record V5Client(
+    string Clientid,
+    string? Username,
+    string Node,
+    string? IpAddress,
+    int? Port,
+    bool Connected,
+    string? ProtoName,
+    int? ProtoVer,
+    int? Keepalive,
+    bool? CleanStart,
+    long ExpiryInterval,
+    string? ConnectedAt,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DisconnectedAt,
+    int SubscriptionsCnt,
+    int InflightCnt,
+    int InflightMax,
+    int MqueueLen,
+    int MqueueMax,
+    long MqueueDropped,
+    long RecvMsg,
+    long SendMsg,
+    long RecvOct,
+    long SendOct,
+    [property: JsonPropertyName("send_msg.dropped")] long SendMsgDropped,
+    [property: JsonPropertyName("send_msg.dropped.expired")] long SendMsgDroppedExpired,
+    [property: JsonPropertyName("send_msg.dropped.queue_full")] long SendMsgDroppedQueueFull,
+    [property: JsonPropertyName("send_msg.dropped.too_large")] long SendMsgDroppedTooLarge,
+    bool IsBridge);
+
+/// <summary>One subscription, as EMQX's <c>GET /subscriptions</c> shows it (<c>nl</c>, <c>rap</c>: 0 or 1).</summary>
+internal sealed record V5Subscription(string Clientid, string Topic, int Qos, int Nl, int Rap, int Rh, string Node);
+
+/// <summary>One route of <c>GET /api/v5/topics</c>: a filter somebody subscribed to.</summary>
+internal sealed record V5Topic(string Topic, string Node);
+
+/// <summary>One retained message; <c>payload</c> (base64) only in <c>GET .../message/{topic}</c>.</summary>
+internal sealed record V5Retained(
+    string Topic,
+    int Qos,
+    string PublishAt,
+    string? FromClientid,
+    string? FromUsername,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Payload);
+
+/// <summary>
+/// One ban. <c>as</c> is <c>clientid</c>, <c>username</c>, <c>peerhost</c> (an address) or
+/// <c>peerhost_net</c> (a CIDR range); <c>until</c> is <c>infinity</c> for a ban without end.
+/// </summary>
+internal sealed record V5Ban(
+    [property: JsonPropertyName("as")] string As,
+    string Who,
+    string? By,
+    string Reason,
+    string? At,
+    string Until);
+
+/// <summary>Where a page is: <c>count</c> items in the whole list, <c>hasnext</c> when a page follows.</summary>
+internal sealed record V5Meta(int Page, int Limit, int Count, bool Hasnext);
+
+internal sealed record V5ClientPage(IReadOnlyList<V5Client> Data, V5Meta Meta);
+
+internal sealed record V5SubscriptionPage(IReadOnlyList<V5Subscription> Data, V5Meta Meta);
+
+internal sealed record V5TopicPage(IReadOnlyList<V5Topic> Data, V5Meta Meta);
+
+internal sealed record V5RetainedPage(IReadOnlyList<V5Retained> Data, V5Meta Meta);
+
+internal sealed record V5BanPage(IReadOnlyList<V5Ban> Data, V5Meta Meta);
+
+/// <summary>
+/// The result of one publish: <c>id</c> when a subscription matched, else <c>reason_code</c> 16 and
+/// <c>message</c> <c>no_matching_subscribers</c>, as EMQX answers.
+/// </summary>
+internal sealed record V5PublishResult(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ReasonCode,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Message);
+
+/// <summary><c>POST /api/v5/login</c>: the bearer token for the next requests.</summary>
+internal sealed record V5LoginResponse(string Token, string Version);
+
+/// <summary>
+/// Every error of <c>/api/v5</c>, EMQX's shape: a <c>code</c> such as <c>BAD_REQUEST</c> and a
+/// sentence naming the field; a refused publish adds the MQTT <c>reason_code</c>.
+/// </summary>
+internal sealed record V5Error(
+    string Code,
+    string Message,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ReasonCode = null);
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(V5Client))]
+[JsonSerializable(typeof(V5ClientPage))]
+[JsonSerializable(typeof(V5Subscription[]))]
+[JsonSerializable(typeof(V5SubscriptionPage))]
+[JsonSerializable(typeof(V5TopicPage))]
+[JsonSerializable(typeof(V5Retained))]
+[JsonSerializable(typeof(V5RetainedPage))]
+[JsonSerializable(typeof(V5Ban))]
+[JsonSerializable(typeof(V5BanPage))]
+[JsonSerializable(typeof(V5PublishResult))]
+[JsonSerializable(typeof(V5PublishResult[]))]
+[JsonSerializable(typeof(V5LoginResponse))]
+[JsonSerializable(typeof(V5Error))]
+internal sealed partial class V5JsonContext : JsonSerializerContext;

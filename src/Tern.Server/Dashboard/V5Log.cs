@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace Tern.Server.Dashboard;
+
+/// <summary>Log messages of <c>/api/v5</c>; event ids 1120-1129 (within the dashboard's 1100-1149).</summary>
+internal static partial class V5Log
+{
+    [LoggerMessage(EventId = 1120, Level = LogLevel.Information, Message = "Retained message of topic {Topic} deleted through the REST API (from {Remote})")]
+    public static partial void RetainedDeleted(ILogger logger, string topic, string? remote);
+
+    [LoggerMessage(EventId = 1121, Level = LogLevel.Information, Message = "Ban added through the REST API: {As} {Who} until {Until} (from {Remote})")]
+    public static partial void Banned(ILogger logger, string @as, string who, string until, string? remote);
+
+    [LoggerMessage(EventId = 1122, Level = LogLevel.Information, Message = "Ban removed through the REST API: {As} {Who} (from {Remote})")]
+    public static partial void Unbanned(ILogger logger, string @as, string who, string? remote);
+
+    [LoggerMessage(EventId = 1123, Level = LogLevel.Warning, Message = "REST API login refused for user {Username} from {Remote}")]
+    public static partial void LoginRefused(ILogger logger, string username, string? remote);
+}
