@@ -320,60 +320,6 @@ public sealed partial class LogBrokerStore
         }
     }
 
-    /// <summary>Whether the record read at <paramref name="position"/> is the live version of its key (deletes never are: only the oldest segment is compacted, and what they deleted is older).</summary>
-    private bool IsLive(Record r, long position)
-    {
-        var index = _index;
-        LogClient? client = null;
-        if (r.Client is not null && !index.Clients.TryGetValue(r.Client, out client))
-        {
-            return false;
-        }
-
-        return r.Type switch
-        {
-            LogRecordType.SessionPut => client!.Session.Position == position,
-            LogRecordType.SubscriptionPut => client!.Subscriptions?.GetValueOrDefault(r.Name!).Position == position,
-            LogRecordType.MessagePut => index.Messages.GetValueOrDefault(r.Number).Position == position,
-            LogRecordType.DeliveryPut => client!.Deliveries?.GetValueOrDefault(r.Number).Position == position,
-            LogRecordType.IncomingPut => client!.Incoming?.GetValueOrDefault((ushort)r.Number).Position == position,
-            LogRecordType.RetainedPut => index.Retained.GetValueOrDefault(r.Name!).Position == position,
-            LogRecordType.BanPut => index.Bans.GetValueOrDefault((r.Kind, r.Name!)).Position == position,
-            _ => false,
-        };
-    }
-
-    /// <summary>The live record of <paramref name="r"/>'s key now is at <paramref name="position"/>.</summary>
-    private void Move(Record r, long position)
-    {
-        var index = _index;
-        var client = r.Client is null ? null : index.Clients[r.Client];
-        switch (r.Type)
-        {
-            case LogRecordType.SessionPut:
-                index.Moved(ref client!.Session, position);
-                break;
-            case LogRecordType.SubscriptionPut:
-                index.Moved(ref CollectionsMarshal.GetValueRefOrNullRef(client!.Subscriptions!, r.Name!), position);
-                break;
-            case LogRecordType.MessagePut:
-                index.Moved(ref CollectionsMarshal.GetValueRefOrNullRef(index.Messages, r.Number), position);
-                break;
-            case LogRecordType.DeliveryPut:
-                index.Moved(ref CollectionsMarshal.GetValueRefOrNullRef(client!.Deliveries!, r.Number), position);
-                break;
-            case LogRecordType.IncomingPut:
-                index.Moved(ref CollectionsMarshal.GetValueRefOrNullRef(client!.Incoming!, (ushort)r.Number), position);
-                break;
-            case LogRecordType.RetainedPut:
-                index.Moved(ref CollectionsMarshal.GetValueRefOrNullRef(index.Retained, r.Name!), position);
-                break;
-            case LogRecordType.BanPut:
-                index.Moved(ref CollectionsMarshal.GetValueRefOrNullRef(index.Bans, (r.Kind, r.Name!)), position);
-                break;
-        }
-    }
-
     /// <summary>Client ids repeat in every record of a session: while reading, they share the index's instance.</summary>
     private string Intern(string clientId)
         => _index.Clients.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(clientId, out var key, out _) ? key : clientId;
