@@ -60,7 +60,7 @@ internal sealed partial class MqttSession
             _lastSequence = Math.Max(_lastSequence, delivery.Sequence);
             if (packetId != 0 && (_inflight is null || !_inflight.ContainsKey(packetId)))
             {
-                (_inflight ??= []).Add(packetId, new InflightMessage(delivery) { Released = released, Unsent = true });
+                (_inflight ??= new()).Add(packetId, new InflightMessage(delivery) { Released = released, Unsent = true });
                 _unsent++;
                 _lastPacketId = packetId;
             }
