@@ -59,8 +59,9 @@ internal sealed class StoreWriter : IDisposable
 
     // The writer thread's own.
     private readonly List<ApplicationMessage> _touched = [];
-    private readonly Dictionary<long, PendingDelivery> _pending = [];
-    private PendingDelivery[] _slots = new PendingDelivery[256];
+    // A delivery's last change in the session's list (its index + 1), by sequence (see AddChanges).
+    private readonly Dictionary<long, int> _pending = [];
+    private int[] _slots = new int[256];
     private readonly Dictionary<string, Subscription?> _subscriptions = new(StringComparer.Ordinal);
     private readonly Dictionary<ushort, (bool FirstAdded, bool LastAdded)> _incoming = [];
     private readonly Dictionary<string, long> _retainedRows = new(StringComparer.Ordinal);
@@ -633,9 +634,10 @@ internal sealed class StoreWriter : IDisposable
         // Coalesced per delivery, the last change winning. A session's deliveries have consecutive
         // sequences, so those of one batch usually fit a small table indexed by sequence (no hashing);
         // a batch whose sequences are far apart (an old in-flight message and new ones) uses the map.
+        var span = CollectionsMarshal.AsSpan(changes);
         long min = long.MaxValue, max = long.MinValue;
         var deliveryChanges = 0;
-        foreach (ref readonly var change in CollectionsMarshal.AsSpan(changes))
+        foreach (ref readonly var change in span)
         {
             if (change.Kind <= SessionChangeKind.Removed)
             {
@@ -648,27 +650,27 @@ internal sealed class StoreWriter : IDisposable
         var direct = deliveryChanges > 0 && max - min < Math.Min((4L * deliveryChanges) + 64, MaxSlots);
         if (direct && _slots.Length <= max - min)
         {
-            _slots = new PendingDelivery[Math.Max(_slots.Length * 2, (int)(max - min + 1))];
+            _slots = new int[Math.Max(_slots.Length * 2, (int)(max - min + 1))];
         }
 
         _pending.Clear();
-        foreach (ref readonly var change in CollectionsMarshal.AsSpan(changes))
+        for (var index = 0; index < span.Length; index++)
         {
+            ref readonly var change = ref span[index];
             switch (change.Kind)
             {
                 case SessionChangeKind.Added:
                 case SessionChangeKind.Sent:
                 case SessionChangeKind.Released:
                 case SessionChangeKind.Removed:
-                    var removed = change.Kind == SessionChangeKind.Removed;
-                    var pending = new PendingDelivery(change.Delivery, removed ? (ushort)0 : change.PacketId, !removed && change.Released, removed, true);
+                    // The last change says it all: removed, or stored with its packet id and state.
                     if (direct)
                     {
-                        _slots[change.Delivery.Sequence - min] = pending;
+                        _slots[change.Delivery.Sequence - min] = index + 1;
                     }
                     else
                     {
-                        _pending[change.Delivery.Sequence] = pending;
+                        _pending[change.Delivery.Sequence] = index + 1;
                     }
 
                     break;
@@ -692,19 +694,18 @@ internal sealed class StoreWriter : IDisposable
             var slots = _slots.AsSpan(0, (int)(max - min + 1));
             for (var i = 0; i < slots.Length; i++)
             {
-                ref var slot = ref slots[i];
-                if (slot.Used)
+                if (slots[i] != 0)
                 {
-                    AddDelivery(clientId, state, min + i, slot, number, batch);
-                    slot = default;
+                    AddDelivery(clientId, state, min + i, span[slots[i] - 1], number, batch);
+                    slots[i] = 0;
                 }
             }
         }
         else
         {
-            foreach (var (sequence, pending) in _pending)
+            foreach (var (sequence, last) in _pending)
             {
-                AddDelivery(clientId, state, sequence, pending, number, batch);
+                AddDelivery(clientId, state, sequence, span[last - 1], number, batch);
             }
 
             _pending.Clear();
@@ -735,10 +736,10 @@ internal sealed class StoreWriter : IDisposable
         }
     }
 
-    /// <summary>One delivery's state at the end of the batch: written, or deleted if it was stored.</summary>
-    private void AddDelivery(string clientId, StoredSessionState state, long sequence, in PendingDelivery pending, long number, StoreBatch batch)
+    /// <summary>One delivery's state at the end of the batch (its last change): written, or deleted if it was stored.</summary>
+    private void AddDelivery(string clientId, StoredSessionState state, long sequence, in SessionChange last, long number, StoreBatch batch)
     {
-        if (pending.Removed)
+        if (last.Kind == SessionChangeKind.Removed)
         {
             if (state.Deliveries.Remove(sequence, out var message))
             {
@@ -749,7 +750,7 @@ internal sealed class StoreWriter : IDisposable
             return;
         }
 
-        var delivery = pending.Delivery;
+        var delivery = last.Delivery;
         if (state.Deliveries.TryAdd(sequence, delivery.Message))
         {
             AddRef(delivery.Message, number);
@@ -763,8 +764,8 @@ internal sealed class StoreWriter : IDisposable
             delivery.Retain,
             delivery.SubscriptionIds,
             delivery.Group is { } group ? $"$share/{group.Name}/{group.Filter}" : null,
-            pending.PacketId,
-            pending.Released));
+            last.PacketId,
+            last.Released));
     }
 
     private void AddRef(ApplicationMessage message, long number)
@@ -792,9 +793,6 @@ internal sealed class StoreWriter : IDisposable
             _touched.Add(message);
         }
     }
-
-    /// <summary>A delivery's last logged state in a batch (<see cref="Used"/>: a slot of the table that holds one).</summary>
-    private readonly record struct PendingDelivery(Delivery Delivery, ushort PacketId, bool Released, bool Removed, bool Used);
 
     /// <summary>One session's changes taken for a batch, with its row as it was then.</summary>
     private readonly record struct Taken(
