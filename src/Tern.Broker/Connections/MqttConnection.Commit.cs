@@ -184,8 +184,14 @@ internal sealed partial class MqttConnection
             store.WaitForCommit(this);
         }
 
-        // The batch may have committed before the writer knew of this connection.
-        Release(fromWriter: false);
+        // The batch may have committed before the writer knew of this connection. If not, the writer
+        // releases the item after that commit: the gate is registered with it, or the thread that is
+        // releasing registers it again before it stops.
+        if (ticket <= store.Committed)
+        {
+            Release(fromWriter: false);
+        }
+
         return true;
     }
 
