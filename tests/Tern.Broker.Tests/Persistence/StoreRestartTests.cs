@@ -93,6 +93,10 @@ public sealed class StoreRestartTests : IDisposable
             Assert.True((await device.ConnectAsync(id, cleanSession: false)).SessionPresent);
             var again = await device.ReceivePublishAsync();
             Assert.Equal(("unacknowledged", packetId, true), (again.PayloadText(), again.PacketId, again.Dup));
+
+            // Closing the socket with the PUBACK still unread would lose it: wait until the broker has it.
+            Assert.True(broker.Server.Broker.Sessions.TryGet(id, out var session));
+            await TestWait.UntilAsync(() => session!.InflightMessages == 0, "the PUBACK to reach the broker");
         }
 
         // Acknowledged now: a third start has nothing left to send.
