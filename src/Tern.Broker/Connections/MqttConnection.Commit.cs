@@ -64,20 +64,24 @@ internal sealed partial class MqttConnection
             gate.Releasing = true;
         }
 
-        List<(OutboundItem Item, Action? Then)>? ready = null;
+        // Only the releasing thread touches the list (one at a time, see Releasing).
+        var ready = gate.Ready;
         while (true)
         {
             var committed = store.Committed;
             var register = false;
+            bool done;
             lock (gate)
             {
                 while (gate.Items.Count > 0 && gate.Items.Peek().Ticket <= committed)
                 {
                     var (_, item, then) = gate.Items.Dequeue();
-                    (ready ??= []).Add((item, then));
+                    ready.Add((item, then));
                 }
 
-                if (ready is null)
+                // Decided under the lock: once Releasing is false another thread may fill the list.
+                done = ready.Count == 0;
+                if (done)
                 {
                     gate.Releasing = false;
                     if (gate.Items.Count > 0 && !gate.Registered)
@@ -87,7 +91,7 @@ internal sealed partial class MqttConnection
                 }
             }
 
-            if (ready is null)
+            if (done)
             {
                 if (register)
                 {
@@ -119,7 +123,7 @@ internal sealed partial class MqttConnection
                 gate.Count = Math.Max(0, gate.Count - ready.Count);
             }
 
-            ready = null;
+            ready.Clear();
         }
     }
 
@@ -180,14 +184,23 @@ internal sealed partial class MqttConnection
             store.WaitForCommit(this);
         }
 
-        // The batch may have committed before the writer knew of this connection.
-        Release(fromWriter: false);
+        // The batch may have committed before the writer knew of this connection. If not, the writer
+        // releases the item after that commit: the gate is registered with it, or the thread that is
+        // releasing registers it again before it stops.
+        if (ticket <= store.Committed)
+        {
+            Release(fromWriter: false);
+        }
+
         return true;
     }
 
     private sealed class CommitGate
     {
         public readonly Queue<(long Ticket, OutboundItem Item, Action? Then)> Items = new();
+
+        // What the releasing thread takes out of Items to send outside the lock.
+        public readonly List<(OutboundItem Item, Action? Then)> Ready = [];
 
         // Items waiting or being sent, readable without the lock (changed under it).
         public int Count;

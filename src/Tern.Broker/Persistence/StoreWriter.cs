@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Tern.Protocol;
 
@@ -24,6 +25,13 @@ namespace Tern.Broker.Persistence;
 /// </summary>
 internal sealed class StoreWriter : IDisposable
 {
+    // The largest table of deliveries by sequence the writer keeps (see AddChanges).
+    private const int MaxSlots = 1 << 16;
+
+    // Change lists handed back to the pool: at most this many, none larger than this.
+    private const int MaxPooledLists = 512;
+    private const int MaxPooledListCapacity = 256;
+
     private readonly IBrokerStore _store;
     private readonly MqttBroker _broker;
     private readonly ILogger _logger;
@@ -38,11 +46,22 @@ internal sealed class StoreWriter : IDisposable
     private List<(string Topic, RetainedStore.Node Node)> _retained = [];
     private List<(BanKind Kind, string Value)> _bans = [];
     private List<MqttConnection> _waiting = [];
+    private List<MqttConnection>? _spareWaiting;
+
+    // Emptied change lists of earlier batches, for sessions to log into again (under _sync): a list
+    // per session per batch, grown from nothing each time, cost more than the rest of the logging.
+    private readonly Stack<List<SessionChange>> _changeLists = new();
+    private readonly List<List<SessionChange>> _returnedLists = [];
+
+    // The lists a batch took, cleared and handed back for the one after next (the writer thread's own).
+    private List<MqttSession>? _spareDirty;
     private bool _stopping;
 
     // The writer thread's own.
     private readonly List<ApplicationMessage> _touched = [];
-    private readonly Dictionary<long, (Delivery Delivery, ushort PacketId, bool Released, bool Removed)> _pending = [];
+    // A delivery's last change in the session's list (its index + 1), by sequence (see AddChanges).
+    private readonly Dictionary<long, int> _pending = [];
+    private int[] _slots = new int[256];
     private readonly Dictionary<string, Subscription?> _subscriptions = new(StringComparer.Ordinal);
     private readonly Dictionary<ushort, (bool FirstAdded, bool LastAdded)> _incoming = [];
     private readonly Dictionary<string, long> _retainedRows = new(StringComparer.Ordinal);
@@ -155,20 +174,42 @@ internal sealed class StoreWriter : IDisposable
         }
     }
 
-    /// <summary>A stored session has changes for the next batch (called under its lock, once per batch).</summary>
-    public void Enlist(MqttSession session)
+    /// <summary>
+    /// A stored session has changes for the next batch (called under its lock, once per batch); with
+    /// <paramref name="changes"/>, an empty list to log them into.
+    /// </summary>
+    public List<SessionChange>? Enlist(MqttSession session, bool changes = false)
     {
         bool wake;
+        List<SessionChange>? list = null;
         lock (_sync)
         {
             _dirty.Add(session);
             wake = _dirty.Count == 1;
+            if (changes)
+            {
+                _changeLists.TryPop(out list);
+            }
         }
 
         if (wake)
         {
             _wake.Set();
         }
+
+        return changes ? list ?? new List<SessionChange>(16) : null;
+    }
+
+    /// <summary>An empty list for a session already enlisted to log its changes into (called under its lock).</summary>
+    public List<SessionChange> RentChanges()
+    {
+        List<SessionChange>? list;
+        lock (_sync)
+        {
+            _changeLists.TryPop(out list);
+        }
+
+        return list ?? new List<SessionChange>(16);
     }
 
     /// <summary>The retained message of <paramref name="topic"/> changed (set, replaced or deleted) in <paramref name="node"/>.</summary>
@@ -265,9 +306,11 @@ internal sealed class StoreWriter : IDisposable
                 stopping = _stopping;
                 if (sessions.Count > 0 || retained.Count > 0 || waiting.Count > 0 || bans.Count > 0 || _startupDeletes.Count > 0 || _startupMessageDeletes.Count > 0 || _startupRetainedDeletes.Count > 0)
                 {
-                    _dirty = [];
+                    _dirty = _spareDirty ?? [];
+                    _spareDirty = null;
                     _retained = [];
-                    _waiting = [];
+                    _waiting = _spareWaiting ?? [];
+                    _spareWaiting = null;
                     _bans = [];
                     number = ++_number;
                     Volatile.Write(ref _started, number);
@@ -281,6 +324,8 @@ internal sealed class StoreWriter : IDisposable
             if (number != 0)
             {
                 Take(sessions, retained, bans);
+                sessions.Clear();
+                _spareDirty = sessions;
             }
 
             Volatile.Write(ref _cutting, 0);
@@ -289,17 +334,32 @@ internal sealed class StoreWriter : IDisposable
             {
                 unflushed |= Commit(number);
                 var failed = Failure is not null;
-                foreach (var connection in waiting)
+
+                // The released packets are written on this thread, one flush per connection, as a read
+                // loop writes what it queued: waking each connection's writer on the thread pool would
+                // cost a thread switch per connection per batch.
+                var scope = OutboundQueue.BeginBatch();
+                try
                 {
-                    if (failed)
+                    foreach (var connection in waiting)
                     {
-                        connection.OnStoreFailed();
-                    }
-                    else
-                    {
-                        connection.ReleaseCommitted();
+                        if (failed)
+                        {
+                            connection.OnStoreFailed();
+                        }
+                        else
+                        {
+                            connection.ReleaseCommitted();
+                        }
                     }
                 }
+                finally
+                {
+                    OutboundQueue.EndBatch(scope);
+                }
+
+                waiting.Clear();
+                _spareWaiting = waiting;
             }
 
             if (unflushed && (stopping || _flushIntervalMs <= 0 || Environment.TickCount64 - lastFlush >= _flushIntervalMs))
@@ -526,27 +586,93 @@ internal sealed class StoreWriter : IDisposable
         }
 
         _touched.Clear();
+        ReturnChangeLists();
         _taken.Clear();
         _retainedTaken.Clear();
         _bansTaken.Clear();
     }
 
+    /// <summary>The change lists <see cref="Take"/> took, emptied, back to the pool (a large one is left to the collector).</summary>
+    private void ReturnChangeLists()
+    {
+        _returnedLists.Clear();
+        foreach (var taken in _taken)
+        {
+            if (taken.Changes is { Capacity: <= MaxPooledListCapacity } list)
+            {
+                list.Clear();
+                _returnedLists.Add(list);
+            }
+        }
+
+        if (_returnedLists.Count == 0)
+        {
+            return;
+        }
+
+        lock (_sync)
+        {
+            foreach (var list in _returnedLists)
+            {
+                if (_changeLists.Count >= MaxPooledLists)
+                {
+                    break;
+                }
+
+                _changeLists.Push(list);
+            }
+        }
+
+        _returnedLists.Clear();
+    }
+
     private void AddChanges(MqttSession session, StoredSessionState state, List<SessionChange> changes, long number, StoreBatch batch)
     {
-        _pending.Clear();
         _subscriptions.Clear();
         _incoming.Clear();
-        foreach (var change in changes)
+
+        // Coalesced per delivery, the last change winning. A session's deliveries have consecutive
+        // sequences, so those of one batch usually fit a small table indexed by sequence (no hashing);
+        // a batch whose sequences are far apart (an old in-flight message and new ones) uses the map.
+        var span = CollectionsMarshal.AsSpan(changes);
+        long min = long.MaxValue, max = long.MinValue;
+        var deliveryChanges = 0;
+        foreach (ref readonly var change in span)
         {
+            if (change.Kind <= SessionChangeKind.Removed)
+            {
+                min = Math.Min(min, change.Delivery.Sequence);
+                max = Math.Max(max, change.Delivery.Sequence);
+                deliveryChanges++;
+            }
+        }
+
+        var direct = deliveryChanges > 0 && max - min < Math.Min((4L * deliveryChanges) + 64, MaxSlots);
+        if (direct && _slots.Length <= max - min)
+        {
+            _slots = new int[Math.Max(_slots.Length * 2, (int)(max - min + 1))];
+        }
+
+        _pending.Clear();
+        for (var index = 0; index < span.Length; index++)
+        {
+            ref readonly var change = ref span[index];
             switch (change.Kind)
             {
                 case SessionChangeKind.Added:
                 case SessionChangeKind.Sent:
                 case SessionChangeKind.Released:
-                    _pending[change.Delivery.Sequence] = (change.Delivery, change.PacketId, change.Released, false);
-                    break;
                 case SessionChangeKind.Removed:
-                    _pending[change.Delivery.Sequence] = (change.Delivery, 0, false, true);
+                    // The last change says it all: removed, or stored with its packet id and state.
+                    if (direct)
+                    {
+                        _slots[change.Delivery.Sequence - min] = index + 1;
+                    }
+                    else
+                    {
+                        _pending[change.Delivery.Sequence] = index + 1;
+                    }
+
                     break;
                 case SessionChangeKind.IncomingAdded:
                 case SessionChangeKind.IncomingRemoved:
@@ -563,34 +689,26 @@ internal sealed class StoreWriter : IDisposable
         }
 
         var clientId = session.ClientId;
-        foreach (var (sequence, (delivery, packetId, released, removed)) in _pending)
+        if (direct)
         {
-            if (removed)
+            var slots = _slots.AsSpan(0, (int)(max - min + 1));
+            for (var i = 0; i < slots.Length; i++)
             {
-                if (state.Deliveries.Remove(sequence, out var message))
+                if (slots[i] != 0)
                 {
-                    batch.DeliveriesDeleted.Add((clientId, sequence));
-                    Release(message, number);
+                    AddDelivery(clientId, state, min + i, span[slots[i] - 1], number, batch);
+                    slots[i] = 0;
                 }
-
-                continue;
             }
-
-            if (state.Deliveries.TryAdd(sequence, delivery.Message))
+        }
+        else
+        {
+            foreach (var (sequence, last) in _pending)
             {
-                AddRef(delivery.Message, number);
+                AddDelivery(clientId, state, sequence, span[last - 1], number, batch);
             }
 
-            batch.Deliveries.Add(new StoredDelivery(
-                clientId,
-                sequence,
-                delivery.Message.StoreId,
-                delivery.QoS,
-                delivery.Retain,
-                delivery.SubscriptionIds,
-                delivery.Group is { } group ? $"$share/{group.Name}/{group.Filter}" : null,
-                packetId,
-                released));
+            _pending.Clear();
         }
 
         foreach (var (packetId, (firstAdded, lastAdded)) in _incoming)
@@ -616,6 +734,38 @@ internal sealed class StoreWriter : IDisposable
                 batch.Subscriptions.Add(new StoredSubscription(clientId, filter, subscription.Options, subscription.SubscriptionIdentifier));
             }
         }
+    }
+
+    /// <summary>One delivery's state at the end of the batch (its last change): written, or deleted if it was stored.</summary>
+    private void AddDelivery(string clientId, StoredSessionState state, long sequence, in SessionChange last, long number, StoreBatch batch)
+    {
+        if (last.Kind == SessionChangeKind.Removed)
+        {
+            if (state.Deliveries.Remove(sequence, out var message))
+            {
+                batch.DeliveriesDeleted.Add((clientId, sequence));
+                Release(message, number);
+            }
+
+            return;
+        }
+
+        var delivery = last.Delivery;
+        if (state.Deliveries.TryAdd(sequence, delivery.Message))
+        {
+            AddRef(delivery.Message, number);
+        }
+
+        batch.Deliveries.Add(new StoredDelivery(
+            clientId,
+            sequence,
+            delivery.Message.StoreId,
+            delivery.QoS,
+            delivery.Retain,
+            delivery.SubscriptionIds,
+            delivery.Group is { } group ? $"$share/{group.Name}/{group.Filter}" : null,
+            last.PacketId,
+            last.Released));
     }
 
     private void AddRef(ApplicationMessage message, long number)

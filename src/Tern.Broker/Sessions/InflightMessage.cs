@@ -24,4 +24,11 @@ internal sealed class InflightMessage(Delivery delivery)
 
     /// <summary>Sent on an earlier connection and not yet again on the current one (its window was full).</summary>
     public bool Unsent { get; set; }
+
+    /// <summary>Its packet id, and its neighbours in the order of sending (kept by <see cref="InflightWindow"/>).</summary>
+    internal ushort PacketId;
+
+    internal InflightMessage? Previous;
+
+    internal InflightMessage? Next;
 }

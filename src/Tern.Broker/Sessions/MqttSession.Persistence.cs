@@ -60,7 +60,7 @@ internal sealed partial class MqttSession
             _lastSequence = Math.Max(_lastSequence, delivery.Sequence);
             if (packetId != 0 && (_inflight is null || !_inflight.ContainsKey(packetId)))
             {
-                (_inflight ??= []).Add(packetId, new InflightMessage(delivery) { Released = released, Unsent = true });
+                (_inflight ??= new()).Add(packetId, new InflightMessage(delivery) { Released = released, Unsent = true });
                 _unsent++;
                 _lastPacketId = packetId;
             }
@@ -127,8 +127,22 @@ internal sealed partial class MqttSession
             return 0;
         }
 
-        (_changes ??= []).Add(change);
-        return Enlist();
+        if (_changes is null)
+        {
+            // Enlisted with the first change of a batch, which hands out a list from the writer's pool.
+            if (_enlisted)
+            {
+                _changes = _store.RentChanges();
+            }
+            else
+            {
+                _enlisted = true;
+                _changes = _store.Enlist(this, changes: true)!;
+            }
+        }
+
+        _changes.Add(change);
+        return _store.Ticket;
     }
 
     /// <summary>Under the lock: gives a delivery entering a stored session its sequence.</summary>

@@ -16,7 +16,7 @@ internal sealed partial class MqttSession
     private readonly Lock _sync = new();
 
     // Allocated on first use: most sessions of an idle connection never hold a message.
-    private OrderedDictionary<ushort, InflightMessage>? _inflight;
+    private InflightWindow? _inflight;
     private Queue<Delivery>? _queue;
     private HashSet<ushort>? _incomingQoS2;
     private Dictionary<string, Subscription>? _subscriptions;
@@ -575,7 +575,7 @@ internal sealed partial class MqttSession
             ticket = delivery.QoS == MqttQoS.ExactlyOnce ? ticket : 0;
         }
 
-        (_inflight ??= []).Add(id, new InflightMessage(sent));
+        (_inflight ??= new()).Add(id, new InflightMessage(sent));
         connection.SendPublish(sent, id, dup: false, ticket);
     }
 

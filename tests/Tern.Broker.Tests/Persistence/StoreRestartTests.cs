@@ -93,6 +93,10 @@ public sealed class StoreRestartTests : IDisposable
             Assert.True((await device.ConnectAsync(id, cleanSession: false)).SessionPresent);
             var again = await device.ReceivePublishAsync();
             Assert.Equal(("unacknowledged", packetId, true), (again.PayloadText(), again.PacketId, again.Dup));
+
+            // Closing the socket with the PUBACK still unread would lose it: wait until the broker has it.
+            Assert.True(broker.Server.Broker.Sessions.TryGet(id, out var session));
+            await TestWait.UntilAsync(() => session!.InflightMessages == 0, "the PUBACK to reach the broker");
         }
 
         // Acknowledged now: a third start has nothing left to send.
@@ -100,6 +104,47 @@ public sealed class StoreRestartTests : IDisposable
         {
             await using var device = await broker.OpenRawAsync();
             Assert.True((await device.ConnectAsync(id, cleanSession: false)).SessionPresent);
+            await device.ExpectNoPacketAsync();
+        }
+    }
+
+    [Fact]
+    public async Task An_old_message_acknowledged_together_with_new_ones_is_gone_after_a_restart_and_the_unacknowledged_one_is_back()
+    {
+        var id = TestIds.Client();
+        var topic = TestIds.Topic();
+        await using (var broker = await StartAsync())
+        {
+            await using var device = await broker.ConnectAsync(id, cleanSession: false);
+            await device.SubscribeGrantedAsync(topic, MqttQoS.AtLeastOnce);
+            await using var publisher = await broker.ConnectAsync(TestIds.Client("pub"));
+            await publisher.PublishAsync(topic, "old", MqttQoS.AtLeastOnce);
+            var old = await device.ReceivePublishAsync(ack: false);
+
+            // Hundreds of messages later (each delivered and acknowledged) the old one is acknowledged
+            // in the same write as a new message the device publishes to itself: one batch then
+            // changes deliveries whose places in the session lie far apart.
+            for (var i = 0; i < 300; i++)
+            {
+                await publisher.PublishAsync(topic, $"m{i}", MqttQoS.AtLeastOnce);
+                Assert.Equal($"m{i}", (await device.ReceivePublishAsync()).PayloadText());
+            }
+
+            var publish = new PublishPacket { Topic = topic, Payload = "new"u8.ToArray(), QoS = MqttQoS.AtLeastOnce, PacketId = device.NextPacketId() };
+            await device.SendRawAsync([.. MqttEncoder.ToArray(new PubAckPacket { PacketId = old.PacketId }, device.Version), .. MqttEncoder.ToArray(publish, device.Version)]);
+
+            // Its PUBACK waits for the commit, its delivery need not: either may come first.
+            var answers = new[] { await device.ReceiveAnyAsync(), await device.ReceiveAnyAsync() };
+            Assert.Contains(answers, p => p is PubAckPacket ack && ack.PacketId == publish.PacketId);
+            Assert.Contains(answers, p => p is PublishPacket delivered && delivered.PayloadText() == "new");
+        }
+
+        await using (var broker = await StartAsync())
+        {
+            await using var device = await broker.OpenRawAsync();
+            Assert.True((await device.ConnectAsync(id, cleanSession: false)).SessionPresent);
+            var again = await device.ReceivePublishAsync();
+            Assert.Equal(("new", true), (again.PayloadText(), again.Dup));
             await device.ExpectNoPacketAsync();
         }
     }

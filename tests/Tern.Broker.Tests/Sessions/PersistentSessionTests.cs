@@ -127,6 +127,51 @@ public sealed class PersistentSessionTests
     }
 
     [Fact]
+    public async Task Mqtt_4_4_0_1_UnacknowledgedPublishesAreResentInTheirOriginalOrderAfterOthersWereAcknowledged()
+    {
+        await using var broker = await TestBroker.StartAsync();
+        var id = TestIds.Client();
+        var topic = TestIds.Topic();
+        var sent = new List<PublishPacket>();
+        await using (var first = await broker.ConnectAsync(id, cleanSession: false))
+        {
+            await first.SubscribeGrantedAsync(topic, MqttQoS.AtLeastOnce);
+            await using var publisher = await broker.ConnectAsync(TestIds.Client("pub"));
+            for (var i = 0; i < 6; i++)
+            {
+                await publisher.PublishAsync(topic, $"m{i}", MqttQoS.AtLeastOnce);
+            }
+
+            for (var i = 0; i < 6; i++)
+            {
+                sent.Add(await first.ReceivePublishAsync(ack: false));
+            }
+
+            // Acknowledged out of order, from the middle and both ends of the window.
+            await first.AcknowledgeAsync(sent[3]);
+            await first.AcknowledgeAsync(sent[0]);
+            await first.AcknowledgeAsync(sent[5]);
+            await first.AcknowledgeAsync(sent[1]);
+            Assert.True(broker.Server.Broker.Sessions.TryGet(id, out var session));
+            await TestWait.UntilAsync(() => session!.InflightMessages == 2, "the four PUBACKs to reach the broker");
+            await first.AbortAsync();
+        }
+
+        await using var second = await broker.OpenRawAsync();
+        Assert.True((await second.ConnectAsync(id, cleanSession: false)).SessionPresent);
+        foreach (var expected in new[] { sent[2], sent[4] })
+        {
+            var resent = await second.ReceivePublishAsync(ack: false);
+            Assert.Equal(expected.PayloadText(), resent.PayloadText());
+            Assert.Equal(expected.PacketId, resent.PacketId);
+            Assert.True(resent.Dup, second.Transcript);
+            await second.AcknowledgeAsync(resent);
+        }
+
+        await second.ExpectNoPacketAsync();
+    }
+
+    [Fact]
     public async Task Mqtt_4_4_0_1_PubRelIsResentAfterReconnectWhenPubCompWasMissing()
     {
         await using var broker = await TestBroker.StartAsync();
