@@ -72,17 +72,19 @@ public sealed class CtlTests
     public async Task ClientsKick_ClosesTheClientsConnection()
     {
         await using var broker = await CtlBroker.StartAsync();
-        await using var client = await broker.Mqtt.ConnectAsync("kick-me");
 
-        var kick = await broker.CtlAsync("clients", "kick", "kick-me");
+        // A client id with a slash: sent escaped (%2F) in the API's path.
+        await using var client = await broker.Mqtt.ConnectAsync("site-4/kick-me");
+
+        var kick = await broker.CtlAsync("clients", "kick", "site-4/kick-me");
         Assert.Equal(0, kick.ExitCode);
-        Assert.Equal("Kicked 'kick-me': its connection is closed.\n", kick.Stderr);
+        Assert.Equal("Kicked 'site-4/kick-me': its connection is closed.\n", kick.Stderr);
         Assert.True(await client.WaitForCloseAsync(), "the broker did not close the kicked client's connection");
 
-        var again = await broker.CtlAsync("clients", "show", "kick-me");
+        var again = await broker.CtlAsync("clients", "show", "site-4/kick-me");
         Assert.Equal(1, again.ExitCode);
         Assert.Equal("", again.Stdout);
-        Assert.Equal("No client 'kick-me': none is connected with that id and no session is kept for it.", OneLine(again.Stderr));
+        Assert.Equal("No client 'site-4/kick-me': none is connected with that id and no session is kept for it.", OneLine(again.Stderr));
     }
 
     [Fact]
