@@ -17,6 +17,7 @@ var root = new RootCommand("Tern: an MQTT 3.1/3.1.1/5.0 broker and tools. Run 't
     PubCommand.Create(),
     SubCommand.Create(),
     PasswdCommand.Create(),
+    CtlCommand.Create(),
     DataCommand.Create(),
     BenchCommand.Create(),
 };
