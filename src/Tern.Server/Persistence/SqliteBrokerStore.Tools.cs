@@ -42,15 +42,7 @@ public sealed partial class SqliteBrokerStore : IStoreTools
     /// <exception cref="StoreException">The store cannot be written (disk full, read-only).</exception>
     public void Replace(StoredState state)
     {
-        ArgumentNullException.ThrowIfNull(state);
-        var batch = new StoreBatch { WrittenUnixMs = state.LastWrittenUnixMs ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
-        batch.Sessions.AddRange(state.Sessions);
-        batch.Subscriptions.AddRange(state.Subscriptions);
-        batch.MessagesInserted.AddRange(state.Messages);
-        batch.Deliveries.AddRange(state.Deliveries);
-        batch.IncomingQoS2.AddRange(state.IncomingQoS2);
-        batch.Retained.AddRange(state.Retained);
-        batch.Bans.AddRange(state.Bans);
+        var batch = StoreStateCheck.ToBatch(state);
         try
         {
             using var transaction = _connection.BeginTransaction();

@@ -3,10 +3,25 @@ using Tern.Protocol;
 
 namespace Tern.Server.Persistence;
 
-/// <summary>The checks of <c>tern data check</c> that hold for any engine: every reference, and every value the broker decodes at start.</summary>
+/// <summary>What <c>tern data</c> does the same on any engine: the checks of every reference and every value the broker decodes at start, and a state as one batch.</summary>
 internal static class StoreStateCheck
 {
     private const int Examples = 3;
+
+    /// <summary>Everything in <paramref name="state"/> as one batch of inserts (an import), with its time.</summary>
+    public static StoreBatch ToBatch(StoredState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var batch = new StoreBatch { WrittenUnixMs = state.LastWrittenUnixMs ?? DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+        batch.Sessions.AddRange(state.Sessions);
+        batch.Subscriptions.AddRange(state.Subscriptions);
+        batch.MessagesInserted.AddRange(state.Messages);
+        batch.Deliveries.AddRange(state.Deliveries);
+        batch.IncomingQoS2.AddRange(state.IncomingQoS2);
+        batch.Retained.AddRange(state.Retained);
+        batch.Bans.AddRange(state.Bans);
+        return batch;
+    }
 
     /// <summary>Rows of each kind in <paramref name="state"/>.</summary>
     public static StoreCounts Count(StoredState state)
