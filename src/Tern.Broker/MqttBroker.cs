@@ -44,6 +44,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         _logger = LoggerFactory.CreateLogger("Tern.Broker");
         ConnectionLogger = LoggerFactory.CreateLogger("Tern.Broker.Connections");
         Statistics = new BrokerStatistics(BrokerClock.Milliseconds(Time));
+        Traces = new BrokerTraces(Time);
         Index = new SubscriptionIndex();
         Retained = new RetainedStore(options.MaxRetainedMessages);
         Sessions = new SessionManager(this);
@@ -63,6 +64,9 @@ public sealed partial class MqttBroker : IAsyncDisposable
     public IMqttAuthorizer? Authorizer { get; set; }
 
     public BrokerStatistics Statistics { get; }
+
+    /// <summary>Live traces of a client id or a topic (packets in and out, drops), for debugging a device.</summary>
+    public BrokerTraces Traces { get; }
 
     /// <summary>Banned client ids, user names and addresses (configured, flapping, or added at run time).</summary>
     public BanList Bans { get; }
@@ -364,6 +368,10 @@ public sealed partial class MqttBroker : IAsyncDisposable
     {
         Statistics.MessageDropped(reason, count);
         session?.CountDrop(reason, count, _logger, NowMs);
+        if (Traces.Active)
+        {
+            Traces.Dropped(session, reason, count);
+        }
     }
 
     /// <summary>One copy to one member of a shared group [MQTT-4.8.2-3].</summary>

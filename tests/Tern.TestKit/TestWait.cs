@@ -17,4 +17,20 @@ public static class TestWait
             await Task.Delay(5).ConfigureAwait(false);
         }
     }
+
+    /// <summary>The same, for a condition that has to ask over the network (a REST API).</summary>
+    public static async Task UntilAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(condition);
+        var deadline = DateTime.UtcNow + (timeout ?? TestTimeouts.External);
+        while (!await condition().ConfigureAwait(false))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Timed out waiting until {what}.");
+            }
+
+            await Task.Delay(5).ConfigureAwait(false);
+        }
+    }
 }

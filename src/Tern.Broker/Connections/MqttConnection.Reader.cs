@@ -201,14 +201,23 @@ internal sealed partial class MqttConnection
         _ => false,
     };
 
-    private Task<bool> HandleAsync(MqttPacket packet, CancellationToken cancellationToken) => packet switch
+    private Task<bool> HandleAsync(MqttPacket packet, CancellationToken cancellationToken)
     {
-        ConnectPacket connect => connect.Properties?.AuthenticationMethod is not null
-            ? HandleAuthenticatedConnectAsync(connect, cancellationToken)
-            : HandleCheckedConnectAsync(connect, cancellationToken),
-        AuthPacket auth => HandleAuthAsync(auth, cancellationToken),
-        _ => Task.FromResult(Dispatch(packet)),
-    };
+        if (packet is ConnectPacket or AuthPacket && _broker.Traces.Active)
+        {
+            // Dispatch traces the others.
+            _broker.Traces.Inbound(this, packet);
+        }
+
+        return packet switch
+        {
+            ConnectPacket connect => connect.Properties?.AuthenticationMethod is not null
+                ? HandleAuthenticatedConnectAsync(connect, cancellationToken)
+                : HandleCheckedConnectAsync(connect, cancellationToken),
+            AuthPacket auth => HandleAuthAsync(auth, cancellationToken),
+            _ => Task.FromResult(Dispatch(packet)),
+        };
+    }
 
     /// <summary>
     /// Handles one packet. A PUBLISH (routing to many sessions) or a CONNECT (a takeover, a session
@@ -218,6 +227,11 @@ internal sealed partial class MqttConnection
     /// </summary>
     private bool Dispatch(MqttPacket packet)
     {
+        if (_broker.Traces.Active)
+        {
+            _broker.Traces.Inbound(this, packet);
+        }
+
         var store = _broker.Store;
         if (store is null || packet is not (PublishPacket or ConnectPacket))
         {

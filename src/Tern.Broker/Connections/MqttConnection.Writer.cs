@@ -70,6 +70,11 @@ internal sealed partial class MqttConnection
 
     private void Write(PipeWriter output, in OutboundItem item)
     {
+        if (_broker.Traces.Active)
+        {
+            _broker.Traces.Outbound(this, item.Control, item.Message, item.QoS, item.PacketId, item.Retain, item.Dup);
+        }
+
         if (item.Message is null)
         {
             Interlocked.Decrement(ref _controlBacklog);
