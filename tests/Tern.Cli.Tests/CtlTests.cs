@@ -280,6 +280,28 @@ public sealed class CtlTests
         Assert.True(lines.Length == 1, $"expected one line on stderr, got {lines.Length}:\n{stderr}");
         return lines[0];
     }
+
+    [Fact]
+    public async Task Trace_client_prints_its_packets_live_and_deletes_the_trace_on_ctrl_c()
+    {
+        await using var broker = await CtlBroker.StartAsync();
+        await using var trace = TernProcess.Start(["ctl", "trace", "client", "dev-traced", "--url", broker.Url]);
+        await trace.WaitForLineAsync(l => l.StartsWith("Tracing client id 'dev-traced'", StringComparison.Ordinal));
+
+        await using var other = await broker.Mqtt.ConnectAsync("dev-other");
+        await using var device = await broker.Mqtt.ConnectAsync("dev-traced");
+        await device.PublishAsync("plant/valve", "open", MqttQoS.AtLeastOnce);
+        await other.PublishAsync("plant/other", "not traced");
+
+        var line = await trace.WaitForLineAsync(l => l.Contains("PUBLISH topic=plant/valve", StringComparison.Ordinal));
+        Assert.Contains("in   dev-traced@127.0.0.1:", line, StringComparison.Ordinal);
+        await trace.WaitForLineAsync(l => l.Contains("out  dev-traced@", StringComparison.Ordinal) && l.Contains("PUBACK id=", StringComparison.Ordinal));
+
+        await trace.SendSignalAsync("INT");
+        Assert.Equal(0, await trace.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.DoesNotContain("dev-other", trace.Stdout, StringComparison.Ordinal);
+        Assert.Empty(broker.Mqtt.Server.Broker.Traces.All);
+    }
 }
 
 /// <summary>A broker with its dashboard on 127.0.0.1 on a port the OS picks, and <c>tern ctl</c> pointed at it.</summary>

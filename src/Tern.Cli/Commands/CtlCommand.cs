@@ -59,7 +59,7 @@ internal static partial class CtlCommand
         var command = new Command(
             "ctl",
             $"Manage a running broker through its REST API on the dashboard port (default {DefaultUrl}): "
-            + "status, clients, subscriptions, retained messages, bans, publish.")
+            + "status, clients, subscriptions, retained messages, bans, publish, trace.")
         {
             UrlOption,
             UserOption,
@@ -73,6 +73,7 @@ internal static partial class CtlCommand
             CreateRetained(),
             CreateBans(),
             CreatePublish(),
+            CreateTrace(),
         };
         return command;
     }
