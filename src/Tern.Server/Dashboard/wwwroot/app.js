@@ -1,11 +1,11 @@
 // Tern dashboard: a login form, then views polled from the REST API (docs/rest-api.md) every 2 s.
-// Credentials stay in sessionStorage and go out as HTTP Basic on each request. Everything the
+// The login opens a session held in an HttpOnly cookie; requests that change something repeat the
+// session's CSRF token in a header (docs/rest-api.md#dashboard-login). Everything the
 // broker returns is put in the page as text (textContent), never as HTML: client ids, user names,
 // topics and payloads come from MQTT clients.
 'use strict';
 
 (() => {
-  const STORAGE_KEY = 'tern.auth';
   const REFRESH_MS = 2000;
   const CHART_WINDOW_MS = 120000;
   const CHART_WIDTH = 600;
@@ -39,7 +39,7 @@
 
   const $ = (id) => document.getElementById(id);
   const state = {
-    auth: sessionStorage.getItem(STORAGE_KEY),
+    session: null,
     view: 'overview',
     timer: 0,
     previous: null,
@@ -57,11 +57,17 @@
 
   // ---- REST API ---------------------------------------------------------------------------
 
-  async function api(method, path, body) {
-    const headers = { Authorization: state.auth || '', Accept: 'application/json' };
-    // credentials 'omit': the browser neither prompts for nor caches Basic credentials; ours
-    // travel only in the header set here.
-    const init = { method, headers, credentials: 'omit', cache: 'no-store' };
+  // A call to /api/v1 (the path without the prefix).
+  const api = (method, path, body) => call(method, '/api/v1' + path, body);
+
+  async function call(method, path, body) {
+    // X-Requested-With: a refusal comes without a Basic challenge, so the browser never prompts.
+    const headers = { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' };
+    if (state.session && method !== 'GET') {
+      headers['X-CSRF-Token'] = state.session.csrfToken;
+    }
+
+    const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -69,7 +75,7 @@
 
     let response;
     try {
-      response = await fetch('/api/v1' + path, init);
+      response = await fetch(path, init);
     } catch {
       throw new ApiError(0, 'The broker cannot be reached.');
     }
@@ -80,37 +86,52 @@
 
     const data = await response.json().catch(() => null);
     if (!response.ok) {
-      throw new ApiError(response.status, (data && data.error) || `${response.status} ${response.statusText}`);
+      throw new ApiError(response.status, (data && (data.error || data.message)) || `${response.status} ${response.statusText}`);
     }
 
     return data;
   }
 
-  function basic(user, password) {
-    const bytes = new TextEncoder().encode(`${user}:${password}`);
-    let binary = '';
-    bytes.forEach((b) => { binary += String.fromCharCode(b); });
-    return 'Basic ' + btoa(binary);
-  }
-
   // ---- Login ------------------------------------------------------------------------------
 
-  async function logIn(auth, failureMessage) {
-    state.auth = auth;
+  // The form's user name and password for a session cookie; a refusal stays on the form.
+  async function logIn(username, password) {
     try {
-      const status = await api('GET', '/status');
-      sessionStorage.setItem(STORAGE_KEY, auth);
-      showApp(status);
+      const session = await call('POST', '/api/dashboard/login', { username, password });
+      await start(session);
     } catch (error) {
-      showLogin(error.status === 401 ? failureMessage : error.message);
+      showLogin(error.status === 401 ? 'Wrong user name or password.' : error.message);
     }
+  }
+
+  // A page opened with a session cookie still valid skips the form.
+  async function resume() {
+    try {
+      await start(await call('GET', '/api/dashboard/session'));
+    } catch (error) {
+      showLogin(error.status === 401 ? '' : error.message);
+    }
+  }
+
+  async function start(session) {
+    state.session = session;
+    showApp(await api('GET', '/status'));
+  }
+
+  async function logOut() {
+    try {
+      await call('POST', '/api/dashboard/logout');
+    } catch {
+      // The session ends on the broker anyway when it expires.
+    }
+
+    showLogin('');
   }
 
   function showLogin(message) {
     clearInterval(state.timer);
     state.timer = 0;
-    state.auth = null;
-    sessionStorage.removeItem(STORAGE_KEY);
+    state.session = null;
     $('app').hidden = true;
     $('login').hidden = false;
     $('login-error').hidden = !message;
@@ -152,7 +173,7 @@
   }
 
   async function refresh() {
-    if (!state.auth || document.hidden) {
+    if (!state.session || document.hidden) {
       return;
     }
 
@@ -172,7 +193,7 @@
       $('connection-error').hidden = true;
     } catch (error) {
       if (error.status === 401) {
-        showLogin('The credentials were not accepted any more; log in again.');
+        showLogin('Your session has ended; log in again.');
         return;
       }
 
@@ -585,10 +606,10 @@
   $('login-form').addEventListener('submit', (event) => {
     event.preventDefault();
     $('login-submit').disabled = true;
-    logIn(basic($('login-username').value, $('login-password').value), 'Wrong user name or password.')
+    logIn($('login-username').value, $('login-password').value)
       .finally(() => { $('login-submit').disabled = false; });
   });
-  $('logout').addEventListener('click', () => showLogin(''));
+  $('logout').addEventListener('click', logOut);
   $('publish-form').addEventListener('submit', publish);
   $('subscriptions-filter').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -609,12 +630,8 @@
       refresh();
     }
   }));
-  window.addEventListener('hashchange', () => state.auth && showView(viewFromHash()));
+  window.addEventListener('hashchange', () => state.session && showView(viewFromHash()));
   document.addEventListener('visibilitychange', refresh);
 
-  if (state.auth) {
-    logIn(state.auth, 'Your session has ended; log in again.');
-  } else {
-    showLogin('');
-  }
+  resume();
 })();
