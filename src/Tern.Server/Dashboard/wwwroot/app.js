@@ -14,7 +14,10 @@
   const SVG = 'http://www.w3.org/2000/svg';
   const RETAIN_HANDLING = ['send on subscribe', 'send if new', 'do not send'];
   const PAGE_SIZE = 50;
-  const views = ['overview', 'clients', 'subscriptions', 'retained', 'publish'];
+  const views = ['overview', 'clients', 'subscriptions', 'topics', 'retained', 'banned', 'listeners', 'publish'];
+  const PROTOCOLS = { 3: '3.1', 4: '3.1.1', 5: '5.0' };
+  const LISTENER_TYPES = { mqtt: 'MQTT over TCP', mqtts: 'MQTT over TLS', ws: 'MQTT over WebSocket', wss: 'MQTT over secure WebSocket', http: 'Dashboard and REST API', https: 'Dashboard and REST API (HTTPS)' };
+  const BAN_KINDS = { clientid: 'client ID', username: 'user name', peerhost: 'IP address', peerhost_net: 'IP range' };
 
   // What each drop reason of /stats means (docs/rest-api.md#drop-reasons).
   const DROP_REASONS = {
@@ -44,8 +47,11 @@
     timer: 0,
     previous: null,
     rates: [],
-    pages: { clients: 1, subscriptions: 1, retained: 1 },
-    filters: { subscriptions: '', retained: '' },
+    pages: { clients: 1, subscriptions: 1, topics: 1, retained: 1, banned: 1 },
+    filters: { subscriptions: '', retained: '', clients: { search: '', user: '', state: '' } },
+    listeners: [],
+    detail: null,
+    retainedDetail: null,
   };
 
   class ApiError extends Error {
@@ -57,8 +63,9 @@
 
   // ---- REST API ---------------------------------------------------------------------------
 
-  // A call to /api/v1 (the path without the prefix).
+  // A call to /api/v1 or /api/v5 (the path without the prefix).
   const api = (method, path, body) => call(method, '/api/v1' + path, body);
+  const v5 = (method, path, body) => call(method, '/api/v5' + path, body);
 
   async function call(method, path, body) {
     // X-Requested-With: a refusal comes without a Basic challenge, so the browser never prompts.
@@ -148,6 +155,7 @@
     $('default-password-banner').hidden = !status.defaultPassword;
     $('fact-version').textContent = status.version;
     $('fact-listeners').textContent = status.listeners.join('  ·  ');
+    state.listeners = status.listeners;
     state.previous = null;
     state.rates = [];
     showView(viewFromHash());
@@ -181,7 +189,16 @@
       const stats = await api('GET', '/stats');
       renderStats(stats);
       if (state.view === 'clients') {
-        renderClients(await api('GET', `/clients?page=${state.pages.clients}&limit=${PAGE_SIZE}`));
+        renderClients(await listClients());
+        if (state.detail) {
+          await refreshDetail();
+        }
+      } else if (state.view === 'topics') {
+        renderTopics(await v5('GET', `/topics?page=${state.pages.topics}&limit=${PAGE_SIZE}`), await v5('GET', '/subscriptions?limit=10000'));
+      } else if (state.view === 'banned') {
+        renderBanned(await v5('GET', `/banned?page=${state.pages.banned}&limit=${PAGE_SIZE}`));
+      } else if (state.view === 'listeners') {
+        renderListeners(state.listeners);
       } else if (state.view === 'subscriptions') {
         const client = state.filters.subscriptions ? `&clientId=${encodeURIComponent(state.filters.subscriptions)}` : '';
         renderSubscriptions(await api('GET', `/subscriptions?page=${state.pages.subscriptions}&limit=${PAGE_SIZE}${client}`));
@@ -228,7 +245,7 @@
       const rateOut = Math.max(0, (s.messagesSent - previous.sent) / seconds);
       setText('stat-rate-in', rate(rateIn));
       setText('stat-rate-out', rate(rateOut));
-      state.rates.push({ at: Date.now(), in: rateIn, out: rateOut });
+      state.rates.push({ at: Date.now(), in: rateIn, out: rateOut, conn: s.connections });
       while (state.rates.length > 0 && state.rates[0].at < Date.now() - CHART_WINDOW_MS) {
         state.rates.shift();
       }
@@ -236,6 +253,7 @@
 
     drawChart('chart-in', 'in');
     drawChart('chart-out', 'out');
+    drawChart('chart-conn', 'conn');
   }
 
   // The store (null in memory mode); commits per second from two samples, as the message rates.
@@ -355,8 +373,16 @@
     ], (row, c) => {
       row.dataset.clientId = c.clientId;
       row.dataset.state = c.connected ? 'connected' : 'disconnected';
+      const actions = document.createElement('span');
+      actions.className = 'actions';
+      const details = document.createElement('button');
+      details.type = 'button';
+      details.className = 'details small';
+      details.textContent = 'Details';
+      details.addEventListener('click', () => openDetail(c.clientId));
       const button = document.createElement('button');
       button.type = 'button';
+      actions.append(details, button);
       if (c.connected) {
         button.className = 'kick danger';
         button.textContent = 'Kick';
@@ -370,9 +396,222 @@
           `Discard the session of "${c.clientId}"? Its subscriptions and queued messages are dropped.`));
       }
 
-      return button;
+      return actions;
     });
     renderPager('clients', page.meta);
+  }
+
+  // Without a search, /api/v1 (every figure); with one, EMQX's filters of /api/v5/clients.
+  async function listClients() {
+    const { search, user, state: connState } = state.filters.clients;
+    const paging = `page=${state.pages.clients}&limit=${PAGE_SIZE}`;
+    if (!search && !user && !connState) {
+      return api('GET', `/clients?${paging}`);
+    }
+
+    const query = [paging];
+    if (search) {
+      query.push('like_clientid=' + encodeURIComponent(search));
+    }
+
+    if (user) {
+      query.push('username=' + encodeURIComponent(user));
+    }
+
+    if (connState) {
+      query.push('conn_state=' + connState);
+    }
+
+    const page = await v5('GET', '/clients?' + query.join('&'));
+    return { data: page.data.map(fromV5), meta: page.meta };
+  }
+
+  // A client of /api/v5 in the names of /api/v1, for the same table.
+  function fromV5(c) {
+    const never = c.expiry_interval >= 4294967295;
+    return {
+      clientId: c.clientid,
+      connected: c.connected,
+      username: c.username,
+      remoteAddress: c.ip_address ? `${c.ip_address}:${c.port}` : null,
+      protocolVersion: PROTOCOLS[c.proto_ver] ?? String(c.proto_ver),
+      keepAlive: c.keepalive,
+      connectedAt: c.connected_at,
+      disconnectedAt: c.disconnected_at,
+      sessionExpiryInterval: never ? null : c.expiry_interval,
+      sessionExpiresAt: !never && !c.connected && c.disconnected_at
+        ? new Date(Date.parse(c.disconnected_at) + c.expiry_interval * 1000).toISOString()
+        : null,
+      queuedMessages: c.mqueue_len,
+      inflightMessages: c.inflight_cnt,
+      dropped: c['send_msg.dropped'],
+      droppedByReason: {
+        queue_full: c['send_msg.dropped.queue_full'],
+        expired: c['send_msg.dropped.expired'],
+        too_large_for_client: c['send_msg.dropped.too_large'],
+      },
+      messagesReceived: c.recv_msg,
+      messagesSent: c.send_msg,
+      subscriptions: c.subscriptions_cnt,
+      heldAcknowledgements: 0,
+      slowedPublishers: 0,
+    };
+  }
+
+  function openDetail(clientId) {
+    state.detail = clientId;
+    $('detail-client-id').textContent = clientId;
+    $('client-detail').hidden = false;
+    refreshDetail().then(() => $('client-detail').scrollIntoView({ block: 'nearest' }));
+  }
+
+  // Connection info from /api/v1, the subscriptions from /api/v5 (EMQX's per-client list).
+  async function refreshDetail() {
+    const clientId = state.detail;
+    const path = '/clients/' + encodeURIComponent(clientId);
+    let c;
+    let subscriptions;
+    try {
+      [c, subscriptions] = await Promise.all([api('GET', path), v5('GET', path + '/subscriptions')]);
+    } catch (error) {
+      if (error.status !== 404) {
+        throw error;
+      }
+
+      c = null;
+    }
+
+    if (state.detail !== clientId) {
+      return;
+    }
+
+    $('detail-gone').hidden = c !== null;
+    $('detail-kick').disabled = c === null;
+    if (c === null) {
+      return;
+    }
+
+    $('detail-kick').textContent = c.connected ? 'Kick' : 'Discard session';
+    setText('detail-state', clientState(c).text ?? clientState(c));
+    setText('detail-username', c.username ?? '–');
+    setText('detail-address', c.connected ? c.remoteAddress ?? '' : '–');
+    setText('detail-protocol', c.connected ? 'MQTT ' + c.protocolVersion : '–');
+    setText('detail-keepalive', !c.connected ? '–' : c.keepAlive ? `${c.keepAlive} s` : 'off');
+    setText('detail-since', when(c.connected ? c.connectedAt : c.disconnectedAt));
+    setText('detail-expiry', sessionExpiry(c));
+    setText('detail-inflight', count(c.inflightMessages));
+    const q = queued(c);
+    setText('detail-queued', q.text ?? q);
+    setText('detail-dropped', c.dropped ? `${count(c.dropped)} (${byReason(c.droppedByReason).replaceAll('\n', ', ')})` : '0');
+    setText('detail-messages', `${count(c.messagesReceived)} / ${count(c.messagesSent)}`);
+    setText('detail-bytes', `${bytes(c.bytesReceived)} / ${bytes(c.bytesSent)}`);
+    renderRows('detail-subscriptions', subscriptions, (s) => s.topic, [
+      (s) => s.topic,
+      (s) => String(s.qos),
+      (s) => (s.nl ? 'on' : 'off'),
+      (s) => (s.rap ? 'on' : 'off'),
+      (s) => `${s.rh} (${RETAIN_HANDLING[s.rh] ?? 'unknown'})`,
+    ]);
+  }
+
+  function closeDetail() {
+    state.detail = null;
+    $('client-detail').hidden = true;
+  }
+
+  // Each subscribed filter, with how many subscriptions it has (shared ones included).
+  function renderTopics(page, subscriptions) {
+    const counts = new Map();
+    subscriptions.data.forEach((s) => counts.set(s.topic, (counts.get(s.topic) ?? 0) + 1));
+    renderRows('topics-table', page.data, (t) => t.topic, [
+      (t) => t.topic,
+      (t) => count(counts.get(t.topic) ?? 0),
+      (t) => t.node,
+    ]);
+    renderPager('topics', page.meta);
+  }
+
+  function renderBanned(page) {
+    renderRows('banned-table', page.data, (b) => `${b.as}\u0000${b.who}`, [
+      (b) => BAN_KINDS[b.as] ?? b.as,
+      (b) => b.who,
+      (b) => b.reason,
+      (b) => (b.at ? when(b.at) : ''),
+      (b) => (b.until === 'infinity' ? 'no end' : when(b.until)),
+    ], (row, b) => {
+      row.dataset.who = b.who;
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'unban danger';
+      button.textContent = 'Delete';
+      button.title = 'Lift the ban';
+      button.addEventListener('click', async () => {
+        if (!confirm(`Lift the ban of ${BAN_KINDS[b.as] ?? b.as} "${b.who}"?`)) {
+          return;
+        }
+
+        button.disabled = true;
+        try {
+          await v5('DELETE', `/banned/${b.as}/${encodeURIComponent(b.who)}`);
+        } catch (error) {
+          if (error.status !== 404) {
+            alert(`Could not lift the ban: ${error.message}`);
+          }
+        }
+
+        refresh();
+      });
+      return button;
+    });
+    renderPager('banned', page.meta);
+  }
+
+  async function ban(event) {
+    event.preventDefault();
+    const result = $('ban-result');
+    const minutes = Number($('ban-minutes').value);
+    const body = { as: $('ban-as').value, who: $('ban-who').value.trim(), reason: $('ban-reason').value };
+    if (minutes > 0) {
+      body.until = new Date(Date.now() + minutes * 60000).toISOString();
+    }
+
+    result.className = '';
+    result.textContent = '';
+    $('ban-submit').disabled = true;
+    try {
+      await v5('POST', '/banned', body);
+      result.className = 'ok';
+      result.textContent = `Banned ${BAN_KINDS[body.as]} ${body.who}.`;
+      $('ban-who').value = '';
+      $('ban-reason').value = '';
+      refresh();
+    } catch (error) {
+      result.className = 'form-error';
+      result.textContent = error.message;
+    } finally {
+      $('ban-submit').disabled = false;
+    }
+  }
+
+  // The listeners' URLs, as /api/v1/status gives them (ws://0.0.0.0:8083/mqtt).
+  function renderListeners(urls) {
+    const listeners = urls.map((url) => {
+      const parsed = new URL(url);
+      return {
+        url,
+        type: LISTENER_TYPES[parsed.protocol.replace(':', '')] ?? parsed.protocol,
+        address: parsed.hostname.replace(/^\[|\]$/g, ''),
+        port: parsed.port,
+        path: parsed.pathname === '/' && !url.endsWith('/') ? '' : parsed.pathname,
+      };
+    });
+    renderRows('listeners-table', listeners, (l) => l.url, [
+      (l) => l.type,
+      (l) => l.address,
+      (l) => l.port,
+      (l) => l.path || '–',
+      (l) => l.url,
+    ]);
   }
 
   // A publisher whose acknowledgements wait for a subscriber that is behind is slowed down.
@@ -446,7 +685,23 @@
       (m) => bytes(m.size),
       (m) => (m.encoding === 'base64' ? `base64: ${m.payload}` : m.payload) + (m.truncated ? ' …' : ''),
       (m) => when(m.storedAt),
-    ]);
+    ], (row, m) => {
+      row.dataset.topic = m.topic;
+      const actions = document.createElement('span');
+      actions.className = 'actions';
+      const view = document.createElement('button');
+      view.type = 'button';
+      view.className = 'view-payload small';
+      view.textContent = 'View';
+      view.addEventListener('click', () => viewRetained(m.topic));
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'delete danger';
+      remove.textContent = 'Delete';
+      remove.addEventListener('click', () => deleteRetained(m.topic, remove));
+      actions.append(view, remove);
+      return actions;
+    });
     renderPager('retained', page.meta);
   }
 
@@ -511,6 +766,72 @@
     } catch (error) {
       if (error.status !== 404) {
         alert(`Could not remove ${clientId}: ${error.message}`);
+      }
+    }
+
+    refresh();
+  }
+
+  // The whole payload from /api/v5 (base64), shown as text, hex or indented JSON.
+  async function viewRetained(topic) {
+    try {
+      const message = await v5('GET', '/mqtt/retainer/message/' + encodeURIComponent(topic));
+      const binary = atob(message.payload ?? '');
+      state.retainedDetail = { topic, bytes: Uint8Array.from(binary, (ch) => ch.charCodeAt(0)) };
+      $('retained-detail-topic').textContent = topic;
+      $('retained-detail').hidden = false;
+      showPayload();
+    } catch (error) {
+      alert(`Could not read the retained message of ${topic}: ${error.message}`);
+    }
+  }
+
+  function showPayload() {
+    const detail = state.retainedDetail;
+    if (!detail) {
+      return;
+    }
+
+    const format = $('retained-format').value;
+    const text = new TextDecoder().decode(detail.bytes);
+    let shown = text;
+    let problem = '';
+    if (format === 'hex') {
+      const hex = [...detail.bytes].map((b) => b.toString(16).padStart(2, '0'));
+      const lines = [];
+      for (let i = 0; i < hex.length; i += 16) {
+        lines.push(`${i.toString(16).padStart(8, '0')}  ${hex.slice(i, i + 16).join(' ')}`);
+      }
+
+      shown = lines.join('\n');
+    } else if (format === 'json') {
+      try {
+        shown = JSON.stringify(JSON.parse(text), null, 2);
+      } catch (error) {
+        problem = `Not JSON: ${error.message}`;
+      }
+    }
+
+    $('retained-payload').textContent = shown;
+    $('retained-format-error').hidden = !problem;
+    $('retained-format-error').textContent = problem;
+  }
+
+  async function deleteRetained(topic, button) {
+    if (!confirm(`Delete the retained message of "${topic}"?`)) {
+      return;
+    }
+
+    button.disabled = true;
+    try {
+      await v5('DELETE', '/mqtt/retainer/message/' + encodeURIComponent(topic));
+      if (state.retainedDetail?.topic === topic) {
+        state.retainedDetail = null;
+        $('retained-detail').hidden = true;
+      }
+    } catch (error) {
+      if (error.status !== 404) {
+        alert(`Could not delete the retained message of ${topic}: ${error.message}`);
       }
     }
 
@@ -623,6 +944,21 @@
     state.pages.retained = 1;
     refresh();
   });
+  $('clients-filter').addEventListener('submit', (event) => {
+    event.preventDefault();
+    state.filters.clients = { search: $('clients-search').value.trim(), user: $('clients-user').value.trim(), state: $('clients-state').value };
+    state.pages.clients = 1;
+    refresh();
+  });
+  $('detail-close').addEventListener('click', closeDetail);
+  $('detail-kick').addEventListener('click', () => state.detail && removeClient(state.detail, $('detail-kick'),
+    `Disconnect client "${state.detail}" (or discard its session if it is not connected)?`));
+  $('retained-format').addEventListener('change', showPayload);
+  $('retained-detail-close').addEventListener('click', () => {
+    state.retainedDetail = null;
+    $('retained-detail').hidden = true;
+  });
+  $('ban-form').addEventListener('submit', ban);
   document.querySelectorAll('.pager').forEach((pager) => pager.addEventListener('click', (event) => {
     const step = Number(event.target.dataset.step || 0);
     if (step) {
