@@ -14,7 +14,8 @@
   const SVG = 'http://www.w3.org/2000/svg';
   const RETAIN_HANDLING = ['send on subscribe', 'send if new', 'do not send'];
   const PAGE_SIZE = 50;
-  const views = ['overview', 'clients', 'subscriptions', 'topics', 'retained', 'banned', 'listeners', 'publish'];
+  const views = ['overview', 'clients', 'subscriptions', 'topics', 'retained', 'banned', 'listeners', 'publish', 'websocket'];
+  const WS_MAX_MESSAGES = 200;
   const PROTOCOLS = { 3: '3.1', 4: '3.1.1', 5: '5.0' };
   const LISTENER_TYPES = { mqtt: 'MQTT over TCP', mqtts: 'MQTT over TLS', ws: 'MQTT over WebSocket', wss: 'MQTT over secure WebSocket', http: 'Dashboard and REST API', https: 'Dashboard and REST API (HTTPS)' };
   const BAN_KINDS = { clientid: 'client ID', username: 'user name', peerhost: 'IP address', peerhost_net: 'IP range' };
@@ -52,6 +53,7 @@
     listeners: [],
     detail: null,
     retainedDetail: null,
+    ws: null,
   };
 
   class ApiError extends Error {
@@ -139,6 +141,7 @@
     clearInterval(state.timer);
     state.timer = 0;
     state.session = null;
+    state.ws?.disconnect();
     $('app').hidden = true;
     $('login').hidden = false;
     $('login-error').hidden = !message;
@@ -156,6 +159,14 @@
     $('fact-version').textContent = status.version;
     $('fact-listeners').textContent = status.listeners.join('  ·  ');
     state.listeners = status.listeners;
+    if (!$('ws-url').value) {
+      $('ws-url').value = webSocketUrl(status.listeners);
+    }
+
+    if (!$('ws-client-id').value) {
+      $('ws-client-id').value = 'tern-dashboard-' + Math.random().toString(16).slice(2, 8);
+    }
+
     state.previous = null;
     state.rates = [];
     showView(viewFromHash());
@@ -838,6 +849,126 @@
     refresh();
   }
 
+  // ---- WebSocket client ---------------------------------------------------------------------
+
+  // The first WebSocket listener, with the host this page came from when it listens on every address.
+  function webSocketUrl(listeners) {
+    const ws = listeners.find((url) => url.startsWith('ws://')) ?? listeners.find((url) => url.startsWith('wss://'));
+    if (!ws) {
+      return '';
+    }
+
+    const url = new URL(ws);
+    if (url.hostname === '0.0.0.0' || url.hostname === '[::]') {
+      url.hostname = location.hostname;
+    }
+
+    return url.toString();
+  }
+
+  function wsStatus(text, className) {
+    const status = $('ws-status');
+    status.textContent = text;
+    status.className = className;
+  }
+
+  function wsConnected(connected) {
+    $('ws-connect').disabled = connected;
+    $('ws-disconnect').disabled = !connected;
+    $('ws-subscribe').disabled = !connected;
+    $('ws-publish').disabled = !connected;
+  }
+
+  function wsConnect(event) {
+    event.preventDefault();
+    if (state.ws) {
+      return;
+    }
+
+    let client;
+    try {
+      client = new window.TernMqtt.MqttClient($('ws-url').value.trim(), {
+        clientId: $('ws-client-id').value.trim(),
+        username: $('ws-username').value,
+        password: $('ws-password').value,
+        keepAlive: Number($('ws-keepalive').value) || 0,
+        cleanSession: $('ws-clean').checked,
+      });
+      state.ws = client;
+      $('ws-connect').disabled = true;
+      wsStatus('connecting…', '');
+      client.onConnect = (sessionPresent) => {
+        wsConnected(true);
+        wsStatus(sessionPresent ? 'connected (session resumed)' : 'connected', 'connected');
+      };
+      client.onMessage = showWsMessage;
+      client.onClose = (reason) => {
+        state.ws = null;
+        wsConnected(false);
+        $('ws-subscriptions').replaceChildren();
+        wsStatus(reason === 'disconnected' ? 'disconnected' : `disconnected: ${reason}`, reason === 'disconnected' ? '' : 'failure');
+      };
+      client.connect();
+    } catch (error) {
+      state.ws = null;
+      wsConnected(false);
+      wsStatus(error.message, 'failure');
+    }
+  }
+
+  async function wsSubscribe(event) {
+    event.preventDefault();
+    const topic = $('ws-sub-topic').value.trim();
+    const qos = Number($('ws-sub-qos').value);
+    try {
+      const granted = await state.ws.subscribe(topic, qos);
+      const item = document.createElement('li');
+      item.textContent = `${topic} (QoS ${granted})`;
+      item.dataset.topic = topic;
+      $('ws-subscriptions').append(item);
+    } catch (error) {
+      wsStatus(`subscribe to ${topic}: ${error.message}`, 'failure');
+    }
+  }
+
+  async function wsPublish(event) {
+    event.preventDefault();
+    const topic = $('ws-pub-topic').value.trim();
+    const qos = Number($('ws-pub-qos').value);
+    const result = $('ws-pub-result');
+    result.className = '';
+    result.textContent = 'Publishing…';
+    try {
+      await state.ws.publish(topic, $('ws-pub-payload').value, qos, $('ws-pub-retain').checked);
+      result.className = 'ok';
+      result.textContent = qos ? `Published to ${topic}; the broker acknowledged it.` : `Published to ${topic}.`;
+    } catch (error) {
+      result.className = 'form-error';
+      result.textContent = error.message;
+    }
+  }
+
+  // Newest first; payloads as UTF-8 text, or hex when they are not valid UTF-8.
+  function showWsMessage(message) {
+    let payload;
+    try {
+      payload = new TextDecoder('utf-8', { fatal: true }).decode(message.payload);
+    } catch {
+      payload = 'hex: ' + [...message.payload].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    }
+
+    const body = $('ws-messages').tBodies[0];
+    const row = body.insertRow(0);
+    [clock(Date.now()), message.topic, String(message.qos), message.retain ? 'yes' : 'no', payload].forEach((text) => {
+      row.insertCell().textContent = text;
+    });
+    while (body.rows.length > WS_MAX_MESSAGES) {
+      body.deleteRow(-1);
+    }
+
+    $('ws-messages').closest('.table-card').querySelector('.empty').hidden = true;
+  }
+
   async function publish(event) {
     event.preventDefault();
     const result = $('publish-result');
@@ -959,6 +1090,14 @@
     $('retained-detail').hidden = true;
   });
   $('ban-form').addEventListener('submit', ban);
+  $('ws-connect-form').addEventListener('submit', wsConnect);
+  $('ws-disconnect').addEventListener('click', () => state.ws?.disconnect());
+  $('ws-subscribe-form').addEventListener('submit', wsSubscribe);
+  $('ws-publish-form').addEventListener('submit', wsPublish);
+  $('ws-clear').addEventListener('click', () => {
+    $('ws-messages').tBodies[0].replaceChildren();
+    $('ws-messages').closest('.table-card').querySelector('.empty').hidden = false;
+  });
   document.querySelectorAll('.pager').forEach((pager) => pager.addEventListener('click', (event) => {
     const step = Number(event.target.dataset.step || 0);
     if (step) {
