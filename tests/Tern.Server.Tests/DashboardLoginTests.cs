@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 using PuppeteerSharp;
 using Tern.Server.Dashboard;
 
@@ -163,6 +164,47 @@ public sealed class DashboardLoginTests(ChromiumFixture chromium) : IClassFixtur
         Assert.False(limiter.IsLimited(address, out _));
         limiter.RecordFailure(address);
         Assert.True(limiter.IsLimited(address, out _));
+    }
+
+    [Fact]
+    public void A_session_ends_after_its_lifetime_and_its_cookies_are_secure_over_https()
+    {
+        var clock = new ManualClock();
+        var sessions = new DashboardSessions(clock);
+        var login = new DefaultHttpContext();
+        login.Request.IsHttps = true;
+
+        var session = sessions.Open(login, "admin");
+
+        var cookies = login.Response.Headers.SetCookie.ToArray();
+        var sessionCookie = Assert.Single(cookies, c => c!.StartsWith(DashboardSessions.SessionCookie + "=", StringComparison.Ordinal))!;
+        Assert.Contains("secure", sessionCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("httponly", sessionCookie, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("samesite=strict", sessionCookie, StringComparison.OrdinalIgnoreCase);
+        var csrfCookie = Assert.Single(cookies, c => c!.StartsWith(DashboardSessions.CsrfCookie + "=", StringComparison.Ordinal))!;
+        Assert.DoesNotContain("httponly", csrfCookie, StringComparison.OrdinalIgnoreCase);
+
+        var later = new DefaultHttpContext();
+        later.Request.Headers.Cookie = $"{DashboardSessions.SessionCookie}={session.Id}";
+        clock.Advance(DashboardSessions.Lifetime - TimeSpan.FromSeconds(1));
+        Assert.Same(session, sessions.Find(later));
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Null(sessions.Find(later));
+    }
+
+    [Fact]
+    public async Task A_login_with_a_live_session_cookie_needs_no_csrf_header()
+    {
+        await using var dashboard = await DashboardBroker.StartAsync();
+        using var client = dashboard.CreateClient(null, null);
+        using var first = await client.PostAsJsonAsync("api/dashboard/login", new { username = "admin", password = "public" });
+        var cookie = first.Headers.GetValues("Set-Cookie").Select(c => c.Split(';')[0]).Single(c => c.StartsWith(DashboardSessions.SessionCookie + "=", StringComparison.Ordinal));
+
+        using var again = new HttpRequestMessage(HttpMethod.Post, "api/dashboard/login") { Content = JsonContent.Create(new { username = "admin", password = "public" }) };
+        again.Headers.Add("Cookie", cookie);
+        using var response = await client.SendAsync(again);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     private static HttpRequestMessage WithCookie(HttpMethod method, string path, string session)

@@ -75,6 +75,10 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
             }
 
             await page.Page.WaitForFunctionAsync("() => document.querySelector('#chart-in .line').getAttribute('points').split(' ').length >= 4");
+
+            // The connections chart is at 5 (its top tick is 6, so the line is at 5/6 of the height).
+            var connections = await page.Page.EvaluateExpressionAsync<string>("document.querySelector('#chart-conn .line').getAttribute('points')");
+            Assert.All(connections.Split(' '), point => Assert.Equal(25.0, double.Parse(point.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture), 1));
             await Capture(page, directory, "overview");
 
             await page.GoToAsync("clients");

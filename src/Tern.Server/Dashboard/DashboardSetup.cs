@@ -158,6 +158,12 @@ internal sealed class DashboardSetup
             return LimitedLoginAsync(context, next);
         }
 
+        // The login, session and logout endpoints check what they need themselves.
+        if (context.Request.Path.StartsWithSegments(DashboardSessionApi.Prefix, StringComparison.Ordinal))
+        {
+            return next(context);
+        }
+
         if (authorization is null && _sessions.Find(context) is { } session)
         {
             if (DashboardSessions.PassesCsrfCheck(context, session))
@@ -171,7 +177,6 @@ internal sealed class DashboardSetup
         }
 
         if (_credentials.IsAuthorized(authorization) || _tokens.IsAuthorized(authorization)
-            || context.Request.Path.StartsWithSegments(DashboardSessionApi.Prefix, StringComparison.Ordinal)
             || (!_options.PrometheusAuth && PrometheusEndpoint.IsScrape(context.Request)))
         {
             return next(context);
