@@ -92,6 +92,7 @@ public sealed class DashboardLoginTests(ChromiumFixture chromium) : IClassFixtur
         Assert.InRange(retryAfter.Value, TimeSpan.FromSeconds(1), DashboardSessionLimiter.Window);
         using var v5 = await client.PostAsJsonAsync("api/v5/login", new { username = "admin", password = "public" });
         Assert.Equal(HttpStatusCode.TooManyRequests, v5.StatusCode);
+        Assert.Equal("TOO_MANY_REQUESTS", (await v5.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("code").GetString());
         Assert.Contains(dashboard.Log.Lines, m => m.Contains("refused for", StringComparison.Ordinal) && m.Contains("too many failures", StringComparison.Ordinal));
 
         // Scripts with Basic credentials are not locked out by someone guessing at the form.

@@ -36,23 +36,23 @@ internal sealed class DashboardSessionApi(
     }
 
     /// <summary>
-    /// The answer for an address that failed too often: 429 with <c>Retry-After</c>, or null when
-    /// it may try. Used for <c>POST /api/v5/login</c> as well.
+    /// Whether the request's address failed too often and must wait: then <c>Retry-After</c> is set,
+    /// the refusal logged, and <paramref name="message"/> says how long. Used for <c>POST /api/v5/login</c> as well.
     /// </summary>
-    public IResult? Refusal(HttpContext context)
+    public bool IsThrottled(HttpContext context, out string message)
     {
         var address = context.Connection.RemoteIpAddress;
         if (!limiter.IsLimited(address, out var retryAfter))
         {
-            return null;
+            message = "";
+            return false;
         }
 
         var seconds = (int)retryAfter.TotalSeconds;
         DashboardSessionLog.LoginThrottled(logger, address?.ToString(), seconds, limiter.Refused);
         context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        return DashboardApi.Error(
-            StatusCodes.Status429TooManyRequests,
-            $"Too many failed logins from this address ({DashboardSessionLimiter.MaxFailures} a minute): try again in {seconds} s.");
+        message = $"Too many failed logins from this address ({DashboardSessionLimiter.MaxFailures} a minute): try again in {seconds} s.";
+        return true;
     }
 
     /// <summary>Counts a failed <c>POST /api/v5/login</c> (which logs it itself) against its address.</summary>
@@ -60,9 +60,9 @@ internal sealed class DashboardSessionApi(
 
     private async Task<IResult> LoginAsync(HttpContext context)
     {
-        if (Refusal(context) is { } refusal)
+        if (IsThrottled(context, out var throttled))
         {
-            return refusal;
+            return DashboardApi.Error(StatusCodes.Status429TooManyRequests, throttled);
         }
 
         var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, brokerOptions).ConfigureAwait(false);

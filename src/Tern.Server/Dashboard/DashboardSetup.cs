@@ -206,9 +206,9 @@ internal sealed class DashboardSetup
     /// <summary><c>POST /api/v5/login</c> under the same per-address limit as the login form.</summary>
     private async Task LimitedLoginAsync(HttpContext context, RequestDelegate next)
     {
-        if (_sessionApi!.Refusal(context) is { } refusal)
+        if (_sessionApi!.IsThrottled(context, out var message))
         {
-            await refusal.ExecuteAsync(context).ConfigureAwait(false);
+            await V5Api.Error(StatusCodes.Status429TooManyRequests, "TOO_MANY_REQUESTS", message).ExecuteAsync(context).ConfigureAwait(false);
             return;
         }
 
