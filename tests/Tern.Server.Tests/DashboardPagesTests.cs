@@ -34,9 +34,16 @@ public sealed class DashboardPagesTests(ChromiumFixture chromium) : IClassFixtur
         await page.WaitForTextAsync("#topics-table tbody tr:nth-child(2) td:nth-child(1)", "farm/barn/door");
         await page.WaitForTextAsync("#topics-table tbody tr:nth-child(2) td:nth-child(2)", "1");
 
+        // The tree counts the subscriptions at or below each level.
+        await page.WaitForTextAsync("#topics-tree > li[data-path='farm'] > .tree-count", "3");
+        await page.WaitForTextAsync("#topics-tree li[data-path='farm/+'] > .tree-count", "2");
+        await page.WaitForTextAsync("#topics-tree li[data-path='farm/+/temperature'] > .tree-count", "2");
+        await page.WaitForTextAsync("#topics-tree li[data-path='farm/barn/door'] > .tree-count", "1");
+
         // A new subscription shows up on the next refresh.
         await first.SubscribeAsync("farm/silo/level", MqttQoS.AtMostOnce);
         await page.WaitForTextAsync(".pager[data-list='topics'] span", "3 · page 1 of 1");
+        await page.WaitForTextAsync("#topics-tree > li[data-path='farm'] > .tree-count", "4");
 
         await page.GoToAsync("listeners");
         var server = dashboard.Broker.Server;

@@ -540,6 +540,57 @@
       (t) => t.node,
     ]);
     renderPager('topics', page.meta);
+    renderTopicTree(subscriptions.data);
+  }
+
+  // The subscribed filters as a tree of levels ('home' > 'kitchen' > '#'), each level with the
+  // number of subscriptions at or below it. Rebuilt only when the subscriptions change.
+  function renderTopicTree(subscriptions) {
+    const root = { children: new Map(), count: 0 };
+    for (const s of subscriptions) {
+      let node = root;
+      for (const level of s.topic.split('/')) {
+        if (!node.children.has(level)) {
+          node.children.set(level, { children: new Map(), count: 0 });
+        }
+
+        node = node.children.get(level);
+        node.count++;
+      }
+    }
+
+    const key = JSON.stringify(subscriptions.map((s) => s.topic).sort());
+    const tree = $('topics-tree');
+    if (tree.dataset.key === key) {
+      return;
+    }
+
+    tree.dataset.key = key;
+    tree.replaceChildren(...branch(root, ''));
+  }
+
+  function branch(node, path) {
+    return [...node.children.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([level, child]) => {
+        const item = document.createElement('li');
+        const full = path ? `${path}/${level}` : level;
+        item.dataset.path = full;
+        const label = document.createElement('span');
+        label.className = 'tree-level';
+        label.textContent = level === '' ? '(empty level)' : level;
+        const n = document.createElement('span');
+        n.className = 'tree-count';
+        n.textContent = count(child.count);
+        item.append(label, n);
+        if (child.children.size > 0) {
+          const list = document.createElement('ul');
+          list.append(...branch(child, full));
+          item.append(list);
+        }
+
+        return item;
+      });
   }
 
   function renderBanned(page) {
@@ -547,7 +598,7 @@
       (b) => BAN_KINDS[b.as] ?? b.as,
       (b) => b.who,
       (b) => b.reason,
-      (b) => (b.at ? when(b.at) : ''),
+      (b) => (b.at ? when(b.at) : '–'),
       (b) => (b.until === 'infinity' ? 'no end' : when(b.until)),
     ], (row, b) => {
       row.dataset.who = b.who;
