@@ -23,7 +23,7 @@ public sealed class DashboardPageTests(ChromiumFixture chromium) : IClassFixture
         await page.WaitForTextAsync("#stat-connections", "2");
         await page.WaitForTextAsync("#fact-version", TernServer.Version);
 
-        // The credentials live in sessionStorage: a reload stays logged in.
+        // The session lives in a cookie: a reload stays logged in.
         await page.Page.ReloadAsync();
         await page.Page.WaitForSelectorAsync("#app", new PuppeteerSharp.WaitForSelectorOptions { Visible = true });
         await page.WaitForTextAsync("#stat-connections", "2");

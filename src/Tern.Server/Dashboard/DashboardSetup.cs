@@ -22,6 +22,9 @@ internal sealed class DashboardSetup
     private readonly DashboardOptions _options;
     private readonly DashboardCredentials _credentials;
     private readonly V5Tokens _tokens = new(TimeProvider.System);
+    private readonly DashboardSessions _sessions = new(TimeProvider.System);
+    private readonly DashboardSessionLimiter _limiter = new(TimeProvider.System);
+    private DashboardSessionApi? _sessionApi;
     private ListenerEndpoint? _endpoint;
 
     private DashboardSetup(DashboardOptions options)
@@ -87,6 +90,8 @@ internal sealed class DashboardSetup
             logger);
         var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, logger);
         var assets = new DashboardAssets();
+        var sessionApi = _sessionApi = new DashboardSessionApi(
+            app.Services.GetRequiredService<MqttBroker>().Options, _credentials, _sessions, _limiter, _options.UsesDefaultPassword, logger);
 
         // A branch has its own routing: the endpoints below exist only for dashboard connections.
         app.MapWhen(
@@ -98,6 +103,7 @@ internal sealed class DashboardSetup
                 branch.UseEndpoints(endpoints =>
                 {
                     api.Map(endpoints);
+                    sessionApi.Map(endpoints);
                     PrometheusEndpoint.Map(endpoints);
                     v5.Map(endpoints);
                     foreach (var path in assets.Paths)
@@ -128,8 +134,9 @@ internal sealed class DashboardSetup
     }
 
     /// <summary>
-    /// Security headers on everything; on every <c>/api</c> request but the login, HTTP Basic
-    /// authentication or a bearer token from <c>POST /api/v5/login</c>.
+    /// Security headers on everything; on every <c>/api</c> request but the logins, HTTP Basic
+    /// authentication, a bearer token from <c>POST /api/v5/login</c>, or the dashboard's session
+    /// cookie with its CSRF token on changes (<see cref="DashboardSessions"/>).
     /// </summary>
     private Task GuardAsync(HttpContext context, RequestDelegate next, ILogger logger)
     {
@@ -138,7 +145,7 @@ internal sealed class DashboardSetup
         headers.XFrameOptions = "DENY";
         headers["Referrer-Policy"] = "no-referrer";
         headers.ContentSecurityPolicy =
-            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+            "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
         if (!context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal))
         {
             return next(context);
@@ -146,15 +153,43 @@ internal sealed class DashboardSetup
 
         headers.CacheControl = "no-store";
         string? authorization = context.Request.Headers.Authorization;
+        if (HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Equals(V5Api.LoginPath, StringComparison.Ordinal))
+        {
+            return LimitedLoginAsync(context, next);
+        }
+
+        // The login, session and logout endpoints check what they need themselves.
+        if (context.Request.Path.StartsWithSegments(DashboardSessionApi.Prefix, StringComparison.Ordinal))
+        {
+            return next(context);
+        }
+
+        if (authorization is null && _sessions.Find(context) is { } session)
+        {
+            if (DashboardSessions.PassesCsrfCheck(context, session))
+            {
+                return next(context);
+            }
+
+            DashboardSessionLog.CsrfRefused(logger, context.Connection.RemoteIpAddress?.ToString(), context.Request.Method, context.Request.Path);
+            return DashboardApi.Error(StatusCodes.Status403Forbidden, $"The {DashboardSessions.CsrfHeader} header is missing or wrong: reload the dashboard.")
+                .ExecuteAsync(context);
+        }
+
         if (_credentials.IsAuthorized(authorization) || _tokens.IsAuthorized(authorization)
-            || (HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Equals(V5Api.LoginPath, StringComparison.Ordinal))
             || (!_options.PrometheusAuth && PrometheusEndpoint.IsScrape(context.Request)))
         {
             return next(context);
         }
 
         DashboardLog.Unauthorized(logger, context.Connection.RemoteIpAddress?.ToString(), context.Request.Method, context.Request.Path);
-        headers.WWWAuthenticate = "Basic realm=\"Tern\", charset=\"UTF-8\"";
+
+        // The dashboard's own requests say so: no Basic challenge, so the browser shows no prompt over the login form.
+        if (!context.Request.Headers.XRequestedWith.Equals("XMLHttpRequest"))
+        {
+            headers.WWWAuthenticate = "Basic realm=\"Tern\", charset=\"UTF-8\"";
+        }
+
         if (context.Request.Path.StartsWithSegments(V5Api.Prefix, StringComparison.Ordinal))
         {
             var bearer = authorization?.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) == true;
@@ -166,6 +201,22 @@ internal sealed class DashboardSetup
 
         return DashboardApi.Error(StatusCodes.Status401Unauthorized, "Authentication required: HTTP Basic with the dashboard user and password (Dashboard:Username, Dashboard:Password).")
             .ExecuteAsync(context);
+    }
+
+    /// <summary><c>POST /api/v5/login</c> under the same per-address limit as the login form.</summary>
+    private async Task LimitedLoginAsync(HttpContext context, RequestDelegate next)
+    {
+        if (_sessionApi!.IsThrottled(context, out var message))
+        {
+            await V5Api.Error(StatusCodes.Status429TooManyRequests, "TOO_MANY_REQUESTS", message).ExecuteAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        await next(context).ConfigureAwait(false);
+        if (context.Response.StatusCode == StatusCodes.Status401Unauthorized)
+        {
+            _sessionApi.CountFailure(context);
+        }
     }
 }
 

@@ -1,11 +1,11 @@
 // Tern dashboard: a login form, then views polled from the REST API (docs/rest-api.md) every 2 s.
-// Credentials stay in sessionStorage and go out as HTTP Basic on each request. Everything the
+// The login opens a session held in an HttpOnly cookie; requests that change something repeat the
+// session's CSRF token in a header (docs/rest-api.md#dashboard-login). Everything the
 // broker returns is put in the page as text (textContent), never as HTML: client ids, user names,
 // topics and payloads come from MQTT clients.
 'use strict';
 
 (() => {
-  const STORAGE_KEY = 'tern.auth';
   const REFRESH_MS = 2000;
   const CHART_WINDOW_MS = 120000;
   const CHART_WIDTH = 600;
@@ -14,7 +14,11 @@
   const SVG = 'http://www.w3.org/2000/svg';
   const RETAIN_HANDLING = ['send on subscribe', 'send if new', 'do not send'];
   const PAGE_SIZE = 50;
-  const views = ['overview', 'clients', 'subscriptions', 'retained', 'publish'];
+  const views = ['overview', 'clients', 'subscriptions', 'topics', 'retained', 'banned', 'listeners', 'publish', 'websocket'];
+  const WS_MAX_MESSAGES = 200;
+  const PROTOCOLS = { 3: '3.1', 4: '3.1.1', 5: '5.0' };
+  const LISTENER_TYPES = { mqtt: 'MQTT over TCP', mqtts: 'MQTT over TLS', ws: 'MQTT over WebSocket', wss: 'MQTT over secure WebSocket', http: 'Dashboard and REST API', https: 'Dashboard and REST API (HTTPS)' };
+  const BAN_KINDS = { clientid: 'client ID', username: 'user name', peerhost: 'IP address', peerhost_net: 'IP range' };
 
   // What each drop reason of /stats means (docs/rest-api.md#drop-reasons).
   const DROP_REASONS = {
@@ -39,13 +43,17 @@
 
   const $ = (id) => document.getElementById(id);
   const state = {
-    auth: sessionStorage.getItem(STORAGE_KEY),
+    session: null,
     view: 'overview',
     timer: 0,
     previous: null,
     rates: [],
-    pages: { clients: 1, subscriptions: 1, retained: 1 },
-    filters: { subscriptions: '', retained: '' },
+    pages: { clients: 1, subscriptions: 1, topics: 1, retained: 1, banned: 1 },
+    filters: { subscriptions: '', retained: '', clients: { search: '', user: '', state: '' } },
+    listeners: [],
+    detail: null,
+    retainedDetail: null,
+    ws: null,
   };
 
   class ApiError extends Error {
@@ -57,11 +65,18 @@
 
   // ---- REST API ---------------------------------------------------------------------------
 
-  async function api(method, path, body) {
-    const headers = { Authorization: state.auth || '', Accept: 'application/json' };
-    // credentials 'omit': the browser neither prompts for nor caches Basic credentials; ours
-    // travel only in the header set here.
-    const init = { method, headers, credentials: 'omit', cache: 'no-store' };
+  // A call to /api/v1 or /api/v5 (the path without the prefix).
+  const api = (method, path, body) => call(method, '/api/v1' + path, body);
+  const v5 = (method, path, body) => call(method, '/api/v5' + path, body);
+
+  async function call(method, path, body) {
+    // X-Requested-With: a refusal comes without a Basic challenge, so the browser never prompts.
+    const headers = { Accept: 'application/json', 'X-Requested-With': 'XMLHttpRequest' };
+    if (state.session && method !== 'GET') {
+      headers['X-CSRF-Token'] = state.session.csrfToken;
+    }
+
+    const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
@@ -69,7 +84,7 @@
 
     let response;
     try {
-      response = await fetch('/api/v1' + path, init);
+      response = await fetch(path, init);
     } catch {
       throw new ApiError(0, 'The broker cannot be reached.');
     }
@@ -80,37 +95,53 @@
 
     const data = await response.json().catch(() => null);
     if (!response.ok) {
-      throw new ApiError(response.status, (data && data.error) || `${response.status} ${response.statusText}`);
+      throw new ApiError(response.status, (data && (data.error || data.message)) || `${response.status} ${response.statusText}`);
     }
 
     return data;
   }
 
-  function basic(user, password) {
-    const bytes = new TextEncoder().encode(`${user}:${password}`);
-    let binary = '';
-    bytes.forEach((b) => { binary += String.fromCharCode(b); });
-    return 'Basic ' + btoa(binary);
-  }
-
   // ---- Login ------------------------------------------------------------------------------
 
-  async function logIn(auth, failureMessage) {
-    state.auth = auth;
+  // The form's user name and password for a session cookie; a refusal stays on the form.
+  async function logIn(username, password) {
     try {
-      const status = await api('GET', '/status');
-      sessionStorage.setItem(STORAGE_KEY, auth);
-      showApp(status);
+      const session = await call('POST', '/api/dashboard/login', { username, password });
+      await start(session);
     } catch (error) {
-      showLogin(error.status === 401 ? failureMessage : error.message);
+      showLogin(error.status === 401 ? 'Wrong user name or password.' : error.message);
     }
+  }
+
+  // A page opened with a session cookie still valid skips the form.
+  async function resume() {
+    try {
+      await start(await call('GET', '/api/dashboard/session'));
+    } catch (error) {
+      showLogin(error.status === 401 ? '' : error.message);
+    }
+  }
+
+  async function start(session) {
+    state.session = session;
+    showApp(await api('GET', '/status'));
+  }
+
+  async function logOut() {
+    try {
+      await call('POST', '/api/dashboard/logout');
+    } catch {
+      // The session ends on the broker anyway when it expires.
+    }
+
+    showLogin('');
   }
 
   function showLogin(message) {
     clearInterval(state.timer);
     state.timer = 0;
-    state.auth = null;
-    sessionStorage.removeItem(STORAGE_KEY);
+    state.session = null;
+    state.ws?.disconnect();
     $('app').hidden = true;
     $('login').hidden = false;
     $('login-error').hidden = !message;
@@ -127,6 +158,15 @@
     $('default-password-banner').hidden = !status.defaultPassword;
     $('fact-version').textContent = status.version;
     $('fact-listeners').textContent = status.listeners.join('  ·  ');
+    state.listeners = status.listeners;
+    if (!$('ws-url').value) {
+      $('ws-url').value = webSocketUrl(status.listeners);
+    }
+
+    if (!$('ws-client-id').value) {
+      $('ws-client-id').value = 'tern-dashboard-' + Math.random().toString(16).slice(2, 8);
+    }
+
     state.previous = null;
     state.rates = [];
     showView(viewFromHash());
@@ -152,7 +192,7 @@
   }
 
   async function refresh() {
-    if (!state.auth || document.hidden) {
+    if (!state.session || document.hidden) {
       return;
     }
 
@@ -160,7 +200,16 @@
       const stats = await api('GET', '/stats');
       renderStats(stats);
       if (state.view === 'clients') {
-        renderClients(await api('GET', `/clients?page=${state.pages.clients}&limit=${PAGE_SIZE}`));
+        renderClients(await listClients());
+        if (state.detail) {
+          await refreshDetail();
+        }
+      } else if (state.view === 'topics') {
+        renderTopics(await v5('GET', `/topics?page=${state.pages.topics}&limit=${PAGE_SIZE}`), await v5('GET', '/subscriptions?limit=10000'));
+      } else if (state.view === 'banned') {
+        renderBanned(await v5('GET', `/banned?page=${state.pages.banned}&limit=${PAGE_SIZE}`));
+      } else if (state.view === 'listeners') {
+        renderListeners(state.listeners);
       } else if (state.view === 'subscriptions') {
         const client = state.filters.subscriptions ? `&clientId=${encodeURIComponent(state.filters.subscriptions)}` : '';
         renderSubscriptions(await api('GET', `/subscriptions?page=${state.pages.subscriptions}&limit=${PAGE_SIZE}${client}`));
@@ -172,7 +221,7 @@
       $('connection-error').hidden = true;
     } catch (error) {
       if (error.status === 401) {
-        showLogin('The credentials were not accepted any more; log in again.');
+        showLogin('Your session has ended; log in again.');
         return;
       }
 
@@ -207,7 +256,7 @@
       const rateOut = Math.max(0, (s.messagesSent - previous.sent) / seconds);
       setText('stat-rate-in', rate(rateIn));
       setText('stat-rate-out', rate(rateOut));
-      state.rates.push({ at: Date.now(), in: rateIn, out: rateOut });
+      state.rates.push({ at: Date.now(), in: rateIn, out: rateOut, conn: s.connections });
       while (state.rates.length > 0 && state.rates[0].at < Date.now() - CHART_WINDOW_MS) {
         state.rates.shift();
       }
@@ -215,6 +264,7 @@
 
     drawChart('chart-in', 'in');
     drawChart('chart-out', 'out');
+    drawChart('chart-conn', 'conn');
   }
 
   // The store (null in memory mode); commits per second from two samples, as the message rates.
@@ -334,8 +384,16 @@
     ], (row, c) => {
       row.dataset.clientId = c.clientId;
       row.dataset.state = c.connected ? 'connected' : 'disconnected';
+      const actions = document.createElement('span');
+      actions.className = 'actions';
+      const details = document.createElement('button');
+      details.type = 'button';
+      details.className = 'details small';
+      details.textContent = 'Details';
+      details.addEventListener('click', () => openDetail(c.clientId));
       const button = document.createElement('button');
       button.type = 'button';
+      actions.append(details, button);
       if (c.connected) {
         button.className = 'kick danger';
         button.textContent = 'Kick';
@@ -349,9 +407,273 @@
           `Discard the session of "${c.clientId}"? Its subscriptions and queued messages are dropped.`));
       }
 
-      return button;
+      return actions;
     });
     renderPager('clients', page.meta);
+  }
+
+  // Without a search, /api/v1 (every figure); with one, EMQX's filters of /api/v5/clients.
+  async function listClients() {
+    const { search, user, state: connState } = state.filters.clients;
+    const paging = `page=${state.pages.clients}&limit=${PAGE_SIZE}`;
+    if (!search && !user && !connState) {
+      return api('GET', `/clients?${paging}`);
+    }
+
+    const query = [paging];
+    if (search) {
+      query.push('like_clientid=' + encodeURIComponent(search));
+    }
+
+    if (user) {
+      query.push('username=' + encodeURIComponent(user));
+    }
+
+    if (connState) {
+      query.push('conn_state=' + connState);
+    }
+
+    const page = await v5('GET', '/clients?' + query.join('&'));
+    return { data: page.data.map(fromV5), meta: page.meta };
+  }
+
+  // A client of /api/v5 in the names of /api/v1, for the same table.
+  function fromV5(c) {
+    const never = c.expiry_interval >= 4294967295;
+    return {
+      clientId: c.clientid,
+      connected: c.connected,
+      username: c.username,
+      remoteAddress: c.ip_address ? `${c.ip_address}:${c.port}` : null,
+      protocolVersion: PROTOCOLS[c.proto_ver] ?? String(c.proto_ver),
+      keepAlive: c.keepalive,
+      connectedAt: c.connected_at,
+      disconnectedAt: c.disconnected_at,
+      sessionExpiryInterval: never ? null : c.expiry_interval,
+      sessionExpiresAt: !never && !c.connected && c.disconnected_at
+        ? new Date(Date.parse(c.disconnected_at) + c.expiry_interval * 1000).toISOString()
+        : null,
+      queuedMessages: c.mqueue_len,
+      inflightMessages: c.inflight_cnt,
+      dropped: c['send_msg.dropped'],
+      droppedByReason: {
+        queue_full: c['send_msg.dropped.queue_full'],
+        expired: c['send_msg.dropped.expired'],
+        too_large_for_client: c['send_msg.dropped.too_large'],
+      },
+      messagesReceived: c.recv_msg,
+      messagesSent: c.send_msg,
+      subscriptions: c.subscriptions_cnt,
+      heldAcknowledgements: 0,
+      slowedPublishers: 0,
+    };
+  }
+
+  function openDetail(clientId) {
+    state.detail = clientId;
+    $('detail-client-id').textContent = clientId;
+    $('client-detail').hidden = false;
+    refreshDetail().then(() => $('client-detail').scrollIntoView({ block: 'nearest' }));
+  }
+
+  // Connection info from /api/v1, the subscriptions from /api/v5 (EMQX's per-client list).
+  async function refreshDetail() {
+    const clientId = state.detail;
+    const path = '/clients/' + encodeURIComponent(clientId);
+    let c;
+    let subscriptions;
+    try {
+      [c, subscriptions] = await Promise.all([api('GET', path), v5('GET', path + '/subscriptions')]);
+    } catch (error) {
+      if (error.status !== 404) {
+        throw error;
+      }
+
+      c = null;
+    }
+
+    if (state.detail !== clientId) {
+      return;
+    }
+
+    $('detail-gone').hidden = c !== null;
+    $('detail-kick').disabled = c === null;
+    if (c === null) {
+      return;
+    }
+
+    $('detail-kick').textContent = c.connected ? 'Kick' : 'Discard session';
+    setText('detail-state', clientState(c).text ?? clientState(c));
+    setText('detail-username', c.username ?? '–');
+    setText('detail-address', c.connected ? c.remoteAddress ?? '' : '–');
+    setText('detail-protocol', c.connected ? 'MQTT ' + c.protocolVersion : '–');
+    setText('detail-keepalive', !c.connected ? '–' : c.keepAlive ? `${c.keepAlive} s` : 'off');
+    setText('detail-since', when(c.connected ? c.connectedAt : c.disconnectedAt));
+    setText('detail-expiry', sessionExpiry(c));
+    setText('detail-inflight', count(c.inflightMessages));
+    const q = queued(c);
+    setText('detail-queued', q.text ?? q);
+    setText('detail-dropped', c.dropped ? `${count(c.dropped)} (${byReason(c.droppedByReason).replaceAll('\n', ', ')})` : '0');
+    setText('detail-messages', `${count(c.messagesReceived)} / ${count(c.messagesSent)}`);
+    setText('detail-bytes', `${bytes(c.bytesReceived)} / ${bytes(c.bytesSent)}`);
+    renderRows('detail-subscriptions', subscriptions, (s) => s.topic, [
+      (s) => s.topic,
+      (s) => String(s.qos),
+      (s) => (s.nl ? 'on' : 'off'),
+      (s) => (s.rap ? 'on' : 'off'),
+      (s) => `${s.rh} (${RETAIN_HANDLING[s.rh] ?? 'unknown'})`,
+    ]);
+  }
+
+  function closeDetail() {
+    state.detail = null;
+    $('client-detail').hidden = true;
+  }
+
+  // Each subscribed filter, with how many subscriptions it has (shared ones included).
+  function renderTopics(page, subscriptions) {
+    const counts = new Map();
+    subscriptions.data.forEach((s) => counts.set(s.topic, (counts.get(s.topic) ?? 0) + 1));
+    renderRows('topics-table', page.data, (t) => t.topic, [
+      (t) => t.topic,
+      (t) => count(counts.get(t.topic) ?? 0),
+      (t) => t.node,
+    ]);
+    renderPager('topics', page.meta);
+    renderTopicTree(subscriptions.data);
+  }
+
+  // The subscribed filters as a tree of levels ('home' > 'kitchen' > '#'), each level with the
+  // number of subscriptions at or below it. Rebuilt only when the subscriptions change.
+  function renderTopicTree(subscriptions) {
+    const root = { children: new Map(), count: 0 };
+    for (const s of subscriptions) {
+      let node = root;
+      for (const level of s.topic.split('/')) {
+        if (!node.children.has(level)) {
+          node.children.set(level, { children: new Map(), count: 0 });
+        }
+
+        node = node.children.get(level);
+        node.count++;
+      }
+    }
+
+    const key = JSON.stringify(subscriptions.map((s) => s.topic).sort());
+    const tree = $('topics-tree');
+    if (tree.dataset.key === key) {
+      return;
+    }
+
+    tree.dataset.key = key;
+    tree.replaceChildren(...branch(root, ''));
+  }
+
+  function branch(node, path) {
+    return [...node.children.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([level, child]) => {
+        const item = document.createElement('li');
+        const full = path ? `${path}/${level}` : level;
+        item.dataset.path = full;
+        const label = document.createElement('span');
+        label.className = 'tree-level';
+        label.textContent = level === '' ? '(empty level)' : level;
+        const n = document.createElement('span');
+        n.className = 'tree-count';
+        n.textContent = count(child.count);
+        item.append(label, n);
+        if (child.children.size > 0) {
+          const list = document.createElement('ul');
+          list.append(...branch(child, full));
+          item.append(list);
+        }
+
+        return item;
+      });
+  }
+
+  function renderBanned(page) {
+    renderRows('banned-table', page.data, (b) => `${b.as}\u0000${b.who}`, [
+      (b) => BAN_KINDS[b.as] ?? b.as,
+      (b) => b.who,
+      (b) => b.reason,
+      (b) => (b.at ? when(b.at) : '–'),
+      (b) => (b.until === 'infinity' ? 'no end' : when(b.until)),
+    ], (row, b) => {
+      row.dataset.who = b.who;
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'unban danger';
+      button.textContent = 'Delete';
+      button.title = 'Lift the ban';
+      button.addEventListener('click', async () => {
+        if (!confirm(`Lift the ban of ${BAN_KINDS[b.as] ?? b.as} "${b.who}"?`)) {
+          return;
+        }
+
+        button.disabled = true;
+        try {
+          await v5('DELETE', `/banned/${b.as}/${encodeURIComponent(b.who)}`);
+        } catch (error) {
+          if (error.status !== 404) {
+            alert(`Could not lift the ban: ${error.message}`);
+          }
+        }
+
+        refresh();
+      });
+      return button;
+    });
+    renderPager('banned', page.meta);
+  }
+
+  async function ban(event) {
+    event.preventDefault();
+    const result = $('ban-result');
+    const minutes = Number($('ban-minutes').value);
+    const body = { as: $('ban-as').value, who: $('ban-who').value.trim(), reason: $('ban-reason').value };
+    if (minutes > 0) {
+      body.until = new Date(Date.now() + minutes * 60000).toISOString();
+    }
+
+    result.className = '';
+    result.textContent = '';
+    $('ban-submit').disabled = true;
+    try {
+      await v5('POST', '/banned', body);
+      result.className = 'ok';
+      result.textContent = `Banned ${BAN_KINDS[body.as]} ${body.who}.`;
+      $('ban-who').value = '';
+      $('ban-reason').value = '';
+      refresh();
+    } catch (error) {
+      result.className = 'form-error';
+      result.textContent = error.message;
+    } finally {
+      $('ban-submit').disabled = false;
+    }
+  }
+
+  // The listeners' URLs, as /api/v1/status gives them (ws://0.0.0.0:8083/mqtt).
+  function renderListeners(urls) {
+    const listeners = urls.map((url) => {
+      const parsed = new URL(url);
+      return {
+        url,
+        type: LISTENER_TYPES[parsed.protocol.replace(':', '')] ?? parsed.protocol,
+        address: parsed.hostname.replace(/^\[|\]$/g, ''),
+        port: parsed.port,
+        path: parsed.pathname === '/' && !url.endsWith('/') ? '' : parsed.pathname,
+      };
+    });
+    renderRows('listeners-table', listeners, (l) => l.url, [
+      (l) => l.type,
+      (l) => l.address,
+      (l) => l.port,
+      (l) => l.path || '–',
+      (l) => l.url,
+    ]);
   }
 
   // A publisher whose acknowledgements wait for a subscriber that is behind is slowed down.
@@ -425,7 +747,23 @@
       (m) => bytes(m.size),
       (m) => (m.encoding === 'base64' ? `base64: ${m.payload}` : m.payload) + (m.truncated ? ' …' : ''),
       (m) => when(m.storedAt),
-    ]);
+    ], (row, m) => {
+      row.dataset.topic = m.topic;
+      const actions = document.createElement('span');
+      actions.className = 'actions';
+      const view = document.createElement('button');
+      view.type = 'button';
+      view.className = 'view-payload small';
+      view.textContent = 'View';
+      view.addEventListener('click', () => viewRetained(m.topic));
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'delete danger';
+      remove.textContent = 'Delete';
+      remove.addEventListener('click', () => deleteRetained(m.topic, remove));
+      actions.append(view, remove);
+      return actions;
+    });
     renderPager('retained', page.meta);
   }
 
@@ -494,6 +832,192 @@
     }
 
     refresh();
+  }
+
+  // The whole payload from /api/v5 (base64), shown as text, hex or indented JSON.
+  async function viewRetained(topic) {
+    try {
+      const message = await v5('GET', '/mqtt/retainer/message/' + encodeURIComponent(topic));
+      const binary = atob(message.payload ?? '');
+      state.retainedDetail = { topic, bytes: Uint8Array.from(binary, (ch) => ch.charCodeAt(0)) };
+      $('retained-detail-topic').textContent = topic;
+      $('retained-detail').hidden = false;
+      showPayload();
+    } catch (error) {
+      alert(`Could not read the retained message of ${topic}: ${error.message}`);
+    }
+  }
+
+  function showPayload() {
+    const detail = state.retainedDetail;
+    if (!detail) {
+      return;
+    }
+
+    const format = $('retained-format').value;
+    const text = new TextDecoder().decode(detail.bytes);
+    let shown = text;
+    let problem = '';
+    if (format === 'hex') {
+      const hex = [...detail.bytes].map((b) => b.toString(16).padStart(2, '0'));
+      const lines = [];
+      for (let i = 0; i < hex.length; i += 16) {
+        lines.push(`${i.toString(16).padStart(8, '0')}  ${hex.slice(i, i + 16).join(' ')}`);
+      }
+
+      shown = lines.join('\n');
+    } else if (format === 'json') {
+      try {
+        shown = JSON.stringify(JSON.parse(text), null, 2);
+      } catch (error) {
+        problem = `Not JSON: ${error.message}`;
+      }
+    }
+
+    $('retained-payload').textContent = shown;
+    $('retained-format-error').hidden = !problem;
+    $('retained-format-error').textContent = problem;
+  }
+
+  async function deleteRetained(topic, button) {
+    if (!confirm(`Delete the retained message of "${topic}"?`)) {
+      return;
+    }
+
+    button.disabled = true;
+    try {
+      await v5('DELETE', '/mqtt/retainer/message/' + encodeURIComponent(topic));
+      if (state.retainedDetail?.topic === topic) {
+        state.retainedDetail = null;
+        $('retained-detail').hidden = true;
+      }
+    } catch (error) {
+      if (error.status !== 404) {
+        alert(`Could not delete the retained message of ${topic}: ${error.message}`);
+      }
+    }
+
+    refresh();
+  }
+
+  // ---- WebSocket client ---------------------------------------------------------------------
+
+  // The first WebSocket listener, with the host this page came from when it listens on every address.
+  function webSocketUrl(listeners) {
+    const ws = listeners.find((url) => url.startsWith('ws://')) ?? listeners.find((url) => url.startsWith('wss://'));
+    if (!ws) {
+      return '';
+    }
+
+    const url = new URL(ws);
+    if (url.hostname === '0.0.0.0' || url.hostname === '[::]') {
+      url.hostname = location.hostname;
+    }
+
+    return url.toString();
+  }
+
+  function wsStatus(text, className) {
+    const status = $('ws-status');
+    status.textContent = text;
+    status.className = className;
+  }
+
+  function wsConnected(connected) {
+    $('ws-connect').disabled = connected;
+    $('ws-disconnect').disabled = !connected;
+    $('ws-subscribe').disabled = !connected;
+    $('ws-publish').disabled = !connected;
+  }
+
+  function wsConnect(event) {
+    event.preventDefault();
+    if (state.ws) {
+      return;
+    }
+
+    let client;
+    try {
+      client = new window.TernMqtt.MqttClient($('ws-url').value.trim(), {
+        clientId: $('ws-client-id').value.trim(),
+        username: $('ws-username').value,
+        password: $('ws-password').value,
+        keepAlive: Number($('ws-keepalive').value) || 0,
+        cleanSession: $('ws-clean').checked,
+      });
+      state.ws = client;
+      $('ws-connect').disabled = true;
+      wsStatus('connecting…', '');
+      client.onConnect = (sessionPresent) => {
+        wsConnected(true);
+        wsStatus(sessionPresent ? 'connected (session resumed)' : 'connected', 'connected');
+      };
+      client.onMessage = showWsMessage;
+      client.onClose = (reason) => {
+        state.ws = null;
+        wsConnected(false);
+        $('ws-subscriptions').replaceChildren();
+        wsStatus(reason === 'disconnected' ? 'disconnected' : `disconnected: ${reason}`, reason === 'disconnected' ? '' : 'failure');
+      };
+      client.connect();
+    } catch (error) {
+      state.ws = null;
+      wsConnected(false);
+      wsStatus(error.message, 'failure');
+    }
+  }
+
+  async function wsSubscribe(event) {
+    event.preventDefault();
+    const topic = $('ws-sub-topic').value.trim();
+    const qos = Number($('ws-sub-qos').value);
+    try {
+      const granted = await state.ws.subscribe(topic, qos);
+      const item = document.createElement('li');
+      item.textContent = `${topic} (QoS ${granted})`;
+      item.dataset.topic = topic;
+      $('ws-subscriptions').append(item);
+    } catch (error) {
+      wsStatus(`subscribe to ${topic}: ${error.message}`, 'failure');
+    }
+  }
+
+  async function wsPublish(event) {
+    event.preventDefault();
+    const topic = $('ws-pub-topic').value.trim();
+    const qos = Number($('ws-pub-qos').value);
+    const result = $('ws-pub-result');
+    result.className = '';
+    result.textContent = 'Publishing…';
+    try {
+      await state.ws.publish(topic, $('ws-pub-payload').value, qos, $('ws-pub-retain').checked);
+      result.className = 'ok';
+      result.textContent = qos ? `Published to ${topic}; the broker acknowledged it.` : `Published to ${topic}.`;
+    } catch (error) {
+      result.className = 'form-error';
+      result.textContent = error.message;
+    }
+  }
+
+  // Newest first; payloads as UTF-8 text, or hex when they are not valid UTF-8.
+  function showWsMessage(message) {
+    let payload;
+    try {
+      payload = new TextDecoder('utf-8', { fatal: true }).decode(message.payload);
+    } catch {
+      payload = 'hex: ' + [...message.payload].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    }
+
+    const body = $('ws-messages').tBodies[0];
+    const row = body.insertRow(0);
+    [clock(Date.now()), message.topic, String(message.qos), message.retain ? 'yes' : 'no', payload].forEach((text) => {
+      row.insertCell().textContent = text;
+    });
+    while (body.rows.length > WS_MAX_MESSAGES) {
+      body.deleteRow(-1);
+    }
+
+    $('ws-messages').closest('.table-card').querySelector('.empty').hidden = true;
   }
 
   async function publish(event) {
@@ -585,10 +1109,10 @@
   $('login-form').addEventListener('submit', (event) => {
     event.preventDefault();
     $('login-submit').disabled = true;
-    logIn(basic($('login-username').value, $('login-password').value), 'Wrong user name or password.')
+    logIn($('login-username').value, $('login-password').value)
       .finally(() => { $('login-submit').disabled = false; });
   });
-  $('logout').addEventListener('click', () => showLogin(''));
+  $('logout').addEventListener('click', logOut);
   $('publish-form').addEventListener('submit', publish);
   $('subscriptions-filter').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -602,6 +1126,29 @@
     state.pages.retained = 1;
     refresh();
   });
+  $('clients-filter').addEventListener('submit', (event) => {
+    event.preventDefault();
+    state.filters.clients = { search: $('clients-search').value.trim(), user: $('clients-user').value.trim(), state: $('clients-state').value };
+    state.pages.clients = 1;
+    refresh();
+  });
+  $('detail-close').addEventListener('click', closeDetail);
+  $('detail-kick').addEventListener('click', () => state.detail && removeClient(state.detail, $('detail-kick'),
+    `Disconnect client "${state.detail}" (or discard its session if it is not connected)?`));
+  $('retained-format').addEventListener('change', showPayload);
+  $('retained-detail-close').addEventListener('click', () => {
+    state.retainedDetail = null;
+    $('retained-detail').hidden = true;
+  });
+  $('ban-form').addEventListener('submit', ban);
+  $('ws-connect-form').addEventListener('submit', wsConnect);
+  $('ws-disconnect').addEventListener('click', () => state.ws?.disconnect());
+  $('ws-subscribe-form').addEventListener('submit', wsSubscribe);
+  $('ws-publish-form').addEventListener('submit', wsPublish);
+  $('ws-clear').addEventListener('click', () => {
+    $('ws-messages').tBodies[0].replaceChildren();
+    $('ws-messages').closest('.table-card').querySelector('.empty').hidden = false;
+  });
   document.querySelectorAll('.pager').forEach((pager) => pager.addEventListener('click', (event) => {
     const step = Number(event.target.dataset.step || 0);
     if (step) {
@@ -609,12 +1156,8 @@
       refresh();
     }
   }));
-  window.addEventListener('hashchange', () => state.auth && showView(viewFromHash()));
+  window.addEventListener('hashchange', () => state.session && showView(viewFromHash()));
   document.addEventListener('visibilitychange', refresh);
 
-  if (state.auth) {
-    logIn(state.auth, 'Your session has ended; log in again.');
-  } else {
-    showLogin('');
-  }
+  resume();
 })();

@@ -1,0 +1,139 @@
+using PuppeteerSharp;
+using Tern.Protocol;
+using Tern.TestKit;
+
+namespace Tern.Server.Tests;
+
+/// <summary>
+/// Every page of the dashboard over a broker with devices, traffic, retained messages and a ban,
+/// each captured as a PNG. <c>TERN_DASHBOARD_IMAGES=docs/images</c> writes them where the README
+/// shows them; otherwise they go to a temporary directory.
+/// </summary>
+public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassFixture<ChromiumFixture>
+{
+    [Fact]
+    public async Task Every_page_renders_live_data_and_is_captured()
+    {
+        var configured = Environment.GetEnvironmentVariable("TERN_DASHBOARD_IMAGES");
+        var directory = configured is { Length: > 0 } ? configured : Directory.CreateTempSubdirectory("tern-dashboard-").FullName;
+        Directory.CreateDirectory(directory);
+        try
+        {
+            await CaptureEveryPageAsync(directory);
+            foreach (var name in new[] { "login", "overview", "clients", "subscriptions", "topics", "retained", "banned", "listeners", "websocket" })
+            {
+                var file = new FileInfo(Path.Combine(directory, $"dashboard-{name}.png"));
+                Assert.True(file.Exists && file.Length > 10_000, $"{file.FullName} holds a screenshot");
+            }
+        }
+        finally
+        {
+            if (configured is not { Length: > 0 })
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+
+    private async Task CaptureEveryPageAsync(string directory)
+    {
+        await using var dashboard = await DashboardBroker.StartAsync(new Dictionary<string, string?>
+        {
+            ["Listeners:Ws:Enabled"] = "true",
+            ["Listeners:Ws:Address"] = "127.0.0.1",
+            ["Listeners:Ws:Port"] = "0",
+        });
+        var devices = new List<RawMqttClient>();
+        try
+        {
+            foreach (var room in new[] { "kitchen", "garage", "attic", "cellar" })
+            {
+                var device = await dashboard.Broker.ConnectV5Async($"esp32-{room}", keepAlive: 60);
+                await device.SubscribeAsync($"home/{room}/set", MqttQoS.AtLeastOnce);
+                await device.PublishAsync($"home/{room}/config", $$"""{"room":"{{room}}","interval":30}""", MqttQoS.AtLeastOnce, retain: true);
+                devices.Add(device);
+            }
+
+            var monitor = await dashboard.Broker.ConnectAsync("grafana-bridge");
+            await monitor.SubscribeAsync("home/+/temperature", MqttQoS.AtMostOnce);
+            devices.Add(monitor);
+            using (var ban = await dashboard.Http.PostAsync("api/v5/banned", new StringContent("""{"as": "clientid", "who": "rogue-7", "reason": "floods the broker"}""", System.Text.Encoding.UTF8, "application/json")))
+            {
+                Assert.True(ban.IsSuccessStatusCode);
+            }
+
+            await using var page = await DashboardPage.OpenAsync(chromium.Browser, dashboard);
+            await Capture(page, directory, "login");
+            await page.LogInAndWaitAsync();
+            await page.WaitForTextAsync("#stat-connections", "5");
+
+            // Some traffic, so that the charts have a line: a reading a room every 200 ms for 12 s.
+            for (var i = 0; i < 60; i++)
+            {
+                await devices[i % 4].PublishAsync($"home/{new[] { "kitchen", "garage", "attic", "cellar" }[i % 4]}/temperature", "21." + i % 10);
+                await Task.Delay(200);
+            }
+
+            await page.Page.WaitForFunctionAsync("() => document.querySelector('#chart-in .line').getAttribute('points').split(' ').length >= 4");
+
+            // The connections chart is at 5 (its top tick is 6, so the line is at 5/6 of the height).
+            var connections = await page.Page.EvaluateExpressionAsync<string>("document.querySelector('#chart-conn .line').getAttribute('points')");
+            Assert.All(connections.Split(' '), point => Assert.Equal(25.0, double.Parse(point.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture), 1));
+            await Capture(page, directory, "overview");
+
+            await page.GoToAsync("clients");
+            await page.Page.WaitForSelectorAsync("#clients-table tr[data-client-id='esp32-kitchen']");
+            await page.Page.ClickAsync("#clients-table tr[data-client-id='esp32-kitchen'] button.details");
+            await page.WaitForTextAsync("#detail-subscriptions tbody tr td:nth-child(1)", "home/kitchen/set");
+            await Capture(page, directory, "clients");
+
+            await page.GoToAsync("subscriptions");
+            await page.WaitForTextAsync(".pager[data-list='subscriptions'] span", "5 · page 1 of 1");
+            await Capture(page, directory, "subscriptions");
+
+            await page.GoToAsync("topics");
+            await page.WaitForTextAsync(".pager[data-list='topics'] span", "5 · page 1 of 1");
+            await Capture(page, directory, "topics");
+
+            await page.GoToAsync("retained");
+            await page.Page.WaitForSelectorAsync("#retained-table tr[data-topic='home/attic/config']");
+            await page.Page.ClickAsync("#retained-table tr[data-topic='home/attic/config'] button.view-payload");
+            await page.Page.SelectAsync("#retained-format", "json");
+            await page.WaitForTextAsync("#retained-detail-topic", "home/attic/config");
+            await Capture(page, directory, "retained");
+
+            await page.GoToAsync("banned");
+            await page.Page.WaitForSelectorAsync("#banned-table tr[data-who='rogue-7']");
+            await Capture(page, directory, "banned");
+
+            await page.GoToAsync("listeners");
+            await page.Page.WaitForSelectorAsync("#listeners-table tbody tr:nth-child(3)");
+            await Capture(page, directory, "listeners");
+
+            await page.GoToAsync("websocket");
+            await page.Page.ClickAsync("#ws-connect");
+            await page.WaitForTextAsync("#ws-status", "connected");
+            await page.Page.TypeAsync("#ws-sub-topic", "home/#");
+            await page.Page.ClickAsync("#ws-subscribe");
+            await page.Page.WaitForSelectorAsync("#ws-subscriptions li");
+            await devices[0].PublishAsync("home/kitchen/temperature", "21.5");
+            await page.Page.WaitForFunctionAsync("() => document.querySelectorAll('#ws-messages tbody tr').length >= 5");
+            await Capture(page, directory, "websocket");
+            page.AssertNoScriptErrors();
+        }
+        finally
+        {
+            foreach (var device in devices)
+            {
+                await device.DisposeAsync();
+            }
+        }
+    }
+
+    // From the top, as a person opening the page sees it (a detail panel scrolls the page when it opens).
+    private static async Task Capture(DashboardPage page, string directory, string name)
+    {
+        await page.Page.EvaluateExpressionAsync("window.scrollTo(0, 0)");
+        await page.Page.ScreenshotAsync(Path.Combine(directory, $"dashboard-{name}.png"), new ScreenshotOptions { FullPage = true });
+    }
+}
