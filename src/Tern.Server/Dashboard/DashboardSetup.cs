@@ -70,7 +70,9 @@ internal sealed class DashboardSetup
     }
 
     /// <summary>Adds the dashboard branch to the HTTP pipeline.</summary>
-    public void ConfigureApp(WebApplication app, Func<IReadOnlyList<string>> mqttListeners)
+    /// <param name="app">The application.</param>
+    /// <param name="mqttListeners">The bound MQTT listeners.</param>
+    public void ConfigureApp(WebApplication app, Func<IReadOnlyList<ListenerEndpoint>> mqttListeners)
     {
         if (!_options.Enabled)
         {
@@ -83,9 +85,10 @@ internal sealed class DashboardSetup
             app.Services.GetRequiredService<PersistenceOptions>().Mode,
             _credentials,
             _options.UsesDefaultPassword,
-            () => _endpoint is { } dashboard ? [.. mqttListeners(), dashboard.Url] : mqttListeners(),
+            () => _endpoint is { } dashboard ? [.. mqttListeners().Select(static e => e.Url), dashboard.Url] : [.. mqttListeners().Select(static e => e.Url)],
             logger);
-        var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, logger);
+        var management = new V5Management(mqttListeners);
+        var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, management, logger);
         var assets = new DashboardAssets();
 
         // A branch has its own routing: the endpoints below exist only for dashboard connections.

@@ -18,7 +18,7 @@ namespace Tern.Server.Dashboard;
 /// script written for EMQX runs unchanged. It reads the same snapshots as <c>/api/v1</c>, through
 /// the functions they share (<see cref="DashboardApi"/>). Authentication happens before routing.
 /// </summary>
-internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials credentials, V5Tokens tokens, ILogger logger)
+internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials credentials, V5Tokens tokens, V5Management management, ILogger logger)
 {
     /// <summary>Where EMQX 5 puts its API, and so where scripts written for it look.</summary>
     public const string Prefix = "/api/v5";
@@ -56,6 +56,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         api.MapGet("/banned", Bans);
         api.MapPost("/banned", (Func<HttpContext, Task<IResult>>)BanAsync);
         api.MapDelete("/banned/{as}/{**who}", Unban);
+        MapMonitor(api);
     }
 
     /// <summary>An error document, EMQX's shape: <c>{"code": "BAD_REQUEST", "message": "..."}</c>.</summary>
