@@ -176,7 +176,7 @@ public sealed class TernServer : IAsyncDisposable
 
         var app = builder.Build();
         listeners.ConfigureApp(app);
-        dashboard.ConfigureApp(app, () => listeners.Endpoints);
+        dashboard.ConfigureApp(app, () => listeners.Endpoints, authChain.UsersStore);
 
         // Set before the listeners start: the broker reads it on every PUBLISH and SUBSCRIBE.
         app.Services.GetRequiredService<MqttBroker>().Authorizer = acl.Authorizer;

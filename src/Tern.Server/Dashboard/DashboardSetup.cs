@@ -9,6 +9,7 @@ using Tern.Broker;
 using Tern.Server.Configuration;
 using Tern.Server.Listeners;
 using Tern.Server.Persistence;
+using Tern.Server.Security;
 
 namespace Tern.Server.Dashboard;
 
@@ -23,6 +24,7 @@ internal sealed class DashboardSetup
     private readonly DashboardCredentials _credentials;
     private readonly V5Tokens _tokens = new(TimeProvider.System);
     private ListenerEndpoint? _endpoint;
+    private V5ApiKeys? _apiKeys;
 
     private DashboardSetup(DashboardOptions options)
     {
@@ -72,7 +74,9 @@ internal sealed class DashboardSetup
     /// <summary>Adds the dashboard branch to the HTTP pipeline.</summary>
     /// <param name="app">The application.</param>
     /// <param name="mqttListeners">The bound MQTT listeners.</param>
-    public void ConfigureApp(WebApplication app, Func<IReadOnlyList<ListenerEndpoint>> mqttListeners)
+    /// <param name="users">The users file; its directory holds <c>api_keys.json</c>.</param>
+    /// <exception cref="TernConfigurationException">The API keys file is unreadable or malformed.</exception>
+    public void ConfigureApp(WebApplication app, Func<IReadOnlyList<ListenerEndpoint>> mqttListeners, UsersStore? users)
     {
         if (!_options.Enabled)
         {
@@ -87,7 +91,9 @@ internal sealed class DashboardSetup
             _options.UsesDefaultPassword,
             () => _endpoint is { } dashboard ? [.. mqttListeners().Select(static e => e.Url), dashboard.Url] : [.. mqttListeners().Select(static e => e.Url)],
             logger);
-        var management = new V5Management(mqttListeners);
+        var directory = Path.GetDirectoryName(users?.FilePath ?? Path.GetFullPath(UsersFile.DefaultPath))!;
+        _apiKeys = V5ApiKeys.Load(Path.Combine(directory, V5ApiKeys.FileName), TimeProvider.System);
+        var management = new V5Management(_apiKeys, mqttListeners);
         var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, management, logger);
         var assets = new DashboardAssets();
 
@@ -149,7 +155,7 @@ internal sealed class DashboardSetup
 
         headers.CacheControl = "no-store";
         string? authorization = context.Request.Headers.Authorization;
-        if (_credentials.IsAuthorized(authorization) || _tokens.IsAuthorized(authorization)
+        if (_credentials.IsAuthorized(authorization) || _tokens.IsAuthorized(authorization) || (_apiKeys?.IsAuthorized(authorization) ?? false)
             || (HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Equals(V5Api.LoginPath, StringComparison.Ordinal))
             || (!_options.PrometheusAuth && PrometheusEndpoint.IsScrape(context.Request)))
         {
@@ -163,7 +169,7 @@ internal sealed class DashboardSetup
             var bearer = authorization?.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) == true;
             return V5Api.Error(StatusCodes.Status401Unauthorized, bearer ? "BAD_TOKEN" : "BAD_USERNAME_OR_PWD", bearer
                     ? "The bearer token is unknown or expired: log in again with POST /api/v5/login."
-                    : "Authentication required: HTTP Basic with the dashboard user and password (Dashboard:Username, Dashboard:Password), or a bearer token from POST /api/v5/login.")
+                    : "Authentication required: HTTP Basic with the dashboard user and password (Dashboard:Username, Dashboard:Password) or an enabled, unexpired API key and its secret (POST /api/v5/api_key), or a bearer token from POST /api/v5/login.")
                 .ExecuteAsync(context);
         }
 

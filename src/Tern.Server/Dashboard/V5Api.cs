@@ -56,6 +56,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         api.MapGet("/banned", Bans);
         api.MapPost("/banned", (Func<HttpContext, Task<IResult>>)BanAsync);
         api.MapDelete("/banned/{as}/{**who}", Unban);
+        MapApiKeys(api);
         MapMonitor(api);
     }
 

@@ -100,6 +100,20 @@ internal sealed record V5Error(
     string Message,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ReasonCode = null);
 
+/// <summary>
+/// An API key as EMQX shows it; <c>api_secret</c> only in the answer to its creation, <c>expired_at</c>
+/// <c>infinity</c> for a key without end.
+/// </summary>
+internal sealed record V5ApiKeyDocument(
+    string Name,
+    string ApiKey,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ApiSecret,
+    string ExpiredAt,
+    string CreatedAt,
+    string Desc,
+    bool Enable,
+    bool Expired);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(V5Client))]
 [JsonSerializable(typeof(V5ClientPage))]
@@ -114,4 +128,6 @@ internal sealed record V5Error(
 [JsonSerializable(typeof(V5PublishResult[]))]
 [JsonSerializable(typeof(V5LoginResponse))]
 [JsonSerializable(typeof(V5Error))]
+[JsonSerializable(typeof(V5ApiKeyDocument))]
+[JsonSerializable(typeof(V5ApiKeyDocument[]))]
 internal sealed partial class V5JsonContext : JsonSerializerContext;

@@ -16,4 +16,10 @@ internal static partial class V5Log
 
     [LoggerMessage(EventId = 1123, Level = LogLevel.Warning, Message = "REST API login refused for user {Username} from {Remote}")]
     public static partial void LoginRefused(ILogger logger, string username, string? remote);
+
+    [LoggerMessage(EventId = 1124, Level = LogLevel.Information, Message = "API key {Name} created through the REST API (from {Remote})")]
+    public static partial void ApiKeyCreated(ILogger logger, string name, string? remote);
+
+    [LoggerMessage(EventId = 1125, Level = LogLevel.Information, Message = "API key {Name} deleted through the REST API (from {Remote})")]
+    public static partial void ApiKeyDeleted(ILogger logger, string name, string? remote);
 }
