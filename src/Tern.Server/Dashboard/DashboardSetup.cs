@@ -74,7 +74,7 @@ internal sealed class DashboardSetup
     /// <summary>Adds the dashboard branch to the HTTP pipeline.</summary>
     /// <param name="app">The application.</param>
     /// <param name="mqttListeners">The bound MQTT listeners.</param>
-    /// <param name="users">The users file; its directory holds <c>api_keys.json</c>.</param>
+    /// <param name="users">The users file the API manages; its directory also holds <c>api_keys.json</c>.</param>
     /// <exception cref="TernConfigurationException">The API keys file is unreadable or malformed.</exception>
     public void ConfigureApp(WebApplication app, Func<IReadOnlyList<ListenerEndpoint>> mqttListeners, UsersStore? users)
     {
@@ -93,7 +93,7 @@ internal sealed class DashboardSetup
             logger);
         var directory = Path.GetDirectoryName(users?.FilePath ?? Path.GetFullPath(UsersFile.DefaultPath))!;
         _apiKeys = V5ApiKeys.Load(Path.Combine(directory, V5ApiKeys.FileName), TimeProvider.System);
-        var management = new V5Management(_apiKeys, mqttListeners);
+        var management = new V5Management(_apiKeys, users, mqttListeners);
         var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, management, logger);
         var assets = new DashboardAssets();
 

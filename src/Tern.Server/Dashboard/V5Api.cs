@@ -57,6 +57,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         api.MapPost("/banned", (Func<HttpContext, Task<IResult>>)BanAsync);
         api.MapDelete("/banned/{as}/{**who}", Unban);
         MapApiKeys(api);
+        MapUsers(api);
         MapMonitor(api);
     }
 

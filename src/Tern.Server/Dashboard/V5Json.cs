@@ -114,6 +114,11 @@ internal sealed record V5ApiKeyDocument(
     bool Enable,
     bool Expired);
 
+/// <summary>A user of the built-in database (Tern: the users file); Tern has no superusers.</summary>
+internal sealed record V5User(string UserId, bool IsSuperuser);
+
+internal sealed record V5UserPage(IReadOnlyList<V5User> Data, V5Meta Meta);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(V5Client))]
 [JsonSerializable(typeof(V5ClientPage))]
@@ -130,4 +135,6 @@ internal sealed record V5ApiKeyDocument(
 [JsonSerializable(typeof(V5Error))]
 [JsonSerializable(typeof(V5ApiKeyDocument))]
 [JsonSerializable(typeof(V5ApiKeyDocument[]))]
+[JsonSerializable(typeof(V5User))]
+[JsonSerializable(typeof(V5UserPage))]
 internal sealed partial class V5JsonContext : JsonSerializerContext;

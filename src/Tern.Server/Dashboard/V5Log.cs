@@ -22,4 +22,7 @@ internal static partial class V5Log
 
     [LoggerMessage(EventId = 1125, Level = LogLevel.Information, Message = "API key {Name} deleted through the REST API (from {Remote})")]
     public static partial void ApiKeyDeleted(ILogger logger, string name, string? remote);
+
+    [LoggerMessage(EventId = 1126, Level = LogLevel.Information, Message = "User {UserId} {Change} through the REST API in {Path} (from {Remote})")]
+    public static partial void UserChanged(ILogger logger, string userId, string change, string path, string? remote);
 }
