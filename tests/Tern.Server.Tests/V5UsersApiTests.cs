@@ -65,6 +65,33 @@ public sealed class V5UsersApiTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(anonymous, HttpMethod.Post, Users, """{"user_id": "eve", "password": "pw"}""")).Status);
     }
 
+    [Fact]
+    public async Task A_user_an_acl_rule_and_a_key_added_through_the_api_survive_a_restart_of_a_durable_broker()
+    {
+        using var files = new V5ManagementBroker(durable: true, allowAnonymous: false);
+        string key, secret;
+        await using (var first = await files.StartAsync())
+        {
+            Assert.Equal(HttpStatusCode.Created, (await SendAsync(first.Http, HttpMethod.Post, Users, """{"user_id": "plc-7", "password": "pw7"}""")).Status);
+            Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(first.Http, HttpMethod.Post, "api/v5/authorization/sources/built_in_database/rules/users", """[{"username": "plc-7", "rules": [{"topic": "plant/#", "permission": "deny", "action": "publish"}]}]""")).Status);
+            var (_, created) = await SendAsync(first.Http, HttpMethod.Post, "api/v5/api_key", """{"name": "ops"}""");
+            key = created!.Value.GetProperty("api_key").GetString()!;
+            secret = created.Value.GetProperty("api_secret").GetString()!;
+        }
+
+        await using var second = await files.StartAsync();
+
+        var denied = await V5ManagementBroker.MosquittoPubAsync(second.Broker, "-V", "5", "-q", "1", "-u", "plc-7", "-P", "pw7", "-t", "plant/valve", "-m", "open", "-d");
+        Assert.Contains("PUBACK", denied.Output, StringComparison.Ordinal);
+        Assert.Contains("135", denied.Output, StringComparison.Ordinal);
+        var allowed = await V5ManagementBroker.MosquittoPubAsync(second.Broker, "-V", "5", "-q", "1", "-u", "plc-7", "-P", "pw7", "-t", "office/lamp", "-m", "on", "-d");
+        Assert.True(allowed.Exit == 0, allowed.Output);
+        Assert.DoesNotContain("135", allowed.Output, StringComparison.Ordinal);
+        using var script = second.CreateClient(key, secret);
+        var rules = await GetOkAsync(script, "api/v5/authorization/sources/built_in_database/rules/users/plc-7");
+        Assert.Equal("deny", rules.GetProperty("rules")[0].GetProperty("permission").GetString());
+    }
+
     /// <summary>The CONNACK reason code of an MQTT 5 CONNECT with this user name and password.</summary>
     private static async Task<byte> ConnectAsync(DashboardBroker dashboard, string username, string password)
     {

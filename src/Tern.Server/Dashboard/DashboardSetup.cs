@@ -74,9 +74,10 @@ internal sealed class DashboardSetup
     /// <summary>Adds the dashboard branch to the HTTP pipeline.</summary>
     /// <param name="app">The application.</param>
     /// <param name="mqttListeners">The bound MQTT listeners.</param>
-    /// <param name="users">The users file the API manages; its directory also holds <c>api_keys.json</c>.</param>
+    /// <param name="users">The users file the API manages (its directory also holds <c>api_keys.json</c>).</param>
+    /// <param name="acl">The ACL rules the API manages.</param>
     /// <exception cref="TernConfigurationException">The API keys file is unreadable or malformed.</exception>
-    public void ConfigureApp(WebApplication app, Func<IReadOnlyList<ListenerEndpoint>> mqttListeners, UsersStore? users)
+    public void ConfigureApp(WebApplication app, Func<IReadOnlyList<ListenerEndpoint>> mqttListeners, UsersStore? users, AclBuiltIn acl)
     {
         if (!_options.Enabled)
         {
@@ -91,9 +92,8 @@ internal sealed class DashboardSetup
             _options.UsesDefaultPassword,
             () => _endpoint is { } dashboard ? [.. mqttListeners().Select(static e => e.Url), dashboard.Url] : [.. mqttListeners().Select(static e => e.Url)],
             logger);
-        var directory = Path.GetDirectoryName(users?.FilePath ?? Path.GetFullPath(UsersFile.DefaultPath))!;
-        _apiKeys = V5ApiKeys.Load(Path.Combine(directory, V5ApiKeys.FileName), TimeProvider.System);
-        var management = new V5Management(_apiKeys, users, mqttListeners);
+        _apiKeys = V5ApiKeys.Load(Path.Combine(Path.GetDirectoryName(acl.FilePath)!, V5ApiKeys.FileName), TimeProvider.System);
+        var management = new V5Management(_apiKeys, users, acl, mqttListeners);
         var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, management, logger);
         var assets = new DashboardAssets();
 

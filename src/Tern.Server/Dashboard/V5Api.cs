@@ -58,6 +58,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         api.MapDelete("/banned/{as}/{**who}", Unban);
         MapApiKeys(api);
         MapUsers(api);
+        MapAcl(api);
         MapMonitor(api);
     }
 

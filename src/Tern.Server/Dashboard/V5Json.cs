@@ -119,6 +119,20 @@ internal sealed record V5User(string UserId, bool IsSuperuser);
 
 internal sealed record V5UserPage(IReadOnlyList<V5User> Data, V5Meta Meta);
 
+/// <summary>One ACL rule in EMQX's words; <c>qos</c> and <c>retain</c> are always every QoS and <c>all</c> in Tern.</summary>
+internal sealed record V5AclRule(string Topic, string Permission, string Action, int[] Qos, string Retain);
+
+/// <summary>The rules of one user (<c>username</c>) or one client (<c>clientid</c>).</summary>
+internal sealed record V5AclOwner(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Username,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Clientid,
+    IReadOnlyList<V5AclRule> Rules);
+
+internal sealed record V5AclOwnerPage(IReadOnlyList<V5AclOwner> Data, V5Meta Meta);
+
+/// <summary>The rules for every client.</summary>
+internal sealed record V5AclAll(IReadOnlyList<V5AclRule> Rules);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(V5Client))]
 [JsonSerializable(typeof(V5ClientPage))]
@@ -137,4 +151,7 @@ internal sealed record V5UserPage(IReadOnlyList<V5User> Data, V5Meta Meta);
 [JsonSerializable(typeof(V5ApiKeyDocument[]))]
 [JsonSerializable(typeof(V5User))]
 [JsonSerializable(typeof(V5UserPage))]
+[JsonSerializable(typeof(V5AclOwner))]
+[JsonSerializable(typeof(V5AclOwnerPage))]
+[JsonSerializable(typeof(V5AclAll))]
 internal sealed partial class V5JsonContext : JsonSerializerContext;

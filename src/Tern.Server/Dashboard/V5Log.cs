@@ -25,4 +25,7 @@ internal static partial class V5Log
 
     [LoggerMessage(EventId = 1126, Level = LogLevel.Information, Message = "User {UserId} {Change} through the REST API in {Path} (from {Remote})")]
     public static partial void UserChanged(ILogger logger, string userId, string change, string path, string? remote);
+
+    [LoggerMessage(EventId = 1127, Level = LogLevel.Information, Message = "Built-in ACL rules changed through the REST API ({What}), saved to {Path} (from {Remote})")]
+    public static partial void AclChanged(ILogger logger, string what, string path, string? remote);
 }
