@@ -48,6 +48,7 @@ internal sealed class DashboardSetup
         {
             services.AddRoutingCore();
             PrometheusEndpoint.AddServices(services);
+            V5OpenApi.AddServices(services);
         }
     }
 
@@ -109,6 +110,7 @@ internal sealed class DashboardSetup
                     api.Map(endpoints);
                     PrometheusEndpoint.Map(endpoints);
                     v5.Map(endpoints);
+                    V5OpenApi.Map(endpoints);
                     foreach (var path in assets.Paths)
                     {
                         endpoints.MapMethods(path, [HttpMethods.Get, HttpMethods.Head], assets.ServeAsync);
@@ -116,7 +118,8 @@ internal sealed class DashboardSetup
 
                     endpoints.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], assets.ServeAsync);
                     endpoints.Map(DashboardApi.Prefix + "/{**rest}", static () => DashboardApi.Error(StatusCodes.Status404NotFound, "No such API endpoint; see docs/rest-api.md."));
-                    endpoints.Map(V5Api.Prefix + "/{**rest}", static () => V5Api.Error(StatusCodes.Status404NotFound, "NOT_FOUND", "No such API endpoint; see docs/rest-api.md."));
+                    endpoints.Map(V5Api.Prefix + "/{**rest}", static () => V5Api.Error(StatusCodes.Status404NotFound, "NOT_FOUND", "No such API endpoint; see docs/rest-api.md."))
+                        .ExcludeFromDescription();
                 });
             });
     }
@@ -146,8 +149,9 @@ internal sealed class DashboardSetup
         headers.XContentTypeOptions = "nosniff";
         headers.XFrameOptions = "DENY";
         headers["Referrer-Policy"] = "no-referrer";
-        headers.ContentSecurityPolicy =
-            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+        headers.ContentSecurityPolicy = context.Request.Path.StartsWithSegments(V5OpenApi.DocsPath, StringComparison.Ordinal)
+            ? V5OpenApi.ContentSecurityPolicy
+            : "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
         if (!context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal))
         {
             return next(context);
