@@ -71,6 +71,37 @@ public sealed class V5AclApiTests
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(anonymous, Rules + "/all")).Status);
     }
 
+    [Fact]
+    public async Task Api_rules_are_checked_before_the_acl_file_and_stay_when_the_file_is_reloaded()
+    {
+        using var files = new V5ManagementBroker();
+        var aclFile = Path.Combine(files.Directory, "acl.json");
+        await File.WriteAllTextAsync(aclFile, """{ "default": "deny", "rules": [ { "allow": true, "all": true, "action": "all", "topic": "#" } ] }""");
+        files.Settings["Acl:File"] = aclFile;
+        files.Settings["Acl:ReloadIntervalSeconds"] = "0.05";
+        await using var dashboard = await files.StartAsync();
+        await using var device = await dashboard.Broker.ConnectAsync("dev-3", version: MqttProtocolVersion.V500);
+        Assert.Equal(ReasonCode.NoMatchingSubscribers, await PublishAsync(device, "line/1", 1));
+
+        Assert.Equal(HttpStatusCode.NoContent, (await SendAsync(dashboard.Http, HttpMethod.Post, Rules + "/clients", """[{"clientid": "dev-3", "rules": [{"topic": "line/#", "permission": "deny", "action": "publish"}]}]""")).Status);
+
+        Assert.Equal(ReasonCode.NotAuthorized, await PublishAsync(device, "line/1", 2));
+        Assert.Equal(ReasonCode.NoMatchingSubscribers, await PublishAsync(device, "other/1", 3));
+
+        // The file now allows only other/#, with a new size: once reloaded, other/2 is refused too, and line/# is still the API's.
+        await File.WriteAllTextAsync(aclFile, """{ "default": "deny", "rules": [ { "allow": true, "all": true, "action": "all", "topic": "lines/#" } ] }""");
+        ushort id = 4;
+        var deadline = DateTime.UtcNow + Tern.TestKit.TestTimeouts.External;
+        while (await PublishAsync(device, "other/2", id++) != ReasonCode.NotAuthorized)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the changed ACL file was not reloaded");
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(ReasonCode.NotAuthorized, await PublishAsync(device, "line/1", id++));
+        Assert.Equal(ReasonCode.NoMatchingSubscribers, await PublishAsync(device, "lines/1", id));
+    }
+
     /// <summary>Publishes at QoS 1 and returns the PUBACK's reason code.</summary>
     private static async Task<ReasonCode> PublishAsync(Tern.TestKit.RawMqttClient client, string topic, ushort id)
     {

@@ -92,6 +92,21 @@ public sealed class V5UsersApiTests
         Assert.Equal("deny", rules.GetProperty("rules")[0].GetProperty("permission").GetString());
     }
 
+    [Fact]
+    public async Task A_users_file_broken_by_hand_is_a_500_naming_it_and_nothing_is_written()
+    {
+        using var files = new V5ManagementBroker();
+        await using var dashboard = await files.StartAsync();
+        await File.WriteAllTextAsync(files.UsersFile, "{ \"users\": [ { \"username\": \"x\" } ] }");
+
+        var listed = await GetAsync(dashboard.Http, Users);
+        var added = await SendAsync(dashboard.Http, HttpMethod.Post, Users, """{"user_id": "y", "password": "pw"}""");
+
+        AssertError(listed, HttpStatusCode.InternalServerError, "INTERNAL_ERROR", files.UsersFile);
+        AssertError(added, HttpStatusCode.InternalServerError, "INTERNAL_ERROR", files.UsersFile);
+        Assert.DoesNotContain("\"y\"", await File.ReadAllTextAsync(files.UsersFile), StringComparison.Ordinal);
+    }
+
     /// <summary>The CONNACK reason code of an MQTT 5 CONNECT with this user name and password.</summary>
     private static async Task<byte> ConnectAsync(DashboardBroker dashboard, string username, string password)
     {

@@ -140,6 +140,24 @@ internal sealed class DashboardSetup
     }
 
     /// <summary>
+    /// Runs an <c>/api/v5</c> request; a file the API writes that cannot be written or read (the
+    /// users file, <c>api_keys.json</c>, <c>acl_rules.json</c>) is EMQX's 500 with the reason, not a bare 500.
+    /// </summary>
+    private static async Task NextOrFileErrorAsync(HttpContext context, RequestDelegate next, ILogger logger)
+    {
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException && !context.Response.HasStarted)
+        {
+            V5Log.FileFailed(logger, context.Request.Method, context.Request.Path, ex.Message);
+            await V5Api.Error(StatusCodes.Status500InternalServerError, "INTERNAL_ERROR", $"{ex.Message} Check the file's permissions and content; nothing was changed.")
+                .ExecuteAsync(context).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Security headers on everything; on every <c>/api</c> request but the login, HTTP Basic
     /// authentication or a bearer token from <c>POST /api/v5/login</c>.
     /// </summary>
@@ -163,7 +181,7 @@ internal sealed class DashboardSetup
             || (HttpMethods.IsPost(context.Request.Method) && context.Request.Path.Equals(V5Api.LoginPath, StringComparison.Ordinal))
             || (!_options.PrometheusAuth && PrometheusEndpoint.IsScrape(context.Request)))
         {
-            return next(context);
+            return context.Request.Path.StartsWithSegments(V5Api.Prefix, StringComparison.Ordinal) ? NextOrFileErrorAsync(context, next, logger) : next(context);
         }
 
         DashboardLog.Unauthorized(logger, context.Connection.RemoteIpAddress?.ToString(), context.Request.Method, context.Request.Path);

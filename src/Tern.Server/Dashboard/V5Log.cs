@@ -28,4 +28,7 @@ internal static partial class V5Log
 
     [LoggerMessage(EventId = 1127, Level = LogLevel.Information, Message = "Built-in ACL rules changed through the REST API ({What}), saved to {Path} (from {Remote})")]
     public static partial void AclChanged(ILogger logger, string what, string path, string? remote);
+
+    [LoggerMessage(EventId = 1128, Level = LogLevel.Error, Message = "REST API request {Method} {Path} failed on a file: {Reason}")]
+    public static partial void FileFailed(ILogger logger, string method, string path, string reason);
 }
