@@ -53,7 +53,7 @@ internal sealed class V5ApiKeys
     public static V5ApiKeys Load(string path, TimeProvider time)
     {
         path = Path.GetFullPath(path);
-        using var document = V5Files.Read(path, "API keys");
+        using var document = ManagedJsonFile.Read(path, "API keys");
         var keys = new List<V5ApiKey>();
         if (document is not null)
         {
@@ -211,7 +211,7 @@ internal sealed class V5ApiKeys
 
     private void Save(V5ApiKey[] keys)
     {
-        V5Files.Write(FilePath, writer =>
+        ManagedJsonFile.Write(FilePath, writer =>
         {
             writer.WriteStartObject();
             writer.WriteStartArray("api_keys");

@@ -1,4 +1,3 @@
-using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace Tern.Server.Security;
@@ -214,41 +213,15 @@ internal sealed class AclBuiltIn
 
     private void Save(State state)
     {
-        var full = FilePath;
-        var directory = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(directory);
-        var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
+        ManagedJsonFile.Write(FilePath, writer =>
         {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        try
-        {
-            using (var stream = new FileStream(temp, options))
-            {
-                using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-                {
-                    writer.WriteStartObject();
-                    WriteOwners(writer, "users", "username", state.Users);
-                    WriteOwners(writer, "clients", "clientid", state.Clients);
-                    writer.WritePropertyName("all");
-                    WriteRules(writer, state.All);
-                    writer.WriteEndObject();
-                }
-
-                stream.WriteByte((byte)'\n');
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+            writer.WriteStartObject();
+            WriteOwners(writer, "users", "username", state.Users);
+            WriteOwners(writer, "clients", "clientid", state.Clients);
+            writer.WritePropertyName("all");
+            WriteRules(writer, state.All);
+            writer.WriteEndObject();
+        });
     }
 
     private static void WriteOwners(Utf8JsonWriter writer, string name, string key, IReadOnlyList<KeyValuePair<string, IReadOnlyList<AclBuiltInRule>>> owners)

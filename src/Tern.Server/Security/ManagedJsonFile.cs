@@ -1,14 +1,14 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
-namespace Tern.Server.Dashboard;
+namespace Tern.Server.Security;
 
 /// <summary>
-/// Writes the files the REST API manages (API keys, built-in ACL rules) the way the users file is
+/// Writes the files the REST API manages (API keys, the ACL rules of <see cref="AclBuiltIn"/>) the way the users file is
 /// written: a temp file of mode 600 in the same directory, fsync, then a rename over the old one,
 /// so a crash leaves the old file or the new one and nobody but the owner reads them.
 /// </summary>
-internal static class V5Files
+internal static class ManagedJsonFile
 {
     /// <summary>Replaces <paramref name="path"/> with the JSON <paramref name="write"/> produces.</summary>
     public static void Write(string path, Action<Utf8JsonWriter> write)
