@@ -33,6 +33,8 @@ public sealed class V5OpenApiTests
         var apiKey = document.GetProperty("paths").GetProperty("/api/v5/api_key");
         Assert.True(apiKey.TryGetProperty("get", out _));
         Assert.True(apiKey.TryGetProperty("post", out _));
+        Assert.Equal("API keys", apiKey.GetProperty("get").GetProperty("tags")[0].GetString());
+        Assert.Equal("Clients", document.GetProperty("paths").GetProperty("/api/v5/clients").GetProperty("get").GetProperty("tags")[0].GetString());
     }
 
     [Fact]

@@ -15,6 +15,7 @@ internal sealed partial class V5Api
 
     private void MapAcl(RouteGroupBuilder api)
     {
+        api = api.MapGroup(string.Empty).WithTags("ACL rules");
         foreach (var (segment, owner) in new[] { ("/users", AclOwner.User), ("/clients", AclOwner.Client) })
         {
             api.MapGet(RulesPath + segment, (Func<HttpContext, IResult>)(context => RuleOwners(context, owner)));

@@ -13,6 +13,7 @@ internal sealed partial class V5Api
     /// <summary>Adds <c>/api/v5/api_key</c>: keys for scripts, sent as HTTP Basic <c>key:secret</c>.</summary>
     private void MapApiKeys(RouteGroupBuilder api)
     {
+        api = api.MapGroup(string.Empty).WithTags("API keys");
         api.MapGet("/api_key", ApiKeys);
         api.MapPost("/api_key", (Func<HttpContext, Task<IResult>>)CreateApiKeyAsync);
         api.MapGet("/api_key/{name}", ApiKey);

@@ -11,6 +11,7 @@ internal sealed partial class V5Api
 {
     private void MapMonitor(RouteGroupBuilder api)
     {
+        api = api.MapGroup(string.Empty).WithTags("Monitoring");
         api.MapGet("/stats", Stats);
         api.MapGet("/metrics", Metrics);
         api.MapGet("/nodes", Nodes);

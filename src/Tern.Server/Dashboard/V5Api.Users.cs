@@ -18,6 +18,7 @@ internal sealed partial class V5Api
 
     private void MapUsers(RouteGroupBuilder api)
     {
+        api = api.MapGroup(string.Empty).WithTags("Users");
         api.MapGet(UsersPath, Users);
         api.MapPost(UsersPath, (Func<HttpContext, Task<IResult>>)AddUserAsync);
         api.MapGet(UsersPath + "/{user_id}", User);

@@ -40,22 +40,24 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
     public void Map(IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup(Prefix);
-        api.MapPost("/login", (Func<HttpContext, Task<IResult>>)LoginAsync);
-        api.MapGet("/clients", Clients);
+
+        // Tags group the operations of the OpenAPI document (V5OpenApi) and its reference page.
+        api.MapPost("/login", (Func<HttpContext, Task<IResult>>)LoginAsync).WithTags("Login");
+        api.MapGet("/clients", Clients).WithTags("Clients");
 
         // Catch-alls: client ids and topics may contain '/' (sent as %2F, see DashboardApi.RawTail).
-        api.MapGet("/clients/{**clientid}", ClientOrSubscriptions);
-        api.MapDelete("/clients/{**clientid}", Kick);
-        api.MapGet("/subscriptions", Subscriptions);
-        api.MapGet("/topics", Topics);
-        api.MapPost("/publish", (Func<HttpContext, Task<IResult>>)PublishAsync);
-        api.MapPost("/publish/bulk", (Func<HttpContext, Task<IResult>>)PublishBulkAsync);
-        api.MapGet("/mqtt/retainer/messages", RetainedMessages);
-        api.MapGet("/mqtt/retainer/message/{**topic}", RetainedMessage);
-        api.MapDelete("/mqtt/retainer/message/{**topic}", DeleteRetainedMessage);
-        api.MapGet("/banned", Bans);
-        api.MapPost("/banned", (Func<HttpContext, Task<IResult>>)BanAsync);
-        api.MapDelete("/banned/{as}/{**who}", Unban);
+        api.MapGet("/clients/{**clientid}", ClientOrSubscriptions).WithTags("Clients");
+        api.MapDelete("/clients/{**clientid}", Kick).WithTags("Clients");
+        api.MapGet("/subscriptions", Subscriptions).WithTags("Clients");
+        api.MapGet("/topics", Topics).WithTags("Clients");
+        api.MapPost("/publish", (Func<HttpContext, Task<IResult>>)PublishAsync).WithTags("Publish");
+        api.MapPost("/publish/bulk", (Func<HttpContext, Task<IResult>>)PublishBulkAsync).WithTags("Publish");
+        api.MapGet("/mqtt/retainer/messages", RetainedMessages).WithTags("Retained messages");
+        api.MapGet("/mqtt/retainer/message/{**topic}", RetainedMessage).WithTags("Retained messages");
+        api.MapDelete("/mqtt/retainer/message/{**topic}", DeleteRetainedMessage).WithTags("Retained messages");
+        api.MapGet("/banned", Bans).WithTags("Banned");
+        api.MapPost("/banned", (Func<HttpContext, Task<IResult>>)BanAsync).WithTags("Banned");
+        api.MapDelete("/banned/{as}/{**who}", Unban).WithTags("Banned");
         MapApiKeys(api);
         MapUsers(api);
         MapAcl(api);
