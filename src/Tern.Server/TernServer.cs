@@ -115,6 +115,10 @@ public sealed class TernServer : IAsyncDisposable
         var authenticators = AuthSetup.FromConfiguration(configuration);
         var authChain = AuthSetup.CreateChain(configuration);
         var acl = AclSetup.FromConfiguration(configuration);
+
+        // The rules added through the REST API live next to the users file, and apply with or without the dashboard.
+        var aclBuiltIn = AclBuiltIn.Load(
+            Path.Combine(Path.GetDirectoryName(authChain.UsersStore?.FilePath ?? Path.GetFullPath(UsersFile.DefaultPath))!, AclBuiltIn.FileName), acl);
         var dashboard = DashboardSetup.FromConfiguration(configuration);
         var persistence = TernConfiguration.Bind<PersistenceOptions>(configuration, PersistenceOptions.SectionName);
         TernConfiguration.Validate(persistence.Validate, PersistenceOptions.SectionName);
@@ -176,7 +180,7 @@ public sealed class TernServer : IAsyncDisposable
 
         var app = builder.Build();
         listeners.ConfigureApp(app);
-        dashboard.ConfigureApp(app, () => listeners.Endpoints.Select(e => e.Url).ToArray());
+        dashboard.ConfigureApp(app, () => listeners.Endpoints, authChain.UsersStore, aclBuiltIn);
 
         // Set before the listeners start: the broker reads it on every PUBLISH and SUBSCRIBE.
         app.Services.GetRequiredService<MqttBroker>().Authorizer = acl.Authorizer;

@@ -9,6 +9,7 @@ using Tern.Broker;
 using Tern.Server.Configuration;
 using Tern.Server.Listeners;
 using Tern.Server.Persistence;
+using Tern.Server.Security;
 
 namespace Tern.Server.Dashboard;
 
@@ -26,6 +27,7 @@ internal sealed class DashboardSetup
     private readonly DashboardSessionLimiter _limiter = new(TimeProvider.System);
     private DashboardSessionApi? _sessionApi;
     private ListenerEndpoint? _endpoint;
+    private V5ApiKeys? _apiKeys;
 
     private DashboardSetup(DashboardOptions options)
     {
@@ -49,6 +51,7 @@ internal sealed class DashboardSetup
         {
             services.AddRoutingCore();
             PrometheusEndpoint.AddServices(services);
+            V5OpenApi.AddServices(services);
         }
     }
 
@@ -73,7 +76,12 @@ internal sealed class DashboardSetup
     }
 
     /// <summary>Adds the dashboard branch to the HTTP pipeline.</summary>
-    public void ConfigureApp(WebApplication app, Func<IReadOnlyList<string>> mqttListeners)
+    /// <param name="app">The application.</param>
+    /// <param name="mqttListeners">The bound MQTT listeners.</param>
+    /// <param name="users">The users file the API manages (its directory also holds <c>api_keys.json</c>).</param>
+    /// <param name="acl">The ACL rules the API manages.</param>
+    /// <exception cref="TernConfigurationException">The API keys file is unreadable or malformed.</exception>
+    public void ConfigureApp(WebApplication app, Func<IReadOnlyList<ListenerEndpoint>> mqttListeners, UsersStore? users, AclBuiltIn acl)
     {
         if (!_options.Enabled)
         {
@@ -86,9 +94,11 @@ internal sealed class DashboardSetup
             app.Services.GetRequiredService<PersistenceOptions>().Mode,
             _credentials,
             _options.UsesDefaultPassword,
-            () => _endpoint is { } dashboard ? [.. mqttListeners(), dashboard.Url] : mqttListeners(),
+            () => _endpoint is { } dashboard ? [.. mqttListeners().Select(static e => e.Url), dashboard.Url] : [.. mqttListeners().Select(static e => e.Url)],
             logger);
-        var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, logger);
+        _apiKeys = V5ApiKeys.Load(Path.Combine(Path.GetDirectoryName(acl.FilePath)!, V5ApiKeys.FileName), TimeProvider.System);
+        var management = new V5Management(_apiKeys, users, acl, mqttListeners);
+        var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, management, logger);
         var assets = new DashboardAssets();
         var sessionApi = _sessionApi = new DashboardSessionApi(
             app.Services.GetRequiredService<MqttBroker>().Options, _credentials, _sessions, _limiter, _options.UsesDefaultPassword, logger);
@@ -106,6 +116,7 @@ internal sealed class DashboardSetup
                     sessionApi.Map(endpoints);
                     PrometheusEndpoint.Map(endpoints);
                     v5.Map(endpoints);
+                    V5OpenApi.Map(endpoints);
                     foreach (var path in assets.Paths)
                     {
                         endpoints.MapMethods(path, [HttpMethods.Get, HttpMethods.Head], assets.ServeAsync);
@@ -113,7 +124,8 @@ internal sealed class DashboardSetup
 
                     endpoints.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], assets.ServeAsync);
                     endpoints.Map(DashboardApi.Prefix + "/{**rest}", static () => DashboardApi.Error(StatusCodes.Status404NotFound, "No such API endpoint; see docs/rest-api.md."));
-                    endpoints.Map(V5Api.Prefix + "/{**rest}", static () => V5Api.Error(StatusCodes.Status404NotFound, "NOT_FOUND", "No such API endpoint; see docs/rest-api.md."));
+                    endpoints.Map(V5Api.Prefix + "/{**rest}", static () => V5Api.Error(StatusCodes.Status404NotFound, "NOT_FOUND", "No such API endpoint; see docs/rest-api.md."))
+                        .ExcludeFromDescription();
                 });
             });
     }
@@ -134,9 +146,27 @@ internal sealed class DashboardSetup
     }
 
     /// <summary>
+    /// Runs an <c>/api/v5</c> request; a file the API writes that cannot be written or read (the
+    /// users file, <c>api_keys.json</c>, <c>acl_rules.json</c>) is EMQX's 500 with the reason, not a bare 500.
+    /// </summary>
+    private static async Task NextOrFileErrorAsync(HttpContext context, RequestDelegate next, ILogger logger)
+    {
+        try
+        {
+            await next(context).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException && !context.Response.HasStarted)
+        {
+            V5Log.FileFailed(logger, context.Request.Method, context.Request.Path, ex.Message);
+            await V5Api.Error(StatusCodes.Status500InternalServerError, "INTERNAL_ERROR", $"{ex.Message} Check the file's permissions and content; nothing was changed.")
+                .ExecuteAsync(context).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
     /// Security headers on everything; on every <c>/api</c> request but the logins, HTTP Basic
-    /// authentication, a bearer token from <c>POST /api/v5/login</c>, or the dashboard's session
-    /// cookie with its CSRF token on changes (<see cref="DashboardSessions"/>).
+    /// authentication (the dashboard user or an API key), a bearer token from <c>POST /api/v5/login</c>,
+    /// or the dashboard's session cookie with its CSRF token on changes (<see cref="DashboardSessions"/>).
     /// </summary>
     private Task GuardAsync(HttpContext context, RequestDelegate next, ILogger logger)
     {
@@ -144,8 +174,9 @@ internal sealed class DashboardSetup
         headers.XContentTypeOptions = "nosniff";
         headers.XFrameOptions = "DENY";
         headers["Referrer-Policy"] = "no-referrer";
-        headers.ContentSecurityPolicy =
-            "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+        headers.ContentSecurityPolicy = context.Request.Path.StartsWithSegments(V5OpenApi.DocsPath, StringComparison.Ordinal)
+            ? V5OpenApi.ContentSecurityPolicy
+            : "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
         if (!context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal))
         {
             return next(context);
@@ -168,7 +199,7 @@ internal sealed class DashboardSetup
         {
             if (DashboardSessions.PassesCsrfCheck(context, session))
             {
-                return next(context);
+                return context.Request.Path.StartsWithSegments(V5Api.Prefix, StringComparison.Ordinal) ? NextOrFileErrorAsync(context, next, logger) : next(context);
             }
 
             DashboardSessionLog.CsrfRefused(logger, context.Connection.RemoteIpAddress?.ToString(), context.Request.Method, context.Request.Path);
@@ -176,10 +207,10 @@ internal sealed class DashboardSetup
                 .ExecuteAsync(context);
         }
 
-        if (_credentials.IsAuthorized(authorization) || _tokens.IsAuthorized(authorization)
+        if (_credentials.IsAuthorized(authorization) || _tokens.IsAuthorized(authorization) || (_apiKeys?.IsAuthorized(authorization) ?? false)
             || (!_options.PrometheusAuth && PrometheusEndpoint.IsScrape(context.Request)))
         {
-            return next(context);
+            return context.Request.Path.StartsWithSegments(V5Api.Prefix, StringComparison.Ordinal) ? NextOrFileErrorAsync(context, next, logger) : next(context);
         }
 
         DashboardLog.Unauthorized(logger, context.Connection.RemoteIpAddress?.ToString(), context.Request.Method, context.Request.Path);
@@ -195,7 +226,7 @@ internal sealed class DashboardSetup
             var bearer = authorization?.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) == true;
             return V5Api.Error(StatusCodes.Status401Unauthorized, bearer ? "BAD_TOKEN" : "BAD_USERNAME_OR_PWD", bearer
                     ? "The bearer token is unknown or expired: log in again with POST /api/v5/login."
-                    : "Authentication required: HTTP Basic with the dashboard user and password (Dashboard:Username, Dashboard:Password), or a bearer token from POST /api/v5/login.")
+                    : "Authentication required: HTTP Basic with the dashboard user and password (Dashboard:Username, Dashboard:Password) or an enabled, unexpired API key and its secret (POST /api/v5/api_key), or a bearer token from POST /api/v5/login.")
                 .ExecuteAsync(context);
         }
 

@@ -31,10 +31,10 @@ internal sealed partial class V5Api
 
     private void MapTraces(RouteGroupBuilder api)
     {
-        api.MapGet("/trace", Traces);
-        api.MapPost("/trace", (Func<HttpContext, Task<IResult>>)StartTraceAsync);
-        api.MapDelete("/trace/{name}", StopTrace);
-        api.MapGet("/trace/{name}/log", TraceLog);
+        api.MapGet("/trace", Traces).WithTags("Trace");
+        api.MapPost("/trace", (Func<HttpContext, Task<IResult>>)StartTraceAsync).WithTags("Trace");
+        api.MapDelete("/trace/{name}", StopTrace).WithTags("Trace");
+        api.MapGet("/trace/{name}/log", TraceLog).WithTags("Trace");
     }
 
     /// <summary><c>GET /api/v5/trace</c>: every trace, oldest first.</summary>

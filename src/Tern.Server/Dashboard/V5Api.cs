@@ -18,7 +18,7 @@ namespace Tern.Server.Dashboard;
 /// script written for EMQX runs unchanged. It reads the same snapshots as <c>/api/v1</c>, through
 /// the functions they share (<see cref="DashboardApi"/>). Authentication happens before routing.
 /// </summary>
-internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials credentials, V5Tokens tokens, ILogger logger)
+internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials credentials, V5Tokens tokens, V5Management management, ILogger logger)
 {
     /// <summary>Where EMQX 5 puts its API, and so where scripts written for it look.</summary>
     public const string Prefix = "/api/v5";
@@ -40,22 +40,28 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
     public void Map(IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup(Prefix);
-        api.MapPost("/login", (Func<HttpContext, Task<IResult>>)LoginAsync);
-        api.MapGet("/clients", Clients);
+
+        // Tags group the operations of the OpenAPI document (V5OpenApi) and its reference page.
+        api.MapPost("/login", (Func<HttpContext, Task<IResult>>)LoginAsync).WithTags("Login");
+        api.MapGet("/clients", Clients).WithTags("Clients");
 
         // Catch-alls: client ids and topics may contain '/' (sent as %2F, see DashboardApi.RawTail).
-        api.MapGet("/clients/{**clientid}", ClientOrSubscriptions);
-        api.MapDelete("/clients/{**clientid}", Kick);
-        api.MapGet("/subscriptions", Subscriptions);
-        api.MapGet("/topics", Topics);
-        api.MapPost("/publish", (Func<HttpContext, Task<IResult>>)PublishAsync);
-        api.MapPost("/publish/bulk", (Func<HttpContext, Task<IResult>>)PublishBulkAsync);
-        api.MapGet("/mqtt/retainer/messages", RetainedMessages);
-        api.MapGet("/mqtt/retainer/message/{**topic}", RetainedMessage);
-        api.MapDelete("/mqtt/retainer/message/{**topic}", DeleteRetainedMessage);
-        api.MapGet("/banned", Bans);
-        api.MapPost("/banned", (Func<HttpContext, Task<IResult>>)BanAsync);
-        api.MapDelete("/banned/{as}/{**who}", Unban);
+        api.MapGet("/clients/{**clientid}", ClientOrSubscriptions).WithTags("Clients");
+        api.MapDelete("/clients/{**clientid}", Kick).WithTags("Clients");
+        api.MapGet("/subscriptions", Subscriptions).WithTags("Clients");
+        api.MapGet("/topics", Topics).WithTags("Clients");
+        api.MapPost("/publish", (Func<HttpContext, Task<IResult>>)PublishAsync).WithTags("Publish");
+        api.MapPost("/publish/bulk", (Func<HttpContext, Task<IResult>>)PublishBulkAsync).WithTags("Publish");
+        api.MapGet("/mqtt/retainer/messages", RetainedMessages).WithTags("Retained messages");
+        api.MapGet("/mqtt/retainer/message/{**topic}", RetainedMessage).WithTags("Retained messages");
+        api.MapDelete("/mqtt/retainer/message/{**topic}", DeleteRetainedMessage).WithTags("Retained messages");
+        api.MapGet("/banned", Bans).WithTags("Banned");
+        api.MapPost("/banned", (Func<HttpContext, Task<IResult>>)BanAsync).WithTags("Banned");
+        api.MapDelete("/banned/{as}/{**who}", Unban).WithTags("Banned");
+        MapApiKeys(api);
+        MapUsers(api);
+        MapAcl(api);
+        MapMonitor(api);
         MapTraces(api);
     }
 

@@ -100,6 +100,39 @@ internal sealed record V5Error(
     string Message,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ReasonCode = null);
 
+/// <summary>
+/// An API key as EMQX shows it; <c>api_secret</c> only in the answer to its creation, <c>expired_at</c>
+/// <c>infinity</c> for a key without end.
+/// </summary>
+internal sealed record V5ApiKeyDocument(
+    string Name,
+    string ApiKey,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ApiSecret,
+    string ExpiredAt,
+    string CreatedAt,
+    string Desc,
+    bool Enable,
+    bool Expired);
+
+/// <summary>A user of the built-in database (Tern: the users file); Tern has no superusers.</summary>
+internal sealed record V5User(string UserId, bool IsSuperuser);
+
+internal sealed record V5UserPage(IReadOnlyList<V5User> Data, V5Meta Meta);
+
+/// <summary>One ACL rule in EMQX's words; <c>qos</c> and <c>retain</c> are always every QoS and <c>all</c> in Tern.</summary>
+internal sealed record V5AclRule(string Topic, string Permission, string Action, int[] Qos, string Retain);
+
+/// <summary>The rules of one user (<c>username</c>) or one client (<c>clientid</c>).</summary>
+internal sealed record V5AclOwner(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Username,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Clientid,
+    IReadOnlyList<V5AclRule> Rules);
+
+internal sealed record V5AclOwnerPage(IReadOnlyList<V5AclOwner> Data, V5Meta Meta);
+
+/// <summary>The rules for every client.</summary>
+internal sealed record V5AclAll(IReadOnlyList<V5AclRule> Rules);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(V5Client))]
 [JsonSerializable(typeof(V5ClientPage))]
@@ -114,4 +147,11 @@ internal sealed record V5Error(
 [JsonSerializable(typeof(V5PublishResult[]))]
 [JsonSerializable(typeof(V5LoginResponse))]
 [JsonSerializable(typeof(V5Error))]
+[JsonSerializable(typeof(V5ApiKeyDocument))]
+[JsonSerializable(typeof(V5ApiKeyDocument[]))]
+[JsonSerializable(typeof(V5User))]
+[JsonSerializable(typeof(V5UserPage))]
+[JsonSerializable(typeof(V5AclOwner))]
+[JsonSerializable(typeof(V5AclOwnerPage))]
+[JsonSerializable(typeof(V5AclAll))]
 internal sealed partial class V5JsonContext : JsonSerializerContext;

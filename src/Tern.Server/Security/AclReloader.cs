@@ -85,8 +85,7 @@ internal sealed class AclReloader : IHostedService, IDisposable
             _pending = null;
             try
             {
-                var rules = _setup.Combine(AclFile.Load(path));
-                _setup.Authorizer.Update(rules);
+                var rules = _setup.ApplyFile(AclFile.Load(path));
                 AclLog.Reloaded(_logger, path, rules.Rules.Length, rules.DefaultAllow ? "allow" : "deny");
             }
             catch (TernConfigurationException ex)

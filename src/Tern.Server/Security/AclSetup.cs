@@ -21,8 +21,13 @@ internal sealed class AclSetup
 
     private static readonly string[] KnownKeys = ["File", "Default", "Rules", "ReloadIntervalSeconds"];
 
-    private AclSetup(AclAuthorizer authorizer, IReadOnlyList<AclRule> inlineRules, bool configDefault, string? filePath, TimeSpan reloadInterval, bool configured = true)
+    private readonly Lock _gate = new();
+    private AclFileContent? _fileContent;
+    private IReadOnlyList<AclRule> _builtInRules = [];
+
+    private AclSetup(AclAuthorizer authorizer, IReadOnlyList<AclRule> inlineRules, bool configDefault, string? filePath, TimeSpan reloadInterval, bool configured = true, AclFileContent? fileContent = null)
     {
+        _fileContent = fileContent;
         Configured = configured;
         Authorizer = authorizer;
         InlineRules = inlineRules;
@@ -93,7 +98,7 @@ internal sealed class AclSetup
         string? path = file is null ? null : Path.GetFullPath(file);
         var fileContent = path is null ? null : AclFile.Load(path);
         var rules = Combine(inlineRules, fileContent, configDefault ?? true);
-        return new AclSetup(new AclAuthorizer(rules), inlineRules, configDefault ?? true, path, TimeSpan.FromSeconds(reloadSeconds));
+        return new AclSetup(new AclAuthorizer(rules), inlineRules, configDefault ?? true, path, TimeSpan.FromSeconds(reloadSeconds), fileContent: fileContent);
     }
 
     /// <summary>Registers the file watcher, which lives as long as the host.</summary>
@@ -107,8 +112,49 @@ internal sealed class AclSetup
         services.AddSingleton<IHostedService>(sp => new AclReloader(this, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Server.Acl"), TimeProvider.System));
     }
 
-    /// <summary>The inline rules followed by the file's, with the file's default if it has one.</summary>
-    public AclRuleSet Combine(AclFileContent? fileContent) => Combine(InlineRules, fileContent, ConfigDefault);
+    /// <summary>The inline rules, the built-in rules, then the file's, with the file's default if it has one.</summary>
+    public AclRuleSet Combine(AclFileContent? fileContent)
+    {
+        lock (_gate)
+        {
+            return CombineAll(fileContent, _builtInRules);
+        }
+    }
+
+    /// <summary>Applies a reloaded <c>Acl:File</c> to the authorizer, keeping the built-in rules.</summary>
+    public AclRuleSet ApplyFile(AclFileContent fileContent)
+    {
+        lock (_gate)
+        {
+            _fileContent = fileContent;
+            var rules = CombineAll(fileContent, _builtInRules);
+            Authorizer.Update(rules);
+            return rules;
+        }
+    }
+
+    /// <summary>
+    /// Replaces the rules managed through the REST API (<see cref="AclBuiltIn"/>) and applies them at once.
+    /// Without an <c>Acl</c> section they are the only global rules and everything else stays allowed.
+    /// </summary>
+    public void SetBuiltInRules(IReadOnlyList<AclRule> rules)
+    {
+        lock (_gate)
+        {
+            _builtInRules = rules;
+            Authorizer.Update(CombineAll(_fileContent, rules));
+        }
+    }
+
+    private AclRuleSet CombineAll(AclFileContent? fileContent, IReadOnlyList<AclRule> builtIn)
+    {
+        if (!Configured)
+        {
+            return builtIn.Count == 0 ? AclRuleSet.PerClientOnly : new AclRuleSet(builtIn, defaultAllow: true, protectSys: false);
+        }
+
+        return Combine([.. InlineRules, .. builtIn], fileContent, ConfigDefault);
+    }
 
     private static AclRuleSet Combine(IReadOnlyList<AclRule> inlineRules, AclFileContent? fileContent, bool configDefault)
     {
