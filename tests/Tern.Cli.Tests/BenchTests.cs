@@ -358,12 +358,18 @@ public sealed class BenchTests
         await using var broker = await TernBroker.StartAsync();
         var mqtt = broker.Server.Broker;
         string prefix = $"cpersist-{Environment.ProcessId}";
-        await using var conn = TernProcess.Start(["bench", "conn", "-p", Port(broker), "-c", "-N", "20", "--json", "-i", prefix]);
+        var ready = Path.Combine(Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}.ready");
+        await using var conn = TernProcess.Start(["bench", "conn", "-p", Port(broker), "-c", "-N", "20", "--json", "-i", prefix, "--ready-file", ready]);
         bool Held() => mqtt.GetClients().Count(c => c.ClientId.StartsWith(prefix, StringComparison.Ordinal) && c.Connected && c.SessionExpiryInterval > 0) == 20;
-        await TestWait.UntilAsync(Held, "20 connections with persistent sessions");
+
+        // The tool has every CONNACK (it writes the file then), not only the broker every CONNECT.
+        await TestWait.UntilAsync(() => File.Exists(ready), "bench conn to have its 20 connections", TernProcess.DefaultTimeout);
+        File.Delete(ready);
+        Assert.True(Held(), "20 connections with persistent sessions");
 
         await conn.SendSignalAsync("INT");
-        Assert.Equal(0, await conn.WaitForExitAsync(TernProcess.DefaultTimeout));
+        var code = await conn.WaitForExitAsync(TernProcess.DefaultTimeout);
+        Assert.True(code == 0, $"exit code {code}\n{conn.Stdout}\n{conn.Stderr}");
         var summary = JsonDocument.Parse(conn.Stdout.Trim().Split('\n')[^1]).RootElement.Clone();
         Assert.Equal(20, summary.GetProperty("connected").GetInt64());
         Assert.Equal(20, summary.GetProperty("sessionsEnded").GetInt64());
