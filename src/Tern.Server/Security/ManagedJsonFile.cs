@@ -4,8 +4,8 @@ using System.Text.Json;
 namespace Tern.Server.Security;
 
 /// <summary>
-/// Writes the files the REST API manages (API keys, the ACL rules of <see cref="AclBuiltIn"/>) the way the users file is
-/// written: a temp file of mode 600 in the same directory, fsync, then a rename over the old one,
+/// Writes the files Tern manages (the users file, API keys, the ACL rules of <see cref="AclBuiltIn"/>):
+/// a temp file of mode 600 in the same directory, fsync, then a rename over the old one,
 /// so a crash leaves the old file or the new one and nobody but the owner reads them.
 /// </summary>
 internal static class ManagedJsonFile

@@ -91,53 +91,21 @@ public static class UsersFile
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(entries);
-        var full = Path.GetFullPath(path);
-        var directory = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(directory);
-
-        // Same directory as the target so the rename cannot cross file systems; a unique name so two
-        // writers never share a temp file (the last rename wins, as it would anyway).
-        var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
+        ManagedJsonFile.Write(path, writer =>
         {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        try
-        {
-            using (var stream = new FileStream(temp, options))
+            writer.WriteStartObject();
+            writer.WriteStartArray("users");
+            foreach (var entry in entries)
             {
-                // Relaxed escaping keeps base64 "+" readable; the file is never embedded in HTML.
-                using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-                {
-                    writer.WriteStartObject();
-                    writer.WriteStartArray("users");
-                    foreach (var entry in entries)
-                    {
-                        writer.WriteStartObject();
-                        writer.WriteString("username", entry.Username);
-                        writer.WriteString("hash", entry.Hash);
-                        writer.WriteEndObject();
-                    }
-
-                    writer.WriteEndArray();
-                    writer.WriteEndObject();
-                }
-
-                stream.WriteByte((byte)'\n');
-
-                // Durable before the rename makes it visible: a crash leaves the old file or the new one, never an empty one.
-                stream.Flush(flushToDisk: true);
+                writer.WriteStartObject();
+                writer.WriteString("username", entry.Username);
+                writer.WriteString("hash", entry.Hash);
+                writer.WriteEndObject();
             }
 
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        });
     }
 
     /// <summary>A user name the store can hold: not empty, no control characters, at most 65535 UTF-8 bytes (the MQTT limit).</summary>
