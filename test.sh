@@ -8,8 +8,8 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPE
 # The in-process brokers of the tests run as 'tern start' does: socket completions inline (see src/Tern.Cli/Program.cs).
 export DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1
 
-# Third-party MQTT peers for the interop tests, AFL++ for the short fuzz run, and the headless
-# Chromium the dashboard tests drive (Debian packages).
+# Third-party MQTT peers for the interop tests, AFL++ for the short fuzz run, the headless
+# Chromium the dashboard tests drive, and the Prometheus server that scrapes a broker (Debian packages).
 packages=(mosquitto mosquitto-clients python3-paho-mqtt afl++ chromium prometheus)
 missing=()
 for p in "${packages[@]}"; do
