@@ -149,6 +149,77 @@ public sealed class BenchTests
     }
 
     /// <summary>
+    /// A broker may send matching messages before the SUBACK (spec 3.8.4); Tern does when another client
+    /// publishes while the subscription is being added. A scripted peer does it every time: the bench
+    /// acknowledges the early QoS 1 message and goes on instead of failing its handshake.
+    /// </summary>
+    [Fact]
+    public async Task Sub_APublishBeforeTheSubAck_IsAcknowledgedAndTheRunGoesOn()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        using var cts = new CancellationTokenSource(PubSubProcess.Timeout);
+
+        var peer = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync(cts.Token);
+            using var stream = new System.Net.Sockets.NetworkStream(socket);
+            Assert.Equal(0x10, (await ReadPacketAsync(stream, cts.Token))[0]);
+            await stream.WriteAsync(new byte[] { 0x20, 0x02, 0x00, 0x00 }, cts.Token);
+            var subscribe = await ReadPacketAsync(stream, cts.Token);
+            Assert.Equal(0x82, subscribe[0]);
+            byte[] early = [0x32, 0x08, 0x00, 0x03, (byte)'a', (byte)'/', (byte)'b', 0x00, 0x07, (byte)'x'];
+            byte[] subAck = [0x90, 0x03, subscribe[2], subscribe[3], 0x01];
+            await stream.WriteAsync(early.Concat(subAck).ToArray(), cts.Token);
+            var ack = await ReadPacketAsync(stream, cts.Token);
+            try
+            {
+                // Stays connected until the bench ends (it may close with a reset).
+                while (await stream.ReadAsync(new byte[64], cts.Token) > 0)
+                {
+                }
+            }
+            catch (IOException)
+            {
+            }
+
+            return ack;
+        });
+
+        var (code, tern) = await TernProcess.RunAsync(["bench", "sub", "-p", port.ToString(CultureInfo.InvariantCulture), "-N", "1", "-t", "a/#", "-q", "1", "-W", "1", "--json"]);
+        await using (tern)
+        {
+            Assert.True(code == 0, $"tern bench sub exited {code}\n{tern.Stdout}\n{tern.Stderr}");
+        }
+
+        Assert.Equal(new byte[] { 0x40, 0x02, 0x00, 0x07 }, await peer.WaitAsync(cts.Token));
+    }
+
+    /// <summary>One whole packet: fixed header, remaining length, body.</summary>
+    private static async Task<byte[]> ReadPacketAsync(Stream stream, CancellationToken ct)
+    {
+        var bytes = new List<byte>();
+        var one = new byte[1];
+        await stream.ReadExactlyAsync(one, ct);
+        bytes.Add(one[0]);
+        int length = 0, shift = 0;
+        do
+        {
+            await stream.ReadExactlyAsync(one, ct);
+            bytes.Add(one[0]);
+            length |= (one[0] & 0x7F) << shift;
+            shift += 7;
+        }
+        while ((one[0] & 0x80) != 0);
+
+        var body = new byte[length];
+        await stream.ReadExactlyAsync(body, ct);
+        bytes.AddRange(body);
+        return [.. bytes];
+    }
+
+    /// <summary>
     /// 4 extra clients subscribe and unsubscribe 200 times a second while 2 pairs publish at QoS 1:
     /// their requests are answered, paced (never more than the schedule plus one per client), and
     /// the messages their matching filters get are neither counted as the run's nor lost from it.

@@ -140,7 +140,14 @@ internal static class BenchSocket
                 socket.Send(batches[sent++].Bytes);
             }
 
-            CheckSubAck(ReceivePacket(socket), batches[acked++]);
+            var packet = ReceivePacket(socket);
+            if (EarlyPublishAck(packet) is { } ack)
+            {
+                socket.Send(ack);
+                continue;
+            }
+
+            CheckSubAck(packet, batches[acked++]);
         }
 
         socket.ReceiveTimeout = 0;
@@ -165,8 +172,37 @@ internal static class BenchSocket
                 await socket.SendAsync(batches[sent++].Bytes, SocketFlags.None, ct).ConfigureAwait(false);
             }
 
-            CheckSubAck(await ReceivePacketAsync(socket, ct).ConfigureAwait(false), batches[acked++]);
+            var packet = await ReceivePacketAsync(socket, ct).ConfigureAwait(false);
+            if (EarlyPublishAck(packet) is { } ack)
+            {
+                await socket.SendAsync(ack, SocketFlags.None, ct).ConfigureAwait(false);
+                continue;
+            }
+
+            CheckSubAck(packet, batches[acked++]);
         }
+    }
+
+    /// <summary>
+    /// A broker may deliver matching messages before it sends the SUBACK (spec 3.8.4) (Tern does when the
+    /// SUBACK waits for the store). They come before the measurement starts: answered so the broker's window
+    /// stays open, not counted. Returns the bytes to send (empty for QoS 0), or null when it is not a PUBLISH.
+    /// </summary>
+    private static byte[]? EarlyPublishAck(MqttPacket packet)
+    {
+        if (packet is not PublishPacket publish)
+        {
+            return null;
+        }
+
+        if (publish.QoS == MqttQoS.AtMostOnce)
+        {
+            return [];
+        }
+
+        var ack = new byte[4];
+        BenchWire.WriteAck(ack, publish.QoS == MqttQoS.AtLeastOnce ? BenchWire.PubAck : BenchWire.PubRec, publish.PacketId);
+        return ack;
     }
 
     private sealed record SubscribeBatch(byte[] Bytes, ushort PacketId, string[] Filters);
