@@ -23,7 +23,7 @@ public sealed class V5OpenApiTests
             "/api/v5/authentication/password_based:built_in_database/users/{user_id}",
             "/api/v5/authorization/sources/built_in_database/rules/users", "/api/v5/authorization/sources/built_in_database/rules/clients/{who}",
             "/api/v5/authorization/sources/built_in_database/rules/all", "/api/v5/stats", "/api/v5/metrics", "/api/v5/nodes", "/api/v5/nodes/{node}",
-            "/api/v5/listeners",
+            "/api/v5/listeners", "/api/v5/authorization/check",
         })
         {
             Assert.Contains(expected, paths);

@@ -61,6 +61,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         MapApiKeys(api);
         MapUsers(api);
         MapAcl(api);
+        MapAclCheck(api);
         MapMonitor(api);
         MapTraces(api);
     }

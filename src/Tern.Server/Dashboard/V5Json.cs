@@ -133,6 +133,28 @@ internal sealed record V5AclOwnerPage(IReadOnlyList<V5AclOwner> Data, V5Meta Met
 /// <summary>The rules for every client.</summary>
 internal sealed record V5AclAll(IReadOnlyList<V5AclRule> Rules);
 
+/// <summary>
+/// The answer of <c>POST /api/v5/authorization/check</c>: <c>result</c> allow or deny; <c>source</c> where
+/// the deciding rule is (<c>built_in_database</c>, <c>config</c>, <c>file</c>, <c>client</c>), or
+/// <c>default</c> when no rule applied; <c>rule</c> that rule, or null.
+/// </summary>
+internal sealed record V5AclCheck(string Result, string Source, V5AclCheckRule? Rule, string Reason);
+
+/// <summary>
+/// The rule that decided a check. <c>list</c> and <c>index</c> (from 0) place a rule of the built-in
+/// database: <c>users</c> (of <c>username</c>), <c>clients</c> (of <c>clientid</c>) or <c>all</c>.
+/// </summary>
+internal sealed record V5AclCheckRule(
+    string Permission,
+    string Action,
+    string Topic,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Username,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Clientid,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Ipaddress,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? List,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Index,
+    string Origin);
+
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
 [JsonSerializable(typeof(V5Client))]
 [JsonSerializable(typeof(V5ClientPage))]
@@ -154,4 +176,5 @@ internal sealed record V5AclAll(IReadOnlyList<V5AclRule> Rules);
 [JsonSerializable(typeof(V5AclOwner))]
 [JsonSerializable(typeof(V5AclOwnerPage))]
 [JsonSerializable(typeof(V5AclAll))]
+[JsonSerializable(typeof(V5AclCheck))]
 internal sealed partial class V5JsonContext : JsonSerializerContext;

@@ -26,13 +26,6 @@ internal sealed class AclAuthorizer : IMqttAuthorizer
         _rules = rules;
     }
 
-    private enum Decision
-    {
-        None,
-        Allow,
-        Deny,
-    }
-
     public long Generation => Interlocked.Read(ref _generation);
 
     public AclRuleSet Rules => Volatile.Read(ref _rules);
@@ -70,7 +63,7 @@ internal sealed class AclAuthorizer : IMqttAuthorizer
                 pattern = AclTopicPattern.Everything;
             }
 
-            compiled.Add(new AclRule(rule.Allow, rule.Action, pattern, origin: $"client rule {i}"));
+            compiled.Add(new AclRule(rule.Allow, rule.Action, pattern, origin: $"client rule {i}", source: AclRuleSource.Client));
         }
 
         return compiled.ToArray();
@@ -78,7 +71,9 @@ internal sealed class AclAuthorizer : IMqttAuthorizer
 
     private static bool IsSys(string text) => text.StartsWith("$SYS", StringComparison.Ordinal) && (text.Length == 4 || text[4] == '/');
 
-    private static Decision Evaluate(AclRule[] rules, ClientIdentity client, string text, AccessAction action)
+    // The first rule that applies, or null; the caller reads Allow off it. Returning the rule rather than
+    // a verdict lets Explain say which rule decided without a second walk that could disagree.
+    private static AclRule? Evaluate(AclRule[] rules, ClientIdentity client, string text, AccessAction action)
     {
         foreach (var rule in rules)
         {
@@ -103,7 +98,7 @@ internal sealed class AclAuthorizer : IMqttAuthorizer
                             continue;
                         }
 
-                        return Decision.Deny;
+                        return rule;
                 }
             }
 
@@ -123,14 +118,20 @@ internal sealed class AclAuthorizer : IMqttAuthorizer
 
             if (hit)
             {
-                return rule.Allow ? Decision.Allow : Decision.Deny;
+                return rule;
             }
         }
 
-        return Decision.None;
+        return null;
     }
 
-    private bool Decide(ClientIdentity client, string text, AccessAction action)
+    private bool Decide(ClientIdentity client, string text, AccessAction action) => Explain(client, text, action).Allowed;
+
+    /// <summary>
+    /// The answer to a PUBLISH (<paramref name="action"/> publish, a topic) or SUBSCRIBE (a filter, the
+    /// inner one of a shared subscription), with the rule that gave it; the broker's checks go through here too.
+    /// </summary>
+    public AclDecision Explain(ClientIdentity client, string text, AccessAction action)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(text);
@@ -138,17 +139,15 @@ internal sealed class AclAuthorizer : IMqttAuthorizer
         if (client.Rules is { Count: > 0 } own)
         {
             var compiled = _clientRules.GetValue(own, static r => CompileClientRules(r));
-            var decision = Evaluate(compiled, client, text, action);
-            if (decision != Decision.None)
+            if (Evaluate(compiled, client, text, action) is { } decided)
             {
-                return decision == Decision.Allow;
+                return new AclDecision(decided.Allow, decided, SysProtected: false);
             }
         }
 
-        var global = Evaluate(set.Rules, client, text, action);
-        if (global != Decision.None)
+        if (Evaluate(set.Rules, client, text, action) is { } rule)
         {
-            return global == Decision.Allow;
+            return new AclDecision(rule.Allow, rule, SysProtected: false);
         }
 
         // $SYS reveals who is connected and how busy the broker is: readable (and writable) only
@@ -156,6 +155,15 @@ internal sealed class AclAuthorizer : IMqttAuthorizer
         // acl claim, which ends in a deny of '#', a filter that never matches '$' topics) is held to
         // this even without a configured ACL, so that it gets only what its rules list.
         var protectSys = set.ProtectSys || client.Rules is { Count: > 0 };
-        return !(protectSys && IsSys(text)) && set.DefaultAllow;
+        return protectSys && IsSys(text)
+            ? new AclDecision(false, null, SysProtected: true)
+            : new AclDecision(set.DefaultAllow, null, SysProtected: false);
     }
 }
+
+/// <summary>
+/// One answer of <see cref="AclAuthorizer.Explain"/>: <paramref name="Rule"/> is the first rule that
+/// applied, or null when the default decided (<paramref name="SysProtected"/>: the default denied a
+/// <c>$SYS</c> topic that no rule allows).
+/// </summary>
+internal readonly record struct AclDecision(bool Allowed, AclRule? Rule, bool SysProtected);

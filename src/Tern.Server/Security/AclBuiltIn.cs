@@ -1,9 +1,14 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Tern.Server.Security;
 
 /// <summary>One rule of the built-in rules, in EMQX's words: <c>permission</c> allow or deny, <c>action</c> publish, subscribe or all.</summary>
 internal sealed record AclBuiltInRule(string Topic, string Permission, string Action);
+
+/// <summary>Where a compiled rule of <see cref="AclBuiltIn"/> is: list <c>users</c>, <c>clients</c> or <c>all</c>, whose list, which position.</summary>
+internal sealed record AclBuiltInPlace(string List, string? Who, int Index, AclBuiltInRule Rule);
 
 /// <summary>
 /// The ACL rules managed through <c>/api/v5/authorization/sources/built_in_database/rules</c>: per
@@ -19,6 +24,10 @@ internal sealed class AclBuiltIn
 
     private readonly Lock _gate = new();
     private readonly AclSetup _setup;
+
+    // Every rule this class compiled, to its place; weak keys, so that a replaced set's rules go with it.
+    // Kept across changes: a check that raced a change still finds the rule that decided it.
+    private readonly ConditionalWeakTable<AclRule, AclBuiltInPlace> _places = new();
     private State _state;
 
     private AclBuiltIn(string path, AclSetup setup, State state)
@@ -78,6 +87,9 @@ internal sealed class AclBuiltIn
         }
     }
 
+    /// <summary>Where <paramref name="rule"/> (one the authorizer applied) is in these lists; false for a rule from elsewhere.</summary>
+    public bool TryFind(AclRule rule, [NotNullWhen(true)] out AclBuiltInPlace? place) => _places.TryGetValue(rule, out place);
+
     /// <summary>Replaces the rules of each user given (an empty list removes the user's rules).</summary>
     public void SetUsers(IReadOnlyDictionary<string, IReadOnlyList<AclBuiltInRule>> users)
         => Change(s => s with { Users = Merge(s.Users, users) });
@@ -126,7 +138,7 @@ internal sealed class AclBuiltIn
             [AclRuleReader.TopicField] = rule.Topic.Replace("${username}", "%u", StringComparison.Ordinal).Replace("${clientid}", "%c", StringComparison.Ordinal),
             [whoField] = who,
         };
-        return AclRuleReader.Build(fields, origin, (field, problem) => new ArgumentException(field switch
+        return AclRuleReader.Build(fields, origin, AclRuleSource.BuiltIn, (field, problem) => new ArgumentException(field switch
         {
             AclRuleReader.TopicField => $"topic '{rule.Topic}': {problem}",
             AclRuleReader.ActionField => $"action {problem}",
@@ -199,16 +211,22 @@ internal sealed class AclBuiltIn
         var rules = new List<AclRule>();
         foreach (var (user, list) in state.Users)
         {
-            rules.AddRange(list.Select((r, i) => Build(r, AclRuleReader.UserField, user, $"{name} users[{user}][{i}]")));
+            rules.AddRange(list.Select((r, i) => Place(Build(r, AclRuleReader.UserField, user, $"{name} users[{user}][{i}]"), new("users", user, i, r))));
         }
 
         foreach (var (client, list) in state.Clients)
         {
-            rules.AddRange(list.Select((r, i) => Build(r, AclRuleReader.ClientIdField, client, $"{name} clients[{client}][{i}]")));
+            rules.AddRange(list.Select((r, i) => Place(Build(r, AclRuleReader.ClientIdField, client, $"{name} clients[{client}][{i}]"), new("clients", client, i, r))));
         }
 
-        rules.AddRange(state.All.Select((r, i) => Build(r, AclRuleReader.AllField, "true", $"{name} all[{i}]")));
+        rules.AddRange(state.All.Select((r, i) => Place(Build(r, AclRuleReader.AllField, "true", $"{name} all[{i}]"), new("all", null, i, r))));
         return rules;
+    }
+
+    private AclRule Place(AclRule rule, AclBuiltInPlace place)
+    {
+        _places.AddOrUpdate(rule, place);
+        return rule;
     }
 
     private void Save(State state)

@@ -157,6 +157,7 @@ internal static class AclFile
             rules.Add(AclRuleReader.Build(
                 fields,
                 origin,
+                AclRuleSource.File,
                 (field, problem) => Error(path, field is null ? ruleLine : lines.GetValueOrDefault(field, ruleLine), field is null ? $"rules[{index}]" : $"rules[{index}].{field}", problem)));
         }
 

@@ -8,7 +8,7 @@ namespace Tern.Server.Security;
 /// </summary>
 internal sealed class AclRule
 {
-    public AclRule(bool allow, AccessAction action, AclTopicPattern topic, string? user = null, string? clientId = null, AddressRange? network = null, bool coveredOnly = false, string origin = "")
+    public AclRule(bool allow, AccessAction action, AclTopicPattern topic, string? user = null, string? clientId = null, AddressRange? network = null, bool coveredOnly = false, string origin = "", AclRuleSource source = AclRuleSource.Config)
     {
         Allow = allow;
         Action = action;
@@ -18,6 +18,7 @@ internal sealed class AclRule
         Network = network;
         CoveredOnly = coveredOnly;
         Origin = origin;
+        Source = source;
     }
 
     public bool Allow { get; }
@@ -41,6 +42,9 @@ internal sealed class AclRule
     /// <summary>Where the rule came from, for log messages (<c>acl.json rules[2]</c>, <c>Acl:Rules:0</c>).</summary>
     public string Origin { get; }
 
+    /// <summary>Which set of rules it belongs to, for <c>POST /api/v5/authorization/check</c>.</summary>
+    public AclRuleSource Source { get; }
+
     public bool AppliesTo(ClientIdentity client)
         => (User is null || string.Equals(client.Username, User, StringComparison.Ordinal))
             && (ClientId is null || string.Equals(client.ClientId, ClientId, StringComparison.Ordinal))
@@ -53,6 +57,22 @@ internal sealed class AclRule
             : string.Join(' ', new[] { User is null ? null : "user " + User, ClientId is null ? null : "client " + ClientId, Network is null ? null : "ip " + Network }.Where(s => s is not null));
         return $"{(Allow ? "allow" : "deny")} {who} {Action.ToString().ToLowerInvariant()} {Topic}";
     }
+}
+
+/// <summary>Where a rule was written, in the order they are checked (<see cref="AclAuthorizer.Explain"/>).</summary>
+internal enum AclRuleSource
+{
+    /// <summary>The client's own rules from authentication (a JWT <c>acl</c> claim).</summary>
+    Client,
+
+    /// <summary><c>Acl:Rules</c> in the configuration.</summary>
+    Config,
+
+    /// <summary>The rules of the REST API (<c>acl_rules.json</c>, <see cref="AclBuiltIn"/>).</summary>
+    BuiltIn,
+
+    /// <summary><c>Acl:File</c>.</summary>
+    File,
 }
 
 /// <summary>An immutable set of rules and the answer when none applies; swapped whole on reload.</summary>

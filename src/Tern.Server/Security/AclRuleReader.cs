@@ -35,7 +35,7 @@ internal static class AclRuleReader
 
     /// <summary>Builds a rule; <paramref name="fail"/> makes the exception for a field (null: the rule as a whole) and a problem.</summary>
     /// <param name="fields">Canonical field name to value; booleans as <c>true</c>/<c>false</c>.</param>
-    public static AclRule Build(IReadOnlyDictionary<string, string> fields, string origin, Func<string?, string, Exception> fail)
+    public static AclRule Build(IReadOnlyDictionary<string, string> fields, string origin, AclRuleSource source, Func<string?, string, Exception> fail)
     {
         var allow = RequiredBool(fields, AllowField, fail);
         var action = ReadAction(Required(fields, ActionField, fail), fail);
@@ -79,7 +79,7 @@ internal static class AclRuleReader
             throw fail(CoveredOnlyField, "only applies to subscribe rules.");
         }
 
-        return new AclRule(allow, action, topic, user, clientId, network, coveredOnly, origin);
+        return new AclRule(allow, action, topic, user, clientId, network, coveredOnly, origin, source);
     }
 
     /// <summary><c>allow</c> or <c>deny</c> (the default when no rule applies).</summary>

@@ -206,7 +206,7 @@ internal sealed class AclSetup
                 keys[field] = child.Path;
             }
 
-            rules.Add(AclRuleReader.Build(fields, entry.Path, (field, problem) =>
+            rules.Add(AclRuleReader.Build(fields, entry.Path, AclRuleSource.Config, (field, problem) =>
             {
                 var key = field is null ? entry.Path : keys.GetValueOrDefault(field, $"{entry.Path}:{Pascal(field)}");
                 var subject = field is null ? entry.Path : key;
