@@ -5,7 +5,7 @@ using Tern.TestKit;
 namespace Tern.Server.Tests;
 
 /// <summary>
-/// Every page of the dashboard over a broker with devices, traffic, retained messages and a ban,
+/// Every page of the dashboard over a broker with devices, traffic, retained messages, a ban, users and ACL rules,
 /// each captured as a PNG. <c>TERN_DASHBOARD_IMAGES=docs/images</c> writes them where the README
 /// shows them; otherwise they go to a temporary directory.
 /// </summary>
@@ -20,7 +20,7 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
         try
         {
             await CaptureEveryPageAsync(directory);
-            foreach (var name in new[] { "login", "overview", "clients", "subscriptions", "topics", "retained", "banned", "listeners", "websocket" })
+            foreach (var name in new[] { "login", "overview", "clients", "subscriptions", "topics", "retained", "banned", "users", "acl", "listeners", "websocket" })
             {
                 var file = new FileInfo(Path.Combine(directory, $"dashboard-{name}.png"));
                 Assert.True(file.Exists && file.Length > 10_000, $"{file.FullName} holds a screenshot");
@@ -37,12 +37,12 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
 
     private async Task CaptureEveryPageAsync(string directory)
     {
-        await using var dashboard = await DashboardBroker.StartAsync(new Dictionary<string, string?>
-        {
-            ["Listeners:Ws:Enabled"] = "true",
-            ["Listeners:Ws:Address"] = "127.0.0.1",
-            ["Listeners:Ws:Port"] = "0",
-        });
+        // A users file of its own, so that the Users and ACL rules pages have something to manage.
+        using var files = new V5ManagementBroker();
+        files.Settings["Listeners:Ws:Enabled"] = "true";
+        files.Settings["Listeners:Ws:Address"] = "127.0.0.1";
+        files.Settings["Listeners:Ws:Port"] = "0";
+        await using var dashboard = await files.StartAsync();
         var devices = new List<RawMqttClient>();
         try
         {
@@ -106,6 +106,28 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
             await page.Page.WaitForSelectorAsync("#banned-table tr[data-who='rogue-7']");
             await Capture(page, directory, "banned");
 
+            foreach (var user in new[] { "alice", "sensor-17", "grafana" })
+            {
+                await PostAsync(dashboard, "api/v5/authentication/password_based:built_in_database/users", $$"""{"user_id": "{{user}}", "password": "s3cret-{{user}}"}""");
+            }
+
+            await page.GoToAsync("users");
+            await page.WaitForTextAsync(".pager[data-list='users'] span", "3 · page 1 of 1");
+            await Capture(page, directory, "users");
+
+            const string Rules = "api/v5/authorization/sources/built_in_database/rules";
+            await PostAsync(dashboard, Rules + "/users", """[{"username": "sensor-17", "rules": [{"topic": "sensors/${username}/#", "permission": "allow", "action": "publish"}, {"topic": "sensors/#", "permission": "deny", "action": "publish"}]}]""");
+            await PostAsync(dashboard, Rules + "/clients", """[{"clientid": "esp32-kitchen", "rules": [{"topic": "home/kitchen/#", "permission": "allow", "action": "all"}, {"topic": "home/#", "permission": "deny", "action": "publish"}]}]""");
+            await PostAsync(dashboard, Rules + "/all", """{"rules": [{"topic": "secret/#", "permission": "deny", "action": "all"}]}""");
+            await page.GoToAsync("acl");
+            await page.Page.WaitForSelectorAsync("#acl-table tr[data-kind='all'][data-index='0']");
+            await page.Page.TypeAsync("#acl-check-clientid", "esp32-kitchen");
+            await page.Page.TypeAsync("#acl-check-topic", "home/garage/set");
+            await page.Page.ClickAsync("#acl-check-submit");
+            await page.WaitForTextAsync("#acl-check-verdict", "deny");
+            await page.Page.WaitForSelectorAsync("#acl-table tr.decided[data-who='esp32-kitchen'][data-index='1']");
+            await Capture(page, directory, "acl");
+
             await page.GoToAsync("listeners");
             await page.Page.WaitForSelectorAsync("#listeners-table tbody tr:nth-child(3)");
             await Capture(page, directory, "listeners");
@@ -128,6 +150,12 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
                 await device.DisposeAsync();
             }
         }
+    }
+
+    private static async Task PostAsync(DashboardBroker dashboard, string path, string json)
+    {
+        using var response = await dashboard.Http.PostAsync(path, new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        Assert.True(response.IsSuccessStatusCode, $"POST {path} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
     }
 
     // From the top, as a person opening the page sees it (a detail panel scrolls the page when it opens).

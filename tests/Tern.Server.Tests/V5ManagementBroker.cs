@@ -45,5 +45,16 @@ internal sealed class V5ManagementBroker : IDisposable
         return (exit, pub.Output);
     }
 
+    /// <summary>Runs <c>mosquitto_sub</c> once against <paramref name="broker"/>; returns its exit code and output.</summary>
+    public static async Task<(int Exit, string Output)> MosquittoSubAsync(TestBroker broker, params string[] args)
+    {
+        await using var sub = ProcessRunner.Start(
+            ExternalTools.MosquittoSub,
+            ["-h", "127.0.0.1", "-p", broker.Port.ToString(CultureInfo.InvariantCulture), .. args],
+            ExternalTools.MosquittoClientsPackage);
+        var exit = await sub.WaitForExitAsync();
+        return (exit, sub.Output);
+    }
+
     public void Dispose() => System.IO.Directory.Delete(Directory, recursive: true);
 }

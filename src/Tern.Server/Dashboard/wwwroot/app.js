@@ -14,7 +14,9 @@
   const SVG = 'http://www.w3.org/2000/svg';
   const RETAIN_HANDLING = ['send on subscribe', 'send if new', 'do not send'];
   const PAGE_SIZE = 50;
-  const views = ['overview', 'clients', 'subscriptions', 'topics', 'retained', 'banned', 'listeners', 'publish', 'websocket'];
+  const views = ['overview', 'clients', 'subscriptions', 'topics', 'retained', 'banned', 'users', 'acl', 'listeners', 'publish', 'websocket'];
+  const USERS_PATH = '/authentication/password_based:built_in_database/users';
+  const RULES_PATH = '/authorization/sources/built_in_database/rules';
   const WS_MAX_MESSAGES = 200;
   const PROTOCOLS = { 3: '3.1', 4: '3.1.1', 5: '5.0' };
   const LISTENER_TYPES = { mqtt: 'MQTT over TCP', mqtts: 'MQTT over TLS', ws: 'MQTT over WebSocket', wss: 'MQTT over secure WebSocket', http: 'Dashboard and REST API', https: 'Dashboard and REST API (HTTPS)' };
@@ -48,11 +50,16 @@
     timer: 0,
     previous: null,
     rates: [],
-    pages: { clients: 1, subscriptions: 1, topics: 1, retained: 1, banned: 1 },
+    pages: { clients: 1, subscriptions: 1, topics: 1, retained: 1, banned: 1, users: 1 },
     filters: { subscriptions: '', retained: '', clients: { search: '', user: '', state: '' } },
     listeners: [],
     detail: null,
     retainedDetail: null,
+    passwordUser: null,
+    aclRows: new Map(),
+    aclEdit: null,
+    aclCheck: null,
+    aclDecided: null,
     ws: null,
   };
 
@@ -208,6 +215,10 @@
         renderTopics(await v5('GET', `/topics?page=${state.pages.topics}&limit=${PAGE_SIZE}`), await v5('GET', '/subscriptions?limit=10000'));
       } else if (state.view === 'banned') {
         renderBanned(await v5('GET', `/banned?page=${state.pages.banned}&limit=${PAGE_SIZE}`));
+      } else if (state.view === 'users') {
+        await refreshUsers();
+      } else if (state.view === 'acl') {
+        renderAcl(await loadAcl());
       } else if (state.view === 'listeners') {
         renderListeners(state.listeners);
       } else if (state.view === 'subscriptions') {
@@ -900,6 +911,365 @@
     refresh();
   }
 
+  // ---- Users and ACL rules ----------------------------------------------------------------
+
+  // The users file (Auth:UsersFile): without one the API answers 404 and the page says why.
+  async function refreshUsers() {
+    let page;
+    try {
+      page = await v5('GET', `${USERS_PATH}?page=${state.pages.users}&limit=${PAGE_SIZE}`);
+    } catch (error) {
+      if (error.status !== 404) {
+        throw error;
+      }
+
+      $('users-error').textContent = `${error.message} Users can be added once Auth:UsersFile names one.`;
+      $('users-error').hidden = false;
+      $('user-form').hidden = true;
+      return;
+    }
+
+    $('users-error').hidden = true;
+    $('user-form').hidden = false;
+    renderUsers(page);
+  }
+
+  function renderUsers(page) {
+    renderRows('users-table', page.data, (u) => u.user_id, [
+      (u) => u.user_id,
+      (u) => (u.is_superuser ? 'yes' : 'no'),
+    ], (row, u) => {
+      row.dataset.user = u.user_id;
+      const actions = document.createElement('span');
+      actions.className = 'actions';
+      const password = document.createElement('button');
+      password.type = 'button';
+      password.className = 'password small';
+      password.textContent = 'Change password';
+      password.addEventListener('click', () => openPassword(u.user_id));
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'delete danger';
+      remove.textContent = 'Delete';
+      remove.addEventListener('click', () => deleteUser(u.user_id, remove));
+      actions.append(password, remove);
+      return actions;
+    });
+    renderPager('users', page.meta);
+  }
+
+  function showResult(id, ok, text) {
+    const result = $(id);
+    result.className = ok ? 'ok' : 'form-error';
+    result.textContent = text;
+  }
+
+  async function addUser(event) {
+    event.preventDefault();
+    const userId = $('user-id').value.trim();
+    $('user-submit').disabled = true;
+    $('user-result').textContent = '';
+    try {
+      await v5('POST', USERS_PATH, { user_id: userId, password: $('user-password').value });
+      showResult('user-result', true, `Added ${userId}; it can connect now.`);
+      $('user-id').value = '';
+      $('user-password').value = '';
+      refresh();
+    } catch (error) {
+      showResult('user-result', false, error.message);
+    } finally {
+      $('user-submit').disabled = false;
+    }
+  }
+
+  function openPassword(userId) {
+    state.passwordUser = userId;
+    $('password-user').textContent = userId;
+    $('password-new').value = '';
+    $('password-result').textContent = '';
+    $('password-form').hidden = false;
+    $('password-new').focus();
+  }
+
+  function closePassword() {
+    state.passwordUser = null;
+    $('password-form').hidden = true;
+  }
+
+  async function changePassword(event) {
+    event.preventDefault();
+    const userId = state.passwordUser;
+    $('password-submit').disabled = true;
+    try {
+      await v5('PUT', `${USERS_PATH}/${encodeURIComponent(userId)}`, { password: $('password-new').value });
+      closePassword();
+      showResult('user-result', true, `New password of ${userId} in force from its next CONNECT.`);
+    } catch (error) {
+      showResult('password-result', false, error.message);
+    } finally {
+      $('password-submit').disabled = false;
+    }
+  }
+
+  async function deleteUser(userId, button) {
+    if (!confirm(`Delete user "${userId}"? It can no longer connect; a connected client stays until it reconnects.`)) {
+      return;
+    }
+
+    button.disabled = true;
+    try {
+      await v5('DELETE', `${USERS_PATH}/${encodeURIComponent(userId)}`);
+      showResult('user-result', true, `Deleted ${userId}.`);
+      if (state.passwordUser === userId) {
+        closePassword();
+      }
+    } catch (error) {
+      button.disabled = false;
+      showResult('user-result', false, error.message);
+    }
+
+    refresh();
+  }
+
+  // Every rule of the three lists, in the order the broker checks them: user names, client IDs, all.
+  async function loadAcl() {
+    const [users, clients, all] = await Promise.all([
+      v5('GET', `${RULES_PATH}/users?limit=10000`),
+      v5('GET', `${RULES_PATH}/clients?limit=10000`),
+      v5('GET', `${RULES_PATH}/all`),
+    ]);
+    const rows = [];
+    const add = (kind, who, rules) => rules.forEach((rule, index) => rows.push({ kind, who, index, last: index === rules.length - 1, rule }));
+    users.data.forEach((o) => add('users', o.username, o.rules));
+    clients.data.forEach((o) => add('clients', o.clientid, o.rules));
+    add('all', null, all.rules);
+    return rows;
+  }
+
+  const aclKey = (kind, who, index) => `${kind}\u0000${who ?? ''}\u0000${index}`;
+  const aclOwner = (kind, who) => (kind === 'users' ? `user name ${who}` : kind === 'clients' ? `client ID ${who}` : 'all clients');
+  const ruleText = (r) => `${r.permission} ${r.action} ${r.topic}`;
+
+  function renderAcl(rows) {
+    state.aclRows = new Map(rows.map((r) => [aclKey(r.kind, r.who, r.index), r]));
+    renderRows('acl-table', rows, (r) => aclKey(r.kind, r.who, r.index), [
+      (r) => aclOwner(r.kind, r.who),
+      (r) => String(r.index + 1),
+      (r) => r.rule.permission,
+      (r) => r.rule.action,
+      (r) => r.rule.topic,
+    ], (row, r) => {
+      row.dataset.kind = r.kind;
+      row.dataset.who = r.who ?? '';
+      row.dataset.index = String(r.index);
+      const key = aclKey(r.kind, r.who, r.index);
+      const actions = document.createElement('span');
+      actions.className = 'actions';
+      for (const [name, text, title, act] of [
+        ['up', '↑', 'Move up: checked one place earlier', () => moveRule(key, -1)],
+        ['down', '↓', 'Move down: checked one place later', () => moveRule(key, 1)],
+        ['edit', 'Edit', 'Change this rule', () => editRule(key)],
+      ]) {
+        const button = document.createElement('button');
+        button.type = 'button';
+        button.className = `${name} small`;
+        button.textContent = text;
+        button.title = title;
+        button.addEventListener('click', act);
+        actions.append(button);
+      }
+
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'delete danger';
+      remove.textContent = 'Delete';
+      remove.addEventListener('click', () => deleteRule(key));
+      actions.append(remove);
+      return actions;
+    });
+
+    // Rows are kept by position: what can move changes with the list around them.
+    for (const row of $('acl-table').tBodies[0].rows) {
+      const r = state.aclRows.get(row.dataset.key);
+      row.querySelector('button.up').disabled = r.index === 0;
+      row.querySelector('button.down').disabled = r.last;
+      row.classList.toggle('decided', row.dataset.key === state.aclDecided);
+      row.dataset.permission = r.rule.permission;
+    }
+  }
+
+  // The owner's rules as the broker has them now, so that a change never rests on a page two seconds old.
+  async function currentRules(kind, who) {
+    if (kind === 'all') {
+      return { exists: true, rules: (await v5('GET', `${RULES_PATH}/all`)).rules };
+    }
+
+    try {
+      return { exists: true, rules: (await v5('GET', `${RULES_PATH}/${kind}/${encodeURIComponent(who)}`)).rules };
+    } catch (error) {
+      if (error.status === 404) {
+        return { exists: false, rules: [] };
+      }
+
+      throw error;
+    }
+  }
+
+  // EMQX's API replaces an owner's whole list (PUT), adds an owner with POST, and removes one with DELETE.
+  async function saveRules(kind, who, exists, rules) {
+    const plain = rules.map((r) => ({ topic: r.topic, permission: r.permission, action: r.action }));
+    if (kind === 'all') {
+      await v5('PUT', `${RULES_PATH}/all`, { rules: plain });
+    } else if (!exists) {
+      await v5('POST', `${RULES_PATH}/${kind}`, [{ [kind === 'users' ? 'username' : 'clientid']: who, rules: plain }]);
+    } else if (plain.length === 0) {
+      await v5('DELETE', `${RULES_PATH}/${kind}/${encodeURIComponent(who)}`);
+    } else {
+      await v5('PUT', `${RULES_PATH}/${kind}/${encodeURIComponent(who)}`, { rules: plain });
+    }
+  }
+
+  // Applies change(rules) to the list the row belongs to, if the row's rule is still where the page showed it.
+  async function changeRules(key, change, done) {
+    const shown = state.aclRows.get(key);
+    if (!shown) {
+      return;
+    }
+
+    try {
+      const { exists, rules } = await currentRules(shown.kind, shown.who);
+      const now = rules[shown.index];
+      if (!now || ruleText(now) !== ruleText(shown.rule)) {
+        throw new Error('The rules changed meanwhile; nothing was saved. Look again.');
+      }
+
+      await saveRules(shown.kind, shown.who, exists, change(rules, shown.index));
+      showResult('acl-result', true, done(shown));
+    } catch (error) {
+      showResult('acl-result', false, error.message);
+    }
+
+    await refresh();
+    await recheck();
+  }
+
+  function moveRule(key, step) {
+    return changeRules(key, (rules, index) => {
+      const moved = [...rules];
+      [moved[index], moved[index + step]] = [moved[index + step], moved[index]];
+      return moved;
+    }, (r) => `Moved rule ${r.index + 1} of ${aclOwner(r.kind, r.who)} ${step < 0 ? 'up' : 'down'}.`);
+  }
+
+  function deleteRule(key) {
+    const r = state.aclRows.get(key);
+    if (!confirm(`Delete rule ${r.index + 1} of ${aclOwner(r.kind, r.who)} (${ruleText(r.rule)})?`)) {
+      return Promise.resolve();
+    }
+
+    return changeRules(key, (rules, index) => rules.filter((_, i) => i !== index), (s) => `Deleted rule ${s.index + 1} of ${aclOwner(s.kind, s.who)}.`);
+  }
+
+  function editRule(key) {
+    const r = state.aclRows.get(key);
+    state.aclEdit = key;
+    $('acl-kind').value = r.kind;
+    $('acl-who').value = r.who ?? '';
+    $('acl-permission').value = r.rule.permission;
+    $('acl-action').value = r.rule.action;
+    $('acl-topic').value = r.rule.topic;
+    aclFormMode();
+    $('acl-topic').focus();
+  }
+
+  function aclFormMode() {
+    const editing = state.aclEdit !== null;
+    $('acl-kind').disabled = editing;
+    $('acl-who').disabled = editing || $('acl-kind').value === 'all';
+    $('acl-who').required = $('acl-kind').value !== 'all';
+    $('acl-submit').textContent = editing ? 'Save rule' : 'Add rule';
+    $('acl-cancel').hidden = !editing;
+  }
+
+  function cancelEdit() {
+    state.aclEdit = null;
+    $('acl-topic').value = '';
+    aclFormMode();
+  }
+
+  async function submitRule(event) {
+    event.preventDefault();
+    const rule = { topic: $('acl-topic').value.trim(), permission: $('acl-permission').value, action: $('acl-action').value };
+    $('acl-submit').disabled = true;
+    try {
+      if (state.aclEdit !== null) {
+        await changeRules(state.aclEdit, (rules, index) => rules.map((r, i) => (i === index ? rule : r)), (r) => `Saved rule ${r.index + 1} of ${aclOwner(r.kind, r.who)}.`);
+        if ($('acl-result').className === 'ok') {
+          cancelEdit();
+        }
+
+        return;
+      }
+
+      // A new rule goes last in its owner's list; move it up to have it checked earlier.
+      const kind = $('acl-kind').value;
+      const who = kind === 'all' ? null : $('acl-who').value.trim();
+      try {
+        const { exists, rules } = await currentRules(kind, who);
+        await saveRules(kind, who, exists, [...rules, rule]);
+        showResult('acl-result', true, `Added rule ${rules.length + 1} of ${aclOwner(kind, who)}.`);
+        $('acl-topic').value = '';
+      } catch (error) {
+        showResult('acl-result', false, error.message);
+      }
+
+      await refresh();
+      await recheck();
+    } finally {
+      $('acl-submit').disabled = false;
+    }
+  }
+
+  async function checkAcl(event) {
+    event.preventDefault();
+    state.aclCheck = {
+      clientid: $('acl-check-clientid').value.trim(),
+      username: $('acl-check-username').value.trim() || null,
+      topic: $('acl-check-topic').value.trim(),
+      action: $('acl-check-action').value,
+    };
+    await recheck();
+  }
+
+  // The last check again, after a change on this page: the answer follows the rules.
+  async function recheck() {
+    if (!state.aclCheck) {
+      return;
+    }
+
+    const verdict = $('acl-check-verdict');
+    const reason = $('acl-check-reason');
+    try {
+      const answer = await v5('POST', '/authorization/check', state.aclCheck);
+      verdict.textContent = answer.result;
+      verdict.className = `verdict ${answer.result}`;
+      reason.className = '';
+      const rule = answer.rule;
+      reason.textContent = rule ? `${answer.reason} (${ruleText(rule)}; ${rule.origin})` : answer.reason;
+      state.aclDecided = answer.source === 'built_in_database' && rule?.list ? aclKey(rule.list, rule.username ?? rule.clientid ?? null, rule.index) : null;
+    } catch (error) {
+      verdict.textContent = '';
+      verdict.className = '';
+      reason.className = 'form-error';
+      reason.textContent = error.message;
+      state.aclDecided = null;
+    }
+
+    for (const row of $('acl-table').tBodies[0].rows) {
+      row.classList.toggle('decided', row.dataset.key === state.aclDecided);
+    }
+  }
+
   // ---- WebSocket client ---------------------------------------------------------------------
 
   // The first WebSocket listener, with the host this page came from when it listens on every address.
@@ -1141,6 +1511,14 @@
     $('retained-detail').hidden = true;
   });
   $('ban-form').addEventListener('submit', ban);
+  $('user-form').addEventListener('submit', addUser);
+  $('password-form').addEventListener('submit', changePassword);
+  $('password-cancel').addEventListener('click', closePassword);
+  $('acl-form').addEventListener('submit', submitRule);
+  $('acl-cancel').addEventListener('click', cancelEdit);
+  $('acl-kind').addEventListener('change', aclFormMode);
+  $('acl-check-form').addEventListener('submit', checkAcl);
+  aclFormMode();
   $('ws-connect-form').addEventListener('submit', wsConnect);
   $('ws-disconnect').addEventListener('click', () => state.ws?.disconnect());
   $('ws-subscribe-form').addEventListener('submit', wsSubscribe);
