@@ -142,10 +142,15 @@ internal sealed partial class V5Api
             return $"ipaddress must be an IP address such as 192.0.2.7, not {ipElement.GetRawText()}.";
         }
 
-        var actionText = root.TryGetProperty("action", out var actionElement) && actionElement.ValueKind == JsonValueKind.String ? actionElement.GetString() : null;
-        if (actionText is not ("publish" or "subscribe"))
+        if (!root.TryGetProperty("action", out var actionElement))
         {
             return "action is required: publish or subscribe.";
+        }
+
+        var actionText = actionElement.ValueKind == JsonValueKind.String ? actionElement.GetString() : null;
+        if (actionText is not ("publish" or "subscribe"))
+        {
+            return $"action must be publish or subscribe, not {actionElement.GetRawText()}.";
         }
 
         action = actionText == "publish" ? AccessAction.Publish : AccessAction.Subscribe;

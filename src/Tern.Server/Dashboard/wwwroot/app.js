@@ -1255,7 +1255,12 @@
       verdict.className = `verdict ${answer.result}`;
       reason.className = '';
       const rule = answer.rule;
-      reason.textContent = rule ? `${answer.reason} (${ruleText(rule)}; ${rule.origin})` : answer.reason;
+      // A rule of this page by its place in the table; one from elsewhere by where it is written.
+      if (rule?.list) {
+        reason.textContent = `Rule ${rule.index + 1} of ${aclOwner(rule.list, rule.username ?? rule.clientid)} decides: ${ruleText(rule)}.`;
+      } else {
+        reason.textContent = rule ? `${rule.origin} decides: ${ruleText(rule)}.` : answer.reason;
+      }
       state.aclDecided = answer.source === 'built_in_database' && rule?.list ? aclKey(rule.list, rule.username ?? rule.clientid ?? null, rule.index) : null;
     } catch (error) {
       verdict.textContent = '';
