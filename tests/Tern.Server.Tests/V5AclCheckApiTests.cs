@@ -96,6 +96,27 @@ public sealed class V5AclCheckApiTests
     }
 
     [Fact]
+    public async Task A_rule_of_the_acl_file_and_the_file_default_are_named_as_such()
+    {
+        using var files = new V5ManagementBroker();
+        var aclFile = Path.Combine(files.Directory, "acl.json");
+        await File.WriteAllTextAsync(aclFile, """{ "default": "deny", "rules": [ { "allow": true, "user": "alice", "action": "publish", "topic": "sensors/%u/#" } ] }""");
+        files.Settings["Acl:File"] = aclFile;
+        await using var dashboard = await files.StartAsync();
+
+        var allowed = await CheckAsync(dashboard, """{"clientid": "c", "username": "alice", "topic": "sensors/alice/t", "action": "publish"}""");
+        Assert.Equal("allow", allowed.GetProperty("result").GetString());
+        Assert.Equal("file", allowed.GetProperty("source").GetString());
+        Assert.Equal("acl.json rules[0]", allowed.GetProperty("rule").GetProperty("origin").GetString());
+        Assert.Equal("sensors/%u/#", allowed.GetProperty("rule").GetProperty("topic").GetString());
+        Assert.Equal("alice", allowed.GetProperty("rule").GetProperty("username").GetString());
+
+        var denied = await CheckAsync(dashboard, """{"clientid": "c", "username": "bob", "topic": "sensors/alice/t", "action": "publish"}""");
+        Assert.Equal("deny", denied.GetProperty("result").GetString());
+        Assert.Equal("default", denied.GetProperty("source").GetString());
+    }
+
+    [Fact]
     public async Task A_bad_check_is_a_400_naming_the_field()
     {
         await using var dashboard = await DashboardBroker.StartAsync();
