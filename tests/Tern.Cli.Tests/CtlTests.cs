@@ -344,6 +344,15 @@ internal sealed class CtlBroker : IAsyncDisposable
         }
     }
 
+    /// <summary>Runs <c>tern ctl ARGS --url URL</c> with <paramref name="input"/> on its standard input.</summary>
+    public async Task<CtlResult> CtlWithInputAsync(string input, params string[] args)
+    {
+        await using var process = TernProcess.Start(["ctl", .. args, "--url", Url]);
+        await process.WriteInputAsync(input);
+        var code = await process.WaitForExitAsync(TernProcess.DefaultTimeout);
+        return new CtlResult(code, process.Stdout, process.Stderr);
+    }
+
     public ValueTask DisposeAsync() => Mqtt.DisposeAsync();
 }
 

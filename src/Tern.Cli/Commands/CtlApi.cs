@@ -104,15 +104,27 @@ internal sealed class CtlApi : IDisposable
     public Task<CtlAnswer> DeleteAsync(string path, CancellationToken ct, Func<string>? notFound = null)
         => SendAsync(HttpMethod.Delete, path, null, ct, notFound);
 
-    /// <summary>POSTs a JSON document to <paramref name="path"/>.</summary>
-    public Task<CtlAnswer> PostAsync(string path, string json, CancellationToken ct)
-        => SendAsync(HttpMethod.Post, path, json, ct, null);
+    /// <summary>POSTs a JSON document to <paramref name="path"/>; <paramref name="conflict"/> words a 409 (it exists already).</summary>
+    public Task<CtlAnswer> PostAsync(string path, string json, CancellationToken ct, Func<string>? conflict = null)
+        => SendAsync(HttpMethod.Post, path, json, ct, null, conflict);
+
+    /// <summary>PUTs a JSON document to <paramref name="path"/>.</summary>
+    public Task<CtlAnswer> PutAsync(string path, string json, CancellationToken ct, Func<string>? notFound = null)
+        => SendAsync(HttpMethod.Put, path, json, ct, notFound);
+
+    /// <summary>GETs <paramref name="path"/>, or null when the API answers that the thing asked for does not exist.</summary>
+    public Task<CtlAnswer?> FindAsync(string path, CancellationToken ct)
+        => SendOrNullAsync(HttpMethod.Get, path, null, ct, null, null, absentIsNull: true);
+
+    private async Task<CtlAnswer> SendAsync(HttpMethod method, string path, string? json, CancellationToken ct, Func<string>? notFound, Func<string>? conflict = null)
+        => (await SendOrNullAsync(method, path, json, ct, notFound, conflict, absentIsNull: false).ConfigureAwait(false))!;
 
     /// <summary>
     /// Sends one request and returns a successful answer; any other outcome is a <see cref="CtlException"/>.
-    /// <paramref name="notFound"/> words a 404 for the thing asked for (e.g. "No client 'x'.").
+    /// <paramref name="notFound"/> words a 404 for the thing asked for (e.g. "No client 'x'."), or with
+    /// <paramref name="absentIsNull"/> that 404 is null.
     /// </summary>
-    private async Task<CtlAnswer> SendAsync(HttpMethod method, string path, string? json, CancellationToken ct, Func<string>? notFound)
+    private async Task<CtlAnswer?> SendOrNullAsync(HttpMethod method, string path, string? json, CancellationToken ct, Func<string>? notFound, Func<string>? conflict, bool absentIsNull)
     {
         var what = $"{method} {path.Split('?')[0]}";
         using var request = new HttpRequestMessage(method, _base + path);
@@ -148,6 +160,13 @@ internal sealed class CtlApi : IDisposable
             }
 
             var (code, message) = ErrorOf(body);
+
+            // An API error (with a code) rather than a path the server does not know.
+            if (absentIsNull && status == HttpStatusCode.NotFound && code is not null)
+            {
+                return null;
+            }
+
             throw new CtlException(status switch
             {
                 HttpStatusCode.Unauthorized => _settings.IsApiKey
@@ -155,6 +174,7 @@ internal sealed class CtlApi : IDisposable
                     : $"The broker at {Url} refused the credentials of user '{_settings.User}' ({code ?? "401"}): check --user and --password (TERN_CTL_USER, TERN_CTL_PASSWORD), or give --api-key.",
                 HttpStatusCode.NotFound when notFound is not null && code is not null => notFound(),
                 HttpStatusCode.NotFound => $"The broker at {Url} has no {what} (404): is --url the address of a Tern dashboard with the /api/v5 API?",
+                HttpStatusCode.Conflict when conflict is not null => conflict(),
                 HttpStatusCode.BadRequest when message is not null => message,
                 _ => $"The broker at {Url} answered {what} with {(int)status} {response.ReasonPhrase}" + (message is null ? "." : $": {message}"),
             });

@@ -59,7 +59,7 @@ internal static partial class CtlCommand
         var command = new Command(
             "ctl",
             $"Manage a running broker through its REST API on the dashboard port (default {DefaultUrl}): "
-            + "status, clients, subscriptions, retained messages, bans, publish, trace.")
+            + "status, clients, subscriptions, retained messages, bans, MQTT users, ACL rules, publish, trace.")
         {
             UrlOption,
             UserOption,
@@ -72,6 +72,8 @@ internal static partial class CtlCommand
             CreateSubscriptions(),
             CreateRetained(),
             CreateBans(),
+            CreateUsers(),
+            CreateAcl(),
             CreatePublish(),
             CreateTrace(),
         };
