@@ -1,7 +1,10 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 
@@ -12,7 +15,9 @@ namespace Tern.Cli.Commands;
 /// <param name="User">The dashboard user, or an API key.</param>
 /// <param name="Password">Its password, or the key's secret.</param>
 /// <param name="IsApiKey">True when <paramref name="User"/> is an API key (for the error messages).</param>
-internal sealed record CtlSettings(string Url, string User, string Password, bool IsApiKey);
+/// <param name="CaCert">A PEM file of the CA certificates an https:// dashboard's certificate must chain to, instead of the system's.</param>
+/// <param name="Insecure">Accept any certificate of an https:// dashboard (a self-signed one).</param>
+internal sealed record CtlSettings(string Url, string User, string Password, bool IsApiKey, string? CaCert = null, bool Insecure = false);
 
 /// <summary>A failure of a <c>tern ctl</c> command: its message is the one line printed on standard error.</summary>
 internal sealed class CtlException(string message) : Exception(message);
@@ -68,12 +73,14 @@ internal sealed class CtlApi : IDisposable
     private readonly HttpClient _http;
     private readonly CtlSettings _settings;
     private readonly string _base;
+    private readonly CertificateCheck _check;
 
-    private CtlApi(HttpClient http, CtlSettings settings, string @base)
+    private CtlApi(HttpClient http, CtlSettings settings, string @base, CertificateCheck check)
     {
         _http = http;
         _settings = settings;
         _base = @base;
+        _check = check;
     }
 
     /// <summary>The dashboard's address as given, for messages.</summary>
@@ -87,13 +94,66 @@ internal sealed class CtlApi : IDisposable
             throw new CtlException($"--url (TERN_CTL_URL) must be the dashboard's address such as {CtlCommand.DefaultUrl}, not '{settings.Url}'.");
         }
 
-        var http = new HttpClient { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+        var check = new CertificateCheck(settings.Insecure);
+        var handler = new SocketsHttpHandler();
+        handler.SslOptions.RemoteCertificateValidationCallback = check.Validate;
+        if (settings.CaCert is { } caFile && !settings.Insecure)
+        {
+            // The given CAs only, as curl's --cacert: the system's trust store plays no part.
+            handler.SslOptions.CertificateChainPolicy = new X509ChainPolicy
+            {
+                TrustMode = X509ChainTrustMode.CustomRootTrust,
+                RevocationMode = X509RevocationMode.NoCheck,
+            };
+            handler.SslOptions.CertificateChainPolicy.CustomTrustStore.AddRange(LoadCas(caFile));
+        }
+
+        var http = new HttpClient(handler) { Timeout = System.Threading.Timeout.InfiniteTimeSpan };
         var credentials = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{settings.User}:{settings.Password}"));
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", credentials);
         http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
 
         // A dashboard behind a proxy may live under a path (https://host/tern/): the API is below it.
-        return new CtlApi(http, settings, uri.GetLeftPart(UriPartial.Path).TrimEnd('/'));
+        return new CtlApi(http, settings, uri.GetLeftPart(UriPartial.Path).TrimEnd('/'), check);
+    }
+
+    /// <summary>The certificates of a PEM file; a missing or unreadable file is a <see cref="CtlException"/>.</summary>
+    private static X509Certificate2Collection LoadCas(string file)
+    {
+        var path = Path.GetFullPath(file);
+        if (!File.Exists(path))
+        {
+            throw new CtlException($"--cacert (TERN_CTL_CACERT): file not found: {path}");
+        }
+
+        X509Certificate2Collection cas = [];
+        try
+        {
+            cas.ImportFromPemFile(path);
+        }
+        catch (CryptographicException ex)
+        {
+            throw new CtlException($"--cacert (TERN_CTL_CACERT): {path} is not a PEM certificate file: {ex.Message}");
+        }
+
+        return cas.Count > 0 ? cas : throw new CtlException($"--cacert (TERN_CTL_CACERT): {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----).");
+    }
+
+    /// <summary>Checks an https:// dashboard's certificate and keeps why it was refused, for the message.</summary>
+    private sealed class CertificateCheck(bool insecure)
+    {
+        public SslPolicyErrors Refused { get; private set; }
+
+        public bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+        {
+            if (insecure || errors == SslPolicyErrors.None)
+            {
+                return true;
+            }
+
+            Refused = errors;
+            return false;
+        }
     }
 
     /// <summary>GETs <paramref name="path"/> (from <c>/api/...</c>, its parts escaped).</summary>
@@ -144,7 +204,9 @@ internal sealed class CtlApi : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            throw new CtlException($"Cannot reach the broker's API at {Url}: {Reason(ex)}. Is 'tern start' running with the dashboard on? (--url, TERN_CTL_URL)");
+            // Something answered when TLS failed or the connection ended: asking whether the broker runs would mislead.
+            var answered = _check.Refused != SslPolicyErrors.None || ex.HttpRequestError is HttpRequestError.SecureConnectionError or HttpRequestError.ResponseEnded;
+            throw new CtlException($"Cannot reach the broker's API at {Url}: {Reason(ex)}." + (answered ? "" : " Is 'tern start' running with the dashboard on? (--url, TERN_CTL_URL)"));
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
@@ -203,8 +265,20 @@ internal sealed class CtlApi : IDisposable
     }
 
     /// <summary>Why a connection failed, in a few words ("connection refused").</summary>
-    private static string Reason(HttpRequestException ex)
+    private string Reason(HttpRequestException ex)
     {
+        if (_check.Refused.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
+        {
+            return $"the broker's certificate is not issued for '{new Uri(_base).Host}': give --url the name or address the certificate names, or --insecure to skip the check";
+        }
+
+        if (_check.Refused != SslPolicyErrors.None)
+        {
+            return _settings.CaCert is null
+                ? "the broker's certificate is not trusted: give --cacert with the certificate of the CA that signed it (or the certificate itself, if self-signed), or --insecure to skip the check"
+                : $"the broker's certificate does not chain to a certificate of --cacert {_settings.CaCert}";
+        }
+
         for (Exception? inner = ex; inner is not null; inner = inner.InnerException)
         {
             if (inner is SocketException socket)
@@ -224,6 +298,9 @@ internal sealed class CtlApi : IDisposable
         {
             HttpRequestError.SecureConnectionError => "the TLS handshake failed (http:// or https://?)",
             HttpRequestError.InvalidResponse => "the answer is not HTTP (is --url the dashboard port?)",
+
+            // An HTTPS port closes a connection that starts with plain HTTP.
+            HttpRequestError.ResponseEnded when _base.StartsWith("http:", StringComparison.Ordinal) => "the connection was closed without an answer (is the dashboard on https://?)",
             _ => ex.Message.TrimEnd('.'),
         };
     }
