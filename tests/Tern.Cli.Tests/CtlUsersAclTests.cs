@@ -96,6 +96,13 @@ public sealed class CtlUsersAclTests : IDisposable
         var subscribe = await device.SubscribeAsync("office/#", MqttQoS.AtLeastOnce);
         Assert.Equal((byte)ReasonCode.NotAuthorized, subscribe.ReasonCodes[0]);
 
+        // The first rule that applies decides: an allow put first wins over the deny after it.
+        Assert.Equal(0, (await broker.CtlAsync("acl", "add", "--clientid", "dev-7", "--topic", "office/lamp", "--action", "publish", "--permission", "allow", "--first")).ExitCode);
+        Assert.Equal(ReasonCode.NoMatchingSubscribers, await PublishAsync(device, "office/lamp", 8));
+        Assert.Equal(ReasonCode.NotAuthorized, await PublishAsync(device, "office/desk", 9));
+        Assert.Equal(0, (await broker.CtlAsync("acl", "delete", "--clientid", "dev-7", "--topic", "office/lamp", "--permission", "allow")).ExitCode);
+        Assert.Equal(ReasonCode.NotAuthorized, await PublishAsync(device, "office/lamp", 10));
+
         Assert.Equal(0, (await broker.CtlAsync("acl", "add", "--username", "alice", "--topic", "a/#", "--action", "subscribe", "--permission", "allow")).ExitCode);
         Assert.Equal(0, (await broker.CtlAsync("acl", "add", "--all", "--topic", "secret/#", "--action", "all", "--permission", "deny")).ExitCode);
 
