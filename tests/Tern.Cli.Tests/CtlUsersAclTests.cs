@@ -33,13 +33,18 @@ public sealed class CtlUsersAclTests : IDisposable
         await using var broker = await StartAsync(allowAnonymous: false);
         Assert.Equal(4, await ConnectCodeAsync(broker, "dev-1", "sensor-1", "s3cret")); // 3.1.1: bad user name or password
 
-        var add = await broker.CtlAsync("users", "add", "sensor-1", "--password", "s3cret");
+        var add = await broker.CtlAsync("users", "add", "sensor-1", "--mqtt-password", "s3cret");
         Assert.Equal(0, add.ExitCode);
         Assert.Equal("Added the user 'sensor-1'.\n", add.Stderr);
         Assert.Equal("sensor-1", JsonDocument.Parse(add.Stdout).RootElement.GetProperty("user_id").GetString());
         Assert.Equal(0, await ConnectCodeAsync(broker, "dev-1", "sensor-1", "s3cret"));
 
-        var again = await broker.CtlAsync("users", "add", "sensor-1", "--password", "other");
+        // --password stays the dashboard's, here as for every tern ctl command.
+        var wrongDashboardPassword = await broker.CtlAsync("users", "add", "sensor-9", "--mqtt-password", "pw-9", "--password", "guess");
+        Assert.Equal(1, wrongDashboardPassword.ExitCode);
+        Assert.StartsWith($"The broker at {broker.Url} refused the credentials of user 'admin' (BAD_USERNAME_OR_PWD)", OneLine(wrongDashboardPassword.Stderr), StringComparison.Ordinal);
+
+        var again = await broker.CtlAsync("users", "add", "sensor-1", "--mqtt-password", "other");
         Assert.Equal(1, again.ExitCode);
         Assert.Equal("The user 'sensor-1' exists already: change its password with 'tern ctl users passwd sensor-1'.", OneLine(again.Stderr));
 
@@ -54,7 +59,7 @@ public sealed class CtlUsersAclTests : IDisposable
         Assert.Equal(1, mismatch.ExitCode);
         Assert.Equal("The two passwords on standard input differ.", OneLine(mismatch.Stderr));
 
-        Assert.Equal(0, (await broker.CtlAsync("users", "add", "sensor-2", "--password", "pw-2")).ExitCode);
+        Assert.Equal(0, (await broker.CtlAsync("users", "add", "sensor-2", "--mqtt-password", "pw-2")).ExitCode);
         var list = await broker.CtlAsync("users", "list", "--table");
         Assert.Equal(0, list.ExitCode);
         Assert.Matches(@"│ sensor-1\s+│[\s\S]*│ sensor-2\s+│", list.Stdout);
@@ -70,7 +75,7 @@ public sealed class CtlUsersAclTests : IDisposable
         var gone = await broker.CtlAsync("users", "delete", "sensor-1");
         Assert.Equal(1, gone.ExitCode);
         Assert.Equal("No user 'sensor-1' in the broker's users file.", OneLine(gone.Stderr));
-        Assert.Equal("No user 'nobody' in the broker's users file.", OneLine((await broker.CtlAsync("users", "passwd", "nobody", "--password", "x")).Stderr));
+        Assert.Equal("No user 'nobody' in the broker's users file.", OneLine((await broker.CtlAsync("users", "passwd", "nobody", "--mqtt-password", "x")).Stderr));
     }
 
     [Fact]

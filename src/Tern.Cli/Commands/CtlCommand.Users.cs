@@ -21,10 +21,13 @@ internal static partial class CtlCommand
 
     private static string NoUser(string user) => $"No user '{user}' in the broker's users file.";
 
-    /// <summary>The password flag of <c>users add</c> and <c>users passwd</c>; without it, the terminal or standard input.</summary>
-    private static Option<string?> UserPasswordOption() => new("--password")
+    /// <summary>
+    /// The password flag of <c>users add</c> and <c>users passwd</c>; without it, the terminal or standard input.
+    /// Not <c>--password</c>: that is the dashboard's, given before or after the subcommand alike.
+    /// </summary>
+    private static Option<string?> UserPasswordOption() => new("--mqtt-password")
     {
-        Description = "The user's password. Without it the password is asked twice on the terminal (not echoed), or read from standard input when that is not a terminal. "
+        Description = "The MQTT user's password. Without it the password is asked twice on the terminal (not echoed), or read from standard input when that is not a terminal. "
             + "Prefer the prompt: a password on the command line is visible to other users of the machine.",
         HelpName = "password",
     };
