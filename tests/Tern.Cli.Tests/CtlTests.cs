@@ -273,6 +273,56 @@ public sealed class CtlTests
         Assert.Equal($"The broker at {broker.Url} refused the API key 'key-1' (401): check --api-key (TERN_CTL_API_KEY).", OneLine(refused.Stderr));
     }
 
+    [Fact]
+    public async Task Https_dashboard_status_works_with_cacert_or_insecure_and_an_untrusted_certificate_is_one_clear_line()
+    {
+        using var pki = new Tern.Transports.Tests.TestPki();
+        await using var broker = await CtlBroker.StartAsync(new()
+        {
+            ["Dashboard:Certificate:Path"] = pki.ServerCertFile,
+            ["Dashboard:Certificate:KeyPath"] = pki.ServerKeyFile,
+        });
+        Assert.StartsWith("https://127.0.0.1:", broker.Url, StringComparison.Ordinal);
+
+        var trusted = await broker.CtlAsync("status", "--cacert", pki.CaFile);
+        Assert.Equal(0, trusted.ExitCode);
+        Assert.Equal("0.1.0", JsonDocument.Parse(trusted.Stdout).RootElement.GetProperty("version").GetString());
+
+        var (envCode, envProcess) = await TernProcess.RunAsync(["ctl", "status", "--url", broker.Url], new Dictionary<string, string> { ["TERN_CTL_CACERT"] = pki.CaFile });
+        await using (envProcess)
+        {
+            Assert.Equal(0, envCode);
+        }
+
+        var untrusted = await broker.CtlAsync("status");
+        Assert.Equal(1, untrusted.ExitCode);
+        Assert.Equal("", untrusted.Stdout);
+        Assert.Equal(
+            $"Cannot reach the broker's API at {broker.Url}: the broker's certificate is not trusted: give --cacert with the certificate of the CA that signed it (or the certificate itself, if self-signed), or --insecure to skip the check.",
+            OneLine(untrusted.Stderr));
+
+        // Another CA's bundle does not vouch for this certificate.
+        var other = await broker.CtlAsync("status", "--cacert", pki.OtherCaClientCertFile);
+        Assert.Equal(1, other.ExitCode);
+        Assert.Contains($"does not chain to a certificate of --cacert {pki.OtherCaClientCertFile}", OneLine(other.Stderr), StringComparison.Ordinal);
+
+        var insecure = await broker.CtlAsync("clients", "list", "--insecure");
+        Assert.Equal(0, insecure.ExitCode);
+        Assert.Equal(0, JsonDocument.Parse(insecure.Stdout).RootElement.GetProperty("meta").GetProperty("count").GetInt32());
+
+        var missing = await broker.CtlAsync("status", "--cacert", Path.Combine(pki.Directory, "nope.pem"));
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Equal($"--cacert (TERN_CTL_CACERT): file not found: {Path.Combine(pki.Directory, "nope.pem")}", OneLine(missing.Stderr));
+
+        var plainUrl = "http://" + broker.Url["https://".Length..];
+        var (plainCode, plain) = await TernProcess.RunAsync(["ctl", "status", "--url", plainUrl]);
+        await using (plain)
+        {
+            Assert.Equal(1, plainCode);
+            Assert.Equal($"Cannot reach the broker's API at {plainUrl}: the connection was closed without an answer (is the dashboard on https://?).", OneLine(plain.Stderr));
+        }
+    }
+
     /// <summary>The only line of <paramref name="stderr"/>; fails when there are more.</summary>
     private static string OneLine(string stderr)
     {
@@ -310,12 +360,12 @@ internal sealed class CtlBroker : IAsyncDisposable
     private CtlBroker(TestBroker mqtt)
     {
         Mqtt = mqtt;
-        Url = $"http://127.0.0.1:{mqtt.Server.DashboardPort}";
+        Url = mqtt.Server.DashboardUrl!;
     }
 
     public TestBroker Mqtt { get; }
 
-    /// <summary>The dashboard's address, e.g. <c>http://127.0.0.1:41234</c>.</summary>
+    /// <summary>The dashboard's address, e.g. <c>http://127.0.0.1:41234</c> (<c>https://</c> with a certificate).</summary>
     public string Url { get; }
 
     public static async Task<CtlBroker> StartAsync(Dictionary<string, string?>? settings = null)
@@ -342,6 +392,15 @@ internal sealed class CtlBroker : IAsyncDisposable
         {
             return new CtlResult(code, process.Stdout, process.Stderr);
         }
+    }
+
+    /// <summary>Runs <c>tern ctl ARGS --url URL</c> with <paramref name="input"/> on its standard input.</summary>
+    public async Task<CtlResult> CtlWithInputAsync(string input, params string[] args)
+    {
+        await using var process = TernProcess.Start(["ctl", .. args, "--url", Url]);
+        await process.WriteInputAsync(input);
+        var code = await process.WaitForExitAsync(TernProcess.DefaultTimeout);
+        return new CtlResult(code, process.Stdout, process.Stderr);
     }
 
     public ValueTask DisposeAsync() => Mqtt.DisposeAsync();

@@ -113,6 +113,13 @@ internal sealed class TernProcess : IAsyncDisposable
         return (code, tern);
     }
 
+    /// <summary>Writes <paramref name="text"/> to tern's standard input and closes it (end of input).</summary>
+    public async Task WriteInputAsync(string text)
+    {
+        await _process.StandardInput.WriteAsync(text);
+        _process.StandardInput.Close();
+    }
+
     /// <summary>Waits for an output line (stdout or stderr) that satisfies <paramref name="match"/>.</summary>
     public async Task<string> WaitForLineAsync(Func<string, bool> match, TimeSpan? timeout = null)
     {

@@ -41,6 +41,19 @@ internal static partial class CtlCommand
         Recursive = true,
     };
 
+    private static readonly Option<string?> CaCertOption = new("--cacert")
+    {
+        Description = "For an https:// --url: a PEM file of the CA certificate(s) the dashboard's certificate must chain to, instead of the system's (env TERN_CTL_CACERT).",
+        HelpName = "file",
+        Recursive = true,
+    };
+
+    private static readonly Option<bool> InsecureOption = new("--insecure", "-k")
+    {
+        Description = "For an https:// --url: accept any certificate (a self-signed one) without checking it.",
+        Recursive = true,
+    };
+
     private static readonly Option<bool> JsonOption = new("--json")
     {
         Description = "Print the API's JSON as is (the default when standard output is not a terminal).",
@@ -59,12 +72,14 @@ internal static partial class CtlCommand
         var command = new Command(
             "ctl",
             $"Manage a running broker through its REST API on the dashboard port (default {DefaultUrl}): "
-            + "status, clients, subscriptions, retained messages, bans, publish, trace.")
+            + "status, clients, subscriptions, retained messages, bans, MQTT users, ACL rules, publish, trace.")
         {
             UrlOption,
             UserOption,
             PasswordOption,
             ApiKeyOption,
+            CaCertOption,
+            InsecureOption,
             JsonOption,
             TableOption,
             CreateStatus(),
@@ -72,6 +87,8 @@ internal static partial class CtlCommand
             CreateSubscriptions(),
             CreateRetained(),
             CreateBans(),
+            CreateUsers(),
+            CreateAcl(),
             CreatePublish(),
             CreateTrace(),
         };
@@ -103,6 +120,8 @@ internal static partial class CtlCommand
         static string? Env(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
 
         var url = result.GetValue(UrlOption) ?? Env("TERN_CTL_URL") ?? DefaultUrl;
+        var caCert = result.GetValue(CaCertOption) ?? Env("TERN_CTL_CACERT");
+        var insecure = result.GetValue(InsecureOption);
         var user = result.GetValue(UserOption);
         var password = result.GetValue(PasswordOption);
 
@@ -116,10 +135,10 @@ internal static partial class CtlCommand
                 throw new CtlException("--api-key (TERN_CTL_API_KEY) must be the key and its secret as KEY:SECRET.");
             }
 
-            return new CtlSettings(url, apiKey[..colon], apiKey[(colon + 1)..], IsApiKey: true);
+            return new CtlSettings(url, apiKey[..colon], apiKey[(colon + 1)..], IsApiKey: true, caCert, insecure);
         }
 
-        return new CtlSettings(url, user ?? Env("TERN_CTL_USER") ?? "admin", password ?? Env("TERN_CTL_PASSWORD") ?? "public", IsApiKey: false);
+        return new CtlSettings(url, user ?? Env("TERN_CTL_USER") ?? "admin", password ?? Env("TERN_CTL_PASSWORD") ?? "public", IsApiKey: false, caCert, insecure);
     }
 
     /// <summary>The <c>--page</c> and <c>--limit</c> of a list, passed to the API (which checks them).</summary>

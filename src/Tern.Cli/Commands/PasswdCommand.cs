@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text;
 using Tern.Server.Security;
 
 namespace Tern.Cli.Commands;
@@ -85,7 +84,7 @@ internal static class PasswdCommand
             return 1;
         }
 
-        if (password is null && !TryReadPassword(out password, out var error))
+        if (password is null && !PasswordInput.TryRead(out password, out var error))
         {
             return Fail(error);
         }
@@ -189,64 +188,6 @@ internal static class PasswdCommand
             Fail($"Cannot write {path}: {ex.Message}");
             return false;
         }
-    }
-
-    /// <summary>Twice on a terminal without echo; from standard input otherwise (first line, and a second one if given must match).</summary>
-    private static bool TryReadPassword(out string password, out string error)
-    {
-        error = "";
-        if (Console.IsInputRedirected)
-        {
-            password = Console.In.ReadLine() ?? "";
-            var again = Console.In.ReadLine();
-            if (again is not null && again != password)
-            {
-                error = "The two passwords on standard input differ.";
-                return false;
-            }
-
-            return true;
-        }
-
-        password = Prompt("Password: ");
-        var confirm = Prompt("Password again: ");
-        if (confirm != password)
-        {
-            error = "The passwords differ.";
-            return false;
-        }
-
-        return true;
-    }
-
-    private static string Prompt(string prompt)
-    {
-        // The prompt goes to standard error so that standard output stays clean for scripts.
-        Console.Error.Write(prompt);
-        var text = new StringBuilder();
-        while (true)
-        {
-            var key = Console.ReadKey(intercept: true);
-            if (key.Key == ConsoleKey.Enter)
-            {
-                break;
-            }
-
-            if (key.Key == ConsoleKey.Backspace)
-            {
-                if (text.Length > 0)
-                {
-                    text.Length--;
-                }
-            }
-            else if (!char.IsControl(key.KeyChar))
-            {
-                text.Append(key.KeyChar);
-            }
-        }
-
-        Console.Error.WriteLine();
-        return text.ToString();
     }
 
     private static int Fail(string message)

@@ -113,12 +113,14 @@ internal static class TernConfiguration
     /// </summary>
     public static T Bind<T>(IConfiguration configuration, string sectionPath)
         where T : new()
+        => (T)BindObject(typeof(T), configuration.GetSection(sectionPath));
+
+    private static object BindObject(Type type, IConfigurationSection section)
     {
-        var options = new T();
-        var section = configuration.GetSection(sectionPath);
+        var options = Activator.CreateInstance(type)!;
         foreach (var child in section.GetChildren())
         {
-            var property = typeof(T).GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            var property = type.GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
             if (property is null || !property.CanWrite)
             {
                 throw new TernConfigurationException($"Invalid configuration: {child.Path} is not a known setting.", child.Path);
@@ -126,8 +128,17 @@ internal static class TernConfiguration
 
             if (child.Value is null)
             {
-                // A nested object: let the binder handle it (no such keys yet; keeps later options working).
-                BindNested(child, options, property);
+                // A nested object: its keys one at a time too (Dashboard:Certificate:Path), so that an
+                // unknown one is named; lists and dictionaries go to the binder.
+                if (IsOptionsObject(property.PropertyType))
+                {
+                    property.SetValue(options, BindObject(property.PropertyType, child));
+                }
+                else
+                {
+                    BindNested(child, options, property);
+                }
+
                 continue;
             }
 
@@ -136,6 +147,9 @@ internal static class TernConfiguration
 
         return options;
     }
+
+    private static bool IsOptionsObject(Type type)
+        => type.IsClass && type != typeof(string) && !typeof(System.Collections.IEnumerable).IsAssignableFrom(type) && type.GetConstructor(Type.EmptyTypes) is not null;
 
     /// <summary>Runs an options type's own Validate and turns its ArgumentException into a one-line config error.</summary>
     public static void Validate(Action validate, string sectionPath)

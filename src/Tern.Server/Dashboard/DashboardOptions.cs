@@ -30,6 +30,11 @@ internal sealed class DashboardOptions
     /// </summary>
     public bool PrometheusAuth { get; set; } = true;
 
+    /// <summary>With a certificate the port serves HTTPS only (and the session cookie is Secure); without, plain HTTP.</summary>
+    public DashboardCertificateOptions Certificate { get; set; } = new();
+
+    public bool IsHttps => !string.IsNullOrWhiteSpace(Certificate.Path);
+
     public bool UsesDefaultPassword => string.Equals(Password, DefaultPassword, StringComparison.Ordinal);
 
     public void Validate()
@@ -45,5 +50,29 @@ internal sealed class DashboardOptions
         {
             throw new ArgumentException($"{SectionName}:Password must not be empty.", nameof(Password));
         }
+
+        if (!IsHttps && (Certificate.KeyPath is { Length: > 0 } || Certificate.Password is { Length: > 0 }))
+        {
+            // A key without its certificate would silently leave the dashboard on plain HTTP.
+            throw new ArgumentException($"{DashboardCertificateOptions.SectionName}:KeyPath and :Password need {DashboardCertificateOptions.SectionName}:Path, the certificate.", "Certificate:Path");
+        }
     }
+}
+
+/// <summary>
+/// The dashboard's certificate, bound from <c>Dashboard:Certificate</c> with the names Kestrel gives
+/// its own endpoints: a PEM file (with <see cref="KeyPath"/>) or a PKCS#12 file (<c>.pfx</c>/<c>.p12</c>).
+/// </summary>
+internal sealed class DashboardCertificateOptions
+{
+    public const string SectionName = DashboardOptions.SectionName + ":Certificate";
+
+    /// <summary>The certificate file; the intermediates after the first PEM certificate are sent with it.</summary>
+    public string? Path { get; set; }
+
+    /// <summary>The PEM private key; may be omitted when <see cref="Path"/> holds the key too.</summary>
+    public string? KeyPath { get; set; }
+
+    /// <summary>Password of a PKCS#12 file or of an encrypted PEM key.</summary>
+    public string? Password { get; set; }
 }

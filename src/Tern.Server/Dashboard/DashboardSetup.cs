@@ -25,6 +25,7 @@ internal sealed class DashboardSetup
     private readonly V5Tokens _tokens = new(TimeProvider.System);
     private readonly DashboardSessions _sessions = new(TimeProvider.System);
     private readonly DashboardSessionLimiter _limiter = new(TimeProvider.System);
+    private readonly TlsSetup? _tls;
     private DashboardSessionApi? _sessionApi;
     private ListenerEndpoint? _endpoint;
     private V5ApiKeys? _apiKeys;
@@ -33,6 +34,14 @@ internal sealed class DashboardSetup
     {
         _options = options;
         _credentials = new DashboardCredentials(options.Username, options.Password);
+
+        // Loaded now: a missing or broken file stops the start with its key, not the first browser.
+        if (options.Enabled && options.IsHttps)
+        {
+            var certificate = options.Certificate;
+            const string section = DashboardCertificateOptions.SectionName;
+            _tls = TlsSetup.LoadServerCertificate(certificate.Path!, certificate.KeyPath, certificate.Password, $"{section}:Path", $"{section}:KeyPath", $"{section}:Password");
+        }
     }
 
     /// <summary>The bound endpoint (the real port after start), or null when the dashboard is off.</summary>
@@ -66,12 +75,18 @@ internal sealed class DashboardSetup
         kestrel.Listen(ListenerAddress.ToEndPoint(_options.Address, _options.Port), listen =>
         {
             listen.Protocols = HttpProtocols.Http1;
+            if (_tls is not null)
+            {
+                // No client certificates here: the dashboard signs its users in with a password.
+                listen.UseHttps(_tls.CreateAdapterOptions(static (_, _) => { }));
+            }
+
             listen.Use(next => connection =>
             {
                 connection.Features.Set(DashboardConnectionFeature.Instance);
                 return next(connection);
             });
-            _endpoint = new ListenerEndpoint("dashboard", "http", DashboardOptions.SectionName, listen);
+            _endpoint = new ListenerEndpoint("dashboard", _tls is null ? "http" : "https", DashboardOptions.SectionName, listen);
         });
     }
 

@@ -47,7 +47,9 @@ internal sealed class TlsSetup
         X509Certificate2Collection chain;
         try
         {
-            (certificate, chain) = LoadCertificate(options, certificateSection);
+            (certificate, chain) = LoadCertificate(
+                options.CertificateFile, options.KeyFile, options.Password,
+                $"{certificateSection}:CertificateFile", $"{certificateSection}:KeyFile", $"{certificateSection}:Password");
         }
         catch (TernConfigurationException ex) when (section != certificateSection)
         {
@@ -74,6 +76,16 @@ internal sealed class TlsSetup
             CipherSuites = ParseCipherSuites(options.CipherSuites, $"{section}:CipherSuites"),
             RequireClientCertificate = options.RequireClientCertificate,
         };
+    }
+
+    /// <summary>
+    /// A server certificate alone (no client certificates, TLS 1.2 and 1.3), for an HTTPS listener such
+    /// as the dashboard's; the keys name where the three values came from, for the error messages.
+    /// </summary>
+    public static TlsSetup LoadServerCertificate(string certificateFile, string? keyFile, string? password, string certificateKey, string keyKey, string passwordKey)
+    {
+        var (certificate, chain) = LoadCertificate(certificateFile, keyFile, password, certificateKey, keyKey, passwordKey);
+        return new TlsSetup(certificate, chain) { Protocols = SslProtocols.Tls12 | SslProtocols.Tls13 };
     }
 
     /// <summary>Kestrel's TLS options; <paramref name="onRejected"/> hears why a client certificate was refused.</summary>
@@ -128,21 +140,21 @@ internal sealed class TlsSetup
         return false;
     }
 
-    private static (X509Certificate2 Certificate, X509Certificate2Collection Chain) LoadCertificate(SecureListenerOptions options, string section)
+    private static (X509Certificate2 Certificate, X509Certificate2Collection Chain) LoadCertificate(
+        string certificateFile, string? keyFile, string? password, string certKey, string keyKey, string passwordKey)
     {
-        var certKey = $"{section}:CertificateFile";
-        var certPath = RequireFile(options.CertificateFile!, certKey);
+        var certPath = RequireFile(certificateFile, certKey);
         var extension = Path.GetExtension(certPath);
         if (extension.Equals(".pfx", StringComparison.OrdinalIgnoreCase) || extension.Equals(".p12", StringComparison.OrdinalIgnoreCase))
         {
             X509Certificate2Collection all;
             try
             {
-                all = X509CertificateLoader.LoadPkcs12CollectionFromFile(certPath, options.Password);
+                all = X509CertificateLoader.LoadPkcs12CollectionFromFile(certPath, password);
             }
             catch (CryptographicException ex)
             {
-                throw Invalid(certKey, $"cannot read the PKCS#12 file {certPath} (wrong {section}:Password?): {ex.Message}", ex);
+                throw Invalid(certKey, $"cannot read the PKCS#12 file {certPath} (wrong {passwordKey}?): {ex.Message}", ex);
             }
 
             var leaf = all.FirstOrDefault(c => c.HasPrivateKey)
@@ -166,14 +178,13 @@ internal sealed class TlsSetup
             throw Invalid(certKey, $"{certPath} holds no PEM certificate (-----BEGIN CERTIFICATE-----)");
         }
 
-        var keyKey = $"{section}:KeyFile";
-        var keyPath = string.IsNullOrWhiteSpace(options.KeyFile) ? certPath : RequireFile(options.KeyFile, keyKey);
+        var keyPath = string.IsNullOrWhiteSpace(keyFile) ? certPath : RequireFile(keyFile, keyKey);
         X509Certificate2 certificate;
         try
         {
             var certPem = File.ReadAllText(certPath);
             var keyPem = File.ReadAllText(keyPath);
-            certificate = options.Password is { Length: > 0 } password
+            certificate = password is { Length: > 0 }
                 ? X509Certificate2.CreateFromEncryptedPem(certPem, keyPem, password)
                 : X509Certificate2.CreateFromPem(certPem, keyPem);
         }

@@ -1278,8 +1278,10 @@
   // ---- WebSocket client ---------------------------------------------------------------------
 
   // The first WebSocket listener, with the host this page came from when it listens on every address.
+  // A page served over HTTPS prefers wss://: browsers refuse ws:// from it (mixed content).
   function webSocketUrl(listeners) {
-    const ws = listeners.find((url) => url.startsWith('ws://')) ?? listeners.find((url) => url.startsWith('wss://'));
+    const [first, second] = location.protocol === 'https:' ? ['wss://', 'ws://'] : ['ws://', 'wss://'];
+    const ws = listeners.find((url) => url.startsWith(first)) ?? listeners.find((url) => url.startsWith(second));
     if (!ws) {
       return '';
     }
