@@ -175,6 +175,21 @@ public sealed class TernServer : IAsyncDisposable
         });
         builder.Services.AddSingleton<MqttConnectionHandler>();
         builder.Services.AddHostedService<BrokerLifetimeService>();
+        if (listeners.TcpTransport is { } tcp)
+        {
+            // After the broker's service: the broker restores its store before the first accept.
+            builder.Services.AddHostedService(sp =>
+            {
+                tcp.Attach(sp.GetRequiredService<MqttBroker>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Server.Transports"));
+                return tcp;
+            });
+        }
+
+        if (!listeners.NeedsKestrel && !dashboard.Enabled)
+        {
+            // Kestrel without an endpoint would listen on localhost:5000.
+            builder.Services.AddSingleton<Microsoft.AspNetCore.Hosting.Server.IServer, NoHttpServer>();
+        }
         acl.AddServices(builder.Services);
         dashboard.AddServices(builder.Services);
 

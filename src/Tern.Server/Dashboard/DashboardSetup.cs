@@ -47,6 +47,9 @@ internal sealed class DashboardSetup
     /// <summary>The bound endpoint (the real port after start), or null when the dashboard is off.</summary>
     public ListenerEndpoint? Endpoint => _endpoint;
 
+    /// <summary>Whether the dashboard and REST API listener is on.</summary>
+    public bool Enabled => _options.Enabled;
+
     public static DashboardSetup FromConfiguration(IConfiguration configuration)
     {
         var options = TernConfiguration.Bind<DashboardOptions>(configuration, DashboardOptions.SectionName);

@@ -4,11 +4,16 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 namespace Tern.Server.Listeners;
 
 /// <summary>
-/// One configured listener. Kestrel replaces <see cref="ListenOptions.EndPoint"/> with the bound
-/// endpoint when it starts, so port 0 reads back as the real port afterwards.
+/// One configured listener. Its transport replaces the configured endpoint with the bound one when
+/// it starts (Kestrel in <see cref="ListenOptions.EndPoint"/>), so port 0 reads back as the real port afterwards.
 /// </summary>
-internal sealed class ListenerEndpoint(string name, string scheme, string configSection, ListenOptions listenOptions, string path = "")
+internal sealed class ListenerEndpoint(string name, string scheme, string configSection, Func<IPEndPoint?> endPoint, string path = "")
 {
+    public ListenerEndpoint(string name, string scheme, string configSection, ListenOptions listenOptions, string path = "")
+        : this(name, scheme, configSection, () => listenOptions.IPEndPoint, path)
+    {
+    }
+
     /// <summary>Listener name as the broker sees it (<c>tcp</c>, <c>tls</c>, <c>ws</c>, <c>wss</c>).</summary>
     public string Name { get; } = name;
 
@@ -21,7 +26,7 @@ internal sealed class ListenerEndpoint(string name, string scheme, string config
     /// <summary>The WebSocket path (<c>/mqtt</c>), empty for MQTT over TCP/TLS.</summary>
     public string Path { get; } = path;
 
-    public IPEndPoint EndPoint => listenOptions.IPEndPoint ?? throw new InvalidOperationException($"{ConfigSection} is not an IP listener.");
+    public IPEndPoint EndPoint => endPoint() ?? throw new InvalidOperationException($"{ConfigSection} is not an IP listener.");
 
     public string Url => EndPoint.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6
         ? $"{Scheme}://[{EndPoint.Address}]:{EndPoint.Port}{Path}"

@@ -10,13 +10,15 @@ using Microsoft.Extensions.Logging;
 using Tern.Broker;
 using Tern.Server.Configuration;
 using Tern.Server.Transports;
+using Tern.Server.Transports.Tcp;
 
 namespace Tern.Server.Listeners;
 
 /// <summary>
-/// Reads every listener section and adds the enabled ones to Kestrel: MQTT over TCP and TLS as raw
-/// connection handlers, MQTT over WebSocket (WS, WSS) as HTTP/1.1 listeners whose only endpoint is
-/// the WebSocket path.
+/// Reads every listener section and sets up the enabled ones: MQTT over TCP on Tern's own socket
+/// transport (<see cref="TcpTransport"/>); MQTT over TLS (and TCP with the PROXY protocol or
+/// <c>Transport=Kestrel</c>) on Kestrel as raw connection handlers; MQTT over WebSocket (WS, WSS) as
+/// Kestrel HTTP/1.1 listeners whose only endpoint is the WebSocket path.
 /// </summary>
 internal sealed class ListenerSetup
 {
@@ -27,6 +29,7 @@ internal sealed class ListenerSetup
     private readonly TlsSetup? _tlsSetup;
     private readonly TlsSetup? _wssSetup;
     private readonly List<ListenerEndpoint> _endpoints = [];
+    private readonly ListenerEndpoint? _tcpEndpoint;
 
     private ListenerSetup(TcpListenerOptions tcp, TlsListenerOptions tls, WsListenerOptions ws, WssListenerOptions wss)
     {
@@ -38,9 +41,23 @@ internal sealed class ListenerSetup
         _wssSetup = wss.IsEnabled
             ? TlsSetup.Load(wss, WssListenerOptions.SectionName, wss.InheritedCertificate ? TlsListenerOptions.SectionName : WssListenerOptions.SectionName)
             : null;
+        if (tcp.UsesTernTransport)
+        {
+            var configured = tcp.ToEndPoint();
+            TcpTransport = new TcpTransport(configured, tcp.Backlog);
+            var transport = TcpTransport;
+            _tcpEndpoint = new ListenerEndpoint("tcp", "mqtt", TcpListenerOptions.SectionName, () => transport.BoundEndPoint ?? configured);
+            _endpoints.Add(_tcpEndpoint);
+        }
     }
 
     public IReadOnlyList<ListenerEndpoint> Endpoints => _endpoints;
+
+    /// <summary>Tern's own transport for MQTT over TCP, if that listener uses it (a hosted service).</summary>
+    public TcpTransport? TcpTransport { get; }
+
+    /// <summary>Whether any listener runs on Kestrel (without one, and without a dashboard, no HTTP server is needed).</summary>
+    public bool NeedsKestrel => (_tcp.Enabled && !_tcp.UsesTernTransport) || _tlsSetup is not null || _ws.Enabled || _wssSetup is not null;
 
     /// <summary>Binds and validates every listener section and loads certificates; throws <see cref="TernConfigurationException"/>.</summary>
     public static ListenerSetup FromConfiguration(IConfiguration configuration)
@@ -71,8 +88,13 @@ internal sealed class ListenerSetup
     public void Configure(KestrelServerOptions kestrel)
     {
         _endpoints.Clear();
+        if (_tcpEndpoint is not null)
+        {
+            _endpoints.Add(_tcpEndpoint);
+        }
+
         var logger = kestrel.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Server.Transports");
-        if (_tcp.Enabled)
+        if (_tcp.Enabled && !_tcp.UsesTernTransport)
         {
             AddMqtt(kestrel, "tcp", "mqtt", TcpListenerOptions.SectionName, _tcp.ToEndPoint(), _tcp.ProxyProtocol, null, null, logger);
         }

@@ -19,7 +19,42 @@ internal sealed class TcpListenerOptions
     /// <summary>Every connection starts with a PROXY protocol v1/v2 header (behind HAProxy/NGINX).</summary>
     public bool ProxyProtocol { get; set; }
 
-    public void Validate() => ListenerAddress.Validate(SectionName, Address, Port);
+    /// <summary>
+    /// <c>Tern</c> (the default): Tern's own socket transport, which holds no buffers for an idle
+    /// connection; <c>Kestrel</c>: ASP.NET Core's socket transport, as before. With
+    /// <see cref="ProxyProtocol"/> the listener runs on Kestrel, whose connection middleware reads the header.
+    /// </summary>
+    public TcpTransportKind Transport { get; set; } = TcpTransportKind.Tern;
+
+    /// <summary>Connections the kernel queues before they are accepted (<c>listen</c>'s backlog, capped by <c>net.core.somaxconn</c>).</summary>
+    public int Backlog { get; set; } = 512;
+
+    /// <summary>Whether this listener runs on Tern's own transport.</summary>
+    public bool UsesTernTransport => Enabled && Transport == TcpTransportKind.Tern && !ProxyProtocol;
+
+    public void Validate()
+    {
+        ListenerAddress.Validate(SectionName, Address, Port);
+        if (!Enum.IsDefined(Transport))
+        {
+            throw new ArgumentException($"{SectionName}:Transport must be Tern or Kestrel.", nameof(Transport));
+        }
+
+        if (Backlog < 1)
+        {
+            throw new ArgumentException($"{SectionName}:Backlog must be at least 1, not {Backlog}.", nameof(Backlog));
+        }
+    }
 
     public IPEndPoint ToEndPoint() => ListenerAddress.ToEndPoint(Address, Port);
+}
+
+/// <summary>Which socket transport carries MQTT over plain TCP.</summary>
+internal enum TcpTransportKind
+{
+    /// <summary>Tern's own: zero-byte receives, buffers only while bytes are in flight.</summary>
+    Tern,
+
+    /// <summary>ASP.NET Core Kestrel's socket transport.</summary>
+    Kestrel,
 }

@@ -26,4 +26,10 @@ internal static partial class TransportLog
 
     [LoggerMessage(EventId = 1056, Level = LogLevel.Warning, Message = "WebSocket connection {ConnectionId} from {RemoteEndPoint} closed: {Reason}")]
     public static partial void WebSocketViolation(ILogger logger, string connectionId, EndPoint? remoteEndPoint, string reason);
+
+    [LoggerMessage(EventId = 1057, Level = LogLevel.Error, Message = "Accepting a connection on {Listener} failed ({Error}): {Reason}; retrying")]
+    public static partial void AcceptFailed(ILogger logger, string listener, string error, string reason);
+
+    [LoggerMessage(EventId = 1058, Level = LogLevel.Error, Message = "Connection {ConnectionId} from {RemoteEndPoint} failed")]
+    public static partial void ConnectionFailed(ILogger logger, string connectionId, EndPoint? remoteEndPoint, Exception exception);
 }

@@ -1,0 +1,295 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
+
+namespace Tern.Server.Transports.Tcp;
+
+/// <summary>
+/// The sending half of a <see cref="SocketConnection"/>: a <see cref="PipeWriter"/> over one rented
+/// buffer. A flush sends without waiting while the socket takes the bytes (the common case) and
+/// returns the buffer; only a socket that is full gets an asynchronous send, created on first need,
+/// that the flush waits for. Nothing is held between flushes.
+/// </summary>
+/// <remarks>
+/// The broker's writer is the only caller of the writing methods and awaits every flush; the lock
+/// only orders a send's completion against <see cref="CancelPendingFlush"/> and <see cref="Complete"/>.
+/// </remarks>
+internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
+{
+    private const int MinimumBufferSize = 4096;
+
+    private readonly Socket _socket;
+    private readonly Lock _gate = new();
+    private ManualResetValueTaskSourceCore<FlushResult> _source;
+    private SendArgs? _send;
+
+    private byte[]? _buffer;
+    private int _written;
+    private int _sent;
+    private int _lastFlushSize = MinimumBufferSize;
+
+    private bool _sending;          // an asynchronous send is outstanding with the buffer
+    private bool _flushWaiting;     // a FlushAsync is pending on _source
+    private bool _cancelRequested;
+    private bool _broken;           // a send failed: the peer is gone
+    private bool _completed;
+
+    public SocketOutput(Socket socket)
+    {
+        _socket = socket;
+        _source.RunContinuationsAsynchronously = false;
+    }
+
+    public override bool CanGetUnflushedBytes => true;
+
+    public override long UnflushedBytes => _written - _sent;
+
+    public override void Advance(int bytes)
+    {
+        if ((uint)bytes > (uint)(_buffer?.Length ?? 0) - (uint)_written)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytes), "Advanced past the memory that was asked for.");
+        }
+
+        _written += bytes;
+    }
+
+    public override Memory<byte> GetMemory(int sizeHint = 0) => Reserve(sizeHint).AsMemory(_written);
+
+    public override Span<byte> GetSpan(int sizeHint = 0) => Reserve(sizeHint).AsSpan(_written);
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            if (_cancelRequested)
+            {
+                _cancelRequested = false;
+                return new ValueTask<FlushResult>(new FlushResult(isCanceled: true, isCompleted: false));
+            }
+
+            if (_broken)
+            {
+                Discard();
+                return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: true));
+            }
+
+            if (_written == _sent)
+            {
+                Discard();
+                return default;
+            }
+
+            _lastFlushSize = Math.Max(_written, MinimumBufferSize);
+            if (SendNow())
+            {
+                return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: _broken));
+            }
+
+            _source.Reset();
+            _flushWaiting = true;
+            return new ValueTask<FlushResult>(this, _source.Version);
+        }
+    }
+
+    public override void CancelPendingFlush()
+    {
+        bool complete;
+        lock (_gate)
+        {
+            complete = _flushWaiting;
+            _flushWaiting = false;
+            _cancelRequested = !complete;
+        }
+
+        if (complete)
+        {
+            _source.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
+        }
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        lock (_gate)
+        {
+            _completed = true;
+            if (!_sending)
+            {
+                Discard();
+                _send?.Dispose();
+            }
+        }
+    }
+
+    FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _source.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _source.GetStatus(token);
+
+    void IValueTaskSource<FlushResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        => _source.OnCompleted(continuation, state, token, flags);
+
+    private byte[] Reserve(int sizeHint)
+    {
+        if (_sending || _completed)
+        {
+            throw new InvalidOperationException(_completed ? "Writing is not allowed after the writer was completed." : "A flush is still sending.");
+        }
+
+        var needed = Math.Max(sizeHint, 1);
+        if (_buffer is null)
+        {
+            // As large as the last flush: a writer that batches does not grow its buffer every time.
+            _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _lastFlushSize));
+        }
+        else if (_buffer.Length - _written < needed)
+        {
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_written + needed, _buffer.Length * 2));
+            Buffer.BlockCopy(_buffer, 0, larger, 0, _written);
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = larger;
+        }
+
+        return _buffer;
+    }
+
+    /// <summary>Under the lock: sends what the socket takes now; true when all is sent (or the socket failed).</summary>
+    private bool SendNow()
+    {
+        while (_sent < _written)
+        {
+            int sent;
+            SocketError error;
+            try
+            {
+                sent = _socket.Send(_buffer.AsSpan(_sent, _written - _sent), SocketFlags.None, out error);
+            }
+            catch (ObjectDisposedException)
+            {
+                (sent, error) = (0, SocketError.OperationAborted);
+            }
+
+            if (error == SocketError.WouldBlock)
+            {
+                return StartSend();
+            }
+
+            if (error != SocketError.Success)
+            {
+                _broken = true;
+                Discard();
+                return true;
+            }
+
+            _sent += sent;
+        }
+
+        Discard();
+        return true;
+    }
+
+    /// <summary>Under the lock: the socket is full; send the rest asynchronously. True if that completed at once.</summary>
+    private bool StartSend()
+    {
+        _send ??= new SendArgs(this);
+        while (true)
+        {
+            _send.SetBuffer(_buffer, _sent, _written - _sent);
+            _sending = true;
+            bool pending;
+            try
+            {
+                pending = _socket.SendAsync(_send);
+            }
+            catch (ObjectDisposedException)
+            {
+                _sending = false;
+                _broken = true;
+                Discard();
+                return true;
+            }
+
+            if (pending)
+            {
+                return false;
+            }
+
+            _sending = false;
+            if (!Sent())
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Under the lock: accounts for a finished send; true if more is left to send.</summary>
+    private bool Sent()
+    {
+        _send!.SetBuffer(null, 0, 0);
+        if (_send.SocketError != SocketError.Success)
+        {
+            _broken = true;
+            Discard();
+            return false;
+        }
+
+        _sent += _send.BytesTransferred;
+        if (_sent < _written && !_completed)
+        {
+            return true;
+        }
+
+        Discard();
+        return false;
+    }
+
+    private void OnSendCompleted()
+    {
+        bool complete;
+        FlushResult result;
+        lock (_gate)
+        {
+            _sending = false;
+            if (Sent() && !StartSend())
+            {
+                return;
+            }
+
+            if (_completed)
+            {
+                _send?.Dispose();
+            }
+
+            result = new FlushResult(isCanceled: false, isCompleted: _broken);
+            complete = _flushWaiting;
+            _flushWaiting = false;
+        }
+
+        if (complete)
+        {
+            _source.SetResult(result);
+        }
+    }
+
+    private void Discard()
+    {
+        if (_buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
+        }
+
+        _written = _sent = 0;
+    }
+
+    private sealed class SendArgs : SocketAsyncEventArgs
+    {
+        private readonly SocketOutput _output;
+
+        public SendArgs(SocketOutput output)
+            : base(unsafeSuppressExecutionContextFlow: true)
+            => _output = output;
+
+        protected override void OnCompleted(SocketAsyncEventArgs e) => _output.OnSendCompleted();
+    }
+}
