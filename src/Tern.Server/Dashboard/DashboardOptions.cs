@@ -30,8 +30,6 @@ internal sealed class DashboardOptions
     /// </summary>
     public bool PrometheusAuth { get; set; } = true;
 
-    public bool UsesDefaultPassword => string.Equals(Password, DefaultPassword, StringComparison.Ordinal);
-
     public void Validate()
     {
         ListenerAddress.Validate(SectionName, Address, Port);
