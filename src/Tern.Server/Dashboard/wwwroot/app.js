@@ -813,7 +813,8 @@
       const remove = document.createElement('button');
       remove.type = 'button';
       remove.className = 'delete danger';
-      remove.textContent = 'Stop and delete';
+      remove.textContent = 'Delete';
+      remove.title = 'Stop the trace and delete its log';
       remove.addEventListener('click', () => deleteTrace(t.name, remove));
       actions.append(view, remove);
       return actions;
