@@ -80,4 +80,25 @@ public sealed class V5DashboardPasswordApiTests
         Assert.False(File.Exists(System.IO.Path.Combine(files.Directory, "dashboard_password.json")));
         Assert.True((await GetOkAsync(dashboard.Http, "api/v1/status")).GetProperty("defaultPassword").GetBoolean());
     }
+
+    [Fact]
+    public async Task A_stored_password_of_another_user_is_ignored_with_a_warning_and_a_malformed_file_stops_the_start()
+    {
+        using var files = new V5ManagementBroker();
+        var passwordFile = Path.Combine(files.Directory, "dashboard_password.json");
+        var hash = Tern.Server.Security.UsersPasswordHash.Hash(NewPassword, Tern.Server.Security.UsersPasswordHash.MinIterations);
+        await File.WriteAllTextAsync(passwordFile, $$"""{ "username": "root", "hash": "{{hash}}" }""");
+        await using (var dashboard = await files.StartAsync())
+        {
+            await GetOkAsync(dashboard.Http, "api/v5/nodes");
+            using var stored = dashboard.CreateClient("admin", NewPassword);
+            Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(stored, "api/v5/nodes")).Status);
+            await dashboard.Log.WaitForAsync("holds a dashboard password for user root, not for admin");
+        }
+
+        await File.WriteAllTextAsync(passwordFile, """{ "username": "admin", "hash": "plain-text" }""");
+        var ex = await Assert.ThrowsAsync<TernConfigurationException>(files.StartAsync);
+        Assert.Contains(passwordFile, ex.Message, StringComparison.Ordinal);
+        Assert.Contains("hash", ex.Message, StringComparison.Ordinal);
+    }
 }

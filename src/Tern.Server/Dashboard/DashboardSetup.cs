@@ -28,6 +28,10 @@ internal sealed class DashboardSetup
     private DashboardSessionApi? _sessionApi;
     private ListenerEndpoint? _endpoint;
     private V5ApiKeys? _apiKeys;
+    private DashboardPasswordFile? _passwordFile;
+
+    // The user of a dashboard_password.json that is not Dashboard:Username's, warned of at start.
+    private string? _passwordFileUser;
 
     private DashboardSetup(DashboardOptions options)
     {
@@ -98,13 +102,10 @@ internal sealed class DashboardSetup
         var directory = Path.GetDirectoryName(acl.FilePath)!;
         _apiKeys = V5ApiKeys.Load(Path.Combine(directory, V5ApiKeys.FileName), TimeProvider.System);
         var passwordFile = new DashboardPasswordFile(Path.Combine(directory, DashboardPasswordFile.FileName));
-        if (passwordFile.Load(_options.Username, out var otherUser) is { } hash)
+        _passwordFile = passwordFile;
+        if (passwordFile.Load(_options.Username, out _passwordFileUser) is { } hash)
         {
             _credentials.UseHash(hash);
-        }
-        else if (otherUser is not null)
-        {
-            V5Log.PasswordFileOfOtherUser(logger, passwordFile.FilePath, otherUser, _options.Username);
         }
 
         var management = new V5Management(_apiKeys, users, acl, mqttListeners, passwordFile, _sessions);
@@ -149,6 +150,11 @@ internal sealed class DashboardSetup
         }
 
         DashboardLog.Listening(logger, _endpoint.Url, _options.Username);
+        if (_passwordFileUser is not null)
+        {
+            V5Log.PasswordFileOfOtherUser(logger, _passwordFile!.FilePath, _passwordFileUser, _options.Username);
+        }
+
         if (_credentials.UsesDefaultPassword)
         {
             DashboardLog.DefaultPassword(logger, _options.Username, _endpoint.Url);

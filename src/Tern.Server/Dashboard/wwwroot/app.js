@@ -150,6 +150,7 @@
     closeTraceLog();
     state.session = null;
     state.ws?.disconnect();
+    hideApiKeySecret();
     $('app').hidden = true;
     $('login').hidden = false;
     $('login-error').hidden = !message;
@@ -758,6 +759,14 @@
     } finally {
       $('apikey-submit').disabled = false;
     }
+  }
+
+  // The secret leaves the page when dismissed or at log out.
+  function hideApiKeySecret() {
+    $('apikey-created').hidden = true;
+    $('apikey-created-key').textContent = '';
+    $('apikey-created-secret').textContent = '';
+    $('apikey-created-basic').textContent = '';
   }
 
   async function updateApiKey(name, change, button) {
@@ -1452,11 +1461,7 @@
   $('ban-form').addEventListener('submit', ban);
   $('password-form').addEventListener('submit', changePassword);
   $('apikey-form').addEventListener('submit', createApiKey);
-  $('apikey-created-close').addEventListener('click', () => {
-    $('apikey-created').hidden = true;
-    $('apikey-created-secret').textContent = '';
-    $('apikey-created-basic').textContent = '';
-  });
+  $('apikey-created-close').addEventListener('click', hideApiKeySecret);
   $('trace-form').addEventListener('submit', startTrace);
   $('trace-type').addEventListener('change', () => {
     $('trace-value').placeholder = $('trace-type').value === 'clientid' ? 'client ID' : 'topic filter, e.g. sensors/#';
