@@ -1,5 +1,7 @@
 using System.Net;
 using PuppeteerSharp;
+using Tern.Protocol;
+using Tern.TestKit;
 using static Tern.Server.Tests.V5Tests;
 
 namespace Tern.Server.Tests;
@@ -150,6 +152,21 @@ public sealed class DashboardSettingsTraceTests(ChromiumFixture chromium) : ICla
         await WaitForLogAsync(page, "\"second\"");
         var lines = await page.TextsAsync("#trace-log .trace-line");
         Assert.Single(lines, l => l.Contains("\"online\"", StringComparison.Ordinal));
+
+        // A drop, shown as one: dev1 keeps a session and goes away, then a QoS 0 message for it is dropped (qos0_offline).
+        await using (var device = await dashboard.Broker.ConnectAsync("dev1", cleanSession: false))
+        {
+            await device.SubscribeGrantedAsync("dev1/cmd", MqttQoS.AtMostOnce);
+            await device.DisconnectAsync();
+        }
+
+        await Eventually.HoldsAsync(
+            async () => !(await GetOkAsync(dashboard.Http, "api/v5/clients/dev1")).GetProperty("connected").GetBoolean(),
+            "dev1 is disconnected with its session kept");
+        await using var controller = await dashboard.Broker.ConnectAsync("dev1-controller");
+        await controller.PublishAsync("dev1/cmd", "reboot");
+        await WaitForLogAsync(page, "qos0_offline");
+        Assert.Contains(await page.TextsAsync("#trace-log .trace-line.drop"), l => l.Contains(" drop dev1 1 message(s) dropped: qos0_offline", StringComparison.Ordinal));
 
         await page.Page.ClickAsync(Row + " button.delete");
         await page.Page.WaitForSelectorAsync(Row, new WaitForSelectorOptions { Hidden = true });
