@@ -106,6 +106,17 @@ public sealed class DashboardSettingsTraceTests(ChromiumFixture chromium) : ICla
         await page.WaitForTextAsync(Row + " td:nth-child(6)", "enabled");
         await GetOkAsync(script, "api/v5/nodes");
 
+        // An expiry date: the key ends at the end of that day, in the browser's time zone.
+        await page.Page.TypeAsync("#apikey-name", "nightly");
+        await page.Page.EvaluateFunctionAsync("() => { document.getElementById('apikey-expiry').value = '2099-12-31'; }");
+        await page.Page.ClickAsync("#apikey-submit");
+        const string Nightly = "#apikeys-table tr[data-name='nightly']";
+        await page.WaitForTextAsync(Nightly + " td:nth-child(5)", "2099-12-31 23:59:59");
+        var expiry = (await GetOkAsync(dashboard.Http, "api/v5/api_key/nightly")).GetProperty("expired_at").GetString()!;
+        Assert.Equal(new DateTime(2099, 12, 31, 23, 59, 59), DateTimeOffset.Parse(expiry, System.Globalization.CultureInfo.InvariantCulture).ToLocalTime().DateTime);
+        await page.Page.ClickAsync(Nightly + " button.delete");
+        await page.Page.WaitForSelectorAsync(Nightly, new WaitForSelectorOptions { Hidden = true });
+
         await page.Page.ClickAsync(Row + " button.delete");
         await page.Page.WaitForSelectorAsync(Row, new WaitForSelectorOptions { Hidden = true });
         Assert.Equal(HttpStatusCode.Unauthorized, (await GetAsync(script, "api/v5/nodes")).Status);
