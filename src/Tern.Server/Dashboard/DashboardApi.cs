@@ -19,7 +19,6 @@ internal sealed partial class DashboardApi(
     MqttBroker broker,
     PersistenceMode persistenceMode,
     DashboardCredentials credentials,
-    bool defaultPassword,
     Func<IReadOnlyList<string>> listeners,
     ILogger logger)
 {
@@ -102,7 +101,7 @@ internal sealed partial class DashboardApi(
     {
         var snapshot = broker.GetSnapshot();
         var startedAt = DateTimeOffset.UtcNow - snapshot.Uptime;
-        return Ok(new StatusResponse(snapshot.Version, startedAt, listeners(), credentials.Username, defaultPassword), Json.StatusResponse);
+        return Ok(new StatusResponse(snapshot.Version, startedAt, listeners(), credentials.Username, credentials.UsesDefaultPassword), Json.StatusResponse);
     }
 
     private IResult Clients(HttpContext context)

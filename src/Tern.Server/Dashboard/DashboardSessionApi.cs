@@ -20,7 +20,6 @@ internal sealed class DashboardSessionApi(
     DashboardCredentials credentials,
     DashboardSessions sessions,
     DashboardSessionLimiter limiter,
-    bool defaultPassword,
     ILogger logger)
 {
     /// <summary>Where the session endpoints live.</summary>
@@ -117,7 +116,7 @@ internal sealed class DashboardSessionApi(
     }
 
     private SessionResponse ToResponse(DashboardSessions.Session session)
-        => new(session.Username, session.CsrfToken, session.Expires, defaultPassword);
+        => new(session.Username, session.CsrfToken, session.Expires, credentials.UsesDefaultPassword);
 }
 
 /// <summary><c>POST /api/dashboard/login</c> and <c>GET /api/dashboard/session</c>.</summary>

@@ -29,6 +29,10 @@ internal sealed class DashboardSetup
     private DashboardSessionApi? _sessionApi;
     private ListenerEndpoint? _endpoint;
     private V5ApiKeys? _apiKeys;
+    private DashboardPasswordFile? _passwordFile;
+
+    // The user of a dashboard_password.json that is not Dashboard:Username's, warned of at start.
+    private string? _passwordFileUser;
 
     private DashboardSetup(DashboardOptions options)
     {
@@ -98,7 +102,7 @@ internal sealed class DashboardSetup
     /// <param name="mqttListeners">The bound MQTT listeners.</param>
     /// <param name="users">The users file the API manages (its directory also holds <c>api_keys.json</c>).</param>
     /// <param name="acl">The ACL rules the API manages.</param>
-    /// <exception cref="TernConfigurationException">The API keys file is unreadable or malformed.</exception>
+    /// <exception cref="TernConfigurationException">The API keys or dashboard password file is unreadable or malformed.</exception>
     public void ConfigureApp(WebApplication app, Func<IReadOnlyList<ListenerEndpoint>> mqttListeners, UsersStore? users, AclBuiltIn acl)
     {
         if (!_options.Enabled)
@@ -111,15 +115,22 @@ internal sealed class DashboardSetup
             app.Services.GetRequiredService<MqttBroker>(),
             app.Services.GetRequiredService<PersistenceOptions>().Mode,
             _credentials,
-            _options.UsesDefaultPassword,
             () => _endpoint is { } dashboard ? [.. mqttListeners().Select(static e => e.Url), dashboard.Url] : [.. mqttListeners().Select(static e => e.Url)],
             logger);
-        _apiKeys = V5ApiKeys.Load(Path.Combine(Path.GetDirectoryName(acl.FilePath)!, V5ApiKeys.FileName), TimeProvider.System);
-        var management = new V5Management(_apiKeys, users, acl, mqttListeners);
+        var directory = Path.GetDirectoryName(acl.FilePath)!;
+        _apiKeys = V5ApiKeys.Load(Path.Combine(directory, V5ApiKeys.FileName), TimeProvider.System);
+        var passwordFile = new DashboardPasswordFile(Path.Combine(directory, DashboardPasswordFile.FileName));
+        _passwordFile = passwordFile;
+        if (passwordFile.Load(_options.Username, out _passwordFileUser) is { } hash)
+        {
+            _credentials.UseHash(hash);
+        }
+
+        var management = new V5Management(_apiKeys, users, acl, mqttListeners, passwordFile, _sessions);
         var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, management, logger);
         var assets = new DashboardAssets();
         var sessionApi = _sessionApi = new DashboardSessionApi(
-            app.Services.GetRequiredService<MqttBroker>().Options, _credentials, _sessions, _limiter, _options.UsesDefaultPassword, logger);
+            app.Services.GetRequiredService<MqttBroker>().Options, _credentials, _sessions, _limiter, logger);
 
         // A branch has its own routing: the endpoints below exist only for dashboard connections.
         app.MapWhen(
@@ -157,7 +168,12 @@ internal sealed class DashboardSetup
         }
 
         DashboardLog.Listening(logger, _endpoint.Url, _options.Username);
-        if (_options.UsesDefaultPassword)
+        if (_passwordFileUser is not null)
+        {
+            V5Log.PasswordFileOfOtherUser(logger, _passwordFile!.FilePath, _passwordFileUser, _options.Username);
+        }
+
+        if (_credentials.UsesDefaultPassword)
         {
             DashboardLog.DefaultPassword(logger, _options.Username, _endpoint.Url);
         }

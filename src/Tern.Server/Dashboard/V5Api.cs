@@ -59,6 +59,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         api.MapPost("/banned", (Func<HttpContext, Task<IResult>>)BanAsync).WithTags("Banned");
         api.MapDelete("/banned/{as}/{**who}", Unban).WithTags("Banned");
         MapApiKeys(api);
+        MapDashboardUsers(api);
         MapUsers(api);
         MapAcl(api);
         MapAclCheck(api);

@@ -8,4 +8,12 @@ namespace Tern.Server.Dashboard;
 /// <param name="Users">The users file the CONNECT authenticator follows, or null when there is none.</param>
 /// <param name="Acl">The ACL rules managed through the API (<c>acl_rules.json</c>).</param>
 /// <param name="Listeners">The MQTT listeners, bound.</param>
-internal sealed record V5Management(V5ApiKeys ApiKeys, UsersStore? Users, AclBuiltIn Acl, Func<IReadOnlyList<ListenerEndpoint>> Listeners);
+/// <param name="PasswordFile">Where a dashboard password changed through the API is kept.</param>
+/// <param name="Sessions">The dashboard's browser sessions, ended when the password changes.</param>
+internal sealed record V5Management(
+    V5ApiKeys ApiKeys,
+    UsersStore? Users,
+    AclBuiltIn Acl,
+    Func<IReadOnlyList<ListenerEndpoint>> Listeners,
+    DashboardPasswordFile PasswordFile,
+    DashboardSessions Sessions);
