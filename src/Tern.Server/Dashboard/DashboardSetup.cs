@@ -97,7 +97,7 @@ internal sealed class DashboardSetup
             () => _endpoint is { } dashboard ? [.. mqttListeners().Select(static e => e.Url), dashboard.Url] : [.. mqttListeners().Select(static e => e.Url)],
             logger);
         _apiKeys = V5ApiKeys.Load(Path.Combine(Path.GetDirectoryName(acl.FilePath)!, V5ApiKeys.FileName), TimeProvider.System);
-        var management = new V5Management(_apiKeys, users, acl, mqttListeners);
+        var management = new V5Management(_apiKeys, users, acl, mqttListeners, app.Services.GetRequiredService<PersistenceOptions>().Mode);
         var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, management, logger);
         var assets = new DashboardAssets();
         var sessionApi = _sessionApi = new DashboardSessionApi(

@@ -1,4 +1,6 @@
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
 using Tern.Broker;
 using Tern.Protocol;
@@ -7,6 +9,8 @@ namespace Tern.Server.Dashboard;
 
 internal sealed partial class V5Api
 {
+    private const int RetainedPreviewBytes = 1024;
+
     /// <summary>
     /// <c>POST /api/v5/publish</c>: EMQX's body (<c>topic</c>, <c>payload</c>, <c>payload_encoding</c>,
     /// <c>qos</c>, <c>retain</c>, <c>properties</c>), read by the reader <c>/api/v1</c> uses. 200 with
@@ -160,5 +164,25 @@ internal sealed partial class V5Api
         Rfc3339(m.StoredAt),
         m.PublisherClientId,
         FromUsername: null,
-        withPayload ? Convert.ToBase64String(m.Payload.Span) : null);
+        withPayload ? Convert.ToBase64String(m.Payload.Span) : null,
+        m.Payload.Length,
+        withPayload ? null : Preview(m.Payload.Span));
+
+    /// <summary>The start of a payload for a list: text when it is UTF-8 (cut on a character boundary), else base64.</summary>
+    private static V5RetainedPreview Preview(ReadOnlySpan<byte> payload)
+    {
+        var truncated = payload.Length > RetainedPreviewBytes;
+        var end = truncated ? RetainedPreviewBytes : payload.Length;
+
+        // Back off from a continuation byte to the start of its character.
+        while (truncated && end > 0 && (payload[end] & 0xC0) == 0x80)
+        {
+            end--;
+        }
+
+        var head = payload[..end];
+        return Utf8.IsValid(head)
+            ? new(Encoding.UTF8.GetString(head), "plain", truncated)
+            : new(Convert.ToBase64String(payload[..Math.Min(payload.Length, RetainedPreviewBytes)]), "base64", truncated);
+    }
 }

@@ -261,7 +261,11 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
             expired,
             queueFull,
             tooLarge,
-            IsBridge: false);
+            IsBridge: false,
+            DroppedByName(c.DroppedByReason),
+            c.HeldAcknowledgements,
+            c.SlowedPublishers,
+            c.TimesSlowed);
     }
 
     private static V5Subscription ToV5(SubscriptionSnapshot s) => new(
@@ -271,7 +275,25 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         s.Options.NoLocal ? 1 : 0,
         s.Options.RetainAsPublished ? 1 : 0,
         s.Options.RetainHandling,
-        NodeName);
+        NodeName,
+        s.ShareGroup,
+        s.SubscriptionIdentifier,
+        s.Online);
+
+    /// <summary>Counts by reason under the names <c>$SYS</c> and <c>/metrics</c> use (<c>queue_full</c>), in the reasons' order.</summary>
+    internal static Dictionary<string, long> DroppedByName(IReadOnlyDictionary<DropReason, long> counts)
+    {
+        var named = new Dictionary<string, long>(counts.Count, StringComparer.Ordinal);
+        foreach (var reason in DropReasonNames.All)
+        {
+            if (counts.TryGetValue(reason, out var count))
+            {
+                named.Add(DropReasonNames.Of(reason), count);
+            }
+        }
+
+        return named;
+    }
 
     /// <summary>The filters of <c>GET /api/v5/clients</c>.</summary>
     private sealed record ClientFilter(
