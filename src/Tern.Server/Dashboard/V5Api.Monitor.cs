@@ -184,7 +184,7 @@ internal sealed partial class V5Api
 
                 return TypedResults.Text(new JsonArray(withNode).ToJsonString(), "application/json");
             case var other:
-                return BadRequest($"aggregate must be true or false, not '{other}'.");
+                return BadRequest("aggregate", $"aggregate must be true or false, not '{other}'.");
         }
     }
 }

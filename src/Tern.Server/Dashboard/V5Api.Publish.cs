@@ -18,7 +18,7 @@ internal sealed partial class V5Api
     /// </summary>
     private async Task<IResult> PublishAsync(HttpContext context)
     {
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -26,7 +26,7 @@ internal sealed partial class V5Api
 
         using (document)
         {
-            if (!DashboardApi.TryReadPublish(document.RootElement, DashboardApi.V5Publish, broker.Options, out var message, out failure))
+            if (!TryReadPublish(document.RootElement, V5Publish, broker.Options, out var message, out failure))
             {
                 return Error(failure);
             }
@@ -43,7 +43,7 @@ internal sealed partial class V5Api
     /// </summary>
     private async Task<IResult> PublishBulkAsync(HttpContext context)
     {
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -54,16 +54,16 @@ internal sealed partial class V5Api
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Array || root.GetArrayLength() == 0)
             {
-                return BadRequest("The request body must be a non-empty JSON array of messages such as [{\"topic\": \"a/b\", \"payload\": \"hello\"}].");
+                return BadRequest("body", "The request body must be a non-empty JSON array of messages such as [{\"topic\": \"a/b\", \"payload\": \"hello\"}].");
             }
 
             var messages = new PublishMessage[root.GetArrayLength()];
             var index = 0;
             foreach (var element in root.EnumerateArray())
             {
-                if (!DashboardApi.TryReadPublish(element, DashboardApi.V5Publish, broker.Options, out messages[index], out failure))
+                if (!TryReadPublish(element, V5Publish, broker.Options, out messages[index], out failure))
                 {
-                    return Error(failure with { Message = $"message [{index}]: {failure.Message}" });
+                    return Error(failure with { Message = $"[{index}].{failure.Message}", Field = $"[{index}].{failure.Field}" });
                 }
 
                 index++;
@@ -105,11 +105,11 @@ internal sealed partial class V5Api
 
         if (!MqttTopic.IsValidTopicFilter(filter) || filter.StartsWith("$share/", StringComparison.Ordinal))
         {
-            return BadRequest($"topic must be a topic name or filter such as a/b or sensors/#, not '{filter}'.");
+            return BadRequest("topic", $"topic must be a topic name or filter such as a/b or sensors/#, not '{filter}'.");
         }
 
-        var messages = DashboardApi.SortedRetained(broker, filter);
-        var data = DashboardApi.Slice(messages, page, limit).Select(static m => ToV5(m, withPayload: false)).ToArray();
+        var messages = SortedRetained(broker, filter);
+        var data = Slice(messages, page, limit).Select(static m => ToV5(m, withPayload: false)).ToArray();
         return Ok(new V5RetainedPage(data, Meta(page, limit, messages.Length)), Json.V5RetainedPage);
     }
 
@@ -145,10 +145,10 @@ internal sealed partial class V5Api
     private static bool TryReadRetainedTopic(HttpContext context, out string topic, out IResult error)
     {
         error = null!;
-        topic = DashboardApi.RawTail(context, Prefix + "/mqtt/retainer/message/", "topic");
+        topic = RawTail(context, Prefix + "/mqtt/retainer/message/", "topic");
         if (topic.Length == 0 || MqttTopic.HasWildcards(topic) || !MqttTopic.IsValidTopicName(topic))
         {
-            error = BadRequest($"topic must be a topic name, percent-encoded (sensors%2Ftemp for sensors/temp), without + or #, not '{topic}'.");
+            error = BadRequest("topic", $"topic must be a topic name, percent-encoded (sensors%2Ftemp for sensors/temp), without + or #, not '{topic}'.");
             return false;
         }
 

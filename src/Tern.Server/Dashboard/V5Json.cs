@@ -122,15 +122,6 @@ internal sealed record V5PublishResult(
 internal sealed record V5LoginResponse(string Token, string Version);
 
 /// <summary>
-/// Every error of <c>/api/v5</c>, EMQX's shape: a <c>code</c> such as <c>BAD_REQUEST</c> and a
-/// sentence naming the field; a refused publish adds the MQTT <c>reason_code</c>.
-/// </summary>
-internal sealed record V5Error(
-    string Code,
-    string Message,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ReasonCode = null);
-
-/// <summary>
 /// An API key as EMQX shows it; <c>api_secret</c> only in the answer to its creation, <c>expired_at</c>
 /// <c>infinity</c> for a key without end.
 /// </summary>
@@ -176,7 +167,6 @@ internal sealed record V5AclAll(IReadOnlyList<V5AclRule> Rules);
 [JsonSerializable(typeof(V5PublishResult))]
 [JsonSerializable(typeof(V5PublishResult[]))]
 [JsonSerializable(typeof(V5LoginResponse))]
-[JsonSerializable(typeof(V5Error))]
 [JsonSerializable(typeof(V5ApiKeyDocument))]
 [JsonSerializable(typeof(V5ApiKeyDocument[]))]
 [JsonSerializable(typeof(V5User))]
