@@ -62,7 +62,7 @@ internal sealed partial class V5Api
 
             if (broker.Bans.All.Any(b => b.Kind == ban.Kind && b.Value == ban.Value && (b.Until is not { } until || until > DateTimeOffset.UtcNow)))
             {
-                return BadRequest("who", $"{AsOf(ban)} '{ban.Value}' is already banned; delete that ban first to change it.", "ALREADY_EXISTS");
+                return BadRequest("who", $"who: {AsOf(ban)} '{ban.Value}' is already banned; delete that ban first to change it.", "ALREADY_EXISTS");
             }
 
             try
