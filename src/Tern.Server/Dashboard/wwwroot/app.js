@@ -128,7 +128,8 @@
       username: session.username,
       defaultPassword: session.defaultPassword,
       version: nodes[0].version,
-      listeners: listeners.map((l) => l.url),
+      // EMQX's list is the MQTT listeners; the dashboard's own is where this page came from.
+      listeners: [...listeners.map((l) => l.url), location.origin],
     });
   }
 
