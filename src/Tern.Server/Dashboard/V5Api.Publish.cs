@@ -13,7 +13,7 @@ internal sealed partial class V5Api
 
     /// <summary>
     /// <c>POST /api/v5/publish</c>: EMQX's body (<c>topic</c>, <c>payload</c>, <c>payload_encoding</c>,
-    /// <c>qos</c>, <c>retain</c>, <c>properties</c>), read by the reader <c>/api/v1</c> uses. 200 with
+    /// <c>qos</c>, <c>retain</c>, <c>properties</c>), checked as a client's PUBLISH. 200 with
     /// <c>{"id": ...}</c> when a subscription matched, 202 with <c>reason_code</c> 16 when none did.
     /// </summary>
     private async Task<IResult> PublishAsync(HttpContext context)
