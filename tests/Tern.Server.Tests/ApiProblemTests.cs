@@ -21,6 +21,28 @@ public sealed class ApiProblemTests
     }
 
     [Theory]
+    [InlineData("POST", "api/v5/authorization/sources/built_in_database/rules/users", """{"username": "a"}""", "body")]
+    [InlineData("POST", "api/v5/authorization/sources/built_in_database/rules/users", "[5]", "[0]")]
+    [InlineData("POST", "api/v5/authorization/sources/built_in_database/rules/users", """[{"username": "a", "rules": [{"topic": "t", "permission": "maybe", "action": "publish"}]}]""", "[0].rules[0].permission")]
+    [InlineData("POST", "api/v5/banned", """{"as": "clientid"}""", "who")]
+    [InlineData("POST", "api/v5/trace", """{"name": "t", "type": "ip_address"}""", "type")]
+    [InlineData("POST", "api/v5/api_key", """{"name": "bad name"}""", "name")]
+    [InlineData("POST", "api/v5/publish", """{"topic": "a", "payload": "x", "qos": 1, "properties": {"user_properties": {"k": 1}}}""", "properties.user_properties.k")]
+    [InlineData("GET", "api/v5/stats?aggregate=maybe", null, "aggregate")]
+    [InlineData("GET", "api/v5/subscriptions?qos=5", null, "qos")]
+    [InlineData("GET", "api/v5/clients?proto_ver=6", null, "proto_ver")]
+    public async Task Every_400_names_its_field_in_the_field_member_and_the_message(string method, string path, string? json, string field)
+    {
+        await using var dashboard = await DashboardBroker.StartAsync();
+
+        var response = await SendAsync(dashboard.Http, new HttpMethod(method), path, json);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.Status);
+        AssertProblem(response.Body!.Value, HttpStatusCode.BadRequest, response.Body!.Value.GetProperty("code").GetString()!);
+        Assert.Equal(field, response.Body!.Value.GetProperty("field").GetString());
+    }
+
+    [Theory]
     [InlineData("""{"password": "public"}""", "username")]
     [InlineData("""{"username": "admin", "password": 5}""", "password")]
     [InlineData("""{"username": """, "body")]

@@ -247,7 +247,9 @@ internal sealed partial class V5Api
         var key = KeyOf(owner);
         if (item.ValueKind != JsonValueKind.Object)
         {
-            return new FieldError(where.Length > 0 ? where[..^1] : "body", $"{where}must be an object such as {{\"{key}\": \"alice\", \"rules\": [...]}}.");
+            return where.Length > 0
+                ? new FieldError(where[..^1], $"{where[..^1]} must be an object such as {{\"{key}\": \"alice\", \"rules\": [...]}}.")
+                : new FieldError("body", $"The request body must be an object such as {{\"{key}\": \"alice\", \"rules\": [...]}}.");
         }
 
         foreach (var property in item.EnumerateObject())
@@ -332,9 +334,11 @@ internal sealed partial class V5Api
             var rule = new AclBuiltInRule(topic, permission, action);
             if (AclBuiltIn.Check(rule) is { } problem)
             {
-                // The checker's sentence starts with the field it refuses (topic, permission, action).
-                var field = problem.Split(' ', 2)[0].TrimEnd(':', ',');
-                return new FieldError(at + field, at + problem);
+                // The checker's sentence starts with the field it refuses; otherwise the rule as a whole is.
+                var first = problem.Split(' ', 2)[0];
+                return first is "topic" or "permission" or "action"
+                    ? new FieldError(at + first, at + problem)
+                    : new FieldError(at[..^1], $"{at[..^1]}: {problem}");
             }
 
             rules.Add(rule);
