@@ -26,7 +26,7 @@ internal sealed partial class V5Api
 
         using (document)
         {
-            if (!TryReadPublish(document.RootElement, V5Publish, broker.Options, out var message, out failure))
+            if (!TryReadPublish(document.RootElement, broker.Options, out var message, out failure))
             {
                 return Error(failure);
             }
@@ -61,7 +61,7 @@ internal sealed partial class V5Api
             var index = 0;
             foreach (var element in root.EnumerateArray())
             {
-                if (!TryReadPublish(element, V5Publish, broker.Options, out messages[index], out failure))
+                if (!TryReadPublish(element, broker.Options, out messages[index], out failure))
                 {
                     return Error(failure with { Message = $"[{index}].{failure.Message}", Field = $"[{index}].{failure.Field}" });
                 }

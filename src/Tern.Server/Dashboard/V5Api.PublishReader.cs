@@ -24,13 +24,6 @@ internal readonly record struct FieldError(string Field, string Message);
 /// <summary>A publish request, read and checked.</summary>
 internal readonly record struct PublishMessage(string Topic, byte[] Payload, MqttQoS QoS, bool Retain, MqttProperties? Properties);
 
-/// <summary>The field names of a publish body (EMQX's: <c>payload_encoding</c>, <c>properties</c>).</summary>
-/// <param name="Fields">Every field accepted; any other is an error.</param>
-/// <param name="EncodingField">The name of the payload's encoding (<c>plain</c> or <c>base64</c>).</param>
-/// <param name="PayloadRequired">Whether <c>payload</c> must be given.</param>
-/// <param name="HasProperties">Whether MQTT 5 <c>properties</c> are read.</param>
-internal sealed record PublishDialect(string[] Fields, string EncodingField, bool PayloadRequired, bool HasProperties);
-
 // The publish body reader of /publish and /publish/bulk: the same checks as a client's PUBLISH, in the same words.
 internal sealed partial class V5Api
 {
@@ -38,8 +31,7 @@ internal sealed partial class V5Api
     /// <c>POST /api/v5/publish</c>, EMQX's fields; <c>clientid</c> (deprecated by EMQX, which ignores
     /// it) is accepted and ignored too.
     /// </summary>
-    internal static readonly PublishDialect V5Publish = new(
-        ["topic", "payload", "payload_encoding", "qos", "retain", "properties", "clientid"], "payload_encoding", PayloadRequired: true, HasProperties: true);
+    private static readonly string[] PublishFields = ["topic", "payload", "payload_encoding", "qos", "retain", "properties", "clientid"];
 
     private static readonly string[] PropertyNames =
         ["payload_format_indicator", "message_expiry_interval", "response_topic", "correlation_data", "user_properties", "content_type"];
@@ -79,11 +71,11 @@ internal sealed partial class V5Api
     }
 
     /// <summary>Reads one message of a publish body and checks it as the broker checks a client's PUBLISH.</summary>
-    internal static bool TryReadPublish(JsonElement root, PublishDialect dialect, BrokerOptions options, out PublishMessage message, out ApiFailure failure)
+    internal static bool TryReadPublish(JsonElement root, BrokerOptions options, out PublishMessage message, out ApiFailure failure)
     {
         message = default;
         failure = default;
-        if (!TryReadFields(root, dialect, out message, out var error, out var reason))
+        if (!TryReadFields(root, out message, out var error, out var reason))
         {
             failure = ApiFailure.BadRequest(error, reason);
             return false;
@@ -106,7 +98,7 @@ internal sealed partial class V5Api
         return true;
     }
 
-    private static bool TryReadFields(JsonElement root, PublishDialect dialect, out PublishMessage message, out FieldError error, out ReasonCode? reason)
+    private static bool TryReadFields(JsonElement root, out PublishMessage message, out FieldError error, out ReasonCode? reason)
     {
         message = default;
         reason = null;
@@ -118,9 +110,9 @@ internal sealed partial class V5Api
 
         foreach (var property in root.EnumerateObject())
         {
-            if (Array.IndexOf(dialect.Fields, property.Name) < 0)
+            if (Array.IndexOf(PublishFields, property.Name) < 0)
             {
-                error = new(property.Name, $"Unknown field '{property.Name}'; the fields are {string.Join(", ", dialect.Fields)}.");
+                error = new(property.Name, $"Unknown field '{property.Name}'; the fields are {string.Join(", ", PublishFields)}.");
                 return false;
             }
         }
@@ -165,13 +157,12 @@ internal sealed partial class V5Api
             retain = retainElement.GetBoolean();
         }
 
-        if (!TryReadPayload(root, dialect, out var payload, out error))
+        if (!TryReadPayload(root, out var payload, out error))
         {
             return false;
         }
 
-        MqttProperties? properties = null;
-        if (dialect.HasProperties && !TryReadProperties(root, out properties, out error))
+        if (!TryReadProperties(root, out var properties, out error))
         {
             return false;
         }
@@ -180,36 +171,31 @@ internal sealed partial class V5Api
         return true;
     }
 
-    private static bool TryReadPayload(JsonElement root, PublishDialect dialect, out byte[] payload, out FieldError error)
+    private static bool TryReadPayload(JsonElement root, out byte[] payload, out FieldError error)
     {
         payload = [];
         error = default;
         var encoding = "plain";
-        var encodingField = dialect.EncodingField;
-        if (root.TryGetProperty(encodingField, out var encodingElement) && encodingElement.ValueKind != JsonValueKind.Null)
+        const string EncodingField = "payload_encoding";
+        if (root.TryGetProperty(EncodingField, out var encodingElement) && encodingElement.ValueKind != JsonValueKind.Null)
         {
             encoding = encodingElement.ValueKind == JsonValueKind.String ? encodingElement.GetString()! : "";
             if (encoding is not ("plain" or "base64"))
             {
-                error = new(encodingField, $"{encodingField} must be \"plain\" (the payload is text, sent as UTF-8) or \"base64\", not {encodingElement.GetRawText()}.");
+                error = new(EncodingField, $"{EncodingField} must be \"plain\" (the payload is text, sent as UTF-8) or \"base64\", not {encodingElement.GetRawText()}.");
                 return false;
             }
         }
 
         if (!root.TryGetProperty("payload", out var payloadElement) || payloadElement.ValueKind == JsonValueKind.Null)
         {
-            if (dialect.PayloadRequired)
-            {
-                error = new("payload", "payload is required: a string (\"\" for an empty payload).");
-                return false;
-            }
-
-            return true;
+            error = new("payload", "payload is required: a string (\"\" for an empty payload).");
+            return false;
         }
 
         if (payloadElement.ValueKind != JsonValueKind.String)
         {
-            error = new("payload", $"payload must be a string (text, or base64 with \"{encodingField}\": \"base64\").");
+            error = new("payload", $"payload must be a string (text, or base64 with \"{EncodingField}\": \"base64\").");
             return false;
         }
 
