@@ -35,6 +35,13 @@ public sealed class V5OpenApiTests
         Assert.True(apiKey.TryGetProperty("post", out _));
         Assert.Equal("API keys", apiKey.GetProperty("get").GetProperty("tags")[0].GetString());
         Assert.Equal("Clients", document.GetProperty("paths").GetProperty("/api/v5/clients").GetProperty("get").GetProperty("tags")[0].GetString());
+
+        // Errors are problem details, for every operation.
+        var responses = document.GetProperty("paths").GetProperty("/api/v5/clients").GetProperty("get").GetProperty("responses");
+        foreach (var status in new[] { "400", "401", "404" })
+        {
+            Assert.True(responses.GetProperty(status).GetProperty("content").TryGetProperty("application/problem+json", out _), $"{status}: {responses}");
+        }
     }
 
     [Fact]

@@ -39,7 +39,11 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
     /// <summary>Adds the routes under <see cref="Prefix"/>.</summary>
     public void Map(IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup(Prefix);
+        // Every operation may fail with problem details (ApiProblem); the OpenAPI document says so.
+        var api = endpoints.MapGroup(Prefix)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         // Tags group the operations of the OpenAPI document (V5OpenApi) and its reference page.
         api.MapPost("/login", (Func<HttpContext, Task<IResult>>)LoginAsync).WithTags("Login");
