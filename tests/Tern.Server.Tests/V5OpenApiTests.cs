@@ -38,6 +38,13 @@ public sealed class V5OpenApiTests
         Assert.Equal("Clients", document.GetProperty("paths").GetProperty("/api/v5/clients").GetProperty("get").GetProperty("tags")[0].GetString());
         var changePassword = document.GetProperty("paths").GetProperty("/api/v5/users/{username}/change_pwd");
         Assert.Equal("Dashboard users", changePassword.GetProperty("post").GetProperty("tags")[0].GetString());
+
+        // Errors are problem details, for every operation.
+        var responses = document.GetProperty("paths").GetProperty("/api/v5/clients").GetProperty("get").GetProperty("responses");
+        foreach (var status in new[] { "400", "401", "404" })
+        {
+            Assert.True(responses.GetProperty(status).GetProperty("content").TryGetProperty("application/problem+json", out _), $"{status}: {responses}");
+        }
     }
 
     [Fact]

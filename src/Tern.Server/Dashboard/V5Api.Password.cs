@@ -27,7 +27,7 @@ internal sealed partial class V5Api
     private async Task<IResult> ChangePasswordAsync(HttpContext context)
     {
         var username = context.Request.RouteValues["username"] as string ?? "";
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -39,14 +39,14 @@ internal sealed partial class V5Api
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return BadRequest("The request body must be a JSON object such as {\"old_pwd\": \"public\", \"new_pwd\": \"...\"}.");
+                return BadRequest("body", "The request body must be a JSON object such as {\"old_pwd\": \"public\", \"new_pwd\": \"...\"}.");
             }
 
             foreach (var property in root.EnumerateObject())
             {
                 if (Array.IndexOf(ChangePasswordFields, property.Name) < 0)
                 {
-                    return BadRequest($"Unknown field '{property.Name}'; the fields are old_pwd and new_pwd.");
+                    return BadRequest(property.Name, $"Unknown field '{property.Name}'; the fields are old_pwd and new_pwd.");
                 }
             }
 
@@ -61,23 +61,23 @@ internal sealed partial class V5Api
 
         if (oldPassword.Length == 0)
         {
-            return BadRequest("old_pwd is required: the current password, as a string.");
+            return BadRequest("old_pwd", "old_pwd is required: the current password, as a string.");
         }
 
         if (newPassword.Length == 0)
         {
-            return BadRequest("new_pwd is required: the new password, as a string.");
+            return BadRequest("new_pwd", "new_pwd is required: the new password, as a string.");
         }
 
         if (!credentials.Matches(username, oldPassword))
         {
             V5Log.PasswordChangeRefused(logger, username, context.Connection.RemoteIpAddress?.ToString());
-            return BadRequest("old_pwd: this is not the current password.", "ERROR_PWD_NOT_MATCH");
+            return BadRequest("old_pwd", "old_pwd: this is not the current password.", "ERROR_PWD_NOT_MATCH");
         }
 
         if (WeakPassword(newPassword, oldPassword) is { } weak)
         {
-            return BadRequest($"new_pwd: {weak}");
+            return BadRequest("new_pwd", $"new_pwd: {weak}");
         }
 
         management.PasswordFile.Save(username, newPassword, DateTimeOffset.UtcNow);

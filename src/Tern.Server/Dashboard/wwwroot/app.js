@@ -79,8 +79,7 @@
 
   // ---- REST API ---------------------------------------------------------------------------
 
-  // A call to /api/v1 or /api/v5 (the path without the prefix).
-  const api = (method, path, body) => call(method, '/api/v1' + path, body);
+  // A call to /api/v5 (the path without the prefix).
   const v5 = (method, path, body) => call(method, '/api/v5' + path, body);
 
   async function call(method, path, body) {
@@ -109,7 +108,7 @@
 
     const data = await response.json().catch(() => null);
     if (!response.ok) {
-      throw new ApiError(response.status, (data && (data.error || data.message)) || `${response.status} ${response.statusText}`);
+      throw new ApiError(response.status, (data && data.message) || `${response.status} ${response.statusText}`);
     }
 
     return data;
@@ -138,7 +137,14 @@
 
   async function start(session) {
     state.session = session;
-    showApp(await api('GET', '/status'));
+    const [nodes, listeners] = await Promise.all([v5('GET', '/nodes'), v5('GET', '/listeners')]);
+    showApp({
+      username: session.username,
+      defaultPassword: session.defaultPassword,
+      version: nodes[0].version,
+      // EMQX's list is the MQTT listeners; the dashboard's own is where this page came from.
+      listeners: [...listeners.map((l) => l.url), location.origin],
+    });
   }
 
   async function logOut() {
@@ -214,7 +220,7 @@
     }
 
     try {
-      const stats = await api('GET', '/stats');
+      const stats = await overview();
       renderStats(stats);
       if (state.view === 'clients') {
         renderClients(await listClients());
@@ -236,11 +242,13 @@
       } else if (state.view === 'settings') {
         renderApiKeys(await v5('GET', '/api_key'));
       } else if (state.view === 'subscriptions') {
-        const client = state.filters.subscriptions ? `&clientId=${encodeURIComponent(state.filters.subscriptions)}` : '';
-        renderSubscriptions(await api('GET', `/subscriptions?page=${state.pages.subscriptions}&limit=${PAGE_SIZE}${client}`));
+        const client = state.filters.subscriptions ? `&clientid=${encodeURIComponent(state.filters.subscriptions)}` : '';
+        const page = await v5('GET', `/subscriptions?page=${state.pages.subscriptions}&limit=${PAGE_SIZE}${client}`);
+        renderSubscriptions({ data: page.data.map(fromV5Subscription), meta: page.meta });
       } else if (state.view === 'retained') {
         const topic = state.filters.retained ? `&topic=${encodeURIComponent(state.filters.retained)}` : '';
-        renderRetained(await api('GET', `/retained?page=${state.pages.retained}&limit=${PAGE_SIZE}${topic}`));
+        const page = await v5('GET', `/mqtt/retainer/messages?page=${state.pages.retained}&limit=${PAGE_SIZE}${topic}`);
+        renderRetained({ data: page.data.map(fromV5Retained), meta: page.meta });
       }
 
       $('connection-error').hidden = true;
@@ -253,6 +261,51 @@
       $('connection-error').textContent = error.message;
       $('connection-error').hidden = false;
     }
+  }
+
+  // The overview's figures from EMQX's /stats and /metrics and the node (uptime, version, store).
+  async function overview() {
+    const [stats, metrics, nodes] = await Promise.all([
+      v5('GET', '/stats?aggregate=true'),
+      v5('GET', '/metrics?aggregate=true'),
+      v5('GET', '/nodes'),
+    ]);
+    const node = nodes[0];
+    const dropped = {};
+    for (const [name, n] of Object.entries(metrics)) {
+      if (name.startsWith('messages.dropped.')) {
+        dropped[name.slice('messages.dropped.'.length)] = n;
+      }
+    }
+
+    return {
+      version: node.version,
+      uptimeSeconds: Math.floor(node.uptime / 1000),
+      connections: stats['connections.count'],
+      sessions: stats['sessions.count'],
+      subscriptions: stats['subscriptions.count'],
+      retained: stats['retained.count'],
+      messagesReceived: metrics['messages.received'],
+      messagesSent: metrics['messages.sent'],
+      bytesReceived: metrics['bytes.received'],
+      bytesSent: metrics['bytes.sent'],
+      messagesDropped: metrics['messages.dropped'],
+      dropped,
+      protocolErrors: metrics['packets.malformed'],
+      internalErrors: metrics['client.closed.internal_error'],
+      slowConsumersClosed: metrics['client.closed.slow_consumer'],
+      connectionsTotal: metrics['client.connect'],
+      connectionsRefused: metrics['client.connack.failure'],
+      store: node.store && {
+        mode: node.store.mode,
+        path: node.store.path,
+        sizeBytes: node.store.size_bytes,
+        commits: node.store.commits,
+        rowsWritten: node.store.rows_written,
+        lastCommit: node.store.last_commit,
+        failure: node.store.failure,
+      },
+    };
   }
 
   function renderStats(s) {
@@ -437,14 +490,10 @@
     renderPager('clients', page.meta);
   }
 
-  // Without a search, /api/v1 (every figure); with one, EMQX's filters of /api/v5/clients.
+  // EMQX's filters of /api/v5/clients.
   async function listClients() {
     const { search, user, state: connState } = state.filters.clients;
     const paging = `page=${state.pages.clients}&limit=${PAGE_SIZE}`;
-    if (!search && !user && !connState) {
-      return api('GET', `/clients?${paging}`);
-    }
-
     const query = [paging];
     if (search) {
       query.push('like_clientid=' + encodeURIComponent(search));
@@ -462,7 +511,7 @@
     return { data: page.data.map(fromV5), meta: page.meta };
   }
 
-  // A client of /api/v5 in the names of /api/v1, for the same table.
+  // A client of /api/v5 in the names the tables use.
   function fromV5(c) {
     const never = c.expiry_interval >= 4294967295;
     return {
@@ -481,16 +530,42 @@
       queuedMessages: c.mqueue_len,
       inflightMessages: c.inflight_cnt,
       dropped: c['send_msg.dropped'],
-      droppedByReason: {
-        queue_full: c['send_msg.dropped.queue_full'],
-        expired: c['send_msg.dropped.expired'],
-        too_large_for_client: c['send_msg.dropped.too_large'],
-      },
+      droppedByReason: c.dropped_by_reason,
       messagesReceived: c.recv_msg,
       messagesSent: c.send_msg,
+      bytesReceived: c.recv_oct,
+      bytesSent: c.send_oct,
       subscriptions: c.subscriptions_cnt,
-      heldAcknowledgements: 0,
-      slowedPublishers: 0,
+      heldAcknowledgements: c.held_acknowledgements,
+      slowedPublishers: c.slowed_publishers,
+    };
+  }
+
+  // A subscription of /api/v5 in the names the table uses.
+  function fromV5Subscription(s) {
+    return {
+      clientId: s.clientid,
+      filter: s.topic,
+      qos: s.qos,
+      noLocal: s.nl === 1,
+      retainAsPublished: s.rap === 1,
+      retainHandling: s.rh,
+      shareGroup: s.share_group ?? null,
+      subscriptionIdentifier: s.subscription_identifier ?? null,
+      online: s.online,
+    };
+  }
+
+  // A retained message of /api/v5 in the names the table uses.
+  function fromV5Retained(m) {
+    return {
+      topic: m.topic,
+      qos: m.qos,
+      size: m.payload_size,
+      payload: m.preview.text,
+      encoding: m.preview.encoding,
+      truncated: m.preview.truncated,
+      storedAt: m.publish_at,
     };
   }
 
@@ -501,14 +576,14 @@
     refreshDetail().then(() => $('client-detail').scrollIntoView({ block: 'nearest' }));
   }
 
-  // Connection info from /api/v1, the subscriptions from /api/v5 (EMQX's per-client list).
+  // The client and its subscriptions (EMQX's per-client list).
   async function refreshDetail() {
     const clientId = state.detail;
     const path = '/clients/' + encodeURIComponent(clientId);
     let c;
     let subscriptions;
     try {
-      [c, subscriptions] = await Promise.all([api('GET', path), v5('GET', path + '/subscriptions')]);
+      [c, subscriptions] = await Promise.all([v5('GET', path).then(fromV5), v5('GET', path + '/subscriptions')]);
     } catch (error) {
       if (error.status !== 404) {
         throw error;
@@ -984,7 +1059,7 @@
     }
   }
 
-  // The listeners' URLs, as /api/v1/status gives them (ws://0.0.0.0:8083/mqtt).
+  // The listeners' URLs, as /api/v5/listeners gives them (ws://0.0.0.0:8083/mqtt).
   function renderListeners(urls) {
     const listeners = urls.map((url) => {
       const parsed = new URL(url);
@@ -1153,7 +1228,7 @@
 
     button.disabled = true;
     try {
-      await api('DELETE', '/clients/' + encodeURIComponent(clientId));
+      await v5('DELETE', '/clients/' + encodeURIComponent(clientId));
     } catch (error) {
       if (error.status !== 404) {
         alert(`Could not remove ${clientId}: ${error.message}`);
@@ -1723,16 +1798,16 @@
     result.textContent = 'Publishing…';
     $('publish-submit').disabled = true;
     try {
-      const answer = await api('POST', '/publish', {
+      const answer = await v5('POST', '/publish', {
         topic,
         payload: $('publish-payload').value,
         qos: Number($('publish-qos').value),
         retain: $('publish-retain').checked,
       });
       result.className = 'ok';
-      result.textContent = answer.matched
-        ? `Published to ${answer.topic}.`
-        : `Published to ${answer.topic}; no subscription matched it.`;
+      result.textContent = answer.id
+        ? `Published to ${topic}.`
+        : `Published to ${topic}; no subscription matched it.`;
     } catch (error) {
       result.className = 'form-error';
       result.textContent = error.message;
