@@ -287,7 +287,7 @@ public sealed class CtlTests
 
         var trusted = await broker.CtlAsync("status", "--cacert", pki.CaFile);
         Assert.Equal(0, trusted.ExitCode);
-        Assert.Equal("0.1.0", JsonDocument.Parse(trusted.Stdout).RootElement.GetProperty("version").GetString());
+        Assert.Equal("0.1.0", JsonDocument.Parse(trusted.Stdout).RootElement.GetProperty("node").GetProperty("version").GetString());
 
         var (envCode, envProcess) = await TernProcess.RunAsync(["ctl", "status", "--url", broker.Url], new Dictionary<string, string> { ["TERN_CTL_CACERT"] = pki.CaFile });
         await using (envProcess)
