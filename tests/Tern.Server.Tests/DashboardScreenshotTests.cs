@@ -20,7 +20,7 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
         try
         {
             await CaptureEveryPageAsync(directory);
-            foreach (var name in new[] { "login", "overview", "clients", "subscriptions", "topics", "retained", "banned", "users", "acl", "listeners", "websocket", "trace", "settings" })
+            foreach (var name in new[] { "login", "overview", "clients", "subscriptions", "topics", "retained", "banned", "users", "acl", "listeners", "publish", "websocket", "trace", "settings" })
             {
                 var file = new FileInfo(Path.Combine(directory, $"dashboard-{name}.png"));
                 Assert.True(file.Exists && file.Length > 10_000, $"{file.FullName} holds a screenshot");
@@ -131,6 +131,15 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
             await page.GoToAsync("listeners");
             await page.Page.WaitForSelectorAsync("#listeners-table tbody tr:nth-child(3)");
             await Capture(page, directory, "listeners");
+
+            await page.GoToAsync("publish");
+            await page.Page.TypeAsync("#publish-topic", "home/garage/set");
+            await page.Page.TypeAsync("#publish-payload", """{"door":"close"}""");
+            await page.Page.SelectAsync("#publish-qos", "1");
+            await page.Page.ClickAsync("#publish-submit");
+            await page.WaitForTextAsync("#publish-result", "Published to home/garage/set.");
+            Assert.Equal("home/garage/set", (await devices[1].ReceivePublishAsync()).Topic);
+            await Capture(page, directory, "publish");
 
             await page.GoToAsync("websocket");
             await page.Page.ClickAsync("#ws-connect");
