@@ -72,7 +72,7 @@ public sealed class CliTests
 
         using var http = new HttpClient { BaseAddress = new Uri(url), Timeout = Prompt };
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", Convert.ToBase64String("admin:public"u8));
-        using var stats = await http.GetAsync("/api/v1/stats");
+        using var stats = await http.GetAsync("/api/v5/stats");
         Assert.Equal(HttpStatusCode.OK, stats.StatusCode);
     }
 

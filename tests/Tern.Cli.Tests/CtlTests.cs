@@ -21,14 +21,15 @@ public sealed class CtlTests
         await using var client = await broker.Mqtt.ConnectAsync("ctl-status-1");
         await TestWait.UntilAsync(() => broker.Mqtt.Server.Broker.GetClients().Count == 1, "the client is listed");
 
-        // Standard output is not a terminal here: JSON, the API's document.
+        // Standard output is not a terminal here: JSON, the API's three documents side by side.
         var json = await broker.CtlAsync("status");
         Assert.Equal(0, json.ExitCode);
         Assert.Equal("", json.Stderr);
-        var stats = JsonDocument.Parse(json.Stdout).RootElement;
-        Assert.Equal("0.1.0", stats.GetProperty("version").GetString());
-        Assert.Equal(1, stats.GetProperty("connections").GetInt32());
-        Assert.Equal(1, stats.GetProperty("sessions").GetInt32());
+        var status = JsonDocument.Parse(json.Stdout).RootElement;
+        Assert.Equal("0.1.0", status.GetProperty("node").GetProperty("version").GetString());
+        Assert.Equal(1, status.GetProperty("stats").GetProperty("connections.count").GetInt32());
+        Assert.Equal(1, status.GetProperty("stats").GetProperty("sessions.count").GetInt32());
+        Assert.Equal(1, status.GetProperty("metrics").GetProperty("client.connect").GetInt64());
 
         var table = await broker.CtlAsync("status", "--table");
         Assert.Equal(0, table.ExitCode);
@@ -205,7 +206,7 @@ public sealed class CtlTests
         Assert.Equal(1, result.ExitCode);
         Assert.Equal("", result.Stdout);
         Assert.Equal(
-            $"The broker at {broker.Url} refused the credentials of user 'admin' (401): check --user and --password (TERN_CTL_USER, TERN_CTL_PASSWORD), or give --api-key.",
+            $"The broker at {broker.Url} refused the credentials of user 'admin' (BAD_USERNAME_OR_PWD): check --user and --password (TERN_CTL_USER, TERN_CTL_PASSWORD), or give --api-key.",
             OneLine(result.Stderr));
     }
 
@@ -245,7 +246,7 @@ public sealed class CtlTests
         await using (process)
         {
             Assert.Equal(0, code);
-            Assert.Equal("0.1.0", JsonDocument.Parse(process.Stdout).RootElement.GetProperty("version").GetString());
+            Assert.Equal("0.1.0", JsonDocument.Parse(process.Stdout).RootElement.GetProperty("node").GetProperty("version").GetString());
         }
 
         var (flagCode, flagProcess) = await TernProcess.RunAsync(["ctl", "status", "--password", "wrong"], environment);
@@ -265,12 +266,12 @@ public sealed class CtlTests
         await using (process)
         {
             Assert.Equal(0, code);
-            Assert.Equal(0, JsonDocument.Parse(process.Stdout).RootElement.GetProperty("connections").GetInt32());
+            Assert.Equal(0, JsonDocument.Parse(process.Stdout).RootElement.GetProperty("stats").GetProperty("connections.count").GetInt32());
         }
 
         var refused = await broker.CtlAsync("status", "--api-key", "key-1:wrong");
         Assert.Equal(1, refused.ExitCode);
-        Assert.Equal($"The broker at {broker.Url} refused the API key 'key-1' (401): check --api-key (TERN_CTL_API_KEY).", OneLine(refused.Stderr));
+        Assert.Equal($"The broker at {broker.Url} refused the API key 'key-1' (BAD_USERNAME_OR_PWD): check --api-key (TERN_CTL_API_KEY).", OneLine(refused.Stderr));
     }
 
     [Fact]
@@ -286,7 +287,7 @@ public sealed class CtlTests
 
         var trusted = await broker.CtlAsync("status", "--cacert", pki.CaFile);
         Assert.Equal(0, trusted.ExitCode);
-        Assert.Equal("0.1.0", JsonDocument.Parse(trusted.Stdout).RootElement.GetProperty("version").GetString());
+        Assert.Equal("0.1.0", JsonDocument.Parse(trusted.Stdout).RootElement.GetProperty("node").GetProperty("version").GetString());
 
         var (envCode, envProcess) = await TernProcess.RunAsync(["ctl", "status", "--url", broker.Url], new Dictionary<string, string> { ["TERN_CTL_CACERT"] = pki.CaFile });
         await using (envProcess)

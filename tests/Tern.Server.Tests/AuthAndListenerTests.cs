@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
 using System.Text;
+using System.Text.Json;
 using Tern.TestKit;
 
 namespace Tern.Server.Tests;
@@ -10,15 +12,16 @@ public sealed class AuthAndListenerTests
 {
     public static TheoryData<string, string> ApiRoutes => new()
     {
+        { "GET", "api/v5/stats" },
+        { "GET", "api/v5/nodes" },
+        { "GET", "api/v5/clients" },
+        { "GET", "api/v5/clients/someone" },
+        { "DELETE", "api/v5/clients/someone" },
+        { "GET", "api/v5/subscriptions" },
+        { "GET", "api/v5/mqtt/retainer/messages" },
+        { "POST", "api/v5/publish" },
+        { "GET", "api/v5/no-such-endpoint" },
         { "GET", "api/v1/stats" },
-        { "GET", "api/v1/status" },
-        { "GET", "api/v1/clients" },
-        { "GET", "api/v1/clients/someone" },
-        { "DELETE", "api/v1/clients/someone" },
-        { "GET", "api/v1/subscriptions" },
-        { "GET", "api/v1/retained" },
-        { "POST", "api/v1/publish" },
-        { "GET", "api/v1/no-such-endpoint" },
     };
 
     [Theory]
@@ -48,7 +51,7 @@ public sealed class AuthAndListenerTests
         await using var dashboard = await DashboardBroker.StartAsync();
         using var client = dashboard.CreateClient(username, password);
 
-        using var response = await client.GetAsync("api/v1/stats");
+        using var response = await client.GetAsync("api/v5/stats");
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
@@ -61,7 +64,7 @@ public sealed class AuthAndListenerTests
     {
         await using var dashboard = await DashboardBroker.StartAsync();
         using var client = dashboard.CreateClient(null, null);
-        using var request = Request("GET", "api/v1/stats");
+        using var request = Request("GET", "api/v5/stats");
         request.Headers.TryAddWithoutValidation("Authorization", header);
 
         using var response = await client.SendAsync(request);
@@ -74,11 +77,13 @@ public sealed class AuthAndListenerTests
     {
         await using var dashboard = await DashboardBroker.StartAsync();
 
-        var status = await dashboard.GetJsonAsync("api/v1/status");
+        // The dashboard's session says so, and the page shows its banner.
+        using var login = await dashboard.Http.PostAsJsonAsync("api/dashboard/login", new { username = "admin", password = "public" });
+        var session = JsonDocument.Parse(await login.Content.ReadAsStringAsync()).RootElement;
 
-        Assert.True(status.GetProperty("defaultPassword").GetBoolean());
-        Assert.Equal("admin", status.GetProperty("username").GetString());
-        Assert.Contains($"http://127.0.0.1:{dashboard.Broker.Server.DashboardPort}", status.GetProperty("listeners").EnumerateArray().Select(l => l.GetString()));
+        Assert.Equal(HttpStatusCode.OK, login.StatusCode);
+        Assert.True(session.GetProperty("defaultPassword").GetBoolean());
+        Assert.Equal("admin", session.GetProperty("username").GetString());
         await dashboard.Log.WaitForAsync("accept the default password 'public'");
     }
 
@@ -93,12 +98,13 @@ public sealed class AuthAndListenerTests
         using var old = dashboard.CreateClient("admin", "public");
         using var changed = dashboard.CreateClient("ops", "correct horse");
 
-        using var refused = await old.GetAsync("api/v1/status");
-        using var accepted = await changed.GetAsync("api/v1/status");
+        using var refused = await old.GetAsync("api/v5/nodes");
+        using var accepted = await changed.GetAsync("api/v5/nodes");
+        using var login = await changed.PostAsJsonAsync("api/dashboard/login", new { username = "ops", password = "correct horse" });
 
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
-        Assert.Contains("\"defaultPassword\":false", await accepted.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("\"defaultPassword\":false", await login.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.DoesNotContain(dashboard.Log.Lines, line => line.Contains("default password", StringComparison.Ordinal));
     }
 
@@ -140,7 +146,7 @@ public sealed class AuthAndListenerTests
         using var ws = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{dashboard.Broker.Server.WsPort}/") };
         ws.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:public")));
 
-        using var response = await ws.GetAsync("api/v1/stats");
+        using var response = await ws.GetAsync("api/v5/stats");
 
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }

@@ -99,7 +99,7 @@ public sealed class DashboardHttpsTests : IDisposable
     {
         await using var broker = await StartAsync();
         using var http = new HttpClient { Timeout = TestTimeouts.External };
-        var ex = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://127.0.0.1:{broker.Server.DashboardPort}/api/v1/stats"));
+        var ex = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://127.0.0.1:{broker.Server.DashboardPort}/api/v5/stats"));
         Assert.NotEqual(HttpRequestError.ConnectionError, ex.HttpRequestError);
     }
 

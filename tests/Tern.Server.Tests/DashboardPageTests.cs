@@ -133,7 +133,7 @@ public sealed class DashboardPageTests(ChromiumFixture chromium) : IClassFixture
         }
 
         await Eventually.HoldsAsync(
-            async () => !(await dashboard.GetJsonAsync("api/v1/clients/" + Away)).GetProperty("connected").GetBoolean(), "the session is offline");
+            async () => !(await dashboard.GetJsonAsync("api/v5/clients/" + Away)).GetProperty("connected").GetBoolean(), "the session is offline");
         await using var display = await dashboard.Broker.ConnectAsync("display-1");
         await display.SubscribeAsync(topic, MqttQoS.AtLeastOnce);
         await using var page = await DashboardPage.OpenAsync(chromium.Browser, dashboard);
@@ -242,7 +242,7 @@ public sealed class DashboardPageTests(ChromiumFixture chromium) : IClassFixture
         await device.PublishAsync("plant/1/config", "a", MqttQoS.AtLeastOnce, retain: true);
         await device.PublishAsync("plant/2/config", "b", MqttQoS.AtLeastOnce, retain: true);
         await Eventually.HoldsAsync(
-            async () => (await dashboard.GetJsonAsync("api/v1/retained?topic=%24SYS/%23")).GetProperty("meta").GetProperty("count").GetInt32() > 0,
+            async () => (await dashboard.GetJsonAsync("api/v5/mqtt/retainer/messages?topic=%24SYS/%23")).GetProperty("meta").GetProperty("count").GetInt32() > 0,
             "the broker retains its $SYS topics");
         await using var page = await DashboardPage.OpenAsync(chromium.Browser, dashboard);
         await page.LogInAndWaitAsync();

@@ -20,7 +20,7 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
         try
         {
             await CaptureEveryPageAsync(directory);
-            foreach (var name in new[] { "login", "overview", "clients", "subscriptions", "topics", "retained", "banned", "users", "acl", "listeners", "websocket" })
+            foreach (var name in new[] { "login", "overview", "clients", "subscriptions", "topics", "retained", "banned", "users", "acl", "listeners", "websocket", "trace", "settings" })
             {
                 var file = new FileInfo(Path.Combine(directory, $"dashboard-{name}.png"));
                 Assert.True(file.Exists && file.Length > 10_000, $"{file.FullName} holds a screenshot");
@@ -141,6 +141,46 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
             await devices[0].PublishAsync("home/kitchen/temperature", "21.5");
             await page.Page.WaitForFunctionAsync("() => document.querySelectorAll('#ws-messages tbody tr').length >= 5");
             await Capture(page, directory, "websocket");
+
+            // A trace of the kitchen device started in the page, one of a topic through the API, and traffic for both.
+            using (var topicTrace = await dashboard.Http.PostAsync("api/v5/trace", new StringContent("""{"name": "temperatures", "type": "topic", "topic": "home/+/temperature"}""", System.Text.Encoding.UTF8, "application/json")))
+            {
+                Assert.True(topicTrace.IsSuccessStatusCode);
+            }
+
+            await page.GoToAsync("trace");
+            await page.Page.TypeAsync("#trace-name", "kitchen-debug");
+            await page.Page.TypeAsync("#trace-value", "esp32-kitchen");
+            await page.Page.TypeAsync("#trace-minutes", "60");
+            await page.Page.ClickAsync("#trace-submit");
+            await page.Page.WaitForSelectorAsync("#traces-table tr[data-name='kitchen-debug']");
+            await devices[0].PublishAsync("home/kitchen/temperature", "21.8", MqttQoS.AtLeastOnce);
+            await devices[1].PublishAsync("home/kitchen/set", """{"heating":"on"}""", MqttQoS.AtLeastOnce);
+            Assert.Equal("home/kitchen/set", (await devices[0].ReceivePublishAsync()).Topic);
+            await devices[0].PublishAsync("home/kitchen/state", """{"heating":"on","target":22}""", MqttQoS.AtLeastOnce);
+            await page.Page.WaitForFunctionAsync("() => document.getElementById('trace-log').textContent.includes('home/kitchen/state')");
+            await page.Page.WaitForFunctionAsync("() => document.querySelector(\"#traces-table tr[data-name='kitchen-debug'] td:nth-child(7)\").textContent !== '0 B'");
+            await Capture(page, directory, "trace");
+
+            // Two keys made through the API, one of them disabled, and one made in the page with its secret on show.
+            foreach (var body in new[]
+            {
+                """{"name": "grafana", "desc": "reads metrics for the wall display", "expired_at": "2027-06-30T23:59:59Z"}""",
+                """{"name": "deploy-script", "desc": "CI: pushes ACL rules", "enable": false}""",
+            })
+            {
+                using var created = await dashboard.Http.PostAsync("api/v5/api_key", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+                Assert.True(created.IsSuccessStatusCode);
+            }
+
+            await page.GoToAsync("settings");
+            await page.Page.TypeAsync("#apikey-name", "home-assistant");
+            await page.Page.TypeAsync("#apikey-desc", "automations");
+            await page.Page.ClickAsync("#apikey-submit");
+            await page.Page.WaitForSelectorAsync("#apikey-created", new WaitForSelectorOptions { Visible = true });
+            await page.Page.WaitForSelectorAsync("#apikeys-table tr[data-name='home-assistant']");
+            await page.WaitForTextAsync("#apikeys-table tr[data-name='deploy-script'] td:nth-child(6)", "disabled");
+            await Capture(page, directory, "settings");
             page.AssertNoScriptErrors();
         }
         finally

@@ -34,9 +34,9 @@ public sealed class DashboardUsersAclPagesTests(ChromiumFixture chromium) : ICla
         Assert.Contains("already exists", await page.TextAsync("#user-result"), StringComparison.Ordinal);
 
         await page.Page.ClickAsync(Row + " button.password");
-        await page.Page.TypeAsync("#password-new", "second-Pa55");
-        await page.Page.ClickAsync("#password-submit");
-        await page.Page.WaitForSelectorAsync("#password-form", new WaitForSelectorOptions { Hidden = true });
+        await page.Page.TypeAsync("#user-password-new", "second-Pa55");
+        await page.Page.ClickAsync("#user-password-submit");
+        await page.Page.WaitForSelectorAsync("#user-password-form", new WaitForSelectorOptions { Hidden = true });
         Assert.NotEqual(0, (await Pub(dashboard, "-u", "alice", "-P", "first-Pa55", "-t", "t/1")).Exit);
         Assert.Equal(0, (await Pub(dashboard, "-u", "alice", "-P", "second-Pa55", "-t", "t/1")).Exit);
 

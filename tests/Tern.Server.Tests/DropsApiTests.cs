@@ -5,8 +5,8 @@ using Tern.TestKit;
 namespace Tern.Server.Tests;
 
 /// <summary>
-/// Drops by reason, in-flight messages and overload protection in <c>/api/v1/stats</c> and
-/// <c>/api/v1/clients</c>, made to happen for real through the broker.
+/// Drops by reason, in-flight messages and overload protection in <c>/api/v5/metrics</c> and
+/// <c>/api/v5/clients</c>, made to happen for real through the broker.
 /// </summary>
 public sealed class DropsApiTests
 {
@@ -20,11 +20,12 @@ public sealed class DropsApiTests
     public async Task Stats_and_the_client_show_what_an_offline_session_could_not_queue_by_reason()
     {
         await using var dashboard = await DashboardBroker.StartAsync(Settings(("Broker:SysIntervalSeconds", "0"), ("Broker:MaxQueuedMessages", "1")));
-        var before = await dashboard.GetJsonAsync("api/v1/stats");
-        Assert.Equal(Reasons, before.GetProperty("dropped").EnumerateObject().Select(p => p.Name));
-        Assert.All(before.GetProperty("dropped").EnumerateObject(), p => Assert.Equal(0, p.Value.GetInt64()));
-        Assert.Equal(0, before.GetProperty("internalErrors").GetInt64());
-        Assert.Equal(0, before.GetProperty("slowConsumersClosed").GetInt64());
+        var before = await dashboard.GetJsonAsync("api/v5/metrics?aggregate=true");
+        var reasons = before.EnumerateObject().Where(p => p.Name.StartsWith("messages.dropped.", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(Reasons.Select(r => "messages.dropped." + r), reasons.Select(p => p.Name));
+        Assert.All(reasons, p => Assert.Equal(0, p.Value.GetInt64()));
+        Assert.Equal(0, before.GetProperty("client.closed.internal_error").GetInt64());
+        Assert.Equal(0, before.GetProperty("client.closed.slow_consumer").GetInt64());
 
         const string Away = "pump-2";
         var topic = TestIds.Topic();
@@ -34,7 +35,7 @@ public sealed class DropsApiTests
             await subscriber.DisconnectAsync();
         }
 
-        await Eventually.HoldsAsync(async () => !(await dashboard.GetJsonAsync("api/v1/clients/" + Away)).GetProperty("connected").GetBoolean(), "the session is offline");
+        await Eventually.HoldsAsync(async () => !(await dashboard.GetJsonAsync("api/v5/clients/" + Away)).GetProperty("connected").GetBoolean(), "the session is offline");
         await using var publisher = await dashboard.Broker.ConnectAsync(TestIds.Client("pub"));
         for (var i = 0; i < 3; i++)
         {
@@ -43,26 +44,26 @@ public sealed class DropsApiTests
 
         await publisher.PublishAsync(TestIds.Topic(), "nobody listens", MqttQoS.AtLeastOnce);
 
-        var stats = await dashboard.GetJsonAsync("api/v1/stats");
-        var dropped = stats.GetProperty("dropped");
-        Assert.Equal(2, dropped.GetProperty("queue_full").GetInt64());
-        Assert.Equal(1, dropped.GetProperty("no_subscribers").GetInt64());
-        Assert.Equal(2, stats.GetProperty("messagesDropped").GetInt64());
+        var metrics = await dashboard.GetJsonAsync("api/v5/metrics?aggregate=true");
+        Assert.Equal(2, metrics.GetProperty("messages.dropped.queue_full").GetInt64());
+        Assert.Equal(1, metrics.GetProperty("messages.dropped.no_subscribers").GetInt64());
+        Assert.Equal(2, metrics.GetProperty("messages.dropped").GetInt64());
 
-        var client = await dashboard.GetJsonAsync("api/v1/clients/" + Away);
-        Assert.Equal(1, client.GetProperty("queuedMessages").GetInt32());
-        Assert.Equal(2, client.GetProperty("dropped").GetInt64());
-        var byReason = Assert.Single(client.GetProperty("droppedByReason").EnumerateObject());
+        var client = await dashboard.GetJsonAsync("api/v5/clients/" + Away);
+        Assert.Equal(1, client.GetProperty("mqueue_len").GetInt32());
+        Assert.Equal(2, client.GetProperty("send_msg.dropped").GetInt64());
+        Assert.Equal(2, client.GetProperty("send_msg.dropped.queue_full").GetInt64());
+        var byReason = Assert.Single(client.GetProperty("dropped_by_reason").EnumerateObject());
         Assert.Equal("queue_full", byReason.Name);
         Assert.Equal(2, byReason.Value.GetInt64());
-        Assert.Equal(0, client.GetProperty("slowedPublishers").GetInt32());
+        Assert.Equal(0, client.GetProperty("slowed_publishers").GetInt32());
 
         // The list shows the same; a client that lost nothing has an empty breakdown.
-        var list = (await dashboard.GetJsonAsync("api/v1/clients")).GetProperty("data").EnumerateArray().ToDictionary(c => c.GetProperty("clientId").GetString()!);
-        Assert.Equal(2, list[Away].GetProperty("dropped").GetInt64());
-        Assert.Equal(0, list[publisher.Name].GetProperty("dropped").GetInt64());
-        Assert.Equal(JsonValueKind.Object, list[publisher.Name].GetProperty("droppedByReason").ValueKind);
-        Assert.Empty(list[publisher.Name].GetProperty("droppedByReason").EnumerateObject());
+        var list = (await dashboard.GetJsonAsync("api/v5/clients")).GetProperty("data").EnumerateArray().ToDictionary(c => c.GetProperty("clientid").GetString()!);
+        Assert.Equal(2, list[Away].GetProperty("send_msg.dropped").GetInt64());
+        Assert.Equal(0, list[publisher.Name].GetProperty("send_msg.dropped").GetInt64());
+        Assert.Equal(JsonValueKind.Object, list[publisher.Name].GetProperty("dropped_by_reason").ValueKind);
+        Assert.Empty(list[publisher.Name].GetProperty("dropped_by_reason").EnumerateObject());
     }
 
     [Fact]
@@ -87,25 +88,25 @@ public sealed class DropsApiTests
         Assert.Equal(ids[1], (await publisher.ReceiveAckAsync<PubAckPacket>()).PacketId);
         var first = await subscriber.ReceivePublishAsync(ack: false);
 
-        var slow = await dashboard.GetJsonAsync("api/v1/clients/slow-display");
-        Assert.Equal(1, slow.GetProperty("inflightMessages").GetInt32());
-        Assert.Equal(2, slow.GetProperty("queuedMessages").GetInt32());
-        Assert.Equal(1, slow.GetProperty("slowedPublishers").GetInt32());
-        Assert.Equal(0, slow.GetProperty("dropped").GetInt64());
-        var sensor = await dashboard.GetJsonAsync("api/v1/clients/sensor-9");
-        Assert.Equal(1, sensor.GetProperty("heldAcknowledgements").GetInt32());
-        Assert.Equal(1, sensor.GetProperty("timesSlowed").GetInt64());
+        var slow = await dashboard.GetJsonAsync("api/v5/clients/slow-display");
+        Assert.Equal(1, slow.GetProperty("inflight_cnt").GetInt32());
+        Assert.Equal(2, slow.GetProperty("mqueue_len").GetInt32());
+        Assert.Equal(1, slow.GetProperty("slowed_publishers").GetInt32());
+        Assert.Equal(0, slow.GetProperty("send_msg.dropped").GetInt64());
+        var sensor = await dashboard.GetJsonAsync("api/v5/clients/sensor-9");
+        Assert.Equal(1, sensor.GetProperty("held_acknowledgements").GetInt32());
+        Assert.Equal(1, sensor.GetProperty("times_slowed").GetInt64());
 
         // Acknowledged, the queue falls to its low-water mark and the held PUBACK goes out.
         await subscriber.AcknowledgeAsync(first);
         Assert.Equal(ids[2], (await publisher.ReceiveAckAsync<PubAckPacket>()).PacketId);
-        var after = await dashboard.GetJsonAsync("api/v1/clients/slow-display");
-        Assert.Equal(0, after.GetProperty("slowedPublishers").GetInt32());
-        Assert.Equal(1, after.GetProperty("inflightMessages").GetInt32());
-        Assert.Equal(1, after.GetProperty("queuedMessages").GetInt32());
-        sensor = await dashboard.GetJsonAsync("api/v1/clients/sensor-9");
-        Assert.Equal(0, sensor.GetProperty("heldAcknowledgements").GetInt32());
-        Assert.Equal(1, sensor.GetProperty("timesSlowed").GetInt64());
+        var after = await dashboard.GetJsonAsync("api/v5/clients/slow-display");
+        Assert.Equal(0, after.GetProperty("slowed_publishers").GetInt32());
+        Assert.Equal(1, after.GetProperty("inflight_cnt").GetInt32());
+        Assert.Equal(1, after.GetProperty("mqueue_len").GetInt32());
+        sensor = await dashboard.GetJsonAsync("api/v5/clients/sensor-9");
+        Assert.Equal(0, sensor.GetProperty("held_acknowledgements").GetInt32());
+        Assert.Equal(1, sensor.GetProperty("times_slowed").GetInt64());
     }
 
     private static Dictionary<string, string?> Settings(params (string Key, string Value)[] pairs)

@@ -6,7 +6,7 @@ using MqttNetVersion = MQTTnet.Formatter.MqttProtocolVersion;
 
 namespace Tern.Server.Tests;
 
-/// <summary><c>DELETE /api/v1/clients/{clientId}</c>: the administrator's kick.</summary>
+/// <summary><c>DELETE /api/v5/clients/{clientid}</c>: the administrator's kick.</summary>
 public sealed class KickApiTests
 {
     [Fact]
@@ -27,16 +27,16 @@ public sealed class KickApiTests
             .WithClientId(clientId)
             .Build());
 
-        using var response = await dashboard.Http.DeleteAsync($"api/v1/clients/{clientId}");
+        using var response = await dashboard.Http.DeleteAsync($"api/v5/clients/{clientId}");
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         var e = await disconnected.Task.WaitAsync(TestTimeouts.Close);
         Assert.Equal(MqttClientDisconnectReason.AdministrativeAction, e.Reason);
         Assert.False(mqtt.IsConnected);
         await Eventually.HoldsAsync(
-            async () => (await dashboard.GetJsonAsync("api/v1/clients")).GetProperty("data").GetArrayLength() == 0,
+            async () => (await dashboard.GetJsonAsync("api/v5/clients")).GetProperty("data").GetArrayLength() == 0,
             "the kicked client leaves the client list");
-        using var again = await dashboard.Http.DeleteAsync($"api/v1/clients/{clientId}");
+        using var again = await dashboard.Http.DeleteAsync($"api/v5/clients/{clientId}");
         Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
     }
 
@@ -50,7 +50,7 @@ public sealed class KickApiTests
         var clientId = TestIds.Client("kick3");
         await using var device = await dashboard.Broker.ConnectAsync(clientId, will: PacketExtensions.Will(willTopic, "offline", MqttQoS.AtLeastOnce));
 
-        using var response = await dashboard.Http.DeleteAsync($"api/v1/clients/{clientId}");
+        using var response = await dashboard.Http.DeleteAsync($"api/v5/clients/{clientId}");
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         Assert.True(await device.WaitForCloseAsync(), "the broker closes the kicked 3.1.1 connection");
@@ -66,12 +66,12 @@ public sealed class KickApiTests
         await using var kicked = await dashboard.Broker.ConnectAsync("kick-me", version: MqttProtocolVersion.V500);
         await using var other = await dashboard.Broker.ConnectAsync("keep-me", version: MqttProtocolVersion.V500);
 
-        using var response = await dashboard.Http.DeleteAsync("api/v1/clients/kick-me");
+        using var response = await dashboard.Http.DeleteAsync("api/v5/clients/kick-me");
 
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         await kicked.ExpectDisconnectAsync(ReasonCode.AdministrativeAction);
         await other.PingAsync();
-        var one = await dashboard.GetJsonAsync("api/v1/clients/keep-me");
-        Assert.Equal("keep-me", one.GetProperty("clientId").GetString());
+        var one = await dashboard.GetJsonAsync("api/v5/clients/keep-me");
+        Assert.Equal("keep-me", one.GetProperty("clientid").GetString());
     }
 }

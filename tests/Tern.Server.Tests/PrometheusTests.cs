@@ -76,10 +76,10 @@ public sealed class PrometheusTests : IDisposable
             "the scrape shows the traffic: " + string.Join(", ", expected.Select(e => $"{e.Key} {e.Value}")));
 
         // Bytes count whole packets: at least the payloads, exactly what the stats API says.
-        var stats = await dashboard.GetJsonAsync("api/v1/stats");
+        var stats = await dashboard.GetJsonAsync("api/v5/metrics?aggregate=true");
         Assert.InRange(samples["tern_received_bytes_total"], 6 * "reading".Length, double.MaxValue);
-        Assert.Equal(stats.GetProperty("bytesReceived").GetInt64(), samples["tern_received_bytes_total"]);
-        Assert.Equal(stats.GetProperty("bytesSent").GetInt64(), samples["tern_sent_bytes_total"]);
+        Assert.Equal(stats.GetProperty("bytes.received").GetInt64(), samples["tern_received_bytes_total"]);
+        Assert.Equal(stats.GetProperty("bytes.sent").GetInt64(), samples["tern_sent_bytes_total"]);
 
         // Every drop reason of docs/rest-api.md has its series; a memory broker has no store series.
         foreach (var reason in Reasons)
@@ -146,7 +146,7 @@ public sealed class PrometheusTests : IDisposable
         await using var dashboard = await DashboardBroker.StartAsync(NoSys(("Dashboard:PrometheusAuth", "false")));
         using var anonymous = dashboard.CreateClient(null, null);
         Assert.Contains("tern_connections", await ScrapeAsync(anonymous), StringComparison.Ordinal);
-        using var stats = await anonymous.GetAsync("api/v1/stats");
+        using var stats = await anonymous.GetAsync("api/v5/stats");
         Assert.Equal(HttpStatusCode.Unauthorized, stats.StatusCode);
     }
 

@@ -5,7 +5,10 @@ using Tern.TestKit;
 
 namespace Tern.Server.Tests;
 
-/// <summary><c>/api/v1/subscriptions</c>, <c>/api/v1/publish</c> and <c>/api/v1/retained</c>.</summary>
+/// <summary>
+/// <c>/api/v5/subscriptions</c> with Tern's members, <c>/api/v5/publish</c> against the broker's
+/// limits, and <c>/api/v5/mqtt/retainer/messages</c> with its previews.
+/// </summary>
 public sealed class PublishApiTests
 {
     [Fact]
@@ -17,12 +20,12 @@ public sealed class PublishApiTests
         await using var other = await dashboard.Broker.ConnectAsync("sub-other");
         await other.SubscribeAsync("alerts", MqttQoS.AtMostOnce);
 
-        var all = await dashboard.GetJsonAsync("api/v1/subscriptions");
-        var mine = await dashboard.GetJsonAsync("api/v1/subscriptions?clientId=sub-sensor");
+        var all = await dashboard.GetJsonAsync("api/v5/subscriptions");
+        var mine = await dashboard.GetJsonAsync("api/v5/subscriptions?clientid=sub-sensor");
 
         Assert.Equal(3, all.GetProperty("meta").GetProperty("count").GetInt32());
         var rows = mine.GetProperty("data").EnumerateArray()
-            .Select(s => (Client: s.GetProperty("clientId").GetString(), Filter: s.GetProperty("filter").GetString(), Qos: s.GetProperty("qos").GetInt32(), Online: s.GetProperty("online").GetBoolean()))
+            .Select(s => (Client: s.GetProperty("clientid").GetString(), Filter: s.GetProperty("topic").GetString(), Qos: s.GetProperty("qos").GetInt32(), Online: s.GetProperty("online").GetBoolean()))
             .ToArray();
         Assert.Equal([("sub-sensor", "$share/workers/jobs/#", 2, true), ("sub-sensor", "sensors/+/temp", 1, true)], rows);
     }
@@ -37,8 +40,8 @@ public sealed class PublishApiTests
         await using var v3 = await dashboard.Broker.ConnectAsync("opt-v3");
         await v3.SubscribeAsync("plain", MqttQoS.AtMostOnce);
 
-        var rows = (await dashboard.GetJsonAsync("api/v1/subscriptions")).GetProperty("data").EnumerateArray()
-            .ToDictionary(s => s.GetProperty("filter").GetString()!, Options);
+        var rows = (await dashboard.GetJsonAsync("api/v5/subscriptions")).GetProperty("data").EnumerateArray()
+            .ToDictionary(s => s.GetProperty("topic").GetString()!, Options);
 
         Assert.Equal((1, true, true, 2, null, 42L), rows["plant/+/alarm"]);
         Assert.Equal((2, false, false, 1, "workers", null), rows["$share/workers/jobs/#"]);
@@ -55,47 +58,15 @@ public sealed class PublishApiTests
 
         // The broker retains its $SYS topics too: listed when asked for, not counted with the others.
         await Eventually.HoldsAsync(
-            async () => (await dashboard.GetJsonAsync("api/v1/retained?topic=%24SYS/%23")).GetProperty("meta").GetProperty("count").GetInt32() > 0,
+            async () => (await dashboard.GetJsonAsync("api/v5/mqtt/retainer/messages?topic=%24SYS/%23")).GetProperty("meta").GetProperty("count").GetInt32() > 0,
             "the broker retains its $SYS topics");
-        var stats = await dashboard.GetJsonAsync("api/v1/stats");
-        var listed = await dashboard.GetJsonAsync("api/v1/retained");
+        var stats = await dashboard.GetJsonAsync("api/v5/stats?aggregate=true");
+        var listed = await dashboard.GetJsonAsync("api/v5/mqtt/retainer/messages");
 
-        Assert.Equal(2, stats.GetProperty("retained").GetInt32());
+        Assert.Equal(2, stats.GetProperty("retained.count").GetInt32());
         Assert.Equal(2, listed.GetProperty("meta").GetProperty("count").GetInt32());
         Assert.Equal(["plant/1/config", "plant/2/config"], listed.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("topic").GetString()));
         Assert.True(dashboard.Broker.Server.Broker.RetainedCount > 2, "the store holds the $SYS topics besides the two");
-    }
-
-    [Fact]
-    public async Task Publish_reaches_a_subscriber()
-    {
-        await using var dashboard = await DashboardBroker.StartAsync();
-        var topic = TestIds.Topic();
-        await using var device = await dashboard.Broker.ConnectAsync(TestIds.Client("led"));
-        await device.SubscribeAsync(topic, MqttQoS.AtLeastOnce);
-
-        using var response = await dashboard.PublishAsync(new { topic, payload = "on", qos = 1 });
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-        Assert.True(answer.GetProperty("matched").GetBoolean());
-        Assert.Equal(topic, answer.GetProperty("topic").GetString());
-        var message = await device.ReceivePublishAsync();
-        Assert.Equal(topic, message.Topic);
-        Assert.Equal("on", message.PayloadText());
-        Assert.Equal(MqttQoS.AtLeastOnce, message.QoS);
-        Assert.False(message.Retain);
-    }
-
-    [Fact]
-    public async Task Publish_without_a_subscriber_says_nothing_matched()
-    {
-        await using var dashboard = await DashboardBroker.StartAsync();
-
-        using var response = await dashboard.PublishAsync("""{ "topic": "nobody/listens", "payload": "x" }""");
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.False(JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("matched").GetBoolean());
     }
 
     [Fact]
@@ -105,15 +76,17 @@ public sealed class PublishApiTests
         var topic = TestIds.Topic();
         byte[] binary = [0x00, 0xFF, 0x10, 0x80];
 
-        using var response = await dashboard.PublishAsync(new { topic, payload = Convert.ToBase64String(binary), encoding = "base64", retain = true });
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var response = await dashboard.PublishAsync(new { topic, payload = Convert.ToBase64String(binary), payload_encoding = "base64", retain = true });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
 
-        var retained = await dashboard.GetJsonAsync("api/v1/retained?topic=" + Uri.EscapeDataString(topic));
+        var retained = await dashboard.GetJsonAsync("api/v5/mqtt/retainer/messages?topic=" + Uri.EscapeDataString(topic));
         var stored = Assert.Single(retained.GetProperty("data").EnumerateArray());
         Assert.Equal(topic, stored.GetProperty("topic").GetString());
-        Assert.Equal(4, stored.GetProperty("size").GetInt32());
-        Assert.Equal("base64", stored.GetProperty("encoding").GetString());
-        Assert.Equal(binary, Convert.FromBase64String(stored.GetProperty("payload").GetString()!));
+        Assert.Equal(4, stored.GetProperty("payload_size").GetInt32());
+        var preview = stored.GetProperty("preview");
+        Assert.Equal("base64", preview.GetProperty("encoding").GetString());
+        Assert.False(preview.GetProperty("truncated").GetBoolean());
+        Assert.Equal(binary, Convert.FromBase64String(preview.GetProperty("text").GetString()!));
 
         await using var late = await dashboard.Broker.ConnectAsync(TestIds.Client("late"));
         await late.SubscribeAsync(topic, MqttQoS.AtMostOnce);
@@ -122,30 +95,22 @@ public sealed class PublishApiTests
         Assert.Equal(binary, message.Payload.ToArray());
     }
 
-    [Theory]
-    [InlineData("""{ "topic": "sensors/#", "payload": "x" }""", "has a wildcard")]
-    [InlineData("""{ "topic": "a/+/b" }""", "has a wildcard")]
-    [InlineData("""{ "topic": "", "payload": "x" }""", "topic is required")]
-    [InlineData("""{ "payload": "x" }""", "topic is required")]
-    [InlineData("""{ "topic": "a\u0000b" }""", "not a valid topic name")]
-    [InlineData("""{ "topic": "a", "qos": 3 }""", "qos must be 0, 1 or 2, not 3")]
-    [InlineData("""{ "topic": "a", "qos": "1" }""", "qos must be 0, 1 or 2")]
-    [InlineData("""{ "topic": "a", "retain": "yes" }""", "retain must be true or false")]
-    [InlineData("""{ "topic": "a", "payload": 5 }""", "payload must be a string")]
-    [InlineData("""{ "topic": "a", "payload": "***", "encoding": "base64" }""", "payload is not valid base64")]
-    [InlineData("""{ "topic": "a", "encoding": "hex" }""", "encoding must be")]
-    [InlineData("""{ "topic": "a", "payload_encoding": "base64" }""", "Unknown field 'payload_encoding'")]
-    [InlineData("""["a"]""", "must be a JSON object")]
-    [InlineData("""{ "topic": """, "not valid JSON")]
-    public async Task Bad_publish_is_400_with_a_clear_error(string body, string message)
+    [Fact]
+    public async Task A_long_text_payload_is_previewed_by_its_first_kib_cut_on_a_character()
     {
         await using var dashboard = await DashboardBroker.StartAsync();
+        var topic = TestIds.Topic();
 
-        using var response = await dashboard.PublishAsync(body);
+        // 1023 ASCII bytes then a two-byte character across the 1024-byte mark.
+        using var response = await dashboard.PublishAsync(new { topic, payload = new string('a', 1023) + "é" + new string('b', 100), retain = true });
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString();
-        Assert.Contains(message, error, StringComparison.Ordinal);
+        var stored = Assert.Single((await dashboard.GetJsonAsync("api/v5/mqtt/retainer/messages?topic=" + Uri.EscapeDataString(topic))).GetProperty("data").EnumerateArray());
+        var preview = stored.GetProperty("preview");
+        Assert.Equal(1125, stored.GetProperty("payload_size").GetInt32());
+        Assert.Equal("plain", preview.GetProperty("encoding").GetString());
+        Assert.True(preview.GetProperty("truncated").GetBoolean());
+        Assert.Equal(new string('a', 1023), preview.GetProperty("text").GetString());
     }
 
     [Fact]
@@ -159,12 +124,12 @@ public sealed class PublishApiTests
         });
 
         using var big = await dashboard.PublishAsync(new { topic = "a", payload = new string('x', 2000) });
-        using var qos2 = await dashboard.PublishAsync(new { topic = "a", qos = 2 });
-        using var deep = await dashboard.PublishAsync(new { topic = "a/b/c/d" });
+        using var qos2 = await dashboard.PublishAsync(new { topic = "a", qos = 2, payload = "x" });
+        using var deep = await dashboard.PublishAsync(new { topic = "a/b/c/d", payload = "x" });
 
-        Assert.Contains("Broker:MaxPacketSize", await ErrorOf(big), StringComparison.Ordinal);
-        Assert.Contains("Broker:MaximumQoS", await ErrorOf(qos2), StringComparison.Ordinal);
-        Assert.Contains("Broker:MaxTopicLevels", await ErrorOf(deep), StringComparison.Ordinal);
+        Assert.Equal(("payload", 149), await ErrorOf(big, "Broker:MaxPacketSize"));
+        Assert.Equal(("qos", 155), await ErrorOf(qos2, "Broker:MaximumQoS"));
+        Assert.Equal(("topic", 144), await ErrorOf(deep, "Broker:MaxTopicLevels"));
     }
 
     [Fact]
@@ -184,26 +149,29 @@ public sealed class PublishApiTests
     {
         await using var dashboard = await DashboardBroker.StartAsync();
 
-        using var response = await dashboard.Http.PostAsync("api/v1/publish", new StringContent("""{ "topic": "a" }""", System.Text.Encoding.UTF8, "text/plain"));
+        using var response = await dashboard.Http.PostAsync("api/v5/publish", new StringContent("""{ "topic": "a", "payload": "x" }""", System.Text.Encoding.UTF8, "text/plain"));
 
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
     }
 
     private static (int Qos, bool NoLocal, bool RetainAsPublished, int RetainHandling, string? ShareGroup, long? SubscriptionIdentifier) Options(JsonElement s)
     {
-        var id = s.GetProperty("subscriptionIdentifier");
+        // Tern leaves out share_group and subscription_identifier when there is none.
         return (
             s.GetProperty("qos").GetInt32(),
-            s.GetProperty("noLocal").GetBoolean(),
-            s.GetProperty("retainAsPublished").GetBoolean(),
-            s.GetProperty("retainHandling").GetInt32(),
-            s.GetProperty("shareGroup").GetString(),
-            id.ValueKind == JsonValueKind.Null ? null : id.GetInt64());
+            s.GetProperty("nl").GetInt32() == 1,
+            s.GetProperty("rap").GetInt32() == 1,
+            s.GetProperty("rh").GetInt32(),
+            s.TryGetProperty("share_group", out var group) ? group.GetString() : null,
+            s.TryGetProperty("subscription_identifier", out var id) ? id.GetInt64() : null);
     }
 
-    private static async Task<string> ErrorOf(HttpResponseMessage response)
+    /// <summary>The refused field and MQTT reason code of a 400 whose message names <paramref name="setting"/>.</summary>
+    private static async Task<(string Field, int ReasonCode)> ErrorOf(HttpResponseMessage response, string setting)
     {
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        return JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString()!;
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Contains(setting, problem.GetProperty("message").GetString(), StringComparison.Ordinal);
+        return (problem.GetProperty("field").GetString()!, problem.GetProperty("reason_code").GetInt32());
     }
 }

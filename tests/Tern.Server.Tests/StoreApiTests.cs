@@ -4,7 +4,7 @@ using Tern.TestKit;
 
 namespace Tern.Server.Tests;
 
-/// <summary>The store in <c>/api/v1/stats</c>: its mode, file, size and what it wrote, or null without one.</summary>
+/// <summary>The store in <c>/api/v5/nodes</c>: its mode, file, size and what it wrote, or null without one.</summary>
 public sealed class StoreApiTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("tern-api-store-").FullName;
@@ -12,45 +12,45 @@ public sealed class StoreApiTests : IDisposable
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
     [Fact]
-    public async Task Stats_have_a_null_store_in_memory_mode()
+    public async Task The_node_has_a_null_store_in_memory_mode()
     {
         await using var dashboard = await DashboardBroker.StartAsync(new Dictionary<string, string?> { ["Persistence:Mode"] = "memory" });
 
-        var stats = await dashboard.GetJsonAsync("api/v1/stats");
+        var node = await NodeAsync(dashboard);
 
-        Assert.True(stats.TryGetProperty("store", out var store), "stats have a store field");
+        Assert.True(node.TryGetProperty("store", out var store), "the node has a store field");
         Assert.Equal(JsonValueKind.Null, store.ValueKind);
     }
 
     [Theory]
     [InlineData("durable")]
     [InlineData("strict")]
-    public async Task Stats_show_the_store_mode_file_and_what_it_wrote(string mode)
+    public async Task The_node_shows_the_store_mode_file_and_what_it_wrote(string mode)
     {
         var started = DateTimeOffset.UtcNow.AddSeconds(-1);
         await using var dashboard = await StartAsync(mode);
-        var before = (await dashboard.GetJsonAsync("api/v1/stats")).GetProperty("store");
+        var before = (await NodeAsync(dashboard)).GetProperty("store");
         Assert.Equal(mode, before.GetProperty("mode").GetString());
         Assert.Equal(_directory, before.GetProperty("path").GetString());
-        Assert.True(before.GetProperty("sizeBytes").GetInt64() > 0, "a new store has its tables on disk");
+        Assert.True(before.GetProperty("size_bytes").GetInt64() > 0, "a new store has its tables on disk");
         Assert.Equal(JsonValueKind.Null, before.GetProperty("failure").ValueKind);
-        Assert.False(before.TryGetProperty("commitsPerSecond", out _), "rates are computed from two calls, as for messages");
+        Assert.False(before.TryGetProperty("commits_per_second", out _), "rates are computed from two calls, as for messages");
         var commits = before.GetProperty("commits").GetInt64();
-        var rows = before.GetProperty("rowsWritten").GetInt64();
+        var rows = before.GetProperty("rows_written").GetInt64();
 
         // SUBACK of a persistent session goes out once its subscription is written.
         await dashboard.Broker.LeaveOfflineAsync(TestIds.Client("away"), TestIds.Topic());
 
-        var after = (await dashboard.GetJsonAsync("api/v1/stats")).GetProperty("store");
+        var after = (await NodeAsync(dashboard)).GetProperty("store");
         Assert.True(after.GetProperty("commits").GetInt64() > commits, $"commits went from {commits} to {after.GetProperty("commits")}");
-        Assert.True(after.GetProperty("rowsWritten").GetInt64() >= rows + 2, $"rowsWritten went from {rows} to {after.GetProperty("rowsWritten")}: a session and its subscription");
-        var lastCommit = after.GetProperty("lastCommit").GetDateTimeOffset();
+        Assert.True(after.GetProperty("rows_written").GetInt64() >= rows + 2, $"rows_written went from {rows} to {after.GetProperty("rows_written")}: a session and its subscription");
+        var lastCommit = after.GetProperty("last_commit").GetDateTimeOffset();
         Assert.InRange(lastCommit, started, DateTimeOffset.UtcNow.AddSeconds(1));
         Assert.Equal(JsonValueKind.Null, after.GetProperty("failure").ValueKind);
     }
 
     [Fact]
-    public async Task Stats_show_why_a_store_that_cannot_write_failed()
+    public async Task The_node_shows_why_a_store_that_cannot_write_failed()
     {
         await using var dashboard = await StartAsync("durable");
         await using var client = await dashboard.Broker.ConnectAsync(TestIds.Client("pub"));
@@ -60,10 +60,13 @@ public sealed class StoreApiTests : IDisposable
 
         string? failure = null;
         await Eventually.HoldsAsync(
-            async () => (failure = (await dashboard.GetJsonAsync("api/v1/stats")).GetProperty("store").GetProperty("failure").GetString()) is not null,
+            async () => (failure = (await NodeAsync(dashboard)).GetProperty("store").GetProperty("failure").GetString()) is not null,
             "the store reports its failure");
         Assert.Contains("No space left on device", failure, StringComparison.Ordinal);
     }
+
+    /// <summary>The one node of <c>GET /api/v5/nodes</c>.</summary>
+    private static async Task<JsonElement> NodeAsync(DashboardBroker dashboard) => (await dashboard.GetJsonAsync("api/v5/nodes"))[0];
 
     private Task<DashboardBroker> StartAsync(string mode) => DashboardBroker.StartAsync(new Dictionary<string, string?>
     {

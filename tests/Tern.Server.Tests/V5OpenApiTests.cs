@@ -24,6 +24,7 @@ public sealed class V5OpenApiTests
             "/api/v5/authorization/sources/built_in_database/rules/users", "/api/v5/authorization/sources/built_in_database/rules/clients/{who}",
             "/api/v5/authorization/sources/built_in_database/rules/all", "/api/v5/stats", "/api/v5/metrics", "/api/v5/nodes", "/api/v5/nodes/{node}",
             "/api/v5/listeners", "/api/v5/authorization/check",
+            "/api/v5/users/{username}/change_pwd", "/api/v5/trace", "/api/v5/trace/{name}/log",
         })
         {
             Assert.Contains(expected, paths);
@@ -35,6 +36,15 @@ public sealed class V5OpenApiTests
         Assert.True(apiKey.TryGetProperty("post", out _));
         Assert.Equal("API keys", apiKey.GetProperty("get").GetProperty("tags")[0].GetString());
         Assert.Equal("Clients", document.GetProperty("paths").GetProperty("/api/v5/clients").GetProperty("get").GetProperty("tags")[0].GetString());
+        var changePassword = document.GetProperty("paths").GetProperty("/api/v5/users/{username}/change_pwd");
+        Assert.Equal("Dashboard users", changePassword.GetProperty("post").GetProperty("tags")[0].GetString());
+
+        // Errors are problem details, for every operation.
+        var responses = document.GetProperty("paths").GetProperty("/api/v5/clients").GetProperty("get").GetProperty("responses");
+        foreach (var status in new[] { "400", "401", "404" })
+        {
+            Assert.True(responses.GetProperty(status).GetProperty("content").TryGetProperty("application/problem+json", out _), $"{status}: {responses}");
+        }
     }
 
     [Fact]

@@ -117,7 +117,8 @@ public sealed class V5PublishApiTests
             [{"topic": "{{topic}}", "payload": "ok"}, {"topic": "{{topic}}", "payload": "x", "qos": 7}]
             """);
 
-        AssertError(response, HttpStatusCode.BadRequest, "BAD_REQUEST", "message [1]: qos");
+        AssertError(response, HttpStatusCode.BadRequest, "BAD_REQUEST", "[1].qos must be");
+        Assert.Equal("[1].qos", response.Body!.Value.GetProperty("field").GetString());
         await subscriber.ExpectNoPacketAsync();
         AssertError(await SendAsync(dashboard.Http, HttpMethod.Post, "api/v5/publish/bulk", "[]"), HttpStatusCode.BadRequest, "BAD_REQUEST", "non-empty JSON array");
     }

@@ -23,7 +23,8 @@ internal static class V5Tests
             return (response.StatusCode, null);
         }
 
-        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        // Errors are RFC 9457 problem details; everything else is plain JSON.
+        Assert.Equal(response.IsSuccessStatusCode ? "application/json" : "application/problem+json", response.Content.Headers.ContentType?.MediaType);
         return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
     }
 
@@ -37,13 +38,33 @@ internal static class V5Tests
         return body!.Value;
     }
 
-    /// <summary>Requires EMQX's error document: this status, this <c>code</c>, and a message naming <paramref name="field"/>.</summary>
-    public static void AssertError((HttpStatusCode Status, JsonElement? Body) response, HttpStatusCode status, string code, string field)
+    /// <summary>
+    /// Requires the error document: problem details (RFC 9457) with this status, EMQX's <c>code</c>,
+    /// and a message containing <paramref name="text"/>; a 400 also names its <c>field</c>, in the message too.
+    /// </summary>
+    public static void AssertError((HttpStatusCode Status, JsonElement? Body) response, HttpStatusCode status, string code, string text)
     {
         Assert.True(response.Status == status, $"expected {(int)status} {code}, got {(int)response.Status}: {response.Body}");
         var body = response.Body!.Value;
+        AssertProblem(body, status, code);
+        Assert.Contains(text, body.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>Requires RFC 9457's members, EMQX's <c>code</c> and <c>message</c>, and on a 400 the refused <c>field</c> named in the message.</summary>
+    public static void AssertProblem(JsonElement body, HttpStatusCode status, string code)
+    {
+        var message = body.GetProperty("message").GetString();
+        Assert.Equal("about:blank", body.GetProperty("type").GetString());
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("title").GetString()));
+        Assert.Equal((int)status, body.GetProperty("status").GetInt32());
+        Assert.Equal(message, body.GetProperty("detail").GetString());
         Assert.Equal(code, body.GetProperty("code").GetString());
-        Assert.Contains(field, body.GetProperty("message").GetString(), StringComparison.Ordinal);
+        if (status == HttpStatusCode.BadRequest)
+        {
+            var field = body.GetProperty("field").GetString();
+            Assert.False(string.IsNullOrEmpty(field), $"a 400 names its field: {body}");
+            Assert.Contains(field!, message, StringComparison.Ordinal);
+        }
     }
 
     /// <summary>The <c>clientid</c> of every item of a page's <c>data</c>, in order.</summary>

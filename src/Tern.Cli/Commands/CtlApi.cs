@@ -243,7 +243,10 @@ internal sealed class CtlApi : IDisposable
         }
     }
 
-    /// <summary>The <c>code</c> and <c>message</c> of an EMQX-style error (or the <c>error</c> of <c>/api/v1</c>), if the body is one.</summary>
+    /// <summary>
+    /// The <c>code</c> and <c>message</c> of an error, if the body is one: the broker's problem
+    /// details (RFC 9457) carry EMQX's two members, and <c>detail</c> when a proxy's lacks them.
+    /// </summary>
     private static (string? Code, string? Message) ErrorOf(string body)
     {
         try
@@ -256,7 +259,7 @@ internal sealed class CtlApi : IDisposable
             }
 
             string? Text(string name) => root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-            return (Text("code"), Text("message") ?? Text("error"));
+            return (Text("code"), Text("message") ?? Text("detail"));
         }
         catch (JsonException)
         {

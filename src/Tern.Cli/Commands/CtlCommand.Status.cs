@@ -11,56 +11,73 @@ internal static partial class CtlCommand
 {
     private static Command CreateStatus()
     {
-        var command = new Command("status", "The broker's version, uptime, connections, sessions, subscriptions, retained messages, messages in and out, drops and store (GET /api/v1/stats).");
+        var command = new Command("status", "The broker's version, uptime, connections, sessions, subscriptions, retained messages, messages in and out, drops and store (GET /api/v5/nodes, /stats, /metrics).");
         SetAction(command, async (result, api, output, ct) =>
         {
-            var answer = await api.GetAsync("/api/v1/stats", ct).ConfigureAwait(false);
-            var stats = answer.Json("GET /api/v1/stats");
+            var answers = await Task.WhenAll(
+                api.GetAsync("/api/v5/nodes", ct),
+                api.GetAsync("/api/v5/stats?aggregate=true", ct),
+                api.GetAsync("/api/v5/metrics?aggregate=true", ct)).ConfigureAwait(false);
+            var nodes = answers[0].Json("GET /api/v5/nodes");
+            var node = nodes.ValueKind == JsonValueKind.Array && nodes.GetArrayLength() > 0 ? nodes[0] : default;
+            var stats = answers[1].Json("GET /api/v5/stats");
+            var metrics = answers[2].Json("GET /api/v5/metrics");
             if (output.IsJson)
             {
-                CtlOutput.WriteJson(answer);
+                // One document for scripts: the three answers side by side, as the API gives them.
+                var all = new JsonObject
+                {
+                    ["node"] = JsonNode.Parse(node.ValueKind == JsonValueKind.Undefined ? "null" : node.GetRawText()),
+                    ["stats"] = JsonNode.Parse(stats.GetRawText()),
+                    ["metrics"] = JsonNode.Parse(metrics.GetRawText()),
+                };
+                CtlOutput.WriteJson(new CtlAnswer(HttpStatusCode.OK, all.ToJsonString()));
                 return 0;
             }
 
             var table = CtlOutput.NewTable("broker", "value");
             table.Title(Markup.Escape($"Tern at {api.Url}"));
-            CtlOutput.AddRow(table, "version", CtlOutput.Text(stats, "version"));
-            CtlOutput.AddRow(table, "uptime", stats.TryGetProperty("uptimeSeconds", out var up) && up.TryGetInt64(out var seconds) ? Uptime(seconds) : "-");
-            CtlOutput.AddRow(table, "connections", CtlOutput.Number(stats, "connections"));
-            CtlOutput.AddRow(table, "sessions", CtlOutput.Number(stats, "sessions"));
-            CtlOutput.AddRow(table, "subscriptions", CtlOutput.Number(stats, "subscriptions"));
-            CtlOutput.AddRow(table, "retained messages", CtlOutput.Number(stats, "retained"));
-            CtlOutput.AddRow(table, "messages in / out", $"{CtlOutput.Number(stats, "messagesReceived")} / {CtlOutput.Number(stats, "messagesSent")}");
-            CtlOutput.AddRow(table, "bytes in / out", $"{CtlOutput.Number(stats, "bytesReceived")} / {CtlOutput.Number(stats, "bytesSent")}");
-            CtlOutput.AddRow(table, "messages dropped", Drops(stats));
-            CtlOutput.AddRow(table, "connections since start", $"{CtlOutput.Number(stats, "connectionsTotal")} ({CtlOutput.Number(stats, "connectionsRefused")} refused)");
-            CtlOutput.AddRow(table, "store", Store(stats));
+            CtlOutput.AddRow(table, "version", CtlOutput.Text(node, "version"));
+            CtlOutput.AddRow(table, "uptime", node.ValueKind == JsonValueKind.Object && node.TryGetProperty("uptime", out var up) && up.TryGetInt64(out var ms) ? Uptime(ms / 1000) : "-");
+            CtlOutput.AddRow(table, "connections", CtlOutput.Number(stats, "connections.count"));
+            CtlOutput.AddRow(table, "sessions", CtlOutput.Number(stats, "sessions.count"));
+            CtlOutput.AddRow(table, "subscriptions", CtlOutput.Number(stats, "subscriptions.count"));
+            CtlOutput.AddRow(table, "retained messages", CtlOutput.Number(stats, "retained.count"));
+            CtlOutput.AddRow(table, "messages in / out", $"{CtlOutput.Number(metrics, "messages.received")} / {CtlOutput.Number(metrics, "messages.sent")}");
+            CtlOutput.AddRow(table, "bytes in / out", $"{CtlOutput.Number(metrics, "bytes.received")} / {CtlOutput.Number(metrics, "bytes.sent")}");
+            CtlOutput.AddRow(table, "messages dropped", Drops(metrics));
+            CtlOutput.AddRow(table, "connections since start", $"{CtlOutput.Number(metrics, "client.connect")} ({CtlOutput.Number(metrics, "client.connack.failure")} refused)");
+            CtlOutput.AddRow(table, "store", Store(node));
             output.Write(table);
             return 0;
         });
         return command;
     }
 
-    /// <summary>The total of drops, and the reasons that counted any.</summary>
-    private static string Drops(JsonElement stats)
+    /// <summary>The total of drops (<c>messages.dropped</c>), and the reasons (<c>messages.dropped.*</c>) that counted any.</summary>
+    private static string Drops(JsonElement metrics)
     {
-        var reasons = stats.TryGetProperty("dropped", out var dropped) && dropped.ValueKind == JsonValueKind.Object
-            ? dropped.EnumerateObject().Where(static r => r.Value.TryGetInt64(out var n) && n > 0).Select(static r => $"{r.Name} {r.Value.GetInt64().ToString("N0", CultureInfo.InvariantCulture)}").ToArray()
+        const string Prefix = "messages.dropped.";
+        var reasons = metrics.ValueKind == JsonValueKind.Object
+            ? metrics.EnumerateObject()
+                .Where(static r => r.Name.StartsWith(Prefix, StringComparison.Ordinal) && r.Value.TryGetInt64(out var n) && n > 0)
+                .Select(static r => $"{r.Name[Prefix.Length..]} {r.Value.GetInt64().ToString("N0", CultureInfo.InvariantCulture)}")
+                .ToArray()
             : [];
-        var total = CtlOutput.Number(stats, "messagesDropped");
+        var total = CtlOutput.Number(metrics, "messages.dropped");
         return reasons.Length == 0 ? total : $"{total} ({string.Join(", ", reasons)})";
     }
 
-    /// <summary>The store in one cell: mode, path, size, last commit, and its failure if any.</summary>
-    private static string Store(JsonElement stats)
+    /// <summary>The node's store in one cell: mode, path, size, last commit, and its failure if any.</summary>
+    private static string Store(JsonElement node)
     {
-        if (!stats.TryGetProperty("store", out var store) || store.ValueKind != JsonValueKind.Object)
+        if (node.ValueKind != JsonValueKind.Object || !node.TryGetProperty("store", out var store) || store.ValueKind != JsonValueKind.Object)
         {
             return "none (Persistence:Mode memory: nothing survives a restart)";
         }
 
-        var size = store.TryGetProperty("sizeBytes", out var bytes) && bytes.TryGetInt64(out var b) ? Bytes(b) : "-";
-        var text = $"{CtlOutput.Text(store, "mode")}, {CtlOutput.Text(store, "path")}, {size}, last commit {CtlOutput.Text(store, "lastCommit")}";
+        var size = store.TryGetProperty("size_bytes", out var bytes) && bytes.TryGetInt64(out var b) ? Bytes(b) : "-";
+        var text = $"{CtlOutput.Text(store, "mode")}, {CtlOutput.Text(store, "path")}, {size}, last commit {CtlOutput.Text(store, "last_commit")}";
         return store.TryGetProperty("failure", out var failure) && failure.ValueKind == JsonValueKind.String
             ? $"{text}; FAILED: {failure.GetString()}"
             : text;

@@ -4,7 +4,7 @@ namespace Tern.Cli.Commands;
 
 /// <summary>
 /// <c>tern ctl</c>: manages a running broker through its REST API on the dashboard port
-/// (<c>/api/v5</c>, EMQX's paths; <c>/api/v1/stats</c> for the status). Tables on a terminal, the
+/// (<c>/api/v5</c>, EMQX's paths). Tables on a terminal, the
 /// API's JSON as is with <c>--json</c> or when standard output is not a terminal.
 /// </summary>
 internal static partial class CtlCommand

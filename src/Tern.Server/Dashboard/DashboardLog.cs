@@ -9,7 +9,7 @@ internal static partial class DashboardLog
     public static partial void Listening(ILogger logger, string url, string username);
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning,
-        Message = "The dashboard and REST API accept the default password '" + DashboardOptions.DefaultPassword + "' for user {Username}: anyone who can reach {Url} can manage this broker. Set another with Dashboard:Password (e.g. --Dashboard:Password=... or TERN_Dashboard__Password=...).")]
+        Message = "The dashboard and REST API accept the default password '" + DashboardOptions.DefaultPassword + "' for user {Username}: anyone who can reach {Url} can manage this broker. Change it in the dashboard's Settings page (or POST /api/v5/users/.../change_pwd), or set Dashboard:Password (e.g. TERN_Dashboard__Password=...).")]
     public static partial void DefaultPassword(ILogger logger, string username, string url);
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Debug, Message = "REST API request without valid credentials from {Remote}: {Method} {Path}")]

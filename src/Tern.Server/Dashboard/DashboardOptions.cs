@@ -35,8 +35,6 @@ internal sealed class DashboardOptions
 
     public bool IsHttps => !string.IsNullOrWhiteSpace(Certificate.Path);
 
-    public bool UsesDefaultPassword => string.Equals(Password, DefaultPassword, StringComparison.Ordinal);
-
     public void Validate()
     {
         ListenerAddress.Validate(SectionName, Address, Port);

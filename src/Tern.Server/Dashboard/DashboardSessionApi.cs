@@ -20,7 +20,6 @@ internal sealed class DashboardSessionApi(
     DashboardCredentials credentials,
     DashboardSessions sessions,
     DashboardSessionLimiter limiter,
-    bool defaultPassword,
     ILogger logger)
 {
     /// <summary>Where the session endpoints live.</summary>
@@ -62,13 +61,13 @@ internal sealed class DashboardSessionApi(
     {
         if (IsThrottled(context, out var throttled))
         {
-            return DashboardApi.Error(StatusCodes.Status429TooManyRequests, throttled);
+            return ApiProblem.Of(StatusCodes.Status429TooManyRequests, "TOO_MANY_REQUESTS", throttled);
         }
 
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, brokerOptions).ConfigureAwait(false);
+        var (document, failure) = await V5Api.ReadJsonBodyAsync(context, brokerOptions).ConfigureAwait(false);
         if (document is null)
         {
-            return DashboardApi.Error(failure.Status, failure.Message);
+            return V5Api.Error(failure);
         }
 
         string username;
@@ -76,11 +75,14 @@ internal sealed class DashboardSessionApi(
         using (document)
         {
             var root = document.RootElement;
-            if (root.ValueKind != JsonValueKind.Object
-                || !root.TryGetProperty("username", out var user) || user.ValueKind != JsonValueKind.String
-                || !root.TryGetProperty("password", out var secret) || secret.ValueKind != JsonValueKind.String)
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("username", out var user) || user.ValueKind != JsonValueKind.String)
             {
-                return DashboardApi.Error(StatusCodes.Status400BadRequest, "The body must be {\"username\": \"...\", \"password\": \"...\"}, both strings.");
+                return V5Api.BadRequest("username", "username must be a string: the body is {\"username\": \"...\", \"password\": \"...\"}.");
+            }
+
+            if (!root.TryGetProperty("password", out var secret) || secret.ValueKind != JsonValueKind.String)
+            {
+                return V5Api.BadRequest("password", "password must be a string: the body is {\"username\": \"...\", \"password\": \"...\"}.");
             }
 
             username = user.GetString()!;
@@ -91,7 +93,7 @@ internal sealed class DashboardSessionApi(
         {
             limiter.RecordFailure(context.Connection.RemoteIpAddress);
             DashboardSessionLog.LoginRefused(logger, username, context.Connection.RemoteIpAddress?.ToString());
-            return DashboardApi.Error(StatusCodes.Status401Unauthorized, "Wrong user name or password (Dashboard:Username, Dashboard:Password).");
+            return ApiProblem.Of(StatusCodes.Status401Unauthorized, "BAD_USERNAME_OR_PWD", "Wrong user name or password (Dashboard:Username, Dashboard:Password).");
         }
 
         limiter.Reset(context.Connection.RemoteIpAddress);
@@ -102,14 +104,14 @@ internal sealed class DashboardSessionApi(
 
     private IResult Current(HttpContext context) => sessions.Find(context) is { } session
         ? TypedResults.Json(ToResponse(session), SessionJson.Default.SessionResponse)
-        : DashboardApi.Error(StatusCodes.Status401Unauthorized, "Not logged in, or the session has ended: log in again.");
+        : ApiProblem.Of(StatusCodes.Status401Unauthorized, "NOT_LOGGED_IN", "Not logged in, or the session has ended: log in again.");
 
     private IResult Logout(HttpContext context)
     {
         // Without the token, another site could log a user out by posting here.
         if (sessions.Find(context) is { } session && !DashboardSessions.PassesCsrfCheck(context, session))
         {
-            return DashboardApi.Error(StatusCodes.Status403Forbidden, $"The {DashboardSessions.CsrfHeader} header is missing or wrong: reload the page.");
+            return ApiProblem.Of(StatusCodes.Status403Forbidden, "BAD_CSRF_TOKEN", $"The {DashboardSessions.CsrfHeader} header is missing or wrong: reload the page.");
         }
 
         sessions.Close(context);
@@ -117,7 +119,7 @@ internal sealed class DashboardSessionApi(
     }
 
     private SessionResponse ToResponse(DashboardSessions.Session session)
-        => new(session.Username, session.CsrfToken, session.Expires, defaultPassword);
+        => new(session.Username, session.CsrfToken, session.Expires, credentials.UsesDefaultPassword);
 }
 
 /// <summary><c>POST /api/dashboard/login</c> and <c>GET /api/dashboard/session</c>.</summary>

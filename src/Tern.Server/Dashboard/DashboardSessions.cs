@@ -74,6 +74,18 @@ internal sealed class DashboardSessions(TimeProvider time)
         context.Response.Cookies.Delete(CsrfCookie, Options(httpOnly: false, secure, expires: null));
     }
 
+    /// <summary>Ends every session but <paramref name="keep"/> (after a password change: whoever knew the old one is out).</summary>
+    public void CloseAllExcept(Session? keep)
+    {
+        foreach (var id in _sessions.Keys)
+        {
+            if (id != keep?.Id)
+            {
+                _sessions.TryRemove(id, out _);
+            }
+        }
+    }
+
     /// <summary>The valid session the request's cookie names, or null.</summary>
     public Session? Find(HttpContext context)
     {

@@ -29,6 +29,10 @@ internal sealed class DashboardSetup
     private DashboardSessionApi? _sessionApi;
     private ListenerEndpoint? _endpoint;
     private V5ApiKeys? _apiKeys;
+    private DashboardPasswordFile? _passwordFile;
+
+    // The user of a dashboard_password.json that is not Dashboard:Username's, warned of at start.
+    private string? _passwordFileUser;
 
     private DashboardSetup(DashboardOptions options)
     {
@@ -98,7 +102,7 @@ internal sealed class DashboardSetup
     /// <param name="mqttListeners">The bound MQTT listeners.</param>
     /// <param name="users">The users file the API manages (its directory also holds <c>api_keys.json</c>).</param>
     /// <param name="acl">The ACL rules the API manages.</param>
-    /// <exception cref="TernConfigurationException">The API keys file is unreadable or malformed.</exception>
+    /// <exception cref="TernConfigurationException">The API keys or dashboard password file is unreadable or malformed.</exception>
     public void ConfigureApp(WebApplication app, Func<IReadOnlyList<ListenerEndpoint>> mqttListeners, UsersStore? users, AclBuiltIn acl)
     {
         if (!_options.Enabled)
@@ -107,19 +111,20 @@ internal sealed class DashboardSetup
         }
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Server.Dashboard");
-        var api = new DashboardApi(
-            app.Services.GetRequiredService<MqttBroker>(),
-            app.Services.GetRequiredService<PersistenceOptions>().Mode,
-            _credentials,
-            _options.UsesDefaultPassword,
-            () => _endpoint is { } dashboard ? [.. mqttListeners().Select(static e => e.Url), dashboard.Url] : [.. mqttListeners().Select(static e => e.Url)],
-            logger);
-        _apiKeys = V5ApiKeys.Load(Path.Combine(Path.GetDirectoryName(acl.FilePath)!, V5ApiKeys.FileName), TimeProvider.System);
-        var management = new V5Management(_apiKeys, users, acl, mqttListeners);
+        var directory = Path.GetDirectoryName(acl.FilePath)!;
+        _apiKeys = V5ApiKeys.Load(Path.Combine(directory, V5ApiKeys.FileName), TimeProvider.System);
+        var passwordFile = new DashboardPasswordFile(Path.Combine(directory, DashboardPasswordFile.FileName));
+        _passwordFile = passwordFile;
+        if (passwordFile.Load(_options.Username, out _passwordFileUser) is { } hash)
+        {
+            _credentials.UseHash(hash);
+        }
+
+        var management = new V5Management(_apiKeys, users, acl, mqttListeners, passwordFile, _sessions, app.Services.GetRequiredService<PersistenceOptions>().Mode);
         var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, management, logger);
         var assets = new DashboardAssets();
         var sessionApi = _sessionApi = new DashboardSessionApi(
-            app.Services.GetRequiredService<MqttBroker>().Options, _credentials, _sessions, _limiter, _options.UsesDefaultPassword, logger);
+            app.Services.GetRequiredService<MqttBroker>().Options, _credentials, _sessions, _limiter, logger);
 
         // A branch has its own routing: the endpoints below exist only for dashboard connections.
         app.MapWhen(
@@ -130,7 +135,6 @@ internal sealed class DashboardSetup
                 branch.UseRouting();
                 branch.UseEndpoints(endpoints =>
                 {
-                    api.Map(endpoints);
                     sessionApi.Map(endpoints);
                     PrometheusEndpoint.Map(endpoints);
                     v5.Map(endpoints);
@@ -141,8 +145,7 @@ internal sealed class DashboardSetup
                     }
 
                     endpoints.MapMethods("/", [HttpMethods.Get, HttpMethods.Head], assets.ServeAsync);
-                    endpoints.Map(DashboardApi.Prefix + "/{**rest}", static () => DashboardApi.Error(StatusCodes.Status404NotFound, "No such API endpoint; see docs/rest-api.md."));
-                    endpoints.Map(V5Api.Prefix + "/{**rest}", static () => V5Api.Error(StatusCodes.Status404NotFound, "NOT_FOUND", "No such API endpoint; see docs/rest-api.md."))
+                    endpoints.Map("/api/{**rest}", static () => ApiProblem.Of(StatusCodes.Status404NotFound, "NOT_FOUND", "No such API endpoint: the API is under /api/v5 (docs/rest-api.md)."))
                         .ExcludeFromDescription();
                 });
             });
@@ -157,7 +160,12 @@ internal sealed class DashboardSetup
         }
 
         DashboardLog.Listening(logger, _endpoint.Url, _options.Username);
-        if (_options.UsesDefaultPassword)
+        if (_passwordFileUser is not null)
+        {
+            V5Log.PasswordFileOfOtherUser(logger, _passwordFile!.FilePath, _passwordFileUser, _options.Username);
+        }
+
+        if (_credentials.UsesDefaultPassword)
         {
             DashboardLog.DefaultPassword(logger, _options.Username, _endpoint.Url);
         }
@@ -221,7 +229,7 @@ internal sealed class DashboardSetup
             }
 
             DashboardSessionLog.CsrfRefused(logger, context.Connection.RemoteIpAddress?.ToString(), context.Request.Method, context.Request.Path);
-            return DashboardApi.Error(StatusCodes.Status403Forbidden, $"The {DashboardSessions.CsrfHeader} header is missing or wrong: reload the dashboard.")
+            return ApiProblem.Of(StatusCodes.Status403Forbidden, "BAD_CSRF_TOKEN", $"The {DashboardSessions.CsrfHeader} header is missing or wrong: reload the dashboard.")
                 .ExecuteAsync(context);
         }
 
@@ -239,16 +247,10 @@ internal sealed class DashboardSetup
             headers.WWWAuthenticate = "Basic realm=\"Tern\", charset=\"UTF-8\"";
         }
 
-        if (context.Request.Path.StartsWithSegments(V5Api.Prefix, StringComparison.Ordinal))
-        {
-            var bearer = authorization?.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) == true;
-            return V5Api.Error(StatusCodes.Status401Unauthorized, bearer ? "BAD_TOKEN" : "BAD_USERNAME_OR_PWD", bearer
-                    ? "The bearer token is unknown or expired: log in again with POST /api/v5/login."
-                    : "Authentication required: HTTP Basic with the dashboard user and password (Dashboard:Username, Dashboard:Password) or an enabled, unexpired API key and its secret (POST /api/v5/api_key), or a bearer token from POST /api/v5/login.")
-                .ExecuteAsync(context);
-        }
-
-        return DashboardApi.Error(StatusCodes.Status401Unauthorized, "Authentication required: HTTP Basic with the dashboard user and password (Dashboard:Username, Dashboard:Password).")
+        var bearer = authorization?.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) == true;
+        return ApiProblem.Of(StatusCodes.Status401Unauthorized, bearer ? "BAD_TOKEN" : "BAD_USERNAME_OR_PWD", bearer
+                ? "The bearer token is unknown or expired: log in again with POST /api/v5/login."
+                : "Authentication required: HTTP Basic with the dashboard user and password (Dashboard:Username, Dashboard:Password) or an enabled, unexpired API key and its secret (POST /api/v5/api_key), or a bearer token from POST /api/v5/login.")
             .ExecuteAsync(context);
     }
 

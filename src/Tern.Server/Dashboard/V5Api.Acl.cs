@@ -47,7 +47,7 @@ internal sealed partial class V5Api
 
         var like = context.Request.Query[owner == AclOwner.User ? "like_username" : "like_clientid"].ToString();
         var owners = OwnersOf(owner).Where(p => like.Length == 0 || p.Key.Contains(like, StringComparison.Ordinal)).ToArray();
-        var data = DashboardApi.Slice(owners, page, limit).Select(p => ToV5(owner, p.Key, p.Value)).ToArray();
+        var data = Slice(owners, page, limit).Select(p => ToV5(owner, p.Key, p.Value)).ToArray();
         return Ok(new V5AclOwnerPage(data, Meta(page, limit, owners.Length)), Json.V5AclOwnerPage);
     }
 
@@ -61,7 +61,7 @@ internal sealed partial class V5Api
     /// <summary><c>POST .../rules/users</c> with <c>[{"username", "rules"}]</c>: 204; 409 when one already has rules.</summary>
     private async Task<IResult> AddRuleOwnersAsync(HttpContext context, AclOwner owner)
     {
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -78,7 +78,7 @@ internal sealed partial class V5Api
         var key = KeyOf(owner);
         if (root.ValueKind != JsonValueKind.Array)
         {
-            return BadRequest($"The request body must be a list such as [{{\"{key}\": \"alice\", \"rules\": [{{\"topic\": \"t/#\", \"permission\": \"deny\", \"action\": \"publish\"}}]}}].");
+            return BadRequest("body", $"The request body must be a list such as [{{\"{key}\": \"alice\", \"rules\": [{{\"topic\": \"t/#\", \"permission\": \"deny\", \"action\": \"publish\"}}]}}].");
         }
 
         var changes = new Dictionary<string, IReadOnlyList<AclBuiltInRule>>(StringComparer.Ordinal);
@@ -92,7 +92,7 @@ internal sealed partial class V5Api
 
             if (!changes.TryAdd(who!, rules))
             {
-                return BadRequest($"[{index}].{key} '{who}' is given twice.");
+                return BadRequest($"[{index}].{key}", $"[{index}].{key} '{who}' is given twice.");
             }
 
             index++;
@@ -113,7 +113,7 @@ internal sealed partial class V5Api
     private async Task<IResult> SetRuleOwnerAsync(HttpContext context, AclOwner owner)
     {
         var who = context.Request.RouteValues["who"] as string ?? "";
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -135,7 +135,7 @@ internal sealed partial class V5Api
 
         if (named != who)
         {
-            return BadRequest($"{KeyOf(owner)} '{named}' differs from the one in the path '{who}'.");
+            return BadRequest(KeyOf(owner), $"{KeyOf(owner)} '{named}' differs from the one in the path '{who}'.");
         }
 
         if (!OwnersOf(owner).Any(p => p.Key == who))
@@ -181,7 +181,7 @@ internal sealed partial class V5Api
     /// <summary><c>POST .../rules/all</c> with <c>{"rules": [...]}</c>: replaces the rules for every client.</summary>
     private async Task<IResult> SetRulesForAllAsync(HttpContext context)
     {
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -192,7 +192,7 @@ internal sealed partial class V5Api
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("rules", out var list))
             {
-                return BadRequest("rules is required: the body is {\"rules\": [{\"topic\": \"t/#\", \"permission\": \"deny\", \"action\": \"publish\"}]}.");
+                return BadRequest("rules", "rules is required: the body is {\"rules\": [{\"topic\": \"t/#\", \"permission\": \"deny\", \"action\": \"publish\"}]}.");
             }
 
             if (ReadRules(list, "", out var rules) is { } error)
@@ -240,21 +240,23 @@ internal sealed partial class V5Api
     private static V5AclRule ToV5(AclBuiltInRule rule) => new(rule.Topic, rule.Permission, rule.Action, [0, 1, 2], "all");
 
     /// <summary>Reads <c>{"username": ..., "rules": [...]}</c>; returns the sentence naming the bad field, or null.</summary>
-    private static string? ReadOwner(JsonElement item, AclOwner owner, string where, string? implied, out string? who, out List<AclBuiltInRule> rules)
+    private static FieldError? ReadOwner(JsonElement item, AclOwner owner, string where, string? implied, out string? who, out List<AclBuiltInRule> rules)
     {
         who = null;
         rules = [];
         var key = KeyOf(owner);
         if (item.ValueKind != JsonValueKind.Object)
         {
-            return $"{where}must be an object such as {{\"{key}\": \"alice\", \"rules\": [...]}}.";
+            return where.Length > 0
+                ? new FieldError(where[..^1], $"{where[..^1]} must be an object such as {{\"{key}\": \"alice\", \"rules\": [...]}}.")
+                : new FieldError("body", $"The request body must be an object such as {{\"{key}\": \"alice\", \"rules\": [...]}}.");
         }
 
         foreach (var property in item.EnumerateObject())
         {
             if (property.Name != key && property.Name != "rules")
             {
-                return $"{where}{property.Name} is not a known field; the fields are {key} and rules.";
+                return new FieldError($"{where}{property.Name}", $"{where}{property.Name} is not a known field; the fields are {key} and rules.");
             }
         }
 
@@ -264,7 +266,7 @@ internal sealed partial class V5Api
         }
         else if (whoElement.ValueKind != JsonValueKind.String || whoElement.GetString() is not { Length: > 0 } name)
         {
-            return $"{where}{key} is required: a non-empty string.";
+            return new FieldError($"{where}{key}", $"{where}{key} is required: a non-empty string.");
         }
         else
         {
@@ -273,18 +275,18 @@ internal sealed partial class V5Api
 
         if (!item.TryGetProperty("rules", out var list))
         {
-            return $"{where}rules is required: a list of {{\"topic\", \"permission\", \"action\"}}.";
+            return new FieldError($"{where}rules", $"{where}rules is required: a list of {{\"topic\", \"permission\", \"action\"}}.");
         }
 
         return ReadRules(list, where, out rules);
     }
 
-    private static string? ReadRules(JsonElement list, string where, out List<AclBuiltInRule> rules)
+    private static FieldError? ReadRules(JsonElement list, string where, out List<AclBuiltInRule> rules)
     {
         rules = [];
         if (list.ValueKind != JsonValueKind.Array)
         {
-            return $"{where}rules must be a list of {{\"topic\", \"permission\", \"action\"}}.";
+            return new FieldError($"{where}rules", $"{where}rules must be a list of {{\"topic\", \"permission\", \"action\"}}.");
         }
 
         foreach (var item in list.EnumerateArray())
@@ -292,14 +294,14 @@ internal sealed partial class V5Api
             var at = $"{where}rules[{rules.Count}].";
             if (item.ValueKind != JsonValueKind.Object)
             {
-                return $"{at[..^1]} must be an object such as {{\"topic\": \"t/#\", \"permission\": \"deny\", \"action\": \"publish\"}}.";
+                return new FieldError(at[..^1], $"{at[..^1]} must be an object such as {{\"topic\": \"t/#\", \"permission\": \"deny\", \"action\": \"publish\"}}.");
             }
 
             foreach (var property in item.EnumerateObject())
             {
                 if (Array.IndexOf(AclRuleFields, property.Name) < 0)
                 {
-                    return $"{at}{property.Name} is not a known field; the fields are {string.Join(", ", AclRuleFields)}.";
+                    return new FieldError($"{at}{property.Name}", $"{at}{property.Name} is not a known field; the fields are {string.Join(", ", AclRuleFields)}.");
                 }
             }
 
@@ -321,18 +323,22 @@ internal sealed partial class V5Api
             // Tern's rules do not look at QoS or the retain flag: only "every QoS" and "either" are taken.
             if (item.TryGetProperty("qos", out var qos) && !(qos.ValueKind == JsonValueKind.Array && qos.EnumerateArray().Select(static q => q.ValueKind == JsonValueKind.Number && q.TryGetInt32(out var n) ? n : -1).Order().SequenceEqual([0, 1, 2])))
             {
-                return $"{at}qos {qos.GetRawText()} is not supported: Tern's rules apply to every QoS, leave qos out or give [0, 1, 2].";
+                return new FieldError($"{at}qos", $"{at}qos {qos.GetRawText()} is not supported: Tern's rules apply to every QoS, leave qos out or give [0, 1, 2].");
             }
 
             if (item.TryGetProperty("retain", out var retain) && !(retain.ValueKind == JsonValueKind.String && retain.GetString() == "all"))
             {
-                return $"{at}retain {retain.GetRawText()} is not supported: Tern's rules apply to retained and other messages alike, leave retain out or give \"all\".";
+                return new FieldError($"{at}retain", $"{at}retain {retain.GetRawText()} is not supported: Tern's rules apply to retained and other messages alike, leave retain out or give \"all\".");
             }
 
             var rule = new AclBuiltInRule(topic, permission, action);
             if (AclBuiltIn.Check(rule) is { } problem)
             {
-                return at + problem;
+                // The checker's sentence starts with the field it refuses; otherwise the rule as a whole is.
+                var first = problem.Split(' ', 2)[0];
+                return first is "topic" or "permission" or "action"
+                    ? new FieldError(at + first, at + problem)
+                    : new FieldError(at[..^1], $"{at[..^1]}: {problem}");
             }
 
             rules.Add(rule);
@@ -341,16 +347,16 @@ internal sealed partial class V5Api
         return null;
     }
 
-    private static string? ReadRuleText(JsonElement item, string name, string at, out string value)
+    private static FieldError? ReadRuleText(JsonElement item, string name, string at, out string value)
     {
         value = "";
         if (!item.TryGetProperty(name, out var element) || element.ValueKind != JsonValueKind.String || element.GetString() is not { Length: > 0 } text)
         {
             return name switch
             {
-                "permission" => $"{at}permission is required: allow or deny.",
-                "action" => $"{at}action is required: publish, subscribe or all.",
-                _ => $"{at}topic is required: a topic filter such as sensors/# (${{username}} and ${{clientid}} are replaced).",
+                "permission" => new FieldError($"{at}permission", $"{at}permission is required: allow or deny."),
+                "action" => new FieldError($"{at}action", $"{at}action is required: publish, subscribe or all."),
+                _ => new FieldError($"{at}topic", $"{at}topic is required: a topic filter such as sensors/# (${{username}} and ${{clientid}} are replaced)."),
             };
         }
 

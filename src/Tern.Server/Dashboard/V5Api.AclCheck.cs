@@ -25,7 +25,7 @@ internal sealed partial class V5Api
     /// </summary>
     private async Task<IResult> CheckAclAsync(HttpContext context)
     {
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -99,28 +99,28 @@ internal sealed partial class V5Api
         };
     }
 
-    /// <summary>Reads the check's body; returns the sentence naming the bad field, or null.</summary>
-    private static string? ReadAclCheck(JsonElement root, out ClientIdentity? client, out string topic, out AccessAction action)
+    /// <summary>Reads the check's body; returns the field refused and why, or null.</summary>
+    private static FieldError? ReadAclCheck(JsonElement root, out ClientIdentity? client, out string topic, out AccessAction action)
     {
         client = null;
         topic = "";
         action = AccessAction.Publish;
         if (root.ValueKind != JsonValueKind.Object)
         {
-            return "The request body must be a JSON object such as {\"clientid\": \"dev-1\", \"username\": \"alice\", \"topic\": \"sensors/1\", \"action\": \"publish\"}.";
+            return new FieldError("body", "The request body must be a JSON object such as {\"clientid\": \"dev-1\", \"username\": \"alice\", \"topic\": \"sensors/1\", \"action\": \"publish\"}.");
         }
 
         foreach (var property in root.EnumerateObject())
         {
             if (Array.IndexOf(AclCheckFields, property.Name) < 0)
             {
-                return $"Unknown field '{property.Name}'; the fields are {string.Join(", ", AclCheckFields)}.";
+                return new FieldError(property.Name, $"Unknown field '{property.Name}'; the fields are {string.Join(", ", AclCheckFields)}.");
             }
         }
 
         if (!root.TryGetProperty("clientid", out var idElement) || idElement.ValueKind != JsonValueKind.String || idElement.GetString() is not { Length: > 0 } clientId)
         {
-            return "clientid is required: the client identifier, a non-empty string.";
+            return new FieldError("clientid", "clientid is required: the client identifier, a non-empty string.");
         }
 
         string? username = null;
@@ -128,7 +128,7 @@ internal sealed partial class V5Api
         {
             if (userElement.ValueKind != JsonValueKind.String)
             {
-                return $"username must be a string, or null for a client without one, not {userElement.GetRawText()}.";
+                return new FieldError("username", $"username must be a string, or null for a client without one, not {userElement.GetRawText()}.");
             }
 
             // An empty user name is no user name, as the dashboard's form sends it.
@@ -139,36 +139,36 @@ internal sealed partial class V5Api
         if (root.TryGetProperty("ipaddress", out var ipElement) && ipElement.ValueKind != JsonValueKind.Null
             && (ipElement.ValueKind != JsonValueKind.String || !IPAddress.TryParse(ipElement.GetString(), out address)))
         {
-            return $"ipaddress must be an IP address such as 192.0.2.7, not {ipElement.GetRawText()}.";
+            return new FieldError("ipaddress", $"ipaddress must be an IP address such as 192.0.2.7, not {ipElement.GetRawText()}.");
         }
 
         if (!root.TryGetProperty("action", out var actionElement))
         {
-            return "action is required: publish or subscribe.";
+            return new FieldError("action", "action is required: publish or subscribe.");
         }
 
         var actionText = actionElement.ValueKind == JsonValueKind.String ? actionElement.GetString() : null;
         if (actionText is not ("publish" or "subscribe"))
         {
-            return $"action must be publish or subscribe, not {actionElement.GetRawText()}.";
+            return new FieldError("action", $"action must be publish or subscribe, not {actionElement.GetRawText()}.");
         }
 
         action = actionText == "publish" ? AccessAction.Publish : AccessAction.Subscribe;
         if (!root.TryGetProperty("topic", out var topicElement) || topicElement.ValueKind != JsonValueKind.String || topicElement.GetString() is not { Length: > 0 } text)
         {
-            return "topic is required: a topic name to publish to, or a topic filter to subscribe to.";
+            return new FieldError("topic", "topic is required: a topic name to publish to, or a topic filter to subscribe to.");
         }
 
         if (action == AccessAction.Publish && !MqttTopic.IsValidTopicName(text))
         {
-            return $"topic '{text}' is not a topic name a client can publish to (no '+' or '#').";
+            return new FieldError("topic", $"topic '{text}' is not a topic name a client can publish to (no '+' or '#').");
         }
 
         if (action == AccessAction.Subscribe)
         {
             if (!MqttTopic.IsValidTopicFilter(text))
             {
-                return $"topic '{text}' is not a valid topic filter ('#' only last and alone in its level, '+' alone in its level).";
+                return new FieldError("topic", $"topic '{text}' is not a valid topic filter ('#' only last and alone in its level, '+' alone in its level).");
             }
 
             // The broker asks about the filter inside a shared subscription, as MqttConnection.CheckFilter does.

@@ -39,7 +39,7 @@ internal sealed partial class V5Api
     /// <summary><c>POST /api/v5/api_key</c>: the answer holds <c>api_secret</c>, shown this once only.</summary>
     private async Task<IResult> CreateApiKeyAsync(HttpContext context)
     {
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -55,7 +55,7 @@ internal sealed partial class V5Api
 
             if (management.ApiKeys.Create(body.Name!, body.ExpiredAt, body.Desc ?? "", body.Enable ?? true) is not { } created)
             {
-                return BadRequest($"name: an API key named '{body.Name}' already exists; delete it first or pick another name.", "ALREADY_EXISTS");
+                return BadRequest("name", $"name: an API key named '{body.Name}' already exists; delete it first or pick another name.", "ALREADY_EXISTS");
             }
 
             V5Log.ApiKeyCreated(logger, created.Key.Name, context.Connection.RemoteIpAddress?.ToString());
@@ -67,7 +67,7 @@ internal sealed partial class V5Api
     private async Task<IResult> UpdateApiKeyAsync(HttpContext context)
     {
         var name = context.Request.RouteValues["name"] as string ?? "";
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -82,7 +82,7 @@ internal sealed partial class V5Api
 
             if (body.Name is { } renamed && renamed != name)
             {
-                return BadRequest($"name '{renamed}' differs from the key in the path '{name}': a key cannot be renamed.");
+                return BadRequest("name", $"name '{renamed}' differs from the key in the path '{name}': a key cannot be renamed.");
             }
 
             return management.ApiKeys.Update(name, body.Enable, body.ExpiredAt, body.HasExpiry, body.Desc) is { } key
@@ -117,12 +117,12 @@ internal sealed partial class V5Api
         key.IsExpired(now));
 
     /// <summary>Reads the body of a create or update; returns the sentence naming the bad field, or null.</summary>
-    private static string? ReadApiKeyBody(JsonElement root, bool requireName, out ApiKeyBody body)
+    private static FieldError? ReadApiKeyBody(JsonElement root, bool requireName, out ApiKeyBody body)
     {
         body = default;
         if (root.ValueKind != JsonValueKind.Object)
         {
-            return "The request body must be a JSON object such as {\"name\": \"deploy-script\", \"expired_at\": \"infinity\", \"desc\": \"CI\", \"enable\": true}.";
+            return new FieldError("body", "The request body must be a JSON object such as {\"name\": \"deploy-script\", \"expired_at\": \"infinity\", \"desc\": \"CI\", \"enable\": true}.");
         }
 
         foreach (var property in root.EnumerateObject())
@@ -130,7 +130,7 @@ internal sealed partial class V5Api
             // EMQX's own answers carry these; a script may send a key back as it got it.
             if (Array.IndexOf(ApiKeyFields, property.Name) < 0 && property.Name is not ("api_key" or "created_at" or "expired" or "role"))
             {
-                return $"Unknown field '{property.Name}'; the fields are {string.Join(", ", ApiKeyFields)}.";
+                return new FieldError(property.Name, $"Unknown field '{property.Name}'; the fields are {string.Join(", ", ApiKeyFields)}.");
             }
         }
 
@@ -140,12 +140,12 @@ internal sealed partial class V5Api
             name = nameElement.ValueKind == JsonValueKind.String ? nameElement.GetString() : null;
             if (name is null || !ApiKeyName().IsMatch(name))
             {
-                return $"name must be 1 to 256 letters, digits, '-' or '_', starting with a letter, not {nameElement.GetRawText()}.";
+                return new FieldError("name", $"name must be 1 to 256 letters, digits, '-' or '_', starting with a letter, not {nameElement.GetRawText()}.");
             }
         }
         else if (requireName)
         {
-            return "name is required: 1 to 256 letters, digits, '-' or '_', starting with a letter.";
+            return new FieldError("name", "name is required: 1 to 256 letters, digits, '-' or '_', starting with a letter.");
         }
 
         DateTimeOffset? expiredAt = null;
@@ -159,7 +159,7 @@ internal sealed partial class V5Api
 
             if (expiredAt <= DateTimeOffset.UtcNow)
             {
-                return $"expired_at {expiredElement.GetRawText()} is in the past: give a later time, or \"infinity\".";
+                return new FieldError("expired_at", $"expired_at {expiredElement.GetRawText()} is in the past: give a later time, or \"infinity\".");
             }
         }
 
@@ -168,13 +168,13 @@ internal sealed partial class V5Api
         {
             if (descElement.ValueKind != JsonValueKind.String)
             {
-                return $"desc must be a string, not {descElement.GetRawText()}.";
+                return new FieldError("desc", $"desc must be a string, not {descElement.GetRawText()}.");
             }
 
             desc = descElement.GetString()!;
             if (desc.Length > 256)
             {
-                return "desc must be at most 256 characters.";
+                return new FieldError("desc", "desc must be at most 256 characters.");
             }
         }
 
@@ -183,7 +183,7 @@ internal sealed partial class V5Api
         {
             if (enableElement.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
             {
-                return $"enable must be true or false, not {enableElement.GetRawText()}.";
+                return new FieldError("enable", $"enable must be true or false, not {enableElement.GetRawText()}.");
             }
 
             enable = enableElement.GetBoolean();

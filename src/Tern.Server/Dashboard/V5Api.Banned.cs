@@ -37,7 +37,7 @@ internal sealed partial class V5Api
             .OrderBy(static b => b.As, StringComparer.Ordinal)
             .ThenBy(static b => b.Who, StringComparer.Ordinal)
             .ToArray();
-        var data = DashboardApi.Slice(bans, page, limit).ToArray();
+        var data = Slice(bans, page, limit).ToArray();
         return Ok(new V5BanPage(data, Meta(page, limit, bans.Length)), Json.V5BanPage);
     }
 
@@ -47,7 +47,7 @@ internal sealed partial class V5Api
     /// </summary>
     private async Task<IResult> BanAsync(HttpContext context)
     {
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -62,7 +62,7 @@ internal sealed partial class V5Api
 
             if (broker.Bans.All.Any(b => b.Kind == ban.Kind && b.Value == ban.Value && (b.Until is not { } until || until > DateTimeOffset.UtcNow)))
             {
-                return BadRequest($"{AsOf(ban)} '{ban.Value}' is already banned; delete that ban first to change it.", "ALREADY_EXISTS");
+                return BadRequest("who", $"who: {AsOf(ban)} '{ban.Value}' is already banned; delete that ban first to change it.", "ALREADY_EXISTS");
             }
 
             try
@@ -71,7 +71,7 @@ internal sealed partial class V5Api
             }
             catch (ArgumentException ex)
             {
-                return BadRequest($"who: {ex.Message}");
+                return BadRequest("who", $"who: {ex.Message}");
             }
 
             var remote = context.Connection.RemoteIpAddress?.ToString();
@@ -92,10 +92,10 @@ internal sealed partial class V5Api
         var @as = context.Request.RouteValues["as"] as string ?? "";
         if (KindOf(@as) is not { } kind)
         {
-            return BadRequest($"as must be clientid, username, peerhost or peerhost_net, not '{@as}'.");
+            return BadRequest("as", $"as must be clientid, username, peerhost or peerhost_net, not '{@as}'.");
         }
 
-        var who = DashboardApi.RawTail(context, $"{Prefix}/banned/{@as}/", "who");
+        var who = RawTail(context, $"{Prefix}/banned/{@as}/", "who");
         if (!broker.Bans.Remove(kind, who))
         {
             return Error(StatusCodes.Status404NotFound, "NOT_FOUND", $"{@as}: {who} not found");
@@ -106,51 +106,51 @@ internal sealed partial class V5Api
     }
 
     /// <summary>Reads EMQX's ban body; returns the sentence naming the bad field, or null.</summary>
-    private static string? ReadBan(JsonElement root, out Ban ban)
+    private static FieldError? ReadBan(JsonElement root, out Ban ban)
     {
         ban = null!;
         if (root.ValueKind != JsonValueKind.Object)
         {
-            return "The request body must be a JSON object such as {\"as\": \"clientid\", \"who\": \"device-1\", \"reason\": \"misbehaving\"}.";
+            return new FieldError("body", "The request body must be a JSON object such as {\"as\": \"clientid\", \"who\": \"device-1\", \"reason\": \"misbehaving\"}.");
         }
 
         foreach (var property in root.EnumerateObject())
         {
             if (Array.IndexOf(BanFields, property.Name) < 0)
             {
-                return $"Unknown field '{property.Name}'; the fields are {string.Join(", ", BanFields)}.";
+                return new FieldError(property.Name, $"Unknown field '{property.Name}'; the fields are {string.Join(", ", BanFields)}.");
             }
         }
 
         var @as = root.TryGetProperty("as", out var asElement) && asElement.ValueKind == JsonValueKind.String ? asElement.GetString()! : null;
         if (@as is null)
         {
-            return "as is required: clientid, username, peerhost or peerhost_net.";
+            return new FieldError("as", "as is required: clientid, username, peerhost or peerhost_net.");
         }
 
         if (@as is "clientid_re" or "username_re")
         {
-            return $"as '{@as}' (a regular expression) is not supported: ban an exact clientid or username.";
+            return new FieldError("as", $"as '{@as}' (a regular expression) is not supported: ban an exact clientid or username.");
         }
 
         if (KindOf(@as) is not { } kind)
         {
-            return $"as must be clientid, username, peerhost or peerhost_net, not '{@as}'.";
+            return new FieldError("as", $"as must be clientid, username, peerhost or peerhost_net, not '{@as}'.");
         }
 
         if (!root.TryGetProperty("who", out var whoElement) || whoElement.ValueKind != JsonValueKind.String || whoElement.GetString() is not { Length: > 0 } who)
         {
-            return "who is required: the client id, user name, address or CIDR range to ban.";
+            return new FieldError("who", "who is required: the client id, user name, address or CIDR range to ban.");
         }
 
         if (@as == "peerhost" && !IPAddress.TryParse(who, out _))
         {
-            return $"who must be an IP address such as 192.0.2.7 with as peerhost, not '{who}' (a range is as peerhost_net).";
+            return new FieldError("who", $"who must be an IP address such as 192.0.2.7 with as peerhost, not '{who}' (a range is as peerhost_net).");
         }
 
         if (@as == "peerhost_net" && !who.Contains('/', StringComparison.Ordinal))
         {
-            return $"who must be a CIDR range such as 192.0.2.0/24 with as peerhost_net, not '{who}'.";
+            return new FieldError("who", $"who must be a CIDR range such as 192.0.2.0/24 with as peerhost_net, not '{who}'.");
         }
 
         var reason = "";
@@ -158,20 +158,20 @@ internal sealed partial class V5Api
         {
             if (reasonElement.ValueKind != JsonValueKind.String)
             {
-                return $"reason must be a string, not {reasonElement.GetRawText()}.";
+                return new FieldError("reason", $"reason must be a string, not {reasonElement.GetRawText()}.");
             }
 
             reason = reasonElement.GetString()!;
             if (reason == Ban.Configured)
             {
-                return $"reason '{Ban.Configured}' is kept for the bans of Broker:Bans; give another.";
+                return new FieldError("reason", $"reason '{Ban.Configured}' is kept for the bans of Broker:Bans; give another.");
             }
         }
 
         // by and at are EMQX's bookkeeping, which Tern does not keep; they are checked, then dropped.
         if (root.TryGetProperty("by", out var byElement) && byElement.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
         {
-            return $"by must be a string, not {byElement.GetRawText()}.";
+            return new FieldError("by", $"by must be a string, not {byElement.GetRawText()}.");
         }
 
         if (root.TryGetProperty("at", out var atElement) && ReadTime(atElement, "at", out _) is { } atError)
@@ -189,7 +189,7 @@ internal sealed partial class V5Api
 
             if (until <= DateTimeOffset.UtcNow)
             {
-                return $"until {untilElement.GetRawText()} is in the past: give a later time, or \"infinity\".";
+                return new FieldError("until", $"until {untilElement.GetRawText()} is in the past: give a later time, or \"infinity\".");
             }
         }
 
@@ -198,7 +198,7 @@ internal sealed partial class V5Api
     }
 
     /// <summary>An RFC 3339 time, Unix seconds, or <c>infinity</c> (null), as EMQX takes them.</summary>
-    private static string? ReadTime(JsonElement element, string name, out DateTimeOffset? time)
+    private static FieldError? ReadTime(JsonElement element, string name, out DateTimeOffset? time)
     {
         time = null;
         switch (element.ValueKind)
@@ -214,7 +214,7 @@ internal sealed partial class V5Api
                 time = parsed;
                 return null;
             default:
-                return $"{name} must be an RFC 3339 time such as \"2030-11-11T10:24:00+08:00\", Unix seconds, or \"infinity\", not {element.GetRawText()}.";
+                return new FieldError(name, $"{name} must be an RFC 3339 time such as \"2030-11-11T10:24:00+08:00\", Unix seconds, or \"infinity\", not {element.GetRawText()}.");
         }
     }
 

@@ -14,7 +14,7 @@ internal sealed partial class V5Api
     /// </summary>
     private async Task<IResult> LoginAsync(HttpContext context)
     {
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -25,17 +25,17 @@ internal sealed partial class V5Api
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return BadRequest("The request body must be a JSON object such as {\"username\": \"admin\", \"password\": \"...\"}.");
+                return BadRequest("body", "The request body must be a JSON object such as {\"username\": \"admin\", \"password\": \"...\"}.");
             }
 
             if (!root.TryGetProperty("username", out var username) || username.ValueKind != JsonValueKind.String)
             {
-                return BadRequest("username is required: the dashboard's user (Dashboard:Username).");
+                return BadRequest("username", "username is required: the dashboard's user (Dashboard:Username).");
             }
 
             if (!root.TryGetProperty("password", out var password) || password.ValueKind != JsonValueKind.String)
             {
-                return BadRequest("password is required: the dashboard's password (Dashboard:Password).");
+                return BadRequest("password", "password is required: the dashboard's password (Dashboard:Password).");
             }
 
             if (!credentials.Matches(username.GetString()!, password.GetString()!))

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Tern.Broker;
+using Tern.Server.Persistence;
 
 namespace Tern.Server.Dashboard;
 
@@ -63,6 +64,10 @@ internal sealed partial class V5Api
         metrics["client.connect"] = s.ConnectionsTotal;
         metrics["client.connack.failure"] = s.ConnectionsRefused;
         metrics["packets.malformed"] = s.ProtocolErrors;
+
+        // Tern's own: connections it closed itself, which EMQX does not count apart.
+        metrics["client.closed.internal_error"] = s.InternalErrors;
+        metrics["client.closed.slow_consumer"] = s.SlowConsumersClosed;
         return PerNode(context, metrics);
     }
 
@@ -134,6 +139,32 @@ internal sealed partial class V5Api
             ["process_used"] = process.Threads.Count,
             ["sys_path"] = AppContext.BaseDirectory,
             ["otp_release"] = "dotnet " + Environment.Version,
+            ["store"] = Store(),
+        };
+    }
+
+    /// <summary>Tern's own member of a node: its store, or null when it keeps nothing (memory mode).</summary>
+    private JsonObject? Store()
+    {
+        if (broker.GetStoreSnapshot() is not { } store)
+        {
+            return null;
+        }
+
+        return new JsonObject
+        {
+            ["mode"] = management.StoreMode switch
+            {
+                PersistenceMode.Strict => "strict",
+                PersistenceMode.Durable => "durable",
+                _ => "memory",
+            },
+            ["path"] = store.Location,
+            ["size_bytes"] = store.SizeBytes,
+            ["commits"] = store.Commits,
+            ["rows_written"] = store.RowsWritten,
+            ["last_commit"] = store.LastCommit is { } at ? Rfc3339(at) : null,
+            ["failure"] = store.Failure,
         };
     }
 
@@ -153,7 +184,7 @@ internal sealed partial class V5Api
 
                 return TypedResults.Text(new JsonArray(withNode).ToJsonString(), "application/json");
             case var other:
-                return BadRequest($"aggregate must be true or false, not '{other}'.");
+                return BadRequest("aggregate", $"aggregate must be true or false, not '{other}'.");
         }
     }
 }

@@ -1,4 +1,6 @@
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
 using Tern.Broker;
 using Tern.Protocol;
@@ -7,14 +9,16 @@ namespace Tern.Server.Dashboard;
 
 internal sealed partial class V5Api
 {
+    private const int RetainedPreviewBytes = 1024;
+
     /// <summary>
     /// <c>POST /api/v5/publish</c>: EMQX's body (<c>topic</c>, <c>payload</c>, <c>payload_encoding</c>,
-    /// <c>qos</c>, <c>retain</c>, <c>properties</c>), read by the reader <c>/api/v1</c> uses. 200 with
+    /// <c>qos</c>, <c>retain</c>, <c>properties</c>), checked as a client's PUBLISH. 200 with
     /// <c>{"id": ...}</c> when a subscription matched, 202 with <c>reason_code</c> 16 when none did.
     /// </summary>
     private async Task<IResult> PublishAsync(HttpContext context)
     {
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -22,7 +26,7 @@ internal sealed partial class V5Api
 
         using (document)
         {
-            if (!DashboardApi.TryReadPublish(document.RootElement, DashboardApi.V5Publish, broker.Options, out var message, out failure))
+            if (!TryReadPublish(document.RootElement, broker.Options, out var message, out failure))
             {
                 return Error(failure);
             }
@@ -39,7 +43,7 @@ internal sealed partial class V5Api
     /// </summary>
     private async Task<IResult> PublishBulkAsync(HttpContext context)
     {
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -50,16 +54,16 @@ internal sealed partial class V5Api
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Array || root.GetArrayLength() == 0)
             {
-                return BadRequest("The request body must be a non-empty JSON array of messages such as [{\"topic\": \"a/b\", \"payload\": \"hello\"}].");
+                return BadRequest("body", "The request body must be a non-empty JSON array of messages such as [{\"topic\": \"a/b\", \"payload\": \"hello\"}].");
             }
 
             var messages = new PublishMessage[root.GetArrayLength()];
             var index = 0;
             foreach (var element in root.EnumerateArray())
             {
-                if (!DashboardApi.TryReadPublish(element, DashboardApi.V5Publish, broker.Options, out messages[index], out failure))
+                if (!TryReadPublish(element, broker.Options, out messages[index], out failure))
                 {
-                    return Error(failure with { Message = $"message [{index}]: {failure.Message}" });
+                    return Error(failure with { Message = $"[{index}].{failure.Message}", Field = $"[{index}].{failure.Field}" });
                 }
 
                 index++;
@@ -101,11 +105,11 @@ internal sealed partial class V5Api
 
         if (!MqttTopic.IsValidTopicFilter(filter) || filter.StartsWith("$share/", StringComparison.Ordinal))
         {
-            return BadRequest($"topic must be a topic name or filter such as a/b or sensors/#, not '{filter}'.");
+            return BadRequest("topic", $"topic must be a topic name or filter such as a/b or sensors/#, not '{filter}'.");
         }
 
-        var messages = DashboardApi.SortedRetained(broker, filter);
-        var data = DashboardApi.Slice(messages, page, limit).Select(static m => ToV5(m, withPayload: false)).ToArray();
+        var messages = SortedRetained(broker, filter);
+        var data = Slice(messages, page, limit).Select(static m => ToV5(m, withPayload: false)).ToArray();
         return Ok(new V5RetainedPage(data, Meta(page, limit, messages.Length)), Json.V5RetainedPage);
     }
 
@@ -141,10 +145,10 @@ internal sealed partial class V5Api
     private static bool TryReadRetainedTopic(HttpContext context, out string topic, out IResult error)
     {
         error = null!;
-        topic = DashboardApi.RawTail(context, Prefix + "/mqtt/retainer/message/", "topic");
+        topic = RawTail(context, Prefix + "/mqtt/retainer/message/", "topic");
         if (topic.Length == 0 || MqttTopic.HasWildcards(topic) || !MqttTopic.IsValidTopicName(topic))
         {
-            error = BadRequest($"topic must be a topic name, percent-encoded (sensors%2Ftemp for sensors/temp), without + or #, not '{topic}'.");
+            error = BadRequest("topic", $"topic must be a topic name, percent-encoded (sensors%2Ftemp for sensors/temp), without + or #, not '{topic}'.");
             return false;
         }
 
@@ -160,5 +164,25 @@ internal sealed partial class V5Api
         Rfc3339(m.StoredAt),
         m.PublisherClientId,
         FromUsername: null,
-        withPayload ? Convert.ToBase64String(m.Payload.Span) : null);
+        withPayload ? Convert.ToBase64String(m.Payload.Span) : null,
+        m.Payload.Length,
+        withPayload ? null : Preview(m.Payload.Span));
+
+    /// <summary>The start of a payload for a list: text when it is UTF-8 (cut on a character boundary), else base64.</summary>
+    private static V5RetainedPreview Preview(ReadOnlySpan<byte> payload)
+    {
+        var truncated = payload.Length > RetainedPreviewBytes;
+        var end = truncated ? RetainedPreviewBytes : payload.Length;
+
+        // Back off from a continuation byte to the start of its character.
+        while (truncated && end > 0 && (payload[end] & 0xC0) == 0x80)
+        {
+            end--;
+        }
+
+        var head = payload[..end];
+        return Utf8.IsValid(head)
+            ? new(Encoding.UTF8.GetString(head), "plain", truncated)
+            : new(Convert.ToBase64String(payload[..Math.Min(payload.Length, RetainedPreviewBytes)]), "base64", truncated);
+    }
 }

@@ -43,7 +43,7 @@ internal sealed partial class V5Api
     /// <summary><c>POST /api/v5/trace</c> with EMQX's body: starts recording at once.</summary>
     private async Task<IResult> StartTraceAsync(HttpContext context)
     {
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -60,8 +60,8 @@ internal sealed partial class V5Api
             if (trace is null)
             {
                 return refused!.StartsWith("a trace named", StringComparison.Ordinal)
-                    ? BadRequest($"name: {refused}.", "ALREADY_EXISTS")
-                    : BadRequest(kind == TraceKind.Topic ? $"topic: {refused}." : $"{refused}.");
+                    ? BadRequest("name", $"name: {refused}.", "ALREADY_EXISTS")
+                    : BadRequest(kind == TraceKind.Topic ? "topic" : "clientid", kind == TraceKind.Topic ? $"topic: {refused}." : $"clientid: {refused}.");
             }
 
             V5Log.TraceStarted(logger, name, kind == TraceKind.ClientId ? "clientid" : "topic", value, context.Connection.RemoteIpAddress?.ToString());
@@ -94,40 +94,40 @@ internal sealed partial class V5Api
         var bytes = DefaultLogBytes;
         if (query.TryGetValue("position", out var p) && (!long.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out position)))
         {
-            return BadRequest($"position must be a whole number of 0 or more, not '{p}'.");
+            return BadRequest("position", $"position must be a whole number of 0 or more, not '{p}'.");
         }
 
         if (query.TryGetValue("bytes", out var b) && (!int.TryParse(b, NumberStyles.None, CultureInfo.InvariantCulture, out bytes) || bytes is < 1 or > MaxLogBytes))
         {
-            return BadRequest($"bytes must be between 1 and {MaxLogBytes}, not '{b}'.");
+            return BadRequest("bytes", $"bytes must be between 1 and {MaxLogBytes}, not '{b}'.");
         }
 
         var (text, next) = trace.Read(position, bytes);
         return TypedResults.Json(new V5TraceLog(text, new V5TraceLogMeta(next, System.Text.Encoding.UTF8.GetByteCount(text))), TraceJson.V5TraceLog);
     }
 
-    private static string? ReadTrace(JsonElement root, out string name, out TraceKind kind, out string value, out DateTimeOffset? endAt)
+    private static FieldError? ReadTrace(JsonElement root, out string name, out TraceKind kind, out string value, out DateTimeOffset? endAt)
     {
         name = value = "";
         kind = TraceKind.ClientId;
         endAt = null;
         if (root.ValueKind != JsonValueKind.Object)
         {
-            return "The request body must be a JSON object such as {\"name\": \"device-1\", \"type\": \"clientid\", \"clientid\": \"device-1\"}.";
+            return new FieldError("body", "The request body must be a JSON object such as {\"name\": \"device-1\", \"type\": \"clientid\", \"clientid\": \"device-1\"}.");
         }
 
         foreach (var property in root.EnumerateObject())
         {
             if (Array.IndexOf(TraceFields, property.Name) < 0)
             {
-                return $"Unknown field '{property.Name}'; the fields are {string.Join(", ", TraceFields)}.";
+                return new FieldError(property.Name, $"Unknown field '{property.Name}'; the fields are {string.Join(", ", TraceFields)}.");
             }
         }
 
         name = root.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : "";
         if (name.Length is 0 or > 256 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
         {
-            return "name is required: 1 to 256 letters, digits, '-' or '_'.";
+            return new FieldError("name", "name is required: 1 to 256 letters, digits, '-' or '_'.");
         }
 
         var type = root.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
@@ -139,20 +139,20 @@ internal sealed partial class V5Api
         };
         if (field.Length == 0)
         {
-            return $"type must be clientid or topic, not '{type}' (ip_address and ruleid traces are not supported).";
+            return new FieldError("type", $"type must be clientid or topic, not '{type}' (ip_address and ruleid traces are not supported).");
         }
 
         value = root.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "";
         if (value.Length == 0)
         {
-            return $"{field} is required with type {type}.";
+            return new FieldError(field, $"{field} is required with type {type}.");
         }
 
         if (root.TryGetProperty("end_at", out var end))
         {
             if (end.ValueKind != JsonValueKind.String || !DateTimeOffset.TryParse(end.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at))
             {
-                return "end_at must be a date and time, such as 2026-12-03T12:00:00Z.";
+                return new FieldError("end_at", "end_at must be a date and time, such as 2026-12-03T12:00:00Z.");
             }
 
             endAt = at;

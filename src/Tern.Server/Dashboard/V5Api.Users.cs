@@ -45,7 +45,7 @@ internal sealed partial class V5Api
             .Where(u => like.Length == 0 || u.Contains(like, StringComparison.Ordinal))
             .Order(StringComparer.Ordinal)
             .ToArray();
-        var data = DashboardApi.Slice(users, page, limit).Select(static u => new V5User(u, IsSuperuser: false)).ToArray();
+        var data = Slice(users, page, limit).Select(static u => new V5User(u, IsSuperuser: false)).ToArray();
         return Ok(new V5UserPage(data, Meta(page, limit, users.Length)), Json.V5UserPage);
     }
 
@@ -63,7 +63,7 @@ internal sealed partial class V5Api
     /// <summary><c>POST .../users</c> <c>{"user_id", "password"}</c>: 201; the user can CONNECT at once.</summary>
     private async Task<IResult> AddUserAsync(HttpContext context)
     {
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -103,7 +103,7 @@ internal sealed partial class V5Api
     private async Task<IResult> UpdateUserAsync(HttpContext context)
     {
         var userId = context.Request.RouteValues["user_id"] as string ?? "";
-        var (document, failure) = await DashboardApi.ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
+        var (document, failure) = await ReadJsonBodyAsync(context, broker.Options).ConfigureAwait(false);
         if (document is null)
         {
             return Error(failure);
@@ -123,7 +123,7 @@ internal sealed partial class V5Api
 
             if (bodyUserId is not null && bodyUserId != userId)
             {
-                return BadRequest($"user_id '{bodyUserId}' differs from the user in the path '{userId}': a user cannot be renamed.");
+                return BadRequest("user_id", $"user_id '{bodyUserId}' differs from the user in the path '{userId}': a user cannot be renamed.");
             }
 
             var hash = UsersPasswordHash.Hash(password);
@@ -177,20 +177,20 @@ internal sealed partial class V5Api
         store.Reload(force: true);
     }
 
-    private static string? ReadUserBody(JsonElement root, bool requireUserId, out string? userId, out string password)
+    private static FieldError? ReadUserBody(JsonElement root, bool requireUserId, out string? userId, out string password)
     {
         userId = null;
         password = "";
         if (root.ValueKind != JsonValueKind.Object)
         {
-            return "The request body must be a JSON object such as {\"user_id\": \"sensor-1\", \"password\": \"s3cret\"}.";
+            return new FieldError("body", "The request body must be a JSON object such as {\"user_id\": \"sensor-1\", \"password\": \"s3cret\"}.");
         }
 
         foreach (var property in root.EnumerateObject())
         {
             if (Array.IndexOf(UserFields, property.Name) < 0)
             {
-                return $"Unknown field '{property.Name}'; the fields are {string.Join(", ", UserFields)}.";
+                return new FieldError(property.Name, $"Unknown field '{property.Name}'; the fields are {string.Join(", ", UserFields)}.");
             }
         }
 
@@ -199,23 +199,23 @@ internal sealed partial class V5Api
             userId = idElement.ValueKind == JsonValueKind.String ? idElement.GetString() : null;
             if (!UsersFile.IsValidUsername(userId))
             {
-                return $"user_id must be a non-empty string without control characters, not {idElement.GetRawText()}.";
+                return new FieldError("user_id", $"user_id must be a non-empty string without control characters, not {idElement.GetRawText()}.");
             }
         }
         else if (requireUserId)
         {
-            return "user_id is required: the MQTT user name.";
+            return new FieldError("user_id", "user_id is required: the MQTT user name.");
         }
 
         if (!root.TryGetProperty("password", out var passwordElement) || passwordElement.ValueKind != JsonValueKind.String || passwordElement.GetString() is not { Length: > 0 } given)
         {
-            return "password is required: a non-empty string.";
+            return new FieldError("password", "password is required: a non-empty string.");
         }
 
         password = given;
         if (root.TryGetProperty("is_superuser", out var superElement) && superElement.ValueKind != JsonValueKind.False)
         {
-            return "is_superuser must be false: Tern has no superusers; grant access with ACL rules instead.";
+            return new FieldError("is_superuser", "is_superuser must be false: Tern has no superusers; grant access with ACL rules instead.");
         }
 
         return null;

@@ -15,8 +15,8 @@ namespace Tern.Server.Dashboard;
 
 /// <summary>
 /// The REST API under <c>/api/v5</c>: EMQX 5's paths and documents (docs/rest-api.md), so that a
-/// script written for EMQX runs unchanged. It reads the same snapshots as <c>/api/v1</c>, through
-/// the functions they share (<see cref="DashboardApi"/>). Authentication happens before routing.
+/// script written for EMQX runs unchanged; the dashboard and <c>tern ctl</c> use it too. Tern's own
+/// figures are extra members of EMQX's documents. Authentication happens before routing.
 /// </summary>
 internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials credentials, V5Tokens tokens, V5Management management, ILogger logger)
 {
@@ -39,13 +39,17 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
     /// <summary>Adds the routes under <see cref="Prefix"/>.</summary>
     public void Map(IEndpointRouteBuilder endpoints)
     {
-        var api = endpoints.MapGroup(Prefix);
+        // Every operation may fail with problem details (ApiProblem); the OpenAPI document says so.
+        var api = endpoints.MapGroup(Prefix)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status404NotFound);
 
         // Tags group the operations of the OpenAPI document (V5OpenApi) and its reference page.
         api.MapPost("/login", (Func<HttpContext, Task<IResult>>)LoginAsync).WithTags("Login");
         api.MapGet("/clients", Clients).WithTags("Clients");
 
-        // Catch-alls: client ids and topics may contain '/' (sent as %2F, see DashboardApi.RawTail).
+        // Catch-alls: client ids and topics may contain '/' (sent as %2F, see RawTail).
         api.MapGet("/clients/{**clientid}", ClientOrSubscriptions).WithTags("Clients");
         api.MapDelete("/clients/{**clientid}", Kick).WithTags("Clients");
         api.MapGet("/subscriptions", Subscriptions).WithTags("Clients");
@@ -59,6 +63,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         api.MapPost("/banned", (Func<HttpContext, Task<IResult>>)BanAsync).WithTags("Banned");
         api.MapDelete("/banned/{as}/{**who}", Unban).WithTags("Banned");
         MapApiKeys(api);
+        MapDashboardUsers(api);
         MapUsers(api);
         MapAcl(api);
         MapAclCheck(api);
@@ -66,12 +71,11 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         MapTraces(api);
     }
 
-    /// <summary>An error document, EMQX's shape: <c>{"code": "BAD_REQUEST", "message": "..."}</c>.</summary>
-    public static IResult Error(int statusCode, string code, string message, ReasonCode? reasonCode = null)
-        => TypedResults.Json(new V5Error(code, message, (int?)reasonCode), Json.V5Error, statusCode: statusCode);
+    /// <summary>An error that is not about one field (404, 409, 500), as problem details with EMQX's <paramref name="code"/>.</summary>
+    public static IResult Error(int statusCode, string code, string message) => ApiProblem.Of(statusCode, code, message);
 
-    /// <summary>A failure of the code shared with <c>/api/v1</c>, with the code EMQX gives its status.</summary>
-    private static IResult Error(ApiFailure failure) => Error(
+    /// <summary>A refused request body, with the code EMQX gives its status.</summary>
+    internal static IResult Error(ApiFailure failure) => ApiProblem.Of(
         failure.Status,
         failure.Status switch
         {
@@ -80,9 +84,15 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
             _ => "BAD_REQUEST",
         },
         failure.Message,
+        failure.Field,
         failure.ReasonCode);
 
-    private static IResult BadRequest(string message, string code = "BAD_REQUEST") => Error(StatusCodes.Status400BadRequest, code, message);
+    /// <summary>A 400 naming the <paramref name="field"/> (or query parameter) it refuses.</summary>
+    internal static IResult BadRequest(string field, string message, string code = "BAD_REQUEST")
+        => ApiProblem.Of(StatusCodes.Status400BadRequest, code, message, field);
+
+    /// <summary>A 400 for a reader's <see cref="FieldError"/>.</summary>
+    internal static IResult BadRequest(FieldError error, string code = "BAD_REQUEST") => BadRequest(error.Field, error.Message, code);
 
     private static IResult Ok<T>(T value, JsonTypeInfo<T> type) => TypedResults.Json(value, type);
 
@@ -103,8 +113,8 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
             return BadRequest(error, "INVALID_PARAMETER");
         }
 
-        var clients = DashboardApi.SortedClients(broker).Where(filter.Matches).ToArray();
-        var data = DashboardApi.Slice(clients, page, limit).Select(ToV5).ToArray();
+        var clients = SortedClients(broker).Where(filter.Matches).ToArray();
+        var data = Slice(clients, page, limit).Select(ToV5).ToArray();
         return Ok(new V5ClientPage(data, Meta(page, limit, clients.Length)), Json.V5ClientPage);
     }
 
@@ -112,7 +122,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
     private IResult ClientOrSubscriptions(HttpContext context)
     {
         const string Subscriptions = "/subscriptions";
-        var clientId = DashboardApi.RawTail(context, Prefix + "/clients/", "clientid");
+        var clientId = RawTail(context, Prefix + "/clients/", "clientid");
 
         // The raw path tells a client id ending in "/subscriptions" (sent as %2Fsubscriptions) from the sub-resource.
         var raw = RawPath(context);
@@ -124,7 +134,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
                 return NoSuchClient(clientId);
             }
 
-            var subscriptions = DashboardApi.SortedSubscriptions(broker, clientId).Select(ToV5).ToArray();
+            var subscriptions = SortedSubscriptions(broker, clientId).Select(ToV5).ToArray();
             return Ok(subscriptions, Json.V5SubscriptionArray);
         }
 
@@ -134,8 +144,8 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
     /// <summary><c>DELETE /api/v5/clients/{clientid}</c>: kicks a connected client, or discards a kept session.</summary>
     private IResult Kick(HttpContext context)
     {
-        var clientId = DashboardApi.RawTail(context, Prefix + "/clients/", "clientid");
-        return DashboardApi.KickOrDiscard(broker, logger, context, clientId) ? TypedResults.NoContent() : NoSuchClient(clientId);
+        var clientId = RawTail(context, Prefix + "/clients/", "clientid");
+        return KickOrDiscard(broker, logger, context, clientId) ? TypedResults.NoContent() : NoSuchClient(clientId);
     }
 
     /// <summary><c>GET /api/v5/subscriptions</c> with EMQX's filters <c>clientid</c>, <c>topic</c>, <c>qos</c>, <c>share_group</c>, <c>match_topic</c>.</summary>
@@ -148,7 +158,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         }
 
         var qos = -1;
-        if (DashboardApi.ReadInt(context.Request, "qos", 0, 2, ref qos) is { } qosError)
+        if (ReadInt(context.Request, "qos", 0, 2, ref qos) is { } qosError)
         {
             return BadRequest(qosError);
         }
@@ -156,19 +166,19 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         var matchTopic = query["match_topic"].ToString();
         if (matchTopic.Length > 0 && (MqttTopic.HasWildcards(matchTopic) || !MqttTopic.IsValidTopicName(matchTopic)))
         {
-            return BadRequest($"match_topic must be a topic name such as sensors/temp (no + or #), not '{matchTopic}'.");
+            return BadRequest("match_topic", $"match_topic must be a topic name such as sensors/temp (no + or #), not '{matchTopic}'.");
         }
 
         var clientId = query["clientid"].ToString();
         var topic = query["topic"].ToString();
         var shareGroup = query["share_group"].ToString();
-        var subscriptions = DashboardApi.SortedSubscriptions(broker, clientId.Length > 0 ? clientId : null)
+        var subscriptions = SortedSubscriptions(broker, clientId.Length > 0 ? clientId : null)
             .Where(s => (topic.Length == 0 || s.Filter == topic)
                 && (qos < 0 || (int)s.Options.QoS == qos)
                 && (shareGroup.Length == 0 || s.ShareGroup == shareGroup)
                 && (matchTopic.Length == 0 || MqttTopic.Matches(RouteOf(s), matchTopic)))
             .ToArray();
-        var data = DashboardApi.Slice(subscriptions, page, limit).Select(ToV5).ToArray();
+        var data = Slice(subscriptions, page, limit).Select(ToV5).ToArray();
         return Ok(new V5SubscriptionPage(data, Meta(page, limit, subscriptions.Length)), Json.V5SubscriptionPage);
     }
 
@@ -199,15 +209,15 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         }
 
         var all = routes.ToArray();
-        var data = DashboardApi.Slice(all, page, limit).Select(static t => new V5Topic(t, NodeName)).ToArray();
+        var data = Slice(all, page, limit).Select(static t => new V5Topic(t, NodeName)).ToArray();
         return Ok(new V5TopicPage(data, Meta(page, limit, all.Length)), Json.V5TopicPage);
     }
 
     private static IResult NoSuchClient(string clientId)
         => Error(StatusCodes.Status404NotFound, "CLIENTID_NOT_FOUND", $"Client ID not found: no client with id '{clientId}' is connected, and no session is kept for it.");
 
-    private static string? ReadPage(HttpRequest request, out int page, out int limit)
-        => DashboardApi.ReadPage(request, DefaultLimit, MaxLimit, out page, out limit);
+    private static FieldError? ReadPage(HttpRequest request, out int page, out int limit)
+        => ReadPage(request, DefaultLimit, MaxLimit, out page, out limit);
 
     private static V5Meta Meta(int page, int limit, int count) => new(page, limit, count, (long)page * limit < count);
 
@@ -262,7 +272,11 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
             expired,
             queueFull,
             tooLarge,
-            IsBridge: false);
+            IsBridge: false,
+            DroppedByName(c.DroppedByReason),
+            c.HeldAcknowledgements,
+            c.SlowedPublishers,
+            c.TimesSlowed);
     }
 
     private static V5Subscription ToV5(SubscriptionSnapshot s) => new(
@@ -272,7 +286,25 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         s.Options.NoLocal ? 1 : 0,
         s.Options.RetainAsPublished ? 1 : 0,
         s.Options.RetainHandling,
-        NodeName);
+        NodeName,
+        s.ShareGroup,
+        s.SubscriptionIdentifier,
+        s.Online);
+
+    /// <summary>Counts by reason under the names <c>$SYS</c> and <c>/metrics</c> use (<c>queue_full</c>), in the reasons' order.</summary>
+    internal static Dictionary<string, long> DroppedByName(IReadOnlyDictionary<DropReason, long> counts)
+    {
+        var named = new Dictionary<string, long>(counts.Count, StringComparer.Ordinal);
+        foreach (var reason in DropReasonNames.All)
+        {
+            if (counts.TryGetValue(reason, out var count))
+            {
+                named.Add(DropReasonNames.Of(reason), count);
+            }
+        }
+
+        return named;
+    }
 
     /// <summary>The filters of <c>GET /api/v5/clients</c>.</summary>
     private sealed record ClientFilter(
@@ -287,15 +319,15 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         bool? CleanStart,
         bool OtherNode)
     {
-        /// <summary>Reads the filters; returns the sentence naming a bad one, or null.</summary>
-        public static string? Read(IQueryCollection query, out ClientFilter filter)
+        /// <summary>Reads the filters; returns the bad one, or null.</summary>
+        public static FieldError? Read(IQueryCollection query, out ClientFilter filter)
         {
             filter = null!;
             IPAddress? address = null;
             var ip = query["ip_address"].ToString();
             if (ip.Length > 0 && !IPAddress.TryParse(ip, out address))
             {
-                return $"ip_address must be an IP address such as 127.0.0.1, not '{ip}'.";
+                return new FieldError("ip_address", $"ip_address must be an IP address such as 127.0.0.1, not '{ip}'.");
             }
 
             bool? connected = null;
@@ -315,7 +347,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
                     idle = true;
                     break;
                 case var other:
-                    return $"conn_state must be connected, idle or disconnected, not '{other}'.";
+                    return new FieldError("conn_state", $"conn_state must be connected, idle or disconnected, not '{other}'.");
             }
 
             MqttProtocolVersion? version = null;
@@ -333,7 +365,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
                     version = MqttProtocolVersion.V500;
                     break;
                 case var other:
-                    return $"proto_ver must be 3 (MQTT 3.1), 4 (MQTT 3.1.1) or 5 (MQTT 5.0), not '{other}'.";
+                    return new FieldError("proto_ver", $"proto_ver must be 3 (MQTT 3.1), 4 (MQTT 3.1.1) or 5 (MQTT 5.0), not '{other}'.");
             }
 
             bool? cleanStart = null;
@@ -348,7 +380,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
                     cleanStart = false;
                     break;
                 case var other:
-                    return $"clean_start must be true or false, not '{other}'.";
+                    return new FieldError("clean_start", $"clean_start must be true or false, not '{other}'.");
             }
 
             var node = query["node"].ToString();

@@ -7,7 +7,8 @@ namespace Tern.Server.Dashboard;
 
 /// <summary>
 /// One client of <c>GET /api/v5/clients</c>, EMQX's fields that Tern has. A kept session of a
-/// disconnected client has null connection fields.
+/// disconnected client has null connection fields. Tern's own, after <c>is_bridge</c>: drops by
+/// every reason, and how flow control holds this client back or is held back for it.
 /// </summary>
 internal sealed record V5Client(
     string Clientid,
@@ -37,22 +38,51 @@ internal sealed record V5Client(
     [property: JsonPropertyName("send_msg.dropped.expired")] long SendMsgDroppedExpired,
     [property: JsonPropertyName("send_msg.dropped.queue_full")] long SendMsgDroppedQueueFull,
     [property: JsonPropertyName("send_msg.dropped.too_large")] long SendMsgDroppedTooLarge,
-    bool IsBridge);
+    bool IsBridge,
+    IReadOnlyDictionary<string, long> DroppedByReason,
+    int HeldAcknowledgements,
+    int SlowedPublishers,
+    long TimesSlowed);
 
-/// <summary>One subscription, as EMQX's <c>GET /subscriptions</c> shows it (<c>nl</c>, <c>rap</c>: 0 or 1).</summary>
-internal sealed record V5Subscription(string Clientid, string Topic, int Qos, int Nl, int Rap, int Rh, string Node);
+/// <summary>
+/// One subscription, as EMQX's <c>GET /subscriptions</c> shows it (<c>nl</c>, <c>rap</c>: 0 or 1);
+/// Tern adds its <c>share_group</c> and <c>subscription_identifier</c> when it has them, and whether
+/// its session is <c>online</c>.
+/// </summary>
+internal sealed record V5Subscription(
+    string Clientid,
+    string Topic,
+    int Qos,
+    int Nl,
+    int Rap,
+    int Rh,
+    string Node,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ShareGroup,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] uint? SubscriptionIdentifier,
+    bool Online);
 
 /// <summary>One route of <c>GET /api/v5/topics</c>: a filter somebody subscribed to.</summary>
 internal sealed record V5Topic(string Topic, string Node);
 
-/// <summary>One retained message; <c>payload</c> (base64) only in <c>GET .../message/{topic}</c>.</summary>
+/// <summary>
+/// One retained message; <c>payload</c> (base64) only in <c>GET .../message/{topic}</c>. Tern adds
+/// <c>payload_size</c>, and in the list a <c>preview</c> of the payload's start.
+/// </summary>
 internal sealed record V5Retained(
     string Topic,
     int Qos,
     string PublishAt,
     string? FromClientid,
     string? FromUsername,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Payload);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Payload,
+    int PayloadSize,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] V5RetainedPreview? Preview);
+
+/// <summary>
+/// The first KiB of a retained payload for a list: <c>text</c> when it is UTF-8 (<c>encoding</c>
+/// <c>plain</c>), else base64; <c>truncated</c> when the payload is longer.
+/// </summary>
+internal sealed record V5RetainedPreview(string Text, string Encoding, bool Truncated);
 
 /// <summary>
 /// One ban. <c>as</c> is <c>clientid</c>, <c>username</c>, <c>peerhost</c> (an address) or
@@ -90,15 +120,6 @@ internal sealed record V5PublishResult(
 
 /// <summary><c>POST /api/v5/login</c>: the bearer token for the next requests.</summary>
 internal sealed record V5LoginResponse(string Token, string Version);
-
-/// <summary>
-/// Every error of <c>/api/v5</c>, EMQX's shape: a <c>code</c> such as <c>BAD_REQUEST</c> and a
-/// sentence naming the field; a refused publish adds the MQTT <c>reason_code</c>.
-/// </summary>
-internal sealed record V5Error(
-    string Code,
-    string Message,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ReasonCode = null);
 
 /// <summary>
 /// An API key as EMQX shows it; <c>api_secret</c> only in the answer to its creation, <c>expired_at</c>
@@ -168,7 +189,6 @@ internal sealed record V5AclCheckRule(
 [JsonSerializable(typeof(V5PublishResult))]
 [JsonSerializable(typeof(V5PublishResult[]))]
 [JsonSerializable(typeof(V5LoginResponse))]
-[JsonSerializable(typeof(V5Error))]
 [JsonSerializable(typeof(V5ApiKeyDocument))]
 [JsonSerializable(typeof(V5ApiKeyDocument[]))]
 [JsonSerializable(typeof(V5User))]

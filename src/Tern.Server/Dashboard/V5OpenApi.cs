@@ -29,7 +29,7 @@ internal static class V5OpenApi
     {
         services.AddOpenApi(options =>
         {
-            // Only the EMQX-compatible API: /api/v1 and the Prometheus scrape have their own pages in docs/.
+            // Only /api/v5: the dashboard's login (/api/dashboard) is described in docs/rest-api.md.
             options.ShouldInclude = static description => description.RelativePath?.StartsWith("api/v5/", StringComparison.Ordinal) == true;
             options.AddDocumentTransformer((document, _, _) =>
             {

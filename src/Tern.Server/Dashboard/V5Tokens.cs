@@ -45,6 +45,9 @@ internal sealed class V5Tokens(TimeProvider time)
         return issued;
     }
 
+    /// <summary>Ends every token, as EMQX does when the password changes.</summary>
+    public void RevokeAll() => _tokens.Clear();
+
     /// <summary>Whether an <c>Authorization: Bearer</c> header carries a token that is still valid.</summary>
     public bool IsAuthorized(string? authorization)
     {

@@ -76,13 +76,13 @@ public sealed class DashboardBroker : IAsyncDisposable
         return JsonDocument.Parse(body).RootElement.Clone();
     }
 
-    /// <summary>POSTs <paramref name="json"/> to <c>/api/v1/publish</c>.</summary>
+    /// <summary>POSTs <paramref name="json"/> to <c>/api/v5/publish</c>.</summary>
     public Task<HttpResponseMessage> PublishAsync(string json)
-        => Http.PostAsync("api/v1/publish", new StringContent(json, Encoding.UTF8, "application/json"));
+        => Http.PostAsync("api/v5/publish", new StringContent(json, Encoding.UTF8, "application/json"));
 
     /// <summary>POSTs a publish request built from an object.</summary>
     public Task<HttpResponseMessage> PublishAsync(object request)
-        => Http.PostAsJsonAsync("api/v1/publish", request);
+        => Http.PostAsJsonAsync("api/v5/publish", request);
 
     public async ValueTask DisposeAsync()
     {

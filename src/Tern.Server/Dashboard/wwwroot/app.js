@@ -14,13 +14,19 @@
   const SVG = 'http://www.w3.org/2000/svg';
   const RETAIN_HANDLING = ['send on subscribe', 'send if new', 'do not send'];
   const PAGE_SIZE = 50;
-  const views = ['overview', 'clients', 'subscriptions', 'topics', 'retained', 'banned', 'users', 'acl', 'listeners', 'publish', 'websocket'];
+  const views = ['overview', 'clients', 'subscriptions', 'topics', 'retained', 'banned', 'users', 'acl', 'listeners', 'publish', 'websocket', 'trace', 'settings'];
   const USERS_PATH = '/authentication/password_based:built_in_database/users';
   const RULES_PATH = '/authorization/sources/built_in_database/rules';
   const WS_MAX_MESSAGES = 200;
   const PROTOCOLS = { 3: '3.1', 4: '3.1.1', 5: '5.0' };
   const LISTENER_TYPES = { mqtt: 'MQTT over TCP', mqtts: 'MQTT over TLS', ws: 'MQTT over WebSocket', wss: 'MQTT over secure WebSocket', http: 'Dashboard and REST API', https: 'Dashboard and REST API (HTTPS)' };
   const BAN_KINDS = { clientid: 'client ID', username: 'user name', peerhost: 'IP address', peerhost_net: 'IP range' };
+
+  // A trace's log is read from where the last read ended, every second, up to 64 KiB at a time;
+  // the page keeps its newest 512 KiB of lines.
+  const TRACE_POLL_MS = 1000;
+  const TRACE_READ_BYTES = 65536;
+  const TRACE_KEEP_CHARS = 524288;
 
   // What each drop reason of /stats means (docs/rest-api.md#drop-reasons).
   const DROP_REASONS = {
@@ -61,6 +67,7 @@
     aclCheck: null,
     aclDecided: null,
     ws: null,
+    trace: null,
   };
 
   class ApiError extends Error {
@@ -72,8 +79,7 @@
 
   // ---- REST API ---------------------------------------------------------------------------
 
-  // A call to /api/v1 or /api/v5 (the path without the prefix).
-  const api = (method, path, body) => call(method, '/api/v1' + path, body);
+  // A call to /api/v5 (the path without the prefix).
   const v5 = (method, path, body) => call(method, '/api/v5' + path, body);
 
   async function call(method, path, body) {
@@ -102,7 +108,7 @@
 
     const data = await response.json().catch(() => null);
     if (!response.ok) {
-      throw new ApiError(response.status, (data && (data.error || data.message)) || `${response.status} ${response.statusText}`);
+      throw new ApiError(response.status, (data && data.message) || `${response.status} ${response.statusText}`);
     }
 
     return data;
@@ -131,7 +137,14 @@
 
   async function start(session) {
     state.session = session;
-    showApp(await api('GET', '/status'));
+    const [nodes, listeners] = await Promise.all([v5('GET', '/nodes'), v5('GET', '/listeners')]);
+    showApp({
+      username: session.username,
+      defaultPassword: session.defaultPassword,
+      version: nodes[0].version,
+      // EMQX's list is the MQTT listeners; the dashboard's own is where this page came from.
+      listeners: [...listeners.map((l) => l.url), location.origin],
+    });
   }
 
   async function logOut() {
@@ -147,8 +160,10 @@
   function showLogin(message) {
     clearInterval(state.timer);
     state.timer = 0;
+    closeTraceLog();
     state.session = null;
     state.ws?.disconnect();
+    hideApiKeySecret();
     $('app').hidden = true;
     $('login').hidden = false;
     $('login-error').hidden = !message;
@@ -162,6 +177,7 @@
     $('app').hidden = false;
     $('who').textContent = status.username;
     $('banner-user').textContent = status.username;
+    $('password-user').textContent = status.username;
     $('default-password-banner').hidden = !status.defaultPassword;
     $('fact-version').textContent = status.version;
     $('fact-listeners').textContent = status.listeners.join('  ·  ');
@@ -204,7 +220,7 @@
     }
 
     try {
-      const stats = await api('GET', '/stats');
+      const stats = await overview();
       renderStats(stats);
       if (state.view === 'clients') {
         renderClients(await listClients());
@@ -221,12 +237,18 @@
         renderAcl(await loadAcl());
       } else if (state.view === 'listeners') {
         renderListeners(state.listeners);
+      } else if (state.view === 'trace') {
+        renderTraces(await v5('GET', '/trace'));
+      } else if (state.view === 'settings') {
+        renderApiKeys(await v5('GET', '/api_key'));
       } else if (state.view === 'subscriptions') {
-        const client = state.filters.subscriptions ? `&clientId=${encodeURIComponent(state.filters.subscriptions)}` : '';
-        renderSubscriptions(await api('GET', `/subscriptions?page=${state.pages.subscriptions}&limit=${PAGE_SIZE}${client}`));
+        const client = state.filters.subscriptions ? `&clientid=${encodeURIComponent(state.filters.subscriptions)}` : '';
+        const page = await v5('GET', `/subscriptions?page=${state.pages.subscriptions}&limit=${PAGE_SIZE}${client}`);
+        renderSubscriptions({ data: page.data.map(fromV5Subscription), meta: page.meta });
       } else if (state.view === 'retained') {
         const topic = state.filters.retained ? `&topic=${encodeURIComponent(state.filters.retained)}` : '';
-        renderRetained(await api('GET', `/retained?page=${state.pages.retained}&limit=${PAGE_SIZE}${topic}`));
+        const page = await v5('GET', `/mqtt/retainer/messages?page=${state.pages.retained}&limit=${PAGE_SIZE}${topic}`);
+        renderRetained({ data: page.data.map(fromV5Retained), meta: page.meta });
       }
 
       $('connection-error').hidden = true;
@@ -239,6 +261,51 @@
       $('connection-error').textContent = error.message;
       $('connection-error').hidden = false;
     }
+  }
+
+  // The overview's figures from EMQX's /stats and /metrics and the node (uptime, version, store).
+  async function overview() {
+    const [stats, metrics, nodes] = await Promise.all([
+      v5('GET', '/stats?aggregate=true'),
+      v5('GET', '/metrics?aggregate=true'),
+      v5('GET', '/nodes'),
+    ]);
+    const node = nodes[0];
+    const dropped = {};
+    for (const [name, n] of Object.entries(metrics)) {
+      if (name.startsWith('messages.dropped.')) {
+        dropped[name.slice('messages.dropped.'.length)] = n;
+      }
+    }
+
+    return {
+      version: node.version,
+      uptimeSeconds: Math.floor(node.uptime / 1000),
+      connections: stats['connections.count'],
+      sessions: stats['sessions.count'],
+      subscriptions: stats['subscriptions.count'],
+      retained: stats['retained.count'],
+      messagesReceived: metrics['messages.received'],
+      messagesSent: metrics['messages.sent'],
+      bytesReceived: metrics['bytes.received'],
+      bytesSent: metrics['bytes.sent'],
+      messagesDropped: metrics['messages.dropped'],
+      dropped,
+      protocolErrors: metrics['packets.malformed'],
+      internalErrors: metrics['client.closed.internal_error'],
+      slowConsumersClosed: metrics['client.closed.slow_consumer'],
+      connectionsTotal: metrics['client.connect'],
+      connectionsRefused: metrics['client.connack.failure'],
+      store: node.store && {
+        mode: node.store.mode,
+        path: node.store.path,
+        sizeBytes: node.store.size_bytes,
+        commits: node.store.commits,
+        rowsWritten: node.store.rows_written,
+        lastCommit: node.store.last_commit,
+        failure: node.store.failure,
+      },
+    };
   }
 
   function renderStats(s) {
@@ -423,14 +490,10 @@
     renderPager('clients', page.meta);
   }
 
-  // Without a search, /api/v1 (every figure); with one, EMQX's filters of /api/v5/clients.
+  // EMQX's filters of /api/v5/clients.
   async function listClients() {
     const { search, user, state: connState } = state.filters.clients;
     const paging = `page=${state.pages.clients}&limit=${PAGE_SIZE}`;
-    if (!search && !user && !connState) {
-      return api('GET', `/clients?${paging}`);
-    }
-
     const query = [paging];
     if (search) {
       query.push('like_clientid=' + encodeURIComponent(search));
@@ -448,7 +511,7 @@
     return { data: page.data.map(fromV5), meta: page.meta };
   }
 
-  // A client of /api/v5 in the names of /api/v1, for the same table.
+  // A client of /api/v5 in the names the tables use.
   function fromV5(c) {
     const never = c.expiry_interval >= 4294967295;
     return {
@@ -467,16 +530,42 @@
       queuedMessages: c.mqueue_len,
       inflightMessages: c.inflight_cnt,
       dropped: c['send_msg.dropped'],
-      droppedByReason: {
-        queue_full: c['send_msg.dropped.queue_full'],
-        expired: c['send_msg.dropped.expired'],
-        too_large_for_client: c['send_msg.dropped.too_large'],
-      },
+      droppedByReason: c.dropped_by_reason,
       messagesReceived: c.recv_msg,
       messagesSent: c.send_msg,
+      bytesReceived: c.recv_oct,
+      bytesSent: c.send_oct,
       subscriptions: c.subscriptions_cnt,
-      heldAcknowledgements: 0,
-      slowedPublishers: 0,
+      heldAcknowledgements: c.held_acknowledgements,
+      slowedPublishers: c.slowed_publishers,
+    };
+  }
+
+  // A subscription of /api/v5 in the names the table uses.
+  function fromV5Subscription(s) {
+    return {
+      clientId: s.clientid,
+      filter: s.topic,
+      qos: s.qos,
+      noLocal: s.nl === 1,
+      retainAsPublished: s.rap === 1,
+      retainHandling: s.rh,
+      shareGroup: s.share_group ?? null,
+      subscriptionIdentifier: s.subscription_identifier ?? null,
+      online: s.online,
+    };
+  }
+
+  // A retained message of /api/v5 in the names the table uses.
+  function fromV5Retained(m) {
+    return {
+      topic: m.topic,
+      qos: m.qos,
+      size: m.payload_size,
+      payload: m.preview.text,
+      encoding: m.preview.encoding,
+      truncated: m.preview.truncated,
+      storedAt: m.publish_at,
     };
   }
 
@@ -487,14 +576,14 @@
     refreshDetail().then(() => $('client-detail').scrollIntoView({ block: 'nearest' }));
   }
 
-  // Connection info from /api/v1, the subscriptions from /api/v5 (EMQX's per-client list).
+  // The client and its subscriptions (EMQX's per-client list).
   async function refreshDetail() {
     const clientId = state.detail;
     const path = '/clients/' + encodeURIComponent(clientId);
     let c;
     let subscriptions;
     try {
-      [c, subscriptions] = await Promise.all([api('GET', path), v5('GET', path + '/subscriptions')]);
+      [c, subscriptions] = await Promise.all([v5('GET', path).then(fromV5), v5('GET', path + '/subscriptions')]);
     } catch (error) {
       if (error.status !== 404) {
         throw error;
@@ -666,7 +755,311 @@
     }
   }
 
-  // The listeners' URLs, as /api/v1/status gives them (ws://0.0.0.0:8083/mqtt).
+  // ---- Settings: password, API keys --------------------------------------------------------
+
+  async function changePassword(event) {
+    event.preventDefault();
+    const result = $('password-result');
+    result.className = '';
+    result.textContent = '';
+    if ($('password-new').value !== $('password-confirm').value) {
+      result.className = 'form-error';
+      result.textContent = 'The new password and its repetition differ.';
+      return;
+    }
+
+    $('password-submit').disabled = true;
+    try {
+      await v5('POST', `/users/${encodeURIComponent(state.session.username)}/change_pwd`, { old_pwd: $('password-old').value, new_pwd: $('password-new').value });
+      $('password-form').reset();
+      $('default-password-banner').hidden = true;
+      result.className = 'ok';
+      result.textContent = 'Password changed. Other dashboard sessions and API tokens were logged out.';
+    } catch (error) {
+      result.className = 'form-error';
+      result.textContent = error.message;
+    } finally {
+      $('password-submit').disabled = false;
+    }
+  }
+
+  function renderApiKeys(keys) {
+    renderRows('apikeys-table', keys, (k) => k.name, [
+      (k) => k.name,
+      (k) => k.api_key,
+      (k) => k.desc || '–',
+      (k) => when(k.created_at),
+      (k) => (k.expired_at === 'infinity' ? 'never' : when(k.expired_at)),
+      (k) => (k.expired ? 'expired' : k.enable ? 'enabled' : 'disabled'),
+    ], (row, k) => {
+      row.dataset.name = k.name;
+      const actions = document.createElement('span');
+      actions.className = 'actions';
+      const toggle = document.createElement('button');
+      toggle.type = 'button';
+      toggle.className = 'toggle small';
+      toggle.addEventListener('click', () => updateApiKey(row.dataset.name, { enable: row.dataset.enable !== 'true' }, toggle));
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'delete danger';
+      remove.textContent = 'Delete';
+      remove.addEventListener('click', () => deleteApiKey(row.dataset.name, remove));
+      actions.append(toggle, remove);
+      return actions;
+    });
+
+    // The enable button follows the key's state, which changes without the row being rebuilt.
+    for (const row of $('apikeys-table').tBodies[0].rows) {
+      const key = keys.find((k) => k.name === row.dataset.name);
+      row.dataset.enable = String(key.enable);
+      row.dataset.status = key.expired ? 'expired' : key.enable ? 'enabled' : 'disabled';
+      const toggle = row.querySelector('button.toggle');
+      toggle.textContent = key.enable ? 'Disable' : 'Enable';
+    }
+  }
+
+  async function createApiKey(event) {
+    event.preventDefault();
+    const result = $('apikey-result');
+    const body = { name: $('apikey-name').value.trim(), desc: $('apikey-desc').value, expired_at: 'infinity' };
+    if ($('apikey-expiry').value) {
+      // The end of the chosen day, in this browser's time zone.
+      const [y, m, d] = $('apikey-expiry').value.split('-').map(Number);
+      body.expired_at = new Date(y, m - 1, d, 23, 59, 59).toISOString();
+    }
+
+    result.className = '';
+    result.textContent = '';
+    $('apikey-submit').disabled = true;
+    try {
+      const key = await v5('POST', '/api_key', body);
+      $('apikey-created-key').textContent = key.api_key;
+      $('apikey-created-secret').textContent = key.api_secret;
+      $('apikey-created-basic').textContent = 'Authorization: Basic ' + btoa(`${key.api_key}:${key.api_secret}`);
+      $('apikey-created').hidden = false;
+      $('apikey-form').reset();
+      refresh();
+    } catch (error) {
+      result.className = 'form-error';
+      result.textContent = error.message;
+    } finally {
+      $('apikey-submit').disabled = false;
+    }
+  }
+
+  // The secret leaves the page when dismissed or at log out.
+  function hideApiKeySecret() {
+    $('apikey-created').hidden = true;
+    $('apikey-created-key').textContent = '';
+    $('apikey-created-secret').textContent = '';
+    $('apikey-created-basic').textContent = '';
+  }
+
+  async function updateApiKey(name, change, button) {
+    button.disabled = true;
+    try {
+      await v5('PUT', '/api_key/' + encodeURIComponent(name), change);
+    } catch (error) {
+      alert(`Could not change the key ${name}: ${error.message}`);
+    } finally {
+      button.disabled = false;
+    }
+
+    refresh();
+  }
+
+  async function deleteApiKey(name, button) {
+    if (!confirm(`Delete the API key "${name}"? Scripts that use it are refused from now on.`)) {
+      return;
+    }
+
+    button.disabled = true;
+    try {
+      await v5('DELETE', '/api_key/' + encodeURIComponent(name));
+    } catch (error) {
+      if (error.status !== 404) {
+        alert(`Could not delete the key ${name}: ${error.message}`);
+      }
+    }
+
+    refresh();
+  }
+
+  // ---- Trace ------------------------------------------------------------------------------
+
+  function renderTraces(traces) {
+    renderRows('traces-table', traces, (t) => t.name, [
+      (t) => t.name,
+      (t) => (t.type === 'clientid' ? 'client ID' : 'topic'),
+      (t) => t.clientid ?? t.topic,
+      (t) => when(t.start_at),
+      (t) => (t.end_at ? when(t.end_at) : 'no end'),
+      (t) => t.status,
+      (t) => bytes(Object.values(t.log_size).reduce((a, b) => a + b, 0)),
+    ], (row, t) => {
+      row.dataset.name = t.name;
+      const actions = document.createElement('span');
+      actions.className = 'actions';
+      const view = document.createElement('button');
+      view.type = 'button';
+      view.className = 'view-log small';
+      view.textContent = 'View log';
+      view.addEventListener('click', () => openTraceLog(t.name));
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'delete danger';
+      remove.textContent = 'Delete';
+      remove.title = 'Stop the trace and delete its log';
+      remove.addEventListener('click', () => deleteTrace(t.name, remove));
+      actions.append(view, remove);
+      return actions;
+    });
+  }
+
+  async function startTrace(event) {
+    event.preventDefault();
+    const result = $('trace-result');
+    const type = $('trace-type').value;
+    const body = { name: $('trace-name').value.trim(), type, [type]: $('trace-value').value.trim() };
+    const minutes = Number($('trace-minutes').value);
+    if (minutes > 0) {
+      body.end_at = new Date(Date.now() + minutes * 60000).toISOString();
+    }
+
+    result.className = '';
+    result.textContent = '';
+    $('trace-submit').disabled = true;
+    try {
+      const trace = await v5('POST', '/trace', body);
+      result.className = 'ok';
+      result.textContent = `Tracing ${type === 'clientid' ? 'client' : 'topic'} ${body[type]}.`;
+      $('trace-name').value = '';
+      $('trace-value').value = '';
+      await refresh();
+      openTraceLog(trace.name);
+    } catch (error) {
+      result.className = 'form-error';
+      result.textContent = error.message;
+    } finally {
+      $('trace-submit').disabled = false;
+    }
+  }
+
+  async function deleteTrace(name, button) {
+    if (!confirm(`Stop the trace "${name}" and delete its log?`)) {
+      return;
+    }
+
+    button.disabled = true;
+    try {
+      await v5('DELETE', '/trace/' + encodeURIComponent(name));
+    } catch (error) {
+      if (error.status !== 404) {
+        alert(`Could not delete the trace ${name}: ${error.message}`);
+      }
+    }
+
+    if (state.trace?.name === name) {
+      closeTraceLog();
+    }
+
+    refresh();
+  }
+
+  // Shows a trace's log from its start and follows it: each read goes on from the position the last one returned.
+  function openTraceLog(name) {
+    closeTraceLog();
+    state.trace = { name, position: 0, reading: false, timer: setInterval(followTraceLog, TRACE_POLL_MS) };
+    $('trace-log-name').textContent = name;
+    $('trace-log').replaceChildren();
+    $('trace-log-status').textContent = '';
+    $('trace-log-card').hidden = false;
+    $('trace-log-card').scrollIntoView({ block: 'nearest' });
+    readTraceLog(state.trace);
+  }
+
+  function closeTraceLog() {
+    if (state.trace) {
+      clearInterval(state.trace.timer);
+      state.trace = null;
+    }
+
+    $('trace-log-card').hidden = true;
+  }
+
+  function followTraceLog() {
+    if (state.trace && state.view === 'trace' && $('trace-follow').checked && !document.hidden) {
+      readTraceLog(state.trace);
+    }
+  }
+
+  async function readTraceLog(trace) {
+    if (trace.reading) {
+      return;
+    }
+
+    trace.reading = true;
+    try {
+      // A burst may have written more than one read takes: read on until the end.
+      for (let reads = 0; reads < 8 && state.trace === trace; reads++) {
+        const piece = await v5('GET', `/trace/${encodeURIComponent(trace.name)}/log?position=${trace.position}&bytes=${TRACE_READ_BYTES}`);
+        if (state.trace !== trace) {
+          return;
+        }
+
+        trace.position = piece.meta.position;
+        appendTraceLines(piece.items);
+        if (piece.meta.bytes < TRACE_READ_BYTES / 2) {
+          break;
+        }
+      }
+
+      $('trace-log-status').textContent = `${bytes(trace.position)} read, following every second`;
+    } catch (error) {
+      if (state.trace === trace) {
+        $('trace-log-status').textContent = error.status === 404 ? 'This trace has been deleted.' : error.message;
+        if (error.status === 404) {
+          clearInterval(trace.timer);
+        }
+      }
+    } finally {
+      trace.reading = false;
+    }
+  }
+
+  // One element a line, classed by direction (in, out, drop) so that drops stand out.
+  function appendTraceLines(text) {
+    if (!text) {
+      return;
+    }
+
+    const log = $('trace-log');
+    const atBottom = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+    const fragment = document.createDocumentFragment();
+    for (const line of text.split('\n')) {
+      if (!line) {
+        continue;
+      }
+
+      const div = document.createElement('div');
+      div.className = 'trace-line ' + (line.split(/\s+/)[1] || '');
+      div.textContent = line;
+      fragment.append(div);
+    }
+
+    log.append(fragment);
+    let kept = log.textContent.length;
+    while (kept > TRACE_KEEP_CHARS && log.firstChild) {
+      kept -= log.firstChild.textContent.length;
+      log.firstChild.remove();
+    }
+
+    if (atBottom) {
+      log.scrollTop = log.scrollHeight;
+    }
+  }
+
+  // The listeners' URLs, as /api/v5/listeners gives them (ws://0.0.0.0:8083/mqtt).
   function renderListeners(urls) {
     const listeners = urls.map((url) => {
       const parsed = new URL(url);
@@ -835,7 +1228,7 @@
 
     button.disabled = true;
     try {
-      await api('DELETE', '/clients/' + encodeURIComponent(clientId));
+      await v5('DELETE', '/clients/' + encodeURIComponent(clientId));
     } catch (error) {
       if (error.status !== 404) {
         alert(`Could not remove ${clientId}: ${error.message}`);
@@ -946,7 +1339,7 @@
       password.type = 'button';
       password.className = 'password small';
       password.textContent = 'Change password';
-      password.addEventListener('click', () => openPassword(u.user_id));
+      password.addEventListener('click', () => openUserPassword(u.user_id));
       const remove = document.createElement('button');
       remove.type = 'button';
       remove.className = 'delete danger';
@@ -982,32 +1375,32 @@
     }
   }
 
-  function openPassword(userId) {
+  function openUserPassword(userId) {
     state.passwordUser = userId;
-    $('password-user').textContent = userId;
-    $('password-new').value = '';
-    $('password-result').textContent = '';
-    $('password-form').hidden = false;
-    $('password-new').focus();
+    $('user-password-user').textContent = userId;
+    $('user-password-new').value = '';
+    $('user-password-result').textContent = '';
+    $('user-password-form').hidden = false;
+    $('user-password-new').focus();
   }
 
-  function closePassword() {
+  function closeUserPassword() {
     state.passwordUser = null;
-    $('password-form').hidden = true;
+    $('user-password-form').hidden = true;
   }
 
-  async function changePassword(event) {
+  async function changeUserPassword(event) {
     event.preventDefault();
     const userId = state.passwordUser;
-    $('password-submit').disabled = true;
+    $('user-password-submit').disabled = true;
     try {
-      await v5('PUT', `${USERS_PATH}/${encodeURIComponent(userId)}`, { password: $('password-new').value });
-      closePassword();
+      await v5('PUT', `${USERS_PATH}/${encodeURIComponent(userId)}`, { password: $('user-password-new').value });
+      closeUserPassword();
       showResult('user-result', true, `New password of ${userId} in force from its next CONNECT.`);
     } catch (error) {
-      showResult('password-result', false, error.message);
+      showResult('user-password-result', false, error.message);
     } finally {
-      $('password-submit').disabled = false;
+      $('user-password-submit').disabled = false;
     }
   }
 
@@ -1021,7 +1414,7 @@
       await v5('DELETE', `${USERS_PATH}/${encodeURIComponent(userId)}`);
       showResult('user-result', true, `Deleted ${userId}.`);
       if (state.passwordUser === userId) {
-        closePassword();
+        closeUserPassword();
       }
     } catch (error) {
       button.disabled = false;
@@ -1405,16 +1798,16 @@
     result.textContent = 'Publishing…';
     $('publish-submit').disabled = true;
     try {
-      const answer = await api('POST', '/publish', {
+      const answer = await v5('POST', '/publish', {
         topic,
         payload: $('publish-payload').value,
         qos: Number($('publish-qos').value),
         retain: $('publish-retain').checked,
       });
       result.className = 'ok';
-      result.textContent = answer.matched
-        ? `Published to ${answer.topic}.`
-        : `Published to ${answer.topic}; no subscription matched it.`;
+      result.textContent = answer.id
+        ? `Published to ${topic}.`
+        : `Published to ${topic}; no subscription matched it.`;
     } catch (error) {
       result.className = 'form-error';
       result.textContent = error.message;
@@ -1519,13 +1912,22 @@
   });
   $('ban-form').addEventListener('submit', ban);
   $('user-form').addEventListener('submit', addUser);
-  $('password-form').addEventListener('submit', changePassword);
-  $('password-cancel').addEventListener('click', closePassword);
+  $('user-password-form').addEventListener('submit', changeUserPassword);
+  $('user-password-cancel').addEventListener('click', closeUserPassword);
   $('acl-form').addEventListener('submit', submitRule);
   $('acl-cancel').addEventListener('click', cancelEdit);
   $('acl-kind').addEventListener('change', aclFormMode);
   $('acl-check-form').addEventListener('submit', checkAcl);
   aclFormMode();
+  $('password-form').addEventListener('submit', changePassword);
+  $('apikey-form').addEventListener('submit', createApiKey);
+  $('apikey-created-close').addEventListener('click', hideApiKeySecret);
+  $('trace-form').addEventListener('submit', startTrace);
+  $('trace-type').addEventListener('change', () => {
+    $('trace-value').placeholder = $('trace-type').value === 'clientid' ? 'client ID' : 'topic filter, e.g. sensors/#';
+  });
+  $('trace-log-close').addEventListener('click', closeTraceLog);
+  $('trace-log-clear').addEventListener('click', () => $('trace-log').replaceChildren());
   $('ws-connect-form').addEventListener('submit', wsConnect);
   $('ws-disconnect').addEventListener('click', () => state.ws?.disconnect());
   $('ws-subscribe-form').addEventListener('submit', wsSubscribe);

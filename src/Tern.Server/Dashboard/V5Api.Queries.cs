@@ -6,9 +6,8 @@ using Tern.Broker;
 
 namespace Tern.Server.Dashboard;
 
-// What /api/v1 and /api/v5 share: the sorted snapshots, paging, path decoding and the kick. Each
-// API only shapes the documents and the errors its own way.
-internal sealed partial class DashboardApi
+// What the endpoints share: the sorted snapshots, paging, path decoding and the kick.
+internal sealed partial class V5Api
 {
     /// <summary>Every client and kept session, sorted by client id so that pages follow each other.</summary>
     internal static ClientSnapshot[] SortedClients(MqttBroker broker)
@@ -84,16 +83,16 @@ internal sealed partial class DashboardApi
         return context.Request.RouteValues[routeValue] as string ?? "";
     }
 
-    /// <summary>Reads <c>?page=</c> and <c>?limit=</c>; returns the sentence naming the bad one, or null.</summary>
-    internal static string? ReadPage(HttpRequest request, int defaultLimit, int maxLimit, out int page, out int limit)
+    /// <summary>Reads <c>?page=</c> and <c>?limit=</c>; returns the bad one, or null.</summary>
+    internal static FieldError? ReadPage(HttpRequest request, int defaultLimit, int maxLimit, out int page, out int limit)
     {
         page = 1;
         limit = defaultLimit;
         return ReadInt(request, "page", 1, int.MaxValue, ref page) ?? ReadInt(request, "limit", 1, maxLimit, ref limit);
     }
 
-    /// <summary>Reads a whole number from the query; returns the sentence naming the bad parameter, or null.</summary>
-    internal static string? ReadInt(HttpRequest request, string name, int min, int max, ref int value)
+    /// <summary>Reads a whole number from the query; returns the bad parameter, or null.</summary>
+    internal static FieldError? ReadInt(HttpRequest request, string name, int min, int max, ref int value)
     {
         var text = request.Query[name].ToString();
         if (text.Length == 0)
@@ -103,7 +102,7 @@ internal sealed partial class DashboardApi
 
         if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) || parsed < min || parsed > max)
         {
-            return $"{name} must be a whole number from {min} to {max}, not '{text}'.";
+            return new(name, $"{name} must be a whole number from {min} to {max}, not '{text}'.");
         }
 
         value = parsed;

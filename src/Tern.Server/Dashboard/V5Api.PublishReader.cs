@@ -7,34 +7,31 @@ using Tern.Protocol;
 
 namespace Tern.Server.Dashboard;
 
-/// <summary>Why a request was refused: the HTTP status, one sentence naming the field, and the MQTT reason when there is one.</summary>
-internal readonly record struct ApiFailure(int Status, string Message, ReasonCode? ReasonCode = null);
+/// <summary>
+/// Why a request was refused: the HTTP status, one sentence naming the field, the field (null when
+/// the whole body is refused: not JSON, too large), and the MQTT reason when there is one.
+/// </summary>
+internal readonly record struct ApiFailure(int Status, string Message, string? Field = null, ReasonCode? ReasonCode = null)
+{
+    /// <summary>A 400 for a reader's <see cref="FieldError"/>.</summary>
+    public static ApiFailure BadRequest(FieldError error, ReasonCode? reasonCode = null)
+        => new(StatusCodes.Status400BadRequest, error.Message, error.Field, reasonCode);
+}
+
+/// <summary>A refused input: the field (or query parameter) and the sentence that names it and says what it must be.</summary>
+internal readonly record struct FieldError(string Field, string Message);
 
 /// <summary>A publish request, read and checked.</summary>
 internal readonly record struct PublishMessage(string Topic, byte[] Payload, MqttQoS QoS, bool Retain, MqttProperties? Properties);
 
-/// <summary>
-/// The field names of one API's publish body: <c>/api/v1</c> says <c>encoding</c>, EMQX's
-/// <c>/api/v5</c> says <c>payload_encoding</c> and adds <c>properties</c>.
-/// </summary>
-/// <param name="Fields">Every field accepted; any other is an error.</param>
-/// <param name="EncodingField">The name of the payload's encoding (<c>plain</c> or <c>base64</c>).</param>
-/// <param name="PayloadRequired">Whether <c>payload</c> must be given.</param>
-/// <param name="HasProperties">Whether MQTT 5 <c>properties</c> are read.</param>
-internal sealed record PublishDialect(string[] Fields, string EncodingField, bool PayloadRequired, bool HasProperties);
-
-// The publish body reader that /api/v1 and /api/v5 share: the same checks in the same words.
-internal sealed partial class DashboardApi
+// The publish body reader of /publish and /publish/bulk: the same checks as a client's PUBLISH, in the same words.
+internal sealed partial class V5Api
 {
-    /// <summary><c>POST /api/v1/publish</c>.</summary>
-    internal static readonly PublishDialect V1Publish = new(["topic", "payload", "encoding", "qos", "retain"], "encoding", PayloadRequired: false, HasProperties: false);
-
     /// <summary>
     /// <c>POST /api/v5/publish</c>, EMQX's fields; <c>clientid</c> (deprecated by EMQX, which ignores
     /// it) is accepted and ignored too.
     /// </summary>
-    internal static readonly PublishDialect V5Publish = new(
-        ["topic", "payload", "payload_encoding", "qos", "retain", "properties", "clientid"], "payload_encoding", PayloadRequired: true, HasProperties: true);
+    private static readonly string[] PublishFields = ["topic", "payload", "payload_encoding", "qos", "retain", "properties", "clientid"];
 
     private static readonly string[] PropertyNames =
         ["payload_format_indicator", "message_expiry_interval", "response_topic", "correlation_data", "user_properties", "content_type"];
@@ -65,7 +62,7 @@ internal sealed partial class DashboardApi
         }
         catch (JsonException ex)
         {
-            return (null, new(StatusCodes.Status400BadRequest, $"The request body is not valid JSON: {ex.Message}"));
+            return (null, new(StatusCodes.Status400BadRequest, $"The request body is not valid JSON: {ex.Message}", "body"));
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -74,61 +71,68 @@ internal sealed partial class DashboardApi
     }
 
     /// <summary>Reads one message of a publish body and checks it as the broker checks a client's PUBLISH.</summary>
-    internal static bool TryReadPublish(JsonElement root, PublishDialect dialect, BrokerOptions options, out PublishMessage message, out ApiFailure failure)
+    internal static bool TryReadPublish(JsonElement root, BrokerOptions options, out PublishMessage message, out ApiFailure failure)
     {
         message = default;
         failure = default;
-        if (!TryReadFields(root, dialect, out message, out var error, out var reason))
+        if (!TryReadFields(root, out message, out var error, out var reason))
         {
-            failure = new(StatusCodes.Status400BadRequest, error, reason);
+            failure = ApiFailure.BadRequest(error, reason);
             return false;
         }
 
         // The same limits as a client's PUBLISH, in the same words.
         if (PublishRules.Check(options, message.Topic, message.QoS, message.Retain, message.Payload.Length) is { } refusal)
         {
-            failure = new(StatusCodes.Status400BadRequest, refusal.Message, refusal.Code);
+            var field = refusal.Code switch
+            {
+                ReasonCode.QoSNotSupported => "qos",
+                ReasonCode.RetainNotSupported => "retain",
+                ReasonCode.PacketTooLarge => "payload",
+                _ => "topic",
+            };
+            failure = new(StatusCodes.Status400BadRequest, $"{field}: {refusal.Message}", field, refusal.Code);
             return false;
         }
 
         return true;
     }
 
-    private static bool TryReadFields(JsonElement root, PublishDialect dialect, out PublishMessage message, out string error, out ReasonCode? reason)
+    private static bool TryReadFields(JsonElement root, out PublishMessage message, out FieldError error, out ReasonCode? reason)
     {
         message = default;
         reason = null;
         if (root.ValueKind != JsonValueKind.Object)
         {
-            error = "The request body must be a JSON object such as {\"topic\": \"a/b\", \"payload\": \"hello\", \"qos\": 0, \"retain\": false}.";
+            error = new("body", "The request body must be a JSON object such as {\"topic\": \"a/b\", \"payload\": \"hello\", \"qos\": 0, \"retain\": false}.");
             return false;
         }
 
         foreach (var property in root.EnumerateObject())
         {
-            if (Array.IndexOf(dialect.Fields, property.Name) < 0)
+            if (Array.IndexOf(PublishFields, property.Name) < 0)
             {
-                error = $"Unknown field '{property.Name}'; the fields are {string.Join(", ", dialect.Fields)}.";
+                error = new(property.Name, $"Unknown field '{property.Name}'; the fields are {string.Join(", ", PublishFields)}.");
                 return false;
             }
         }
 
         if (!root.TryGetProperty("topic", out var topicElement) || topicElement.ValueKind != JsonValueKind.String || topicElement.GetString() is not { Length: > 0 } topic)
         {
-            error = "topic is required: a non-empty string such as \"sensors/temp\".";
+            error = new("topic", "topic is required: a non-empty string such as \"sensors/temp\".");
             return false;
         }
 
         if (MqttTopic.HasWildcards(topic))
         {
-            error = $"topic '{topic}' has a wildcard (+ or #): publish needs a topic name, not a filter.";
+            error = new("topic", $"topic '{topic}' has a wildcard (+ or #): publish needs a topic name, not a filter.");
             reason = ReasonCode.TopicNameInvalid;
             return false;
         }
 
         if (!MqttTopic.IsValidTopicName(topic))
         {
-            error = "topic is not a valid topic name: it must be well-formed UTF-8 without U+0000 and at most 65535 bytes.";
+            error = new("topic", "topic is not a valid topic name: it must be well-formed UTF-8 without U+0000 and at most 65535 bytes.");
             reason = ReasonCode.TopicNameInvalid;
             return false;
         }
@@ -137,7 +141,7 @@ internal sealed partial class DashboardApi
         if (root.TryGetProperty("qos", out var qosElement) && qosElement.ValueKind != JsonValueKind.Null
             && (qosElement.ValueKind != JsonValueKind.Number || !qosElement.TryGetInt32(out qos) || qos is < 0 or > 2))
         {
-            error = $"qos must be 0, 1 or 2, not {qosElement.GetRawText()}.";
+            error = new("qos", $"qos must be 0, 1 or 2, not {qosElement.GetRawText()}.");
             return false;
         }
 
@@ -146,20 +150,19 @@ internal sealed partial class DashboardApi
         {
             if (retainElement.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
             {
-                error = $"retain must be true or false, not {retainElement.GetRawText()}.";
+                error = new("retain", $"retain must be true or false, not {retainElement.GetRawText()}.");
                 return false;
             }
 
             retain = retainElement.GetBoolean();
         }
 
-        if (!TryReadPayload(root, dialect, out var payload, out error))
+        if (!TryReadPayload(root, out var payload, out error))
         {
             return false;
         }
 
-        MqttProperties? properties = null;
-        if (dialect.HasProperties && !TryReadProperties(root, out properties, out error))
+        if (!TryReadProperties(root, out var properties, out error))
         {
             return false;
         }
@@ -168,36 +171,31 @@ internal sealed partial class DashboardApi
         return true;
     }
 
-    private static bool TryReadPayload(JsonElement root, PublishDialect dialect, out byte[] payload, out string error)
+    private static bool TryReadPayload(JsonElement root, out byte[] payload, out FieldError error)
     {
         payload = [];
-        error = "";
+        error = default;
         var encoding = "plain";
-        var encodingField = dialect.EncodingField;
-        if (root.TryGetProperty(encodingField, out var encodingElement) && encodingElement.ValueKind != JsonValueKind.Null)
+        const string EncodingField = "payload_encoding";
+        if (root.TryGetProperty(EncodingField, out var encodingElement) && encodingElement.ValueKind != JsonValueKind.Null)
         {
             encoding = encodingElement.ValueKind == JsonValueKind.String ? encodingElement.GetString()! : "";
             if (encoding is not ("plain" or "base64"))
             {
-                error = $"{encodingField} must be \"plain\" (the payload is text, sent as UTF-8) or \"base64\", not {encodingElement.GetRawText()}.";
+                error = new(EncodingField, $"{EncodingField} must be \"plain\" (the payload is text, sent as UTF-8) or \"base64\", not {encodingElement.GetRawText()}.");
                 return false;
             }
         }
 
         if (!root.TryGetProperty("payload", out var payloadElement) || payloadElement.ValueKind == JsonValueKind.Null)
         {
-            if (dialect.PayloadRequired)
-            {
-                error = "payload is required: a string (\"\" for an empty payload).";
-                return false;
-            }
-
-            return true;
+            error = new("payload", "payload is required: a string (\"\" for an empty payload).");
+            return false;
         }
 
         if (payloadElement.ValueKind != JsonValueKind.String)
         {
-            error = $"payload must be a string (text, or base64 with \"{encodingField}\": \"base64\").";
+            error = new("payload", $"payload must be a string (text, or base64 with \"{EncodingField}\": \"base64\").");
             return false;
         }
 
@@ -205,7 +203,7 @@ internal sealed partial class DashboardApi
         {
             if (!payloadElement.TryGetBytesFromBase64(out var bytes))
             {
-                error = "payload is not valid base64.";
+                error = new("payload", "payload is not valid base64.");
                 return false;
             }
 
@@ -218,10 +216,10 @@ internal sealed partial class DashboardApi
     }
 
     /// <summary>EMQX's <c>properties</c>: the MQTT 5 PUBLISH properties a subscriber gets.</summary>
-    private static bool TryReadProperties(JsonElement root, out MqttProperties? properties, out string error)
+    private static bool TryReadProperties(JsonElement root, out MqttProperties? properties, out FieldError error)
     {
         properties = null;
-        error = "";
+        error = default;
         if (!root.TryGetProperty("properties", out var element) || element.ValueKind == JsonValueKind.Null)
         {
             return true;
@@ -229,7 +227,7 @@ internal sealed partial class DashboardApi
 
         if (element.ValueKind != JsonValueKind.Object)
         {
-            error = "properties must be an object such as {\"message_expiry_interval\": 60, \"user_properties\": {\"k\": \"v\"}}.";
+            error = new("properties", "properties must be an object such as {\"message_expiry_interval\": 60, \"user_properties\": {\"k\": \"v\"}}.");
             return false;
         }
 
@@ -243,7 +241,7 @@ internal sealed partial class DashboardApi
                 case "payload_format_indicator":
                     if (value.ValueKind != JsonValueKind.Number || !value.TryGetByte(out var indicator) || indicator > 1)
                     {
-                        error = $"{name} must be 0 (unspecified bytes) or 1 (UTF-8 text), not {value.GetRawText()}.";
+                        error = new(name, $"{name} must be 0 (unspecified bytes) or 1 (UTF-8 text), not {value.GetRawText()}.");
                         return false;
                     }
 
@@ -252,7 +250,7 @@ internal sealed partial class DashboardApi
                 case "message_expiry_interval":
                     if (value.ValueKind != JsonValueKind.Number || !value.TryGetUInt32(out var expiry))
                     {
-                        error = $"{name} must be a whole number of seconds from 0 to {uint.MaxValue}, not {value.GetRawText()}.";
+                        error = new(name, $"{name} must be a whole number of seconds from 0 to {uint.MaxValue}, not {value.GetRawText()}.");
                         return false;
                     }
 
@@ -262,7 +260,7 @@ internal sealed partial class DashboardApi
                     if (value.ValueKind != JsonValueKind.String || value.GetString() is not { Length: > 0 } responseTopic
                         || MqttTopic.HasWildcards(responseTopic) || !MqttTopic.IsValidTopicName(responseTopic))
                     {
-                        error = $"{name} must be a topic name without wildcards, not {value.GetRawText()}.";
+                        error = new(name, $"{name} must be a topic name without wildcards, not {value.GetRawText()}.");
                         return false;
                     }
 
@@ -271,7 +269,7 @@ internal sealed partial class DashboardApi
                 case "correlation_data":
                     if (value.ValueKind != JsonValueKind.String)
                     {
-                        error = $"{name} must be a string (sent as its UTF-8 bytes), not {value.GetRawText()}.";
+                        error = new(name, $"{name} must be a string (sent as its UTF-8 bytes), not {value.GetRawText()}.");
                         return false;
                     }
 
@@ -280,7 +278,7 @@ internal sealed partial class DashboardApi
                 case "content_type":
                     if (value.ValueKind != JsonValueKind.String)
                     {
-                        error = $"{name} must be a string such as \"text/plain\", not {value.GetRawText()}.";
+                        error = new(name, $"{name} must be a string such as \"text/plain\", not {value.GetRawText()}.");
                         return false;
                     }
 
@@ -295,7 +293,7 @@ internal sealed partial class DashboardApi
                     result = result with { UserProperties = userProperties };
                     break;
                 default:
-                    error = $"Unknown field '{name}'; the properties are {string.Join(", ", PropertyNames)}.";
+                    error = new(name, $"Unknown field '{name}'; the properties are {string.Join(", ", PropertyNames)}.");
                     return false;
             }
         }
@@ -304,13 +302,13 @@ internal sealed partial class DashboardApi
         return true;
     }
 
-    private static bool TryReadUserProperties(JsonElement value, string name, out MqttUserProperty[] userProperties, out string error)
+    private static bool TryReadUserProperties(JsonElement value, string name, out MqttUserProperty[] userProperties, out FieldError error)
     {
         userProperties = [];
-        error = "";
+        error = default;
         if (value.ValueKind != JsonValueKind.Object)
         {
-            error = $"{name} must be an object of strings such as {{\"site\": \"north\"}}, not {value.GetRawText()}.";
+            error = new(name, $"{name} must be an object of strings such as {{\"site\": \"north\"}}, not {value.GetRawText()}.");
             return false;
         }
 
@@ -319,7 +317,7 @@ internal sealed partial class DashboardApi
         {
             if (pair.Value.ValueKind != JsonValueKind.String)
             {
-                error = $"{name}.{pair.Name} must be a string, not {pair.Value.GetRawText()}.";
+                error = new($"{name}.{pair.Name}", $"{name}.{pair.Name} must be a string, not {pair.Value.GetRawText()}.");
                 return false;
             }
 
