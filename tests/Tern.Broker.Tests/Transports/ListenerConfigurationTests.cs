@@ -101,6 +101,8 @@ public sealed class ListenerConfigurationTests : IDisposable
     [InlineData("Listeners:Tls:CipherSuites:0", "TLS_NOPE", "Listeners:Tls:CipherSuites")]
     [InlineData("Listeners:Ws:Path", "mqtt", "Listeners:Ws:Path")]
     [InlineData("Listeners:Ws:Port", "70000", "Listeners:Ws:Port")]
+    [InlineData("Listeners:Tcp:Transport", "Libuv", "Listeners:Tcp:Transport")]
+    [InlineData("Listeners:Tcp:Backlog", "0", "Listeners:Tcp:Backlog")]
     public void Bad_values_name_their_key(string key, string value, string expectedKey)
     {
         var ex = Create(new()
