@@ -148,7 +148,8 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
             if (complete)
             {
                 _readerWaiting = false;
-                _registration.Dispose();
+                // Not Dispose: it would wait, under the lock, for a cancellation callback that waits for the lock.
+                _registration.Unregister();
                 result = new ReadResult(View(), isCanceled: true, isCompleted: false);
                 _readerHolds = true;
             }
@@ -409,7 +410,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
             if (complete)
             {
                 _readerWaiting = false;
-                _registration.Dispose();
+                _registration.Unregister();
                 _readerHolds = failure is null;
             }
         }
