@@ -152,6 +152,11 @@ public sealed class TernServer : IAsyncDisposable
         });
 
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+
+        // Only when started by systemd (its parent is systemd, or PID 1 with NOTIFY_SOCKET): notifies
+        // READY=1 once every listener is bound and switches the console to journald's "<6>" lines.
+        // After logging is configured, so that its choice of console formatter wins.
+        builder.Services.AddSystemd();
         builder.Services.AddSingleton(brokerOptions);
         builder.Services.AddSingleton(persistence);
         builder.Services.AddSingleton(sp =>
