@@ -9,8 +9,9 @@ export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPE
 export DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1
 
 # Third-party MQTT peers for the interop tests, AFL++ for the short fuzz run, the headless
-# Chromium the dashboard tests drive, and the Prometheus server that scrapes a broker (Debian packages).
-packages=(mosquitto mosquitto-clients python3-paho-mqtt afl++ chromium prometheus)
+# Chromium the dashboard tests drive, the Prometheus server that scrapes a broker, and systemd-analyze
+# that checks packaging/tern.service (Debian packages).
+packages=(mosquitto mosquitto-clients python3-paho-mqtt afl++ chromium prometheus systemd)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -108,7 +108,8 @@ public sealed class TernServer : IAsyncDisposable
         TimeProvider? timeProvider = null,
         IBrokerStore? store = null)
     {
-        var configuration = TernConfiguration.FollowFreeTcpPort(TernConfiguration.Build(args, overrides, configFile), out var followers);
+        var fileRoot = TernConfiguration.Build(args, overrides, configFile);
+        var configuration = TernConfiguration.FollowFreeTcpPort(fileRoot, out var followers);
         var brokerOptions = TernConfiguration.Bind<BrokerOptions>(configuration, BrokerOptions.SectionName);
         TernConfiguration.Validate(brokerOptions.Validate, BrokerOptions.SectionName);
         var listeners = ListenerSetup.FromConfiguration(configuration);
@@ -151,6 +152,11 @@ public sealed class TernServer : IAsyncDisposable
         });
 
         builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
+
+        // Only when started by systemd (its parent is systemd, or PID 1 with NOTIFY_SOCKET): notifies
+        // READY=1 once every listener is bound and switches the console to journald's "<6>" lines.
+        // After logging is configured, so that its choice of console formatter wins.
+        builder.Services.AddSystemd();
         builder.Services.AddSingleton(brokerOptions);
         builder.Services.AddSingleton(persistence);
         builder.Services.AddSingleton(sp =>
@@ -192,6 +198,17 @@ public sealed class TernServer : IAsyncDisposable
         }
         acl.AddServices(builder.Services);
         dashboard.AddServices(builder.Services);
+        builder.Services.AddSingleton(sp => new ConfigurationReloader(
+            () => TernConfiguration.FollowFreeTcpPort(TernConfiguration.Build(args, overrides, configFile), out _),
+            fileRoot,
+            configuration,
+            sp.GetRequiredService<MqttBroker>(),
+            acl,
+            authChain.UsersStore,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Server.Configuration")));
+        var configPath = Path.GetFullPath(configFile ?? Path.Combine(Directory.GetCurrentDirectory(), TernConfiguration.DefaultFileName));
+        builder.Services.AddSingleton<IHostedService>(sp =>
+            new ConfigurationFileWatcher(configPath, () => sp.GetRequiredService<ConfigurationReloader>().Reload(), TimeProvider.System));
 
         var app = builder.Build();
         listeners.ConfigureApp(app);
@@ -233,6 +250,16 @@ public sealed class TernServer : IAsyncDisposable
 
         _dashboard.LogStarted(_logger);
     }
+
+    /// <summary>
+    /// Re-reads the configuration from the same sources and applies what can change without closing a
+    /// connection: log levels, the <c>Acl</c> section and file, the users file, and the broker limits
+    /// docs/configuration.md marks as live. Other changed settings are reported in
+    /// <see cref="TernReloadResult.NeedRestart"/>; a configuration that does not load or validate changes
+    /// nothing. <c>tern start</c> calls this on SIGHUP; the configuration file is also followed on its own.
+    /// One log line says what was applied and what needs a restart.
+    /// </summary>
+    public TernReloadResult Reload() => _app.Services.GetRequiredService<ConfigurationReloader>().Reload();
 
     /// <summary>Completes when the host has stopped: after Ctrl+C/SIGTERM, <see cref="StopAsync"/> or <paramref name="ct"/>.</summary>
     public Task WaitForShutdownAsync(CancellationToken ct = default) => _app.WaitForShutdownAsync(ct);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Tern.Broker.Persistence;
 using Tern.Server;
 
@@ -26,7 +27,8 @@ internal static class StartCommand
 
         var command = new Command(
             "start",
-            "Run the MQTT broker in the foreground until Ctrl+C or SIGTERM. Any other setting can be given as "
+            "Run the MQTT broker in the foreground until Ctrl+C or SIGTERM; SIGHUP reloads the configuration (log levels, ACL, users, "
+            + "some limits; see docs/configuration.md). Any other setting can be given as "
             + "--Section:Key=value (e.g. --Broker:MaxInflight=64 or --Listeners:Tcp:Address=127.0.0.1) or as an environment "
             + "variable TERN_Section__Key (e.g. TERN_Broker__MaxInflight=64); see docs/configuration.md for every key.")
         {
@@ -86,6 +88,13 @@ internal static class StartCommand
             {
                 return 0;
             }
+
+            // SIGHUP reloads, as for most Unix daemons (systemctl reload sends it); without a handler it would end the process.
+            using var reload = OperatingSystem.IsWindows() ? null : PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+            {
+                context.Cancel = true;
+                _ = Task.Run(server.Reload, CancellationToken.None);
+            });
 
             // The server's log already says where it listens (one line for MQTT, one for the dashboard).
             await server.WaitForShutdownAsync(ct).ConfigureAwait(false);

@@ -37,7 +37,7 @@ internal static class TernLogging
     }
 
     /// <summary>The logging binder throws a vague error late; check levels up front and name the key.</summary>
-    private static void Validate(IConfigurationSection levels)
+    public static void Validate(IConfigurationSection levels)
     {
         foreach (var level in levels.GetChildren())
         {

@@ -17,6 +17,7 @@ internal sealed class AclReloader : IHostedService, IDisposable
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
     private ITimer? _timer;
+    private string? _loadedPath;
     private FileStamp _loaded;
     private FileStamp? _pending;
 
@@ -30,11 +31,17 @@ internal sealed class AclReloader : IHostedService, IDisposable
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var rules = _setup.Authorizer.Rules;
-        AclLog.Loaded(_logger, rules.Rules.Length, _setup.FilePath is null ? "configuration" : _setup.FilePath, rules.DefaultAllow ? "allow" : "deny");
-        if (_setup.FilePath is not null && _setup.ReloadInterval > TimeSpan.Zero)
+        if (_setup.Configured)
+        {
+            AclLog.Loaded(_logger, rules.Rules.Length, _setup.FilePath is null ? "configuration" : _setup.FilePath, rules.DefaultAllow ? "allow" : "deny");
+        }
+
+        // Polls even without a file: a configuration reload (SIGHUP) may name one.
+        if (_setup.ReloadInterval > TimeSpan.Zero)
         {
             // The stamp may be a little newer than what was loaded at startup; at worst one extra reload.
-            _loaded = FileStamp.Of(_setup.FilePath);
+            _loadedPath = _setup.FilePath;
+            _loaded = _loadedPath is null ? default : FileStamp.Of(_loadedPath);
             _timer = _time.CreateTimer(_ => Poll(), null, _setup.ReloadInterval, _setup.ReloadInterval);
         }
 
@@ -67,7 +74,20 @@ internal sealed class AclReloader : IHostedService, IDisposable
                 return;
             }
 
-            var path = _setup.FilePath!;
+            if (_setup.FilePath is not { } path)
+            {
+                return;
+            }
+
+            if (path != _loadedPath)
+            {
+                // A reload named another file and has just read it: follow that one from here.
+                _loadedPath = path;
+                _loaded = FileStamp.Of(path);
+                _pending = null;
+                return;
+            }
+
             var stamp = FileStamp.Of(path);
             if (stamp == _loaded)
             {
@@ -85,8 +105,10 @@ internal sealed class AclReloader : IHostedService, IDisposable
             _pending = null;
             try
             {
-                var rules = _setup.ApplyFile(AclFile.Load(path));
-                AclLog.Reloaded(_logger, path, rules.Rules.Length, rules.DefaultAllow ? "allow" : "deny");
+                if (_setup.ApplyFile(path, AclFile.Load(path)) is { } rules)
+                {
+                    AclLog.Reloaded(_logger, path, rules.Rules.Length, rules.DefaultAllow ? "allow" : "deny");
+                }
             }
             catch (TernConfigurationException ex)
             {

@@ -39,16 +39,16 @@ internal sealed class AclSetup
     public AclAuthorizer Authorizer { get; }
 
     /// <summary>False when the <c>Acl</c> section is empty and only per-client rules apply.</summary>
-    public bool Configured { get; }
+    public bool Configured { get; private set; }
 
-    /// <summary>Rules from <c>Acl:Rules</c>; checked before the file's rules and not reloaded.</summary>
-    public IReadOnlyList<AclRule> InlineRules { get; }
+    /// <summary>Rules from <c>Acl:Rules</c>; checked before the file's rules, replaced by a configuration reload.</summary>
+    public IReadOnlyList<AclRule> InlineRules { get; private set; }
 
     /// <summary><c>Acl:Default</c> (allow when absent); the file's <c>"default"</c> wins over it.</summary>
-    public bool ConfigDefault { get; }
+    public bool ConfigDefault { get; private set; }
 
-    /// <summary>The full path of <c>Acl:File</c>, if set.</summary>
-    public string? FilePath { get; }
+    /// <summary>The full path of <c>Acl:File</c>, if set; a configuration reload may change it.</summary>
+    public string? FilePath { get; private set; }
 
     /// <summary>How often the file is checked for changes; zero turns reloading off.</summary>
     public TimeSpan ReloadInterval { get; }
@@ -91,7 +91,8 @@ internal sealed class AclSetup
         if (file is null && configDefault is null && !hasRules)
         {
             // Still an authorizer: a token's acl claim must be enforced even when the broker has no rules of its own.
-            return new AclSetup(new AclAuthorizer(AclRuleSet.PerClientOnly), [], configDefault: true, filePath: null, TimeSpan.Zero, configured: false);
+            // The interval still counts: a configuration reload may name a file later.
+            return new AclSetup(new AclAuthorizer(AclRuleSet.PerClientOnly), [], configDefault: true, filePath: null, TimeSpan.FromSeconds(reloadSeconds), configured: false);
         }
 
         var inlineRules = ReadInlineRules(section.GetSection("Rules"));
@@ -101,14 +102,9 @@ internal sealed class AclSetup
         return new AclSetup(new AclAuthorizer(rules), inlineRules, configDefault ?? true, path, TimeSpan.FromSeconds(reloadSeconds), fileContent: fileContent);
     }
 
-    /// <summary>Registers the file watcher, which lives as long as the host.</summary>
+    /// <summary>Registers the file watcher, which lives as long as the host (even without a file: a reload may name one).</summary>
     public void AddServices(IServiceCollection services)
     {
-        if (!Configured)
-        {
-            return;
-        }
-
         services.AddSingleton<IHostedService>(sp => new AclReloader(this, sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Server.Acl"), TimeProvider.System));
     }
 
@@ -121,13 +117,41 @@ internal sealed class AclSetup
         }
     }
 
-    /// <summary>Applies a reloaded <c>Acl:File</c> to the authorizer, keeping the built-in rules.</summary>
-    public AclRuleSet ApplyFile(AclFileContent fileContent)
+    /// <summary>
+    /// Applies a reloaded <c>Acl:File</c> to the authorizer, keeping the built-in rules; null when
+    /// <paramref name="path"/> is no longer the ACL file (a configuration reload named another meanwhile).
+    /// </summary>
+    public AclRuleSet? ApplyFile(string path, AclFileContent fileContent)
     {
         lock (_gate)
         {
+            if (FilePath != path)
+            {
+                return null;
+            }
+
             _fileContent = fileContent;
             var rules = CombineAll(fileContent, _builtInRules);
+            Authorizer.Update(rules);
+            return rules;
+        }
+    }
+
+    /// <summary>
+    /// Takes the <c>Acl</c> section of a reloaded configuration (<paramref name="reloaded"/>, already read and
+    /// checked): its inline rules, default and file, keeping the rules managed through the REST API.
+    /// <c>Acl:ReloadIntervalSeconds</c> stays as it was started.
+    /// </summary>
+    public AclRuleSet ApplyConfiguration(AclSetup reloaded)
+    {
+        lock (_gate)
+        {
+            Configured = reloaded.Configured;
+            InlineRules = reloaded.InlineRules;
+            ConfigDefault = reloaded.ConfigDefault;
+            FilePath = reloaded.FilePath;
+            _fileContent = reloaded._fileContent;
+            var rules = CombineAll(_fileContent, _builtInRules);
             Authorizer.Update(rules);
             return rules;
         }
