@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Compression;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 
@@ -58,6 +59,33 @@ public sealed class ToolInstallTests
 
             await broker.SendSignalAsync("TERM");
             Assert.Equal(0, await broker.WaitForExitAsync(Prompt));
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Library_package_carries_its_readme_license_xml_docs_and_dependencies()
+    {
+        var work = Directory.CreateTempSubdirectory("tern-pack-test-").FullName;
+        try
+        {
+            var project = Path.Combine(Repository.Root(), "src", "Tern.Server", "Tern.Server.csproj");
+            await DotnetAsync(work, PackTimeout, null, "pack", project, "-c", Configuration(), "--no-build", "-o", work);
+
+            using var package = ZipFile.OpenRead(Path.Combine(work, $"Tern.Server.{TernVersion()}.nupkg"));
+            Assert.NotNull(package.GetEntry("README.md"));
+            Assert.NotNull(package.GetEntry("lib/net10.0/Tern.Server.dll"));
+            Assert.NotNull(package.GetEntry("lib/net10.0/Tern.Server.xml"));
+            using var reader = new StreamReader(package.GetEntry("Tern.Server.nuspec")!.Open());
+            var nuspec = await reader.ReadToEndAsync();
+            Assert.Contains("""<license type="expression">MIT</license>""", nuspec, StringComparison.Ordinal);
+            Assert.Contains("<readme>README.md</readme>", nuspec, StringComparison.Ordinal);
+            Assert.Contains($"""<dependency id="Tern.Broker" version="{TernVersion()}" """, nuspec, StringComparison.Ordinal);
+            // SourceLink: the commit the package was built from.
+            Assert.Matches("""<repository type="git" [^>]*commit="[0-9a-f]{40}" """, nuspec);
         }
         finally
         {
