@@ -11,7 +11,7 @@ public sealed class EmbeddedExampleTests
     [Fact]
     public void Readme_snippet_is_the_example_program()
     {
-        var root = RepositoryRoot();
+        var root = Repository.Root();
         var readme = File.ReadAllText(Path.Combine(root, "README.md"));
         var section = readme[readme.IndexOf("## Embed it", StringComparison.Ordinal)..];
         var snippet = Regex.Match(section, "```csharp\n(.*?)```", RegexOptions.Singleline).Groups[1].Value;
@@ -49,17 +49,4 @@ public sealed class EmbeddedExampleTests
     }
 
     private static int Port(Match match, int group) => int.Parse(match.Groups[group].Value, System.Globalization.CultureInfo.InvariantCulture);
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Tern.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"No Tern.slnx above {AppContext.BaseDirectory}");
-    }
 }

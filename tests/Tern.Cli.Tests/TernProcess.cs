@@ -46,12 +46,13 @@ internal sealed class TernProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts <c>dotnet tern.dll</c> with <paramref name="args"/>; <paramref name="prefix"/> is a command
-    /// that runs it (e.g. <c>setpriv</c> with its options, to run it as another user).
+    /// that runs it (e.g. <c>setpriv</c> with its options, to run it as another user). With
+    /// <paramref name="executable"/> it runs that program instead (e.g. an installed tool's <c>tern</c>).
     /// </summary>
-    public static TernProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null, string dll = "tern.dll", IReadOnlyList<string>? prefix = null)
+    public static TernProcess Start(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null, string dll = "tern.dll", IReadOnlyList<string>? prefix = null, string? executable = null)
     {
         var ternDll = Path.Combine(AppContext.BaseDirectory, dll);
-        Assert.True(File.Exists(ternDll), $"{dll} not found next to the tests: {ternDll}");
+        Assert.True(executable is not null || File.Exists(ternDll), $"{dll} not found next to the tests: {ternDll}");
 
         // Through env --default-signal=INT: a shell's background job (CI, a runner) ignores SIGINT and
         // its children inherit that, so tern would never see the Ctrl+C that the tests send.
@@ -74,8 +75,15 @@ internal sealed class TernProcess : IAsyncDisposable
         }
 
         info.ArgumentList.Add("--default-signal=INT");
-        info.ArgumentList.Add("dotnet");
-        info.ArgumentList.Add(ternDll);
+        if (executable is null)
+        {
+            info.ArgumentList.Add("dotnet");
+            info.ArgumentList.Add(ternDll);
+        }
+        else
+        {
+            info.ArgumentList.Add(executable);
+        }
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
@@ -106,9 +114,9 @@ internal sealed class TernProcess : IAsyncDisposable
     }
 
     /// <summary>Runs tern to completion and returns its exit code.</summary>
-    public static async Task<(int ExitCode, TernProcess Process)> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null, IReadOnlyList<string>? prefix = null, string dll = "tern.dll")
+    public static async Task<(int ExitCode, TernProcess Process)> RunAsync(IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null, IReadOnlyList<string>? prefix = null, string dll = "tern.dll", string? executable = null)
     {
-        var tern = Start(args, environment, workingDirectory, dll, prefix: prefix);
+        var tern = Start(args, environment, workingDirectory, dll, prefix: prefix, executable: executable);
         var code = await tern.WaitForExitAsync(DefaultTimeout);
         return (code, tern);
     }

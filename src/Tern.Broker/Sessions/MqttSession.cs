@@ -205,7 +205,7 @@ internal sealed partial class MqttSession
     /// <summary>
     /// Delivers a routed message; never blocks the publisher. True when <paramref name="publisher"/>
     /// should hold back its acknowledgement because this online session's queue is above its
-    /// high-water mark (see <see cref="DeliveryFlow"/>); the session then tells the publisher when it
+    /// high-water mark (see MqttSession.Flow.cs); the session then tells the publisher when it
     /// is back under its low-water mark.
     /// </summary>
     public bool Deliver(in Delivery delivery, MqttConnection? publisher = null)

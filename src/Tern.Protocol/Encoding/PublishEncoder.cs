@@ -11,6 +11,10 @@ internal static class PublishEncoder
         return GetRemainingLength(version, Encoding.UTF8.GetByteCount(p.Topic), p.Payload.Length, p.QoS, propertiesSize);
     }
 
+    /// <param name="version">The protocol version of the connection the packet is for.</param>
+    /// <param name="topicLength">The topic name's length in UTF-8 bytes.</param>
+    /// <param name="payloadLength">The payload's length in bytes.</param>
+    /// <param name="qos">The packet's QoS (a packet identifier follows the topic above 0).</param>
     /// <param name="propertiesContentSize">Property bytes without the length prefix (ignored before 5.0).</param>
     public static int GetRemainingLength(
         MqttProtocolVersion version, int topicLength, int payloadLength, MqttQoS qos, int propertiesContentSize)

@@ -33,6 +33,8 @@ internal sealed class TlsSetup
     public bool RequireClientCertificate { get; private init; }
 
     /// <summary>Loads everything <paramref name="options"/> names; throws <see cref="TernConfigurationException"/>.</summary>
+    /// <param name="options">The listener's TLS settings.</param>
+    /// <param name="section">The listener's configuration section, named in error messages.</param>
     /// <param name="certificateSection">Where the certificate keys were read from (a WSS listener may use the TLS one's).</param>
     public static TlsSetup Load(SecureListenerOptions options, string section, string certificateSection)
     {

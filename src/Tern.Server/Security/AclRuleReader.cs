@@ -35,6 +35,9 @@ internal static class AclRuleReader
 
     /// <summary>Builds a rule; <paramref name="fail"/> makes the exception for a field (null: the rule as a whole) and a problem.</summary>
     /// <param name="fields">Canonical field name to value; booleans as <c>true</c>/<c>false</c>.</param>
+    /// <param name="origin">Where the rule was read from, for error messages.</param>
+    /// <param name="source">Which kind of rule list it belongs to (client, configuration, file, REST API).</param>
+    /// <param name="fail">Makes the exception for a field (null: the rule as a whole) and a problem.</param>
     public static AclRule Build(IReadOnlyDictionary<string, string> fields, string origin, AclRuleSource source, Func<string?, string, Exception> fail)
     {
         var allow = RequiredBool(fields, AllowField, fail);

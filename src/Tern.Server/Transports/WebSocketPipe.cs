@@ -21,7 +21,9 @@ internal sealed class WebSocketPipe : IDuplexPipe
     private Task _sending = Task.CompletedTask;
     private volatile bool _violated;
 
+    /// <param name="socket">The accepted WebSocket the MQTT connection runs over.</param>
     /// <param name="maxPacketSize">The broker reads a packet only when it is whole, so the input must hold one.</param>
+    /// <param name="onViolation">Told why when the peer breaks the WebSocket rules of MQTT (e.g. a text frame).</param>
     public WebSocketPipe(WebSocket socket, long maxPacketSize, Action<string> onViolation)
     {
         _socket = socket;
