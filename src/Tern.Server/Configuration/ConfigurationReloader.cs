@@ -48,6 +48,10 @@ internal sealed class ConfigurationReloader
     /// <param name="read">Builds the configuration afresh from the same sources (file, environment, args, overrides).</param>
     /// <param name="live">The root the host was built on; reloading it re-reads the file and fires the change tokens the loggers follow.</param>
     /// <param name="merged">What the host reads (<paramref name="live"/>, maybe with derived free ports on top).</param>
+    /// <param name="broker">The broker whose limits and log levels change live.</param>
+    /// <param name="acl">The ACL the new rules and file go to.</param>
+    /// <param name="users">The users file to re-read, if there is one.</param>
+    /// <param name="logger">Where the one line of each reload goes.</param>
     public ConfigurationReloader(Func<IConfigurationRoot> read, IConfigurationRoot live, IConfiguration merged, MqttBroker broker, AclSetup acl, UsersStore? users, ILogger logger)
     {
         _read = read;
