@@ -98,6 +98,13 @@ public sealed class MqttClientOptions
     /// <summary>3.1.1 by default; 3.1 and 5.0 are supported.</summary>
     public MqttProtocolVersion ProtocolVersion { get; set; } = MqttProtocolVersion.V311;
 
+    /// <summary>
+    /// Sends the MQTT 3.1/3.1.1 protocol level with its high bit set (0x83/0x84), Mosquitto's bridge
+    /// convention (<c>try_private</c>): a broker that knows it does not send back what this client
+    /// published. Brokers that do not know it refuse the connection. Ignored with MQTT 5.
+    /// </summary>
+    public bool BridgeProtocolLevel { get; set; }
+
     /// <summary>MQTT 5 CONNECT session expiry interval in seconds.</summary>
     public uint? SessionExpiryInterval { get; set; }
 
