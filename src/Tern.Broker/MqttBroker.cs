@@ -303,7 +303,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         }
 
         var matched = match.Targets.Length > 0 || match.Groups.Length > 0;
-        var inProcess = _inProcess;
+        var inProcess = Volatile.Read(ref _inProcess);
         if (inProcess.Length != 0 && DeliverInProcess(inProcess, message))
         {
             matched = true;

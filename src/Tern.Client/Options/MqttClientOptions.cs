@@ -105,6 +105,14 @@ public sealed class MqttClientOptions
     /// </summary>
     public bool BridgeProtocolLevel { get; set; }
 
+    /// <summary>
+    /// Called on the connection's read loop with each new message from the server before this client
+    /// acknowledges it (PUBACK, PUBREC): a QoS 1/2 message handed on from here is acknowledged only once
+    /// the handler returned, so a crash before then has the server send it again. It must not block;
+    /// an exception from it closes the connection and the message comes again. Events still follow.
+    /// </summary>
+    public Action<MqttMessage>? BeforeAcknowledge { get; set; }
+
     /// <summary>MQTT 5 CONNECT session expiry interval in seconds.</summary>
     public uint? SessionExpiryInterval { get; set; }
 

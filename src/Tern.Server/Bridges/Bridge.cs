@@ -9,7 +9,7 @@ namespace Tern.Server.Bridges;
 /// One bridge: a Tern.Client connection to the remote broker. Out rules take local messages as an
 /// in-process subscriber and put them in the client's outbox (bounded by <c>MaxQueued</c>, kept
 /// across reconnects, resent until acknowledged); in rules subscribe on the remote and publish what
-/// arrives into the local broker.
+/// arrives into the local broker before the client acknowledges it to the remote.
 /// </summary>
 internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
 {
@@ -19,9 +19,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
     private readonly BridgeTopicOptions[] _out;
     private readonly BridgeTopicOptions[] _in;
     private readonly MqttClient _client;
-    private readonly CancellationTokenSource _stopping = new();
     private IDisposable? _subscription;
-    private Task _inbound = Task.CompletedTask;
     private int _subscribed;
     private long _sent;
     private long _received;
@@ -38,7 +36,13 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
         _in = options.Topics.Where(t => t.In).ToArray();
         Origin = "$bridge/" + options.Name;
         Filters = _out.Select(t => t.LocalFilter).Distinct(StringComparer.Ordinal).ToArray();
-        _client = new MqttClient(ClientOptions(options));
+        var clientOptions = ClientOptions(options);
+        if (_in.Length > 0)
+        {
+            clientOptions.BeforeAcknowledge = ForwardInbound;
+        }
+
+        _client = new MqttClient(clientOptions);
         _client.Connected += OnConnected;
         _client.Disconnected += OnDisconnected;
         _client.Error += (_, e) => _lastError = e.Message;
@@ -63,11 +67,6 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
 
     public async Task StartAsync()
     {
-        if (_in.Length > 0)
-        {
-            _inbound = Task.Run(() => ForwardInboundAsync(_stopping.Token));
-        }
-
         if (_out.Length > 0)
         {
             _subscription = _broker.AddInProcessSubscriber(this);
@@ -141,10 +140,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _subscription?.Dispose();
-        await _stopping.CancelAsync().ConfigureAwait(false);
         await _client.DisposeAsync().ConfigureAwait(false);
-        await _inbound.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _stopping.Dispose();
     }
 
     private static MqttClientOptions ClientOptions(BridgeOptions options)
@@ -232,31 +228,30 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
         }
     }
 
-    /// <summary>Remote messages into the local broker, published with this bridge's origin so that they do not go back out.</summary>
-    private async Task ForwardInboundAsync(CancellationToken ct)
+    /// <summary>
+    /// A remote message into the local broker, published with this bridge's origin so that it does not
+    /// go back out. On the client's read loop, before it acknowledges the message to the remote: a
+    /// QoS 1/2 message is acknowledged once the local broker has routed it.
+    /// </summary>
+    private void ForwardInbound(MqttMessage message)
     {
+        var rule = FindInRule(message.Topic);
+        if (rule is null)
+        {
+            return;
+        }
+
+        var localTopic = rule.ToLocal(message.Topic);
         try
         {
-            await foreach (var message in _client.ReadMessagesAsync(ct).ConfigureAwait(false))
-            {
-                var rule = FindInRule(message.Topic);
-                if (rule is null)
-                {
-                    continue;
-                }
-
-                var localTopic = rule.ToLocal(message.Topic);
-                if (localTopic.Length == 0)
-                {
-                    continue;
-                }
-
-                _broker.Publish(localTopic, message.Payload, message.QoS, message.Retain, Forwardable(message.Properties), Origin);
-                Interlocked.Increment(ref _received);
-            }
+            _broker.Publish(localTopic, message.Payload, message.QoS, message.Retain, Forwardable(message.Properties), Origin);
+            Interlocked.Increment(ref _received);
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (ArgumentException ex)
         {
+            // Not a valid topic here (the prefixes made an empty one): taking it again would not help.
+            Interlocked.Increment(ref _dropped);
+            _lastError = ex.Message;
         }
     }
 
