@@ -6,6 +6,7 @@ using Tern.Broker;
 using Tern.Protocol;
 using Tern.Server.Bridges;
 using Tern.TestKit;
+using Tern.Transports.Tests;
 
 namespace Tern.Server.Tests.Bridges;
 
@@ -154,6 +155,48 @@ public sealed class BridgeTests
         }
 
         await WaitForAsync(bridge, s => s.Sent == 2 && s.Received == 2, "two sent and two received", null);
+    }
+
+    [Fact]
+    public async Task A_bridge_over_mutual_tls_presents_its_client_certificate_and_forwards()
+    {
+        using var pki = new TestPki();
+        var remoteSettings = pki.TlsSettings(mutual: true);
+        remoteSettings["Listeners:Tls:PeerCertAsUsername"] = "true";
+        remoteSettings["Persistence:Mode"] = "memory";
+        await using var remote = await TestBroker.StartAsync(remoteSettings);
+        await using var remoteWatch = await WatchClient.StartAsync(remote.Port, "secure/#");
+
+        var settings = Bridge(0, "tls", remote.Server.TlsPort, "5", ("secure/#", "out", 1, "", ""));
+        settings["Bridges:0:Address"] = $"localhost:{remote.Server.TlsPort.ToString(CultureInfo.InvariantCulture)}";
+        settings["Bridges:0:Tls:Enabled"] = "true";
+        settings["Bridges:0:Tls:CaFile"] = pki.CaFile;
+        settings["Bridges:0:Tls:CertFile"] = pki.ClientCertFile;
+        settings["Bridges:0:Tls:KeyFile"] = pki.ClientKeyFile;
+        settings["Persistence:Mode"] = "memory";
+        await using var local = await TestBroker.StartAsync(settings);
+        var bridge = BridgeOf(local);
+        await WaitForAsync(bridge, s => s.Connected, "the bridge connected over TLS", null);
+
+        local.Server.Broker.Publish("secure/a", "sealed"u8.ToArray(), MqttQoS.AtLeastOnce);
+        await remoteWatch.WaitForAsync("secure/a", "sealed");
+
+        // The remote took the bridge's certificate as its identity.
+        var client = remote.Server.Broker.FindClient(bridge.Status().Clientid);
+        Assert.NotNull(client);
+        Assert.Equal(TestPki.ClientName, client.Username);
+    }
+
+    [Fact]
+    public void A_tls_file_that_does_not_exist_is_refused_naming_its_key()
+    {
+        var settings = Bridge(0, "cloud", 8883, "5", ("t/#", "out", 0, "", ""));
+        settings["Bridges:0:Tls:Enabled"] = "true";
+        settings["Bridges:0:Tls:CaFile"] = "/nonexistent/ca.pem";
+        settings["Persistence:Mode"] = "memory";
+        var ex = Assert.Throws<TernConfigurationException>(() => TernServer.Create(overrides: settings));
+        Assert.Equal("Bridges:0:Tls:CaFile", ex.Key);
+        Assert.Contains("/nonexistent/ca.pem", ex.Message, StringComparison.Ordinal);
     }
 
     [Theory]
