@@ -273,7 +273,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
             expired,
             queueFull,
             tooLarge,
-            IsBridge: false,
+            IsBridge: c.IsBridge,
             DroppedByName(c.DroppedByReason),
             c.HeldAcknowledgements,
             c.SlowedPublishers,

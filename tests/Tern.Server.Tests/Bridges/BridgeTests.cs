@@ -155,6 +155,9 @@ public sealed class BridgeTests
         }
 
         await WaitForAsync(bridge, s => s.Sent == 2 && s.Received == 2, "two sent and two received", null);
+
+        // MQTT 3.1.1 announces the bridge (try_private); the remote lists it as one.
+        Assert.Equal(version == "3.1.1", remote.Server.Broker.FindClient(bridge.Status().Clientid)!.IsBridge);
     }
 
     [Fact]
