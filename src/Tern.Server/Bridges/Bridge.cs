@@ -72,6 +72,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
             _subscription = _broker.AddInProcessSubscriber(this);
         }
 
+        PublishState(connected: false);
         await _client.StartAsync().ConfigureAwait(false);
         var (host, port) = _options.Endpoint;
         BridgeLog.Started(_logger, Name, host, port, _out.Length, _in.Length);
@@ -141,6 +142,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
     {
         _subscription?.Dispose();
         await _client.DisposeAsync().ConfigureAwait(false);
+        PublishState(connected: false);
     }
 
     private static MqttClientOptions ClientOptions(BridgeOptions options)
@@ -186,6 +188,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
         _connectedAt = DateTimeOffset.UtcNow;
         _lastError = null;
         BridgeLog.Connected(_logger, Name, e.SessionPresent);
+        PublishState(connected: true);
 
         // Once per client: after that the client restores the subscriptions on its own whenever the
         // remote lost the session.
@@ -208,12 +211,20 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
     private void OnDisconnected(object? sender, DisconnectedEventArgs e)
     {
         _connectedAt = null;
+        PublishState(connected: false);
         if (!e.ClientInitiated)
         {
             _lastError = e.Reason ?? e.Exception?.Message ?? _lastError;
             BridgeLog.Disconnected(_logger, Name, _lastError);
         }
     }
+
+    /// <summary>
+    /// Mosquitto's bridge notification on this broker: <c>$SYS/broker/connection/&lt;client id&gt;/state</c>,
+    /// retained, <c>1</c> while connected and <c>0</c> otherwise. Raised on the client's event task, in order.
+    /// </summary>
+    private void PublishState(bool connected)
+        => _broker.Publish($"$SYS/broker/connection/{_client.ClientId}/state", connected ? "1"u8.ToArray() : "0"u8.ToArray(), MqttQoS.AtMostOnce, retain: true, properties: null, Origin);
 
     private void OnPublished(object? sender, PublishedEventArgs e)
     {

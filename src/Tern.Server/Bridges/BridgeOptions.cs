@@ -123,6 +123,12 @@ internal sealed class BridgeOptions
             throw new ArgumentException($"'{Address}' is not host:port (or [IPv6]:port) with a port from 1 to 65535.", nameof(Address));
         }
 
+        if (ClientId is not null && (ClientId.Length == 0 || ClientId.AsSpan().IndexOfAny('+', '#') >= 0))
+        {
+            // It also names the bridge's state topic, $SYS/broker/connection/<client id>/state.
+            throw new ArgumentException($"ClientId '{ClientId}' must not be empty or hold '+' or '#'.", nameof(ClientId));
+        }
+
         if (ProtocolVersion.Trim() is not ("3.1.1" or "5" or "5.0"))
         {
             throw new ArgumentException($"ProtocolVersion must be 3.1.1 or 5, not '{ProtocolVersion}'.", nameof(ProtocolVersion));

@@ -75,11 +75,17 @@ public sealed class BridgeTests
         await using var broker = await TestBroker.StartAsync(Bridge(0, "cloud", mosquitto.Port, "3.1.1", ("q/#", "out", 1, "", "")));
         var bridge = BridgeOf(broker);
         await WaitForAsync(bridge, s => s.Connected, "the bridge connected", mosquitto);
+
+        // Mosquitto's notification topic, retained on this broker: 1 while connected, 0 while not.
+        var stateTopic = $"$SYS/broker/connection/{bridge.Status().Clientid}/state";
+        await using var stateWatch = await WatchClient.StartAsync(broker.Port, "$SYS/broker/connection/#");
+        await stateWatch.WaitForAsync(stateTopic, "1");
         broker.Server.Broker.Publish("q/0", "before"u8.ToArray(), MqttQoS.AtLeastOnce);
         await remoteWatch.WaitForAsync("q/0", "before");
 
         await mosquitto.StopAsync();
         await WaitForAsync(bridge, s => !s.Connected, "the bridge saw the remote go", mosquitto);
+        await stateWatch.WaitForAsync(stateTopic, "0");
         const int count = 20;
         for (var i = 1; i <= count; i++)
         {
@@ -94,6 +100,7 @@ public sealed class BridgeTests
             $"all {count} messages published while the remote was down",
             TestTimeouts.External * 2);
         await WaitForAsync(bridge, s => s.Queued == 0 && s.Sent == count + 1, "the queue emptied", mosquitto);
+        await stateWatch.WaitForAsync(r => r.Count(m => m.Topic == stateTopic && m.Payload == "1") == 2, "connected again on the state topic");
         Assert.Equal(0, bridge.Status().Dropped);
         await remoteWatch.DisposeAsync();
     }
@@ -208,6 +215,7 @@ public sealed class BridgeTests
     [InlineData("Bridges:0:Topics:0:Colour", "red", "Bridges:0:Topics:0:Colour")]
     [InlineData("Bridges:0:Address", "host:99999", "Bridges:0:Address")]
     [InlineData("Bridges:0:ProtocolVersion", "4", "Bridges:0:ProtocolVersion")]
+    [InlineData("Bridges:0:ClientId", "edge/+", "Bridges:0:ClientId")]
     [InlineData("Bridges:0:Topics:0:LocalPrefix", "a/+/", "Bridges:0:Topics:0:LocalPrefix")]
     public void A_bad_bridge_setting_is_refused_naming_its_key(string key, string value, string named)
     {
