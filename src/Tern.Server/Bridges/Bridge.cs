@@ -25,7 +25,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
     private long _received;
     private long _dropped;
     private string? _lastError;
-    private DateTimeOffset? _connectedAt;
+    private long _connectedAtTicks; // UTC ticks of the current connection, 0 while down (a long: read without tearing)
 
     public Bridge(BridgeOptions options, MqttBroker broker, ILogger logger)
     {
@@ -96,7 +96,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
                 _ => "connecting",
             },
             _in.Length == 0 || Volatile.Read(ref _subscribed) == 2,
-            _connectedAt,
+            Interlocked.Read(ref _connectedAtTicks) is var ticks and not 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null,
             _client.OutboxCount,
             _options.MaxQueued,
             Interlocked.Read(ref _sent),
@@ -185,7 +185,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
 
     private void OnConnected(object? sender, ConnectedEventArgs e)
     {
-        _connectedAt = DateTimeOffset.UtcNow;
+        Interlocked.Exchange(ref _connectedAtTicks, DateTimeOffset.UtcNow.UtcTicks);
         _lastError = null;
         BridgeLog.Connected(_logger, Name, e.SessionPresent);
         PublishState(connected: true);
@@ -210,7 +210,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
 
     private void OnDisconnected(object? sender, DisconnectedEventArgs e)
     {
-        _connectedAt = null;
+        Interlocked.Exchange(ref _connectedAtTicks, 0);
         PublishState(connected: false);
         if (!e.ClientInitiated)
         {
