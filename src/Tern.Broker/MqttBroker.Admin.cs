@@ -288,6 +288,7 @@ public sealed partial class MqttBroker
             connection.TimesSlowed)
         {
             CleanStart = connection.CleanStart,
+            IsBridge = connection.IsBridge,
         };
     }
 

@@ -262,23 +262,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
     /// <param name="properties">MQTT 5 PUBLISH properties passed on to subscribers (message expiry, response topic, user properties...), or null.</param>
     /// <returns>false when no subscription matched the topic.</returns>
     public bool Publish(string topic, ReadOnlyMemory<byte> payload, MqttQoS qos = MqttQoS.AtMostOnce, bool retain = false, MqttProperties? properties = null)
-    {
-        if (!MqttTopic.IsValidTopicName(topic))
-        {
-            throw new ArgumentException($"'{topic}' is not a valid topic name.", nameof(topic));
-        }
-
-        var store = Store;
-        store?.Enter();
-        try
-        {
-            return Route(new ApplicationMessage(topic, payload, qos, retain, properties, null, NowMs));
-        }
-        finally
-        {
-            store?.Exit();
-        }
-    }
+        => Publish(topic, payload, qos, retain, properties, origin: null);
 
     /// <summary>
     /// Fans a message out to every matching session, on the caller's thread. A session whose queue
@@ -319,6 +303,12 @@ public sealed partial class MqttBroker : IAsyncDisposable
         }
 
         var matched = match.Targets.Length > 0 || match.Groups.Length > 0;
+        var inProcess = Volatile.Read(ref _inProcess);
+        if (inProcess.Length != 0 && DeliverInProcess(inProcess, message))
+        {
+            matched = true;
+        }
+
         if (!matched)
         {
             Statistics.MessageDropped(DropReason.NoSubscribers);

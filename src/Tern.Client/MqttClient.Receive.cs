@@ -64,6 +64,24 @@ public sealed partial class MqttClient
         if (deliver)
         {
             message = new MqttMessage(topic, publish.Payload, publish.QoS, publish.Retain, publish.Dup, publish.PacketId, publish.Properties);
+            if (Options.BeforeAcknowledge is { } beforeAcknowledge)
+            {
+                try
+                {
+                    beforeAcknowledge(message);
+                }
+                catch when (publish.QoS == MqttQoS.ExactlyOnce)
+                {
+                    // Not taken: forget the id so that the resent PUBLISH is a new delivery.
+                    lock (_gate)
+                    {
+                        _inboundQoS2.Remove(publish.PacketId);
+                    }
+
+                    throw;
+                }
+            }
+
             PostData(message);
         }
 

@@ -194,6 +194,7 @@ public sealed partial class MqttClient
         return new ConnectPacket
         {
             ProtocolVersion = o.ProtocolVersion,
+            IsBridge = o.BridgeProtocolLevel && o.ProtocolVersion != MqttProtocolVersion.V500,
             ClientId = ClientId,
             CleanSession = o.CleanSession,
             KeepAlive = keepAlive,

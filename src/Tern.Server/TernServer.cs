@@ -9,6 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Tern.Broker;
 using Tern.Broker.Persistence;
+using Tern.Server.Bridges;
 using Tern.Server.Configuration;
 using Tern.Server.Dashboard;
 using Tern.Server.Hosting;
@@ -123,6 +124,7 @@ public sealed class TernServer : IAsyncDisposable
         var dashboard = DashboardSetup.FromConfiguration(configuration);
         var persistence = TernConfiguration.Bind<PersistenceOptions>(configuration, PersistenceOptions.SectionName);
         TernConfiguration.Validate(persistence.Validate, PersistenceOptions.SectionName);
+        var bridges = BridgeService.FromConfiguration(configuration);
 
         // The empty builder registers no HTTP defaults (no HTTPS, no routing, no host config sources):
         // Kestrel carries MQTT connections, and HTTP only on the WebSocket listeners.
@@ -181,6 +183,10 @@ public sealed class TernServer : IAsyncDisposable
         });
         builder.Services.AddSingleton<MqttConnectionHandler>();
         builder.Services.AddHostedService<BrokerLifetimeService>();
+
+        // After the broker's service: bridges start once it has started and stop before it stops.
+        builder.Services.AddSingleton(sp => new BridgeService(bridges, sp.GetRequiredService<MqttBroker>(), sp.GetRequiredService<ILoggerFactory>()));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BridgeService>());
         if (listeners.TcpTransport is { } tcp)
         {
             // After the broker's service: the broker restores its store before the first accept.

@@ -31,6 +31,13 @@ public class GoldenBytesTests
             "10 0D 00 04 4D 51 54 54 04 02 00 3C 00 01 61"
         },
         {
+            "CONNECT 3.1.1 from a bridge (Mosquitto try_private)",
+            new ConnectPacket { ClientId = "a", KeepAlive = 60, IsBridge = true },
+            V311,
+            // 10 0D | 00 04 "MQTT" | 84 = level 4 with the bridge bit 80 | 02 clean | 00 3C | 00 01 "a"
+            "10 0D 00 04 4D 51 54 54 84 02 00 3C 00 01 61"
+        },
+        {
             "CONNECT 3.1.1 will, username, password",
             new ConnectPacket
             {

@@ -19,7 +19,7 @@ public sealed class PrometheusTests : IDisposable
     private static readonly string[] Reasons =
     [
         "queue_full", "qos0_queue_full", "qos0_offline", "expired", "too_large_for_client",
-        "session_ended", "no_subscribers", "not_authorized", "retained_store_full", "store_failed",
+        "session_ended", "no_subscribers", "not_authorized", "retained_store_full", "store_failed", "bridge_queue_full",
     ];
 
     private readonly string _directory = Directory.CreateTempSubdirectory("tern-prometheus-store-").FullName;

@@ -53,6 +53,9 @@ public sealed record ClientSnapshot(
     /// <summary>The clean start (MQTT 3.1.1: clean session) flag of the client's CONNECT; null while disconnected.</summary>
     public bool? CleanStart { get; init; }
 
+    /// <summary>It connected as a bridge (Mosquitto's <c>try_private</c>, CONNECT protocol level 0x83/0x84): its own messages are not sent back to it.</summary>
+    public bool IsBridge { get; init; }
+
     /// <summary>When a disconnected client's session ends unless it comes back; null while connected or when it never expires.</summary>
     public DateTimeOffset? SessionExpiresAt => DisconnectedAt is { } at && SessionExpiryInterval != uint.MaxValue
         ? at + TimeSpan.FromSeconds(SessionExpiryInterval)

@@ -24,6 +24,7 @@ public static class DropReasonNames
         DropReason.NotAuthorized => "not_authorized",
         DropReason.RetainedStoreFull => "retained_store_full",
         DropReason.StoreFailed => "store_failed",
+        DropReason.BridgeQueueFull => "bridge_queue_full",
         _ => throw new ArgumentOutOfRangeException(nameof(reason), reason, "Not a drop reason."),
     };
 }

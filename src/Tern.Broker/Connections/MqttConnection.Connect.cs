@@ -66,6 +66,7 @@ internal sealed partial class MqttConnection
     private bool HandleConnect(ConnectPacket connect, string? authMethod, ReadOnlyMemory<byte>? authData, string? username, IReadOnlyList<AccessRule>? rules)
     {
         Version = connect.ProtocolVersion;
+        IsBridge = connect.IsBridge;
         var options = _broker.Options;
         var clientId = connect.ClientId;
         string? assignedId = null;

@@ -28,6 +28,13 @@ internal sealed partial class MqttConnection
             }
 
             var granted = (MqttQoS)Math.Min((int)requested.QoS, options.MaximumQoS);
+            if (IsBridge && !shared)
+            {
+                // Mosquitto's bridge convention: what a bridge published does not go back to it, and
+                // retained flags pass as published, so that the broker behind it keeps them.
+                requested = requested with { NoLocal = true, RetainAsPublished = true };
+            }
+
             var outcome = session.Subscribe(filter, requested with { QoS = granted }, subscriptionId, options.MaxSubscriptionsPerClient, out var stored);
             ticket = Math.Max(ticket, stored);
             if (outcome == MqttSession.SubscribeOutcome.Ended)

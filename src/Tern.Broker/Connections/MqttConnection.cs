@@ -84,6 +84,9 @@ internal sealed partial class MqttConnection
 
     public MqttProtocolVersion Version { get; private set; } = MqttProtocolVersion.V311;
 
+    /// <summary>CONNECT carried the bridge bit (protocol level 0x83/0x84, <see cref="ConnectPacket.IsBridge"/>).</summary>
+    public bool IsBridge { get; private set; }
+
     /// <summary>CONNECT was accepted.</summary>
     public bool IsConnected { get; private set; }
 

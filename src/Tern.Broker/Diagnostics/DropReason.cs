@@ -32,4 +32,7 @@ public enum DropReason
 
     /// <summary>A QoS 1/2 publish refused because the store (<c>Persistence</c>) cannot write.</summary>
     StoreFailed,
+
+    /// <summary>A message a bridge was to forward met its full queue (<c>Bridges:N:MaxQueued</c>), usually while the remote broker is down.</summary>
+    BridgeQueueFull,
 }

@@ -37,6 +37,9 @@ internal sealed class ApplicationMessage
 
     public string? PublisherClientId { get; }
 
+    /// <summary>The in-process publisher it came from (a bridge), which does not get it back; null for clients.</summary>
+    public string? Origin { get; init; }
+
     /// <summary>The broker's clock (<see cref="BrokerClock"/>, ms) when it received it.</summary>
     public long CreatedTimestamp { get; }
 

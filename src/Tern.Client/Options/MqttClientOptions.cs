@@ -98,6 +98,21 @@ public sealed class MqttClientOptions
     /// <summary>3.1.1 by default; 3.1 and 5.0 are supported.</summary>
     public MqttProtocolVersion ProtocolVersion { get; set; } = MqttProtocolVersion.V311;
 
+    /// <summary>
+    /// Sends the MQTT 3.1/3.1.1 protocol level with its high bit set (0x83/0x84), Mosquitto's bridge
+    /// convention (<c>try_private</c>): a broker that knows it does not send back what this client
+    /// published. Brokers that do not know it refuse the connection. Ignored with MQTT 5.
+    /// </summary>
+    public bool BridgeProtocolLevel { get; set; }
+
+    /// <summary>
+    /// Called on the connection's read loop with each new message from the server before this client
+    /// acknowledges it (PUBACK, PUBREC): a QoS 1/2 message handed on from here is acknowledged only once
+    /// the handler returned, so a crash before then has the server send it again. It must not block;
+    /// an exception from it closes the connection and the message comes again. Events still follow.
+    /// </summary>
+    public Action<MqttMessage>? BeforeAcknowledge { get; set; }
+
     /// <summary>MQTT 5 CONNECT session expiry interval in seconds.</summary>
     public uint? SessionExpiryInterval { get; set; }
 

@@ -13,7 +13,7 @@ internal static class ConnectDecoder
 
     public static ConnectPacket Decode(ref MqttReader r)
     {
-        MqttProtocolVersion version = ReadProtocol(ref r);
+        MqttProtocolVersion version = ReadProtocol(ref r, out bool bridge);
         byte flags = r.ReadByte();
         CheckFlags(flags, version);
         ushort keepAlive = r.ReadUInt16();
@@ -29,6 +29,7 @@ internal static class ConnectDecoder
         return new ConnectPacket
         {
             ProtocolVersion = version,
+            IsBridge = bridge,
             ClientId = clientId,
             CleanSession = (flags & CleanSessionFlag) != 0,
             KeepAlive = keepAlive,
@@ -40,13 +41,20 @@ internal static class ConnectDecoder
     }
 
     /// <summary>
-    /// Accepts "MQIsdp" level 3, "MQTT" level 4 and "MQTT" level 5. Anything else is refused with
-    /// UnsupportedProtocolVersion so the broker can answer CONNACK 0x01 / 0x84 [MQTT-3.1.2-2].
+    /// Accepts "MQIsdp" level 3, "MQTT" level 4 and "MQTT" level 5, and 3 or 4 with the high bit set
+    /// (0x83, 0x84: a Mosquitto-style bridge, see <see cref="ConnectPacket.IsBridge"/>). Anything else
+    /// is refused with UnsupportedProtocolVersion so the broker can answer CONNACK 0x01 / 0x84 [MQTT-3.1.2-2].
     /// </summary>
-    private static MqttProtocolVersion ReadProtocol(ref MqttReader r)
+    private static MqttProtocolVersion ReadProtocol(ref MqttReader r, out bool bridge)
     {
         string name = r.ReadString();
         byte level = r.ReadByte();
+        bridge = level is 0x83 or 0x84;
+        if (bridge)
+        {
+            level &= 0x7F;
+        }
+
         bool ok = (name, level) switch
         {
             ("MQIsdp", 3) => true,

@@ -38,7 +38,7 @@ internal static class ConnectEncoder
         bool v5 = version == MqttProtocolVersion.V500;
         w.WriteFixedHeader(0x10, GetRemainingLength(p));
         w.WriteBinary(ProtocolName(version));
-        w.WriteByte((byte)version);
+        w.WriteByte((byte)((byte)version | (p.IsBridge ? 0x80 : 0)));
         w.WriteByte(GetFlags(p));
         w.WriteUInt16(p.KeepAlive);
         if (v5)

@@ -6,6 +6,12 @@ public sealed record ConnectPacket : MqttPacket
     public override MqttPacketType Type => MqttPacketType.Connect;
 
     public MqttProtocolVersion ProtocolVersion { get; init; } = MqttProtocolVersion.V311;
+
+    /// <summary>
+    /// Mosquitto's bridge convention (<c>try_private</c>): the protocol level with its high bit set
+    /// (0x83, 0x84) says the client is a bridge, so the broker does not send back what it published.
+    /// </summary>
+    public bool IsBridge { get; init; }
     public string ClientId { get; init; } = "";
     public bool CleanSession { get; init; } = true;
     /// <summary>Keep alive in seconds; 0 turns it off.</summary>

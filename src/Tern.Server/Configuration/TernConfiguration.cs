@@ -134,6 +134,10 @@ internal static class TernConfiguration
                 {
                     property.SetValue(options, BindObject(property.PropertyType, child));
                 }
+                else if (OptionsListItem(property.PropertyType) is { } itemType)
+                {
+                    property.SetValue(options, BindList(itemType, child));
+                }
                 else
                 {
                     BindNested(child, options, property);
@@ -147,6 +151,41 @@ internal static class TernConfiguration
 
         return options;
     }
+
+    /// <summary>
+    /// Binds a list of options objects (<c>Bridges:0:Name</c>, <c>Bridges:1:Name</c>...) item by item, so
+    /// that an unknown key or a bad value names its index.
+    /// </summary>
+    public static List<T> BindList<T>(IConfiguration configuration, string sectionPath)
+        where T : new()
+        => (List<T>)BindList(typeof(T), configuration.GetSection(sectionPath));
+
+    private static System.Collections.IList BindList(Type itemType, IConfigurationSection section)
+    {
+        var list = (System.Collections.IList)Activator.CreateInstance(typeof(List<>).MakeGenericType(itemType))!;
+        var children = section.GetChildren().ToList();
+        foreach (var child in children)
+        {
+            if (!int.TryParse(child.Key, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            {
+                throw new TernConfigurationException($"Invalid configuration: {section.Path} is a list; {child.Path} is not an item of it (0, 1, ...).", child.Path);
+            }
+        }
+
+        // Numeric keys sort as text ("10" before "2"): put them in index order.
+        children.Sort((a, b) => int.Parse(a.Key, CultureInfo.InvariantCulture).CompareTo(int.Parse(b.Key, CultureInfo.InvariantCulture)));
+        foreach (var child in children)
+        {
+            list.Add(BindObject(itemType, child));
+        }
+
+        return list;
+    }
+
+    private static Type? OptionsListItem(Type type)
+        => type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>) && IsOptionsObject(type.GetGenericArguments()[0])
+            ? type.GetGenericArguments()[0]
+            : null;
 
     private static bool IsOptionsObject(Type type)
         => type.IsClass && type != typeof(string) && !typeof(System.Collections.IEnumerable).IsAssignableFrom(type) && type.GetConstructor(Type.EmptyTypes) is not null;

@@ -69,6 +69,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
         MapAclCheck(api);
         MapMonitor(api);
         MapTraces(api);
+        MapBridges(api);
     }
 
     /// <summary>An error that is not about one field (404, 409, 500), as problem details with EMQX's <paramref name="code"/>.</summary>
@@ -272,7 +273,7 @@ internal sealed partial class V5Api(MqttBroker broker, DashboardCredentials cred
             expired,
             queueFull,
             tooLarge,
-            IsBridge: false,
+            IsBridge: c.IsBridge,
             DroppedByName(c.DroppedByReason),
             c.HeldAcknowledgements,
             c.SlowedPublishers,

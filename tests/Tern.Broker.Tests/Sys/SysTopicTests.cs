@@ -28,6 +28,7 @@ public sealed class SysTopicTests
         "$SYS/broker/messages/dropped/not_authorized",
         "$SYS/broker/messages/dropped/retained_store_full",
         "$SYS/broker/messages/dropped/store_failed",
+        "$SYS/broker/messages/dropped/bridge_queue_full",
         "$SYS/broker/bytes/received",
         "$SYS/broker/bytes/sent",
         "$SYS/broker/subscriptions/count",

@@ -1,0 +1,270 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Tern.Broker;
+using Tern.Protocol;
+using Tern.Server.Bridges;
+using Tern.TestKit;
+using Tern.Transports.Tests;
+
+namespace Tern.Server.Tests.Bridges;
+
+/// <summary>
+/// Bridges (<c>Bridges</c>) to a real Mosquitto started by the test, and between two Terns: both
+/// directions with prefixes, QoS 1 across a restart of the remote, the bounded queue, and no echo.
+/// </summary>
+public sealed class BridgeTests
+{
+    [Fact]
+    public async Task Out_and_in_rules_swap_the_local_and_remote_prefixes_and_the_api_shows_the_bridge()
+    {
+        await using var mosquitto = await MosquittoRemote.StartAsync();
+        await using var remoteWatch = await WatchClient.StartAsync(mosquitto.Port, "#");
+        var settings = Bridge(0, "cloud", mosquitto.Port, "3.1.1",
+            ("sensors/#", "out", 1, "edge/", "site1/"),
+            ("cmd/#", "in", 1, "edge/", "site1/"));
+        settings["Persistence:Mode"] = "memory";
+        await using var dashboard = await DashboardBroker.StartAsync(settings);
+        var bridge = BridgeOf(dashboard.Broker);
+        await WaitForAsync(bridge, s => s.Connected && s.Subscribed, "the bridge connected and subscribed", mosquitto);
+        await using var localWatch = await WatchClient.StartAsync(dashboard.Broker.Port, "#");
+
+        // Out: the local prefix is matched and swapped for the remote one; other topics stay home.
+        await using var localPublisher = await WatchClient.StartAsync(dashboard.Broker.Port, "unused/none");
+        await localPublisher.PublishAsync("edge/other/t", "stays");
+        await localPublisher.PublishAsync("edge/sensors/t1", "21.5");
+        await remoteWatch.WaitForAsync("site1/sensors/t1", "21.5");
+
+        // In: what the remote has under the remote prefix arrives under the local one.
+        await remoteWatch.PublishAsync("site1/cmd/reboot", "now");
+        await remoteWatch.PublishAsync("site1/elsewhere", "not subscribed");
+        await localWatch.WaitForAsync("edge/cmd/reboot", "now");
+
+        // Each message once; nothing that the rules do not cover crossed.
+        await remoteWatch.PublishAsync("site1/cmd/marker", "end");
+        await localWatch.WaitForAsync("edge/cmd/marker", "end");
+        Assert.DoesNotContain(remoteWatch.Received, m => m.Payload == "stays");
+        Assert.DoesNotContain(localWatch.Received, m => m.Payload == "not subscribed");
+        Assert.Single(remoteWatch.Received, m => m.Topic == "site1/sensors/t1");
+        Assert.Single(localWatch.Received, m => m.Topic == "edge/cmd/reboot");
+
+        // The counts follow the acknowledgements, which may come after the watchers saw the messages.
+        await WaitForAsync(bridge, s => s.Sent == 1 && s.Received == 2, "the counts caught up", mosquitto);
+        var document = await V5Tests.GetOkAsync(dashboard.Http, "api/v5/bridges");
+        var item = Assert.Single(document.EnumerateArray().ToArray());
+        Assert.Equal("cloud", item.GetProperty("name").GetString());
+        Assert.Equal($"127.0.0.1:{mosquitto.Port}", item.GetProperty("address").GetString());
+        Assert.Equal("3.1.1", item.GetProperty("proto_ver").GetString());
+        Assert.True(item.GetProperty("connected").GetBoolean());
+        Assert.Equal("connected", item.GetProperty("state").GetString());
+        Assert.Equal(1, item.GetProperty("sent").GetInt64());
+        Assert.Equal(2, item.GetProperty("received").GetInt64());
+        Assert.Equal(0, item.GetProperty("dropped").GetInt64());
+        Assert.Equal(0, item.GetProperty("queued").GetInt32());
+        Assert.Equal(JsonValueKind.Null, item.GetProperty("last_error").ValueKind);
+    }
+
+    [Fact]
+    public async Task Qos1_messages_published_while_the_remote_is_down_arrive_once_it_is_back()
+    {
+        await using var mosquitto = await MosquittoRemote.StartAsync();
+
+        // A persistent session on the remote: it keeps what arrives while the watcher reconnects.
+        var remoteWatch = await WatchClient.StartAsync(mosquitto.Port, "q/#", "bridge-test-watcher", cleanSession: false);
+        await using var broker = await TestBroker.StartAsync(Bridge(0, "cloud", mosquitto.Port, "3.1.1", ("q/#", "out", 1, "", "")));
+        var bridge = BridgeOf(broker);
+        await WaitForAsync(bridge, s => s.Connected, "the bridge connected", mosquitto);
+
+        // Mosquitto's notification topic, retained on this broker: 1 while connected, 0 while not.
+        var stateTopic = $"$SYS/broker/connection/{bridge.Status().Clientid}/state";
+        await using var stateWatch = await WatchClient.StartAsync(broker.Port, "$SYS/broker/connection/#");
+        await stateWatch.WaitForAsync(stateTopic, "1");
+        broker.Server.Broker.Publish("q/0", "before"u8.ToArray(), MqttQoS.AtLeastOnce);
+        await remoteWatch.WaitForAsync("q/0", "before");
+
+        await mosquitto.StopAsync();
+        await WaitForAsync(bridge, s => !s.Connected, "the bridge saw the remote go", mosquitto);
+        await stateWatch.WaitForAsync(stateTopic, "0");
+        const int count = 20;
+        for (var i = 1; i <= count; i++)
+        {
+            broker.Server.Broker.Publish($"q/{i}", Encoding.UTF8.GetBytes($"m{i}"), MqttQoS.AtLeastOnce);
+        }
+
+        Assert.Equal(count, bridge.Status().Queued);
+        await mosquitto.RestartAsync();
+        await remoteWatch.WaitConnectedAsync();
+        await remoteWatch.WaitForAsync(
+            r => Enumerable.Range(1, count).All(i => r.Contains(($"q/{i}", $"m{i}"))),
+            $"all {count} messages published while the remote was down",
+            TestTimeouts.External * 2);
+        await WaitForAsync(bridge, s => s.Queued == 0 && s.Sent == count + 1, "the queue emptied", mosquitto);
+        await stateWatch.WaitForAsync(r => r.Count(m => m.Topic == stateTopic && m.Payload == "1") == 2, "connected again on the state topic");
+        Assert.Equal(0, bridge.Status().Dropped);
+        await remoteWatch.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_remote_that_stays_down_fills_the_queue_and_the_rest_are_dropped_as_bridge_queue_full()
+    {
+        // Nothing listens there: the bridge keeps retrying while the queue fills.
+        var settings = Bridge(0, "nowhere", MosquittoRemote.FreePort(), "5", ("t/#", "out", 1, "", ""));
+        settings["Bridges:0:MaxQueued"] = "5";
+        settings["Persistence:Mode"] = "memory";
+        await using var broker = await TestBroker.StartAsync(settings);
+        var bridge = BridgeOf(broker);
+        for (var i = 0; i < 8; i++)
+        {
+            broker.Server.Broker.Publish($"t/{i}", "x"u8.ToArray(), MqttQoS.AtLeastOnce);
+        }
+
+        var status = bridge.Status();
+        Assert.False(status.Connected);
+        Assert.Equal(5, status.Queued);
+        Assert.Equal(3, status.Dropped);
+        Assert.Equal(3, broker.Server.Broker.GetSnapshot().Dropped[DropReason.BridgeQueueFull]);
+    }
+
+    [Theory]
+    [InlineData("5")]
+    [InlineData("3.1.1")]
+    public async Task Two_terns_bridged_both_ways_on_the_same_topic_deliver_each_message_once_on_each_side(string version)
+    {
+        await using var remote = await TestBroker.StartAsync(new Dictionary<string, string?> { ["Persistence:Mode"] = "memory" });
+        var settings = Bridge(0, "peer", remote.Port, version, ("loop/#", "both", 1, "", ""));
+        settings["Persistence:Mode"] = "memory";
+        await using var local = await TestBroker.StartAsync(settings);
+        var bridge = BridgeOf(local);
+        await WaitForAsync(bridge, s => s.Connected && s.Subscribed, "the bridge connected and subscribed", null);
+        await using var localWatch = await WatchClient.StartAsync(local.Port, "loop/#");
+        await using var remoteWatch = await WatchClient.StartAsync(remote.Port, "loop/#");
+
+        await localWatch.PublishAsync("loop/a", "from-local");
+        await remoteWatch.WaitForAsync("loop/a", "from-local");
+        await remoteWatch.PublishAsync("loop/b", "from-remote");
+        await localWatch.WaitForAsync("loop/b", "from-remote");
+
+        // Markers both ways: an echo of the first two would travel the same ordered paths ahead of them.
+        await localWatch.PublishAsync("loop/end", "local-marker");
+        await remoteWatch.PublishAsync("loop/end", "remote-marker");
+        foreach (var watch in new[] { localWatch, remoteWatch })
+        {
+            await watch.WaitForAsync(r => r.Contains(("loop/end", "local-marker")) && r.Contains(("loop/end", "remote-marker")), "both markers");
+        }
+
+        foreach (var (side, watch) in new[] { ("local", localWatch), ("remote", remoteWatch) })
+        {
+            var received = watch.Received;
+            Assert.True(received.Count == 4, $"{side} side received {received.Count}: {string.Join(", ", received.Select(m => $"{m.Topic}={m.Payload}"))}");
+            Assert.Single(received, m => m.Payload == "from-local");
+            Assert.Single(received, m => m.Payload == "from-remote");
+        }
+
+        await WaitForAsync(bridge, s => s.Sent == 2 && s.Received == 2, "two sent and two received", null);
+
+        // MQTT 3.1.1 announces the bridge (try_private); the remote lists it as one.
+        Assert.Equal(version == "3.1.1", remote.Server.Broker.FindClient(bridge.Status().Clientid)!.IsBridge);
+    }
+
+    [Fact]
+    public async Task A_bridge_over_mutual_tls_presents_its_client_certificate_and_forwards()
+    {
+        using var pki = new TestPki();
+        var remoteSettings = pki.TlsSettings(mutual: true);
+        remoteSettings["Listeners:Tls:PeerCertAsUsername"] = "true";
+        remoteSettings["Persistence:Mode"] = "memory";
+        await using var remote = await TestBroker.StartAsync(remoteSettings);
+        await using var remoteWatch = await WatchClient.StartAsync(remote.Port, "secure/#");
+
+        var settings = Bridge(0, "tls", remote.Server.TlsPort, "5", ("secure/#", "out", 1, "", ""));
+        settings["Bridges:0:Address"] = $"localhost:{remote.Server.TlsPort.ToString(CultureInfo.InvariantCulture)}";
+        settings["Bridges:0:Tls:Enabled"] = "true";
+        settings["Bridges:0:Tls:CaFile"] = pki.CaFile;
+        settings["Bridges:0:Tls:CertFile"] = pki.ClientCertFile;
+        settings["Bridges:0:Tls:KeyFile"] = pki.ClientKeyFile;
+        settings["Persistence:Mode"] = "memory";
+        await using var local = await TestBroker.StartAsync(settings);
+        var bridge = BridgeOf(local);
+        await WaitForAsync(bridge, s => s.Connected, "the bridge connected over TLS", null);
+
+        local.Server.Broker.Publish("secure/a", "sealed"u8.ToArray(), MqttQoS.AtLeastOnce);
+        await remoteWatch.WaitForAsync("secure/a", "sealed");
+
+        // The remote took the bridge's certificate as its identity.
+        var client = remote.Server.Broker.FindClient(bridge.Status().Clientid);
+        Assert.NotNull(client);
+        Assert.Equal(TestPki.ClientName, client.Username);
+    }
+
+    [Fact]
+    public void A_tls_file_that_does_not_exist_is_refused_naming_its_key()
+    {
+        var settings = Bridge(0, "cloud", 8883, "5", ("t/#", "out", 0, "", ""));
+        settings["Bridges:0:Tls:Enabled"] = "true";
+        settings["Bridges:0:Tls:CaFile"] = "/nonexistent/ca.pem";
+        settings["Persistence:Mode"] = "memory";
+        var ex = Assert.Throws<TernConfigurationException>(() => TernServer.Create(overrides: settings));
+        Assert.Equal("Bridges:0:Tls:CaFile", ex.Key);
+        Assert.Contains("/nonexistent/ca.pem", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Bridges:0:Topics:0:Direction", "sideways", "Bridges:0:Topics:0:Direction")]
+    [InlineData("Bridges:0:Topics:0:QoS", "3", "Bridges:0:Topics:0:QoS")]
+    [InlineData("Bridges:0:Topics:0:Colour", "red", "Bridges:0:Topics:0:Colour")]
+    [InlineData("Bridges:0:Address", "host:99999", "Bridges:0:Address")]
+    [InlineData("Bridges:0:ProtocolVersion", "4", "Bridges:0:ProtocolVersion")]
+    [InlineData("Bridges:0:ClientId", "edge/+", "Bridges:0:ClientId")]
+    [InlineData("Bridges:0:Topics:0:LocalPrefix", "a/+/", "Bridges:0:Topics:0:LocalPrefix")]
+    public void A_bad_bridge_setting_is_refused_naming_its_key(string key, string value, string named)
+    {
+        var settings = Bridge(0, "cloud", 1883, "3.1.1", ("t/#", "out", 0, "", ""));
+        settings[key] = value;
+        settings["Persistence:Mode"] = "memory";
+        var ex = Assert.Throws<TernConfigurationException>(() => TernServer.Create(overrides: settings));
+        Assert.Equal(named, ex.Key);
+        Assert.Contains(named, ex.Message + " " + ex.Key, StringComparison.Ordinal);
+    }
+
+    private static Dictionary<string, string?> Bridge(int index, string name, int port, string version, params (string Pattern, string Direction, int QoS, string LocalPrefix, string RemotePrefix)[] topics)
+    {
+        var p = $"Bridges:{index}:";
+        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
+        {
+            [p + "Name"] = name,
+            [p + "Address"] = $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}",
+            [p + "ProtocolVersion"] = version,
+            [p + "ClientId"] = $"tern-bridge-{name}-{Guid.NewGuid():N}",
+            [p + "ReconnectMinSeconds"] = "0.1",
+            [p + "ReconnectMaxSeconds"] = "0.5",
+        };
+        for (var i = 0; i < topics.Length; i++)
+        {
+            var t = $"{p}Topics:{i}:";
+            settings[t + "Pattern"] = topics[i].Pattern;
+            settings[t + "Direction"] = topics[i].Direction;
+            settings[t + "QoS"] = topics[i].QoS.ToString(CultureInfo.InvariantCulture);
+            settings[t + "LocalPrefix"] = topics[i].LocalPrefix;
+            settings[t + "RemotePrefix"] = topics[i].RemotePrefix;
+        }
+
+        return settings;
+    }
+
+    private static Bridge BridgeOf(TestBroker broker) => broker.Server.Services.GetRequiredService<BridgeService>().Bridges.Single();
+
+    private static async Task WaitForAsync(Bridge bridge, Func<BridgeStatus, bool> condition, string what, MosquittoRemote? mosquitto)
+    {
+        var deadline = DateTime.UtcNow + TestTimeouts.External;
+        while (!condition(bridge.Status()))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Within {TestTimeouts.External.TotalSeconds:0} s: {what}. Bridge: {bridge.Status()}\n{mosquitto?.Log}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+}
