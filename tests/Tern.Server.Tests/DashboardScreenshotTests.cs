@@ -63,6 +63,8 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
             }
 
             await using var page = await DashboardPage.OpenAsync(chromium.Browser, dashboard);
+            // The form shows once the page has asked for a session and been refused.
+            await page.Page.WaitForSelectorAsync("#login-form", new WaitForSelectorOptions { Visible = true });
             await Capture(page, directory, "login");
             await page.LogInAndWaitAsync();
             await page.WaitForTextAsync("#stat-connections", "5");
