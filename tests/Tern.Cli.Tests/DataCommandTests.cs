@@ -13,7 +13,7 @@ namespace Tern.Cli.Tests;
 /// state made by real clients (a persistent subscriber gone offline with queued QoS 1/2 messages, a
 /// retained message), the broker stopped with SIGTERM, then backed up, checked and restored.
 /// </summary>
-public sealed class DataCommandTests : IAsyncDisposable
+public sealed class DataCommandTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
 
@@ -31,7 +31,10 @@ public sealed class DataCommandTests : IAsyncDisposable
     private readonly List<string> _directories = [];
     private readonly List<TernProcess> _processes = [];
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // xunit 2 ends a test class through IAsyncLifetime, not IAsyncDisposable: without it the broker outlived the test.
+    public async Task DisposeAsync()
     {
         foreach (var process in _processes)
         {

@@ -15,14 +15,17 @@ namespace Tern.Cli.Tests.Durability;
 /// retained messages must be there, and a session whose expiry passed must be gone.
 /// TERN_KILL_LOOPS sets the number of kills (default 20), TERN_KILL_SEED replays a run.
 /// </summary>
-public sealed class KillLoopTests(ITestOutputHelper output) : IAsyncDisposable
+public sealed class KillLoopTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
     private readonly string _directory = Directory.CreateTempSubdirectory("tern-kill-").FullName;
     private readonly int _port = Net.FreePort();
     private TernProcess? _broker;
 
-    public async ValueTask DisposeAsync()
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    // xunit 2 ends a test class through IAsyncLifetime, not IAsyncDisposable: without it the broker outlived the test.
+    public async Task DisposeAsync()
     {
         if (_broker is not null)
         {
