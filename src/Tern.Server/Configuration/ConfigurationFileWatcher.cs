@@ -3,10 +3,7 @@ using Microsoft.Extensions.Hosting;
 namespace Tern.Server.Configuration;
 
 /// <summary>
-/// Reloads the configuration when its file changes. Polls the file's size and modification time, as
-/// <see cref="Security.AclReloader"/> does and for the same reasons (editors that rename over the file,
-/// bind mounts, no inotify instance); a change counts once the file has stayed the same for one more
-/// interval, so a file still being written is not read half-way.
+/// Reloads the configuration when its file changes (polled, see <see cref="SettledFileChange"/>).
 /// </summary>
 internal sealed class ConfigurationFileWatcher : IHostedService, IDisposable
 {
@@ -18,8 +15,7 @@ internal sealed class ConfigurationFileWatcher : IHostedService, IDisposable
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
     private ITimer? _timer;
-    private FileStamp _loaded;
-    private FileStamp? _pending;
+    private SettledFileChange _file;
 
     public ConfigurationFileWatcher(string path, Action reload, TimeProvider time)
     {
@@ -32,7 +28,7 @@ internal sealed class ConfigurationFileWatcher : IHostedService, IDisposable
     {
         lock (_gate)
         {
-            _loaded = FileStamp.Of(_path);
+            _file.Reset(_path);
             _timer = _time.CreateTimer(_ => Poll(), null, Interval, Interval);
         }
 
@@ -63,40 +59,13 @@ internal sealed class ConfigurationFileWatcher : IHostedService, IDisposable
                 return;
             }
 
-            var stamp = FileStamp.Of(_path);
-            if (stamp == _loaded)
+            if (!_file.Poll(_path))
             {
-                _pending = null;
                 return;
             }
-
-            if (_pending != stamp)
-            {
-                _pending = stamp;
-                return;
-            }
-
-            _loaded = stamp;
-            _pending = null;
         }
 
         // Outside the lock: the reload takes its own, and StopAsync must not wait on a slow one.
         _reload();
-    }
-
-    private readonly record struct FileStamp(bool Exists, long Length, DateTime LastWriteUtc)
-    {
-        public static FileStamp Of(string path)
-        {
-            try
-            {
-                var info = new FileInfo(path);
-                return info.Exists ? new FileStamp(true, info.Length, info.LastWriteTimeUtc) : default;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return default;
-            }
-        }
     }
 }

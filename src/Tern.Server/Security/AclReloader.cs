@@ -4,10 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Tern.Server.Security;
 
 /// <summary>
-/// Reloads <c>Acl:File</c> when it changes. Polls the file's size and modification time rather than
-/// using FileSystemWatcher: polling survives editors that replace the file by renaming, bind mounts
-/// and network file systems, and uses no inotify instance per broker. A change is loaded once the
-/// file has stayed the same for one more interval, so a file still being written is not read half-way.
+/// Reloads <c>Acl:File</c> when it changes (polled, see <see cref="Configuration.SettledFileChange"/>).
 /// A file that fails to load is logged and the previous rules stay.
 /// </summary>
 internal sealed class AclReloader : IHostedService, IDisposable
@@ -18,8 +15,7 @@ internal sealed class AclReloader : IHostedService, IDisposable
     private readonly Lock _gate = new();
     private ITimer? _timer;
     private string? _loadedPath;
-    private FileStamp _loaded;
-    private FileStamp? _pending;
+    private Configuration.SettledFileChange _file;
 
     public AclReloader(AclSetup setup, ILogger logger, TimeProvider time)
     {
@@ -41,7 +37,11 @@ internal sealed class AclReloader : IHostedService, IDisposable
         {
             // The stamp may be a little newer than what was loaded at startup; at worst one extra reload.
             _loadedPath = _setup.FilePath;
-            _loaded = _loadedPath is null ? default : FileStamp.Of(_loadedPath);
+            if (_loadedPath is not null)
+            {
+                _file.Reset(_loadedPath);
+            }
+
             _timer = _time.CreateTimer(_ => Poll(), null, _setup.ReloadInterval, _setup.ReloadInterval);
         }
 
@@ -83,26 +83,15 @@ internal sealed class AclReloader : IHostedService, IDisposable
             {
                 // A reload named another file and has just read it: follow that one from here.
                 _loadedPath = path;
-                _loaded = FileStamp.Of(path);
-                _pending = null;
+                _file.Reset(path);
                 return;
             }
 
-            var stamp = FileStamp.Of(path);
-            if (stamp == _loaded)
+            if (!_file.Poll(path))
             {
-                _pending = null;
                 return;
             }
 
-            if (_pending != stamp)
-            {
-                _pending = stamp;
-                return;
-            }
-
-            _loaded = stamp;
-            _pending = null;
             try
             {
                 if (_setup.ApplyFile(path, AclFile.Load(path)) is { } rules)
@@ -113,23 +102,6 @@ internal sealed class AclReloader : IHostedService, IDisposable
             catch (TernConfigurationException ex)
             {
                 AclLog.ReloadFailed(_logger, ex.Message);
-            }
-        }
-    }
-
-    /// <summary>What identifies a version of the file without reading it.</summary>
-    private readonly record struct FileStamp(bool Exists, long Length, DateTime LastWriteUtc)
-    {
-        public static FileStamp Of(string path)
-        {
-            try
-            {
-                var info = new FileInfo(path);
-                return info.Exists ? new FileStamp(true, info.Length, info.LastWriteTimeUtc) : default;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return default;
             }
         }
     }
