@@ -237,7 +237,7 @@ internal sealed partial class MqttConnection
 
         if (Interlocked.Exchange(ref _closeRequested, 1) == 0 && where == "writer")
         {
-            _info.Abort?.Invoke();
+            AbortTransport();
         }
 
         _transport.Input.CancelPendingRead();
@@ -271,7 +271,14 @@ internal sealed partial class MqttConnection
     {
         try
         {
-            _info.ShutdownSend?.Invoke();
+            if (_info.Control is { } control)
+            {
+                control.ShutdownSend();
+            }
+            else
+            {
+                _info.ShutdownSend?.Invoke();
+            }
             using var timeout = new CancellationTokenSource(LingerTime);
             var input = _transport.Input;
             while (true)
@@ -296,6 +303,18 @@ internal sealed partial class MqttConnection
 
     private Task StartWriter() => _writer ??= WriteLoopAsync();
 
+    private void AbortTransport()
+    {
+        if (_info.Control is { } control)
+        {
+            control.Abort();
+        }
+        else
+        {
+            _info.Abort?.Invoke();
+        }
+    }
+
     private async Task CloseAsync()
     {
         var writer = StartWriter();
@@ -310,7 +329,7 @@ internal sealed partial class MqttConnection
         catch (TimeoutException)
         {
             _transport.Output.CancelPendingFlush();
-            _info.Abort?.Invoke();
+            AbortTransport();
         }
 
         await writer.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

@@ -20,6 +20,10 @@ public sealed record MqttConnectionInfo(
     /// half-closes after telling a client why it ends the connection.</summary>
     public Action? ShutdownSend { get; init; }
 
+    /// <summary>Abort and half-close as methods of the transport's connection; when set, the broker
+    /// calls it instead of <see cref="Abort"/> and <see cref="ShutdownSend"/>.</summary>
+    public IMqttTransportControl? Control { get; init; }
+
     /// <summary>The client certificate of a mutual TLS connection, if any.</summary>
     public X509Certificate2? ClientCertificate { get; init; }
 

@@ -1,26 +1,32 @@
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using Tern.Broker;
 
 namespace Tern.Server.Transports.Tcp;
 
 /// <summary>
 /// One accepted TCP connection as the broker engine sees every transport: a duplex pipe. Its
 /// halves hold buffers only while bytes are in flight (see <see cref="SocketInput"/> and
-/// <see cref="SocketOutput"/>).
+/// <see cref="SocketOutput"/>). It is also the broker's handle to abort or half-close it, and
+/// closes the socket when the broker's task for it ends: no delegate or async frame per connection.
 /// </summary>
-internal sealed class SocketConnection : IDuplexPipe
+internal sealed class SocketConnection : IDuplexPipe, IMqttTransportControl
 {
     private readonly Socket _socket;
     private readonly SocketInput _input;
     private readonly SocketOutput _output;
     private int _closed;
 
-    public SocketConnection(Socket socket)
+    private readonly TcpTransport _transport;
+    private Task? _handling;
+
+    public SocketConnection(Socket socket, SocketPoller? poller, TcpTransport transport)
     {
         _socket = socket;
-        _input = new SocketInput(socket);
-        _output = new SocketOutput(socket);
+        _transport = transport;
+        _input = new SocketInput(socket, poller);
+        _output = new SocketOutput(socket, polled: poller is not null);
     }
 
     public PipeReader Input => _input;
@@ -31,10 +37,31 @@ internal sealed class SocketConnection : IDuplexPipe
 
     public EndPoint? LocalEndPoint => _socket.LocalEndPoint;
 
+    /// <summary>What the broker was told about the connection (for the transport's log).</summary>
+    internal MqttConnectionInfo? Info { get; set; }
+
     /// <summary>In <see cref="TcpTransport"/>'s list of open connections, to abort them at stop.</summary>
     internal SocketConnection? Previous { get; set; }
 
     internal SocketConnection? Next { get; set; }
+
+    /// <summary>Closes the connection when the broker's task for it ends (see <see cref="OnHandled"/>).</summary>
+    internal void CloseAfter(Task handling)
+    {
+        _handling = handling;
+        handling.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(OnHandled);
+    }
+
+    private void OnHandled()
+    {
+        if (_handling!.Exception is { } failure)
+        {
+            _transport.OnConnectionFailed(this, failure.InnerException ?? failure);
+        }
+
+        Close();
+        _transport.Remove(this);
+    }
 
     /// <summary>Ends the connection at once with a reset; a pending read ends.</summary>
     public void Abort()

@@ -7,20 +7,23 @@ namespace Tern.Server.Transports.Tcp;
 
 /// <summary>
 /// The receiving half of a <see cref="SocketConnection"/>: a <see cref="PipeReader"/> that holds no
-/// buffer while the connection is idle. It waits with a zero-byte receive, rents a buffer only when
+/// buffer while the connection is idle. It waits for the socket to be readable (one-shot epoll
+/// through <see cref="SocketPoller"/> on Linux, else a zero-byte receive), rents a buffer only when
 /// bytes have arrived, and returns it as soon as the reader has consumed them all, so an idle
-/// connection costs a pending receive and nothing else.
+/// connection costs a registration and nothing else.
 /// </summary>
 /// <remarks>
-/// One lock (the receive arguments object, private to this class) guards the state shared by the
-/// reader, the receive completion and <see cref="CancelPendingRead"/>. Continuations run outside it.
+/// One lock (this object; nothing outside the class locks on a reader) guards the state shared by
+/// the reader, the readiness callback and <see cref="CancelPendingRead"/>. Continuations run outside it.
 /// </remarks>
-internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
+internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
 {
     private const int MinimumBufferSize = 4096;
 
     private readonly Socket _socket;
-    private readonly ReceiveArgs _receive;
+    private readonly SocketPoller? _poller;
+    private readonly SafeSocketHandle? _handle;  // with a poller: receives go through LinuxSocket
+    private ReceiveArgs? _receive;      // the zero-byte receive, where there is no poller (or it refused the socket)
     private ManualResetValueTaskSourceCore<ReadResult> _source;
     private CancellationTokenRegistration _registration;
 
@@ -33,7 +36,8 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
     private bool _unexamined;        // bytes the reader has not examined yet
     private bool _readerHolds;       // a result was returned and AdvanceTo not called yet
     private bool _readerWaiting;     // a ReadAsync is pending on _source
-    private bool _receivePending;    // the zero-byte receive is outstanding
+    private bool _receivePending;    // armed in the poller, or the zero-byte receive is outstanding
+    private bool _polled;            // added to the poller's epoll set
     private bool _readable;          // the zero-byte receive completed: bytes (or FIN) are there
     private bool _receiveMore;       // the last receive filled the buffer: more is likely waiting
     private bool _cancelRequested;
@@ -42,14 +46,22 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
     private bool _closed;            // the socket is being closed: a failed receive is the end, not an error
     private Exception? _error;
 
-    public SocketInput(Socket socket)
+    public SocketInput(Socket socket, SocketPoller? poller)
     {
         _socket = socket;
-        _receive = new ReceiveArgs(this);
         _source.RunContinuationsAsynchronously = false;
+        if (poller is not null)
+        {
+            _poller = poller;
+            _handle = socket.SafeHandle;
+            PollToken = poller.Register(this);
+        }
     }
 
-    private object Gate => _receive;
+    /// <summary>This input's slot in the poller (0 without one): a readiness with another token is stale.</summary>
+    internal ulong PollToken { get; private set; }
+
+    private object Gate => this;
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
@@ -181,12 +193,23 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
         lock (Gate)
         {
             _closed = true;
+            if (PollToken != 0)
+            {
+                _poller!.Unregister(PollToken);
+                PollToken = 0;
+            }
+
             if (!_receivePending)
             {
-                _receive.Dispose();
+                _receive?.Dispose();
             }
         }
     }
+
+    /// <summary>From the poller: the socket has bytes, an end or an error to read.</summary>
+    internal void OnReadable() => OnReceiveCompleted(SocketError.Success);
+
+    void IThreadPoolWorkItem.Execute() => OnReadable();
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);
 
@@ -245,7 +268,29 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
                 return false;
             }
 
+            if (_closed)
+            {
+                // Nothing arms a socket that is being closed: its descriptor may be gone.
+                _finished = true;
+                continue;
+            }
+
             _receivePending = true;
+            if (_poller is not null && PollToken != 0)
+            {
+                if (_poller.Arm(_handle!, PollToken, first: !_polled))
+                {
+                    _polled = true;
+                    result = default;
+                    return false;
+                }
+
+                // epoll refused it (out of watches, say): this connection waits the other way.
+                _poller.Unregister(PollToken);
+                PollToken = 0;
+            }
+
+            _receive ??= new ReceiveArgs(this);
             bool pending;
             try
             {
@@ -265,7 +310,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
             }
 
             _receivePending = false;
-            OnZeroByteReceive();
+            OnZeroByteReceive(_receive.SocketError);
         }
     }
 
@@ -286,7 +331,9 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
         SocketError error;
         try
         {
-            received = _socket.Receive(_buffer.AsSpan(_end), SocketFlags.None, out error);
+            error = _handle is not null
+                ? LinuxSocket.Receive(_handle, _buffer.AsSpan(_end), out received)
+                : SocketReceive(_buffer.AsSpan(_end), out received);
         }
         catch (ObjectDisposedException)
         {
@@ -325,6 +372,12 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
         }
 
         return true;
+    }
+
+    private SocketError SocketReceive(Span<byte> buffer, out int received)
+    {
+        received = _socket.Receive(buffer, SocketFlags.None, out var error);
+        return error;
     }
 
     /// <summary>The buffer is full: move the unread bytes to its start, or into a buffer twice its size.</summary>
@@ -366,30 +419,36 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
         _ => new SocketException((int)error).Message,
     };
 
-    private void OnZeroByteReceive()
+    private void OnZeroByteReceive(SocketError error)
     {
-        if (_receive.SocketError == SocketError.Success)
+        if (error == SocketError.Success)
         {
             _readable = true;
         }
         else
         {
-            Fail(_receive.SocketError);
+            Fail(error);
         }
     }
 
-    private void OnReceiveCompleted()
+    private void OnReceiveCompleted(SocketError error)
     {
         ReadResult result = default;
         Exception? failure = null;
         var complete = false;
         lock (Gate)
         {
+            if (!_receivePending)
+            {
+                // A readiness that raced with a close and a reuse of the poller's slot.
+                return;
+            }
+
             _receivePending = false;
-            OnZeroByteReceive();
+            OnZeroByteReceive(error);
             if (_closed)
             {
-                _receive.Dispose();
+                _receive?.Dispose();
             }
 
             if (!_readerWaiting)
@@ -470,6 +529,6 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>
             SetBuffer(Memory<byte>.Empty);
         }
 
-        protected override void OnCompleted(SocketAsyncEventArgs e) => _input.OnReceiveCompleted();
+        protected override void OnCompleted(SocketAsyncEventArgs e) => _input.OnReceiveCompleted(e.SocketError);
     }
 }

@@ -12,15 +12,15 @@ namespace Tern.Server.Transports.Tcp;
 /// that the flush waits for. Nothing is held between flushes.
 /// </summary>
 /// <remarks>
-/// The broker's writer is the only caller of the writing methods and awaits every flush; the lock
-/// only orders a send's completion against <see cref="CancelPendingFlush"/> and <see cref="Complete"/>.
+/// The broker's writer is the only caller of the writing methods and awaits every flush; the lock (the
+/// writer itself) only orders a send's completion against <see cref="CancelPendingFlush"/> and <see cref="Complete"/>.
 /// </remarks>
 internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
 {
     private const int MinimumBufferSize = 4096;
 
     private readonly Socket _socket;
-    private readonly Lock _gate = new();
+    private readonly SafeSocketHandle? _handle;  // a polled socket: sends go through LinuxSocket
     private ManualResetValueTaskSourceCore<FlushResult> _source;
     private SendArgs? _send;
 
@@ -35,13 +35,17 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
     private bool _broken;           // a send failed: the peer is gone
     private bool _completed;
 
-    public SocketOutput(Socket socket)
+    public SocketOutput(Socket socket, bool polled)
     {
         _socket = socket;
+        _handle = polled ? socket.SafeHandle : null;
         _source.RunContinuationsAsynchronously = false;
     }
 
     public override bool CanGetUnflushedBytes => true;
+
+    // This object: nothing outside the class locks on a writer, and a lock object would cost every connection 40 bytes.
+    private object Gate => this;
 
     public override long UnflushedBytes => _written - _sent;
 
@@ -61,7 +65,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
-        lock (_gate)
+        lock (Gate)
         {
             if (_cancelRequested)
             {
@@ -96,7 +100,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
     public override void CancelPendingFlush()
     {
         bool complete;
-        lock (_gate)
+        lock (Gate)
         {
             complete = _flushWaiting;
             _flushWaiting = false;
@@ -111,7 +115,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
 
     public override void Complete(Exception? exception = null)
     {
-        lock (_gate)
+        lock (Gate)
         {
             _completed = true;
             if (!_sending)
@@ -162,7 +166,15 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
             SocketError error;
             try
             {
-                sent = _socket.Send(_buffer.AsSpan(_sent, _written - _sent), SocketFlags.None, out error);
+                var bytes = _buffer.AsSpan(_sent, _written - _sent);
+                if (_handle is not null)
+                {
+                    error = LinuxSocket.Send(_handle, bytes, out sent);
+                }
+                else
+                {
+                    sent = _socket.Send(bytes, SocketFlags.None, out error);
+                }
             }
             catch (ObjectDisposedException)
             {
@@ -247,7 +259,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
     {
         bool complete;
         FlushResult result;
-        lock (_gate)
+        lock (Gate)
         {
             _sending = false;
             if (Sent() && !StartSend())

@@ -32,6 +32,9 @@ internal sealed class TcpTransport(IPEndPoint configured, int backlog) : IHosted
     /// <summary>The bound address once started (port 0 reads back as the real port), else null.</summary>
     public IPEndPoint? BoundEndPoint { get; private set; }
 
+    /// <summary>How inputs wait for bytes: the process's epoll poller (Linux), or null for zero-byte receives.</summary>
+    internal SocketPoller? Poller { get; init; } = SocketPoller.Shared;
+
     /// <summary>Connections open now.</summary>
     public int OpenConnections => Volatile.Read(ref _open);
 
@@ -160,9 +163,14 @@ internal sealed class TcpTransport(IPEndPoint configured, int backlog) : IHosted
         {
             socket.NoDelay = true;
 
-            // Sends and receives that cannot go on at once return WouldBlock instead of blocking a thread.
-            socket.Blocking = false;
-            connection = new SocketConnection(socket);
+            // Sends and receives that cannot go on at once return WouldBlock instead of blocking a
+            // thread: by MSG_DONTWAIT on a polled socket (see LinuxSocket), else by the socket's mode.
+            if (Poller is null)
+            {
+                socket.Blocking = false;
+            }
+
+            connection = new SocketConnection(socket, Poller, this);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
@@ -190,31 +198,28 @@ internal sealed class TcpTransport(IPEndPoint configured, int backlog) : IHosted
         }
 
         var id = string.Create(CultureInfo.InvariantCulture, $"{_idPrefix}{Interlocked.Increment(ref _nextId):X}");
-        var info = new MqttConnectionInfo(id, connection.RemoteEndPoint, connection.LocalEndPoint, "tcp", connection.Abort)
+        var info = new MqttConnectionInfo(id, connection.RemoteEndPoint, connection.LocalEndPoint, "tcp", Abort: null)
         {
-            ShutdownSend = connection.ShutdownSend,
+            Control = connection,
         };
-        _ = RunAsync(connection, info);
-    }
-
-    private async Task RunAsync(SocketConnection connection, MqttConnectionInfo info)
-    {
+        Task handling;
         try
         {
-            await _broker!.HandleConnectionAsync(connection, info).ConfigureAwait(false);
+            handling = _broker!.HandleConnectionAsync(connection, info);
         }
         catch (Exception ex)
         {
-            TransportLog.ConnectionFailed(_logger, info.ConnectionId, info.RemoteEndPoint, ex);
+            handling = Task.FromException(ex);
         }
-        finally
-        {
-            connection.Close();
-            Remove(connection);
-        }
+
+        connection.Info = info;
+        connection.CloseAfter(handling);
     }
 
-    private void Remove(SocketConnection connection)
+    internal void OnConnectionFailed(SocketConnection connection, Exception exception)
+        => TransportLog.ConnectionFailed(_logger, connection.Info!.ConnectionId, connection.Info.RemoteEndPoint, exception);
+
+    internal void Remove(SocketConnection connection)
     {
         lock (_gate)
         {
