@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using Tern.Protocol;
 
 namespace Tern.Broker;
@@ -22,11 +23,12 @@ internal sealed partial class MqttConnection
 
     /// <summary>
     /// The connection's task: the read loop, then the close. One async method, as its frame is what
-    /// an idle connection keeps allocated while it waits for data.
+    /// an idle connection keeps allocated while it waits for data: only what must live across its
+    /// awaits is in it (a batch is handled in <see cref="OnRead"/>, and the rare batch that must wait
+    /// in a frame of its own, <see cref="ReadSlowAsync"/>).
     /// </summary>
     private async Task ReadLoopAsync(CancellationToken cancellationToken)
     {
-        var input = _transport.Input;
         var registration = cancellationToken.Register(static state => ((MqttConnection)state!).Close("connection aborted", publishWill: true), this);
         try
         {
@@ -34,7 +36,7 @@ internal sealed partial class MqttConnection
             {
                 // No token here: a transport that closes completes the pipe, and the packets it
                 // delivered before that (a DISCONNECT, say) are still read.
-                var read = input.ReadAsync(CancellationToken.None);
+                var read = _transport.Input.ReadAsync(CancellationToken.None);
                 if (!read.IsCompleted)
                 {
                     _ = StartWriter();
@@ -46,48 +48,14 @@ internal sealed partial class MqttConnection
                     return;
                 }
 
-                var buffer = result.Buffer;
-                var status = ReadStatus.NeedMore;
-                try
+                var status = OnRead(result, cancellationToken, out var slow);
+                if (slow is not null)
                 {
-                    while ((status = ProcessBatch(ref buffer, out var pending)) is ReadStatus.Async or ReadStatus.Throttle)
-                    {
-                        if (status == ReadStatus.Throttle)
-                        {
-                            // Stop reading for a while and let TCP push back, rather than drop messages (as EMQX does).
-                            await Task.Delay(_throttle!.Delay(), _broker.Time).ConfigureAwait(false);
-                        }
-                        else if (!await HandleAsync(pending!, cancellationToken).ConfigureAwait(false))
-                        {
-                            status = ReadStatus.Stop;
-                            break;
-                        }
-                    }
-                }
-                catch (Exception ex) when (ex is not (MqttProtocolException or OperationCanceledException))
-                {
-                    // Handling a packet threw (a defect, a throwing authenticator or authorizer): not
-                    // the transport closing, whatever the exception's type.
-                    OnInternalError(ex, "handler");
-                    return;
-                }
-                finally
-                {
-                    // Consumed up to the last whole packet; everything was examined, so an incomplete
-                    // packet waits for more bytes instead of spinning.
-                    input.AdvanceTo(buffer.Start, buffer.End);
+                    status = await slow.ConfigureAwait(false);
                 }
 
-                if (status == ReadStatus.Stop || Volatile.Read(ref _closeRequested) != 0)
+                if (status == ReadStatus.Stop)
                 {
-                    return;
-                }
-
-                Volatile.Write(ref _partialSince, buffer.IsEmpty ? 0 : _partialSince == 0 ? _broker.NowMs : _partialSince);
-
-                if (result.IsCompleted)
-                {
-                    _closeReason ??= buffer.IsEmpty ? "connection closed by client" : "connection closed in the middle of a packet";
                     return;
                 }
             }
@@ -117,6 +85,96 @@ internal sealed partial class MqttConnection
             registration.Dispose();
             await CloseAsync().ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Handles the complete packets of one read and gives back what was consumed. A batch that must
+    /// wait (enhanced authentication, a throttled client) goes on in <paramref name="slow"/>, which
+    /// then owns the read's buffer.
+    /// </summary>
+    private ReadStatus OnRead(in ReadResult result, CancellationToken cancellationToken, out Task<ReadStatus>? slow)
+    {
+        slow = null;
+        var buffer = result.Buffer;
+        ReadStatus status;
+        try
+        {
+            status = ProcessBatch(ref buffer, out var pending);
+            if (status is ReadStatus.Async or ReadStatus.Throttle)
+            {
+                slow = ReadSlowAsync(result, buffer, status, pending, cancellationToken);
+                return ReadStatus.Async;
+            }
+        }
+        catch (Exception ex) when (ex is not (MqttProtocolException or OperationCanceledException))
+        {
+            // Handling a packet threw (a defect, a throwing authenticator or authorizer): not
+            // the transport closing, whatever the exception's type.
+            OnInternalError(ex, "handler");
+            status = ReadStatus.Stop;
+        }
+        finally
+        {
+            if (slow is null)
+            {
+                // Consumed up to the last whole packet; everything was examined, so an incomplete
+                // packet waits for more bytes instead of spinning.
+                _transport.Input.AdvanceTo(buffer.Start, buffer.End);
+            }
+        }
+
+        return AfterRead(result, buffer, status);
+    }
+
+    /// <summary>The rest of a batch that waits between packets; returns as <see cref="OnRead"/> does.</summary>
+    private async Task<ReadStatus> ReadSlowAsync(ReadResult result, ReadOnlySequence<byte> buffer, ReadStatus status, MqttPacket? pending, CancellationToken cancellationToken)
+    {
+        try
+        {
+            do
+            {
+                if (status == ReadStatus.Throttle)
+                {
+                    // Stop reading for a while and let TCP push back, rather than drop messages (as EMQX does).
+                    await Task.Delay(_throttle!.Delay(), _broker.Time).ConfigureAwait(false);
+                }
+                else if (!await HandleAsync(pending!, cancellationToken).ConfigureAwait(false))
+                {
+                    status = ReadStatus.Stop;
+                    break;
+                }
+            }
+            while ((status = ProcessBatch(ref buffer, out pending)) is ReadStatus.Async or ReadStatus.Throttle);
+        }
+        catch (Exception ex) when (ex is not (MqttProtocolException or OperationCanceledException))
+        {
+            OnInternalError(ex, "handler");
+            status = ReadStatus.Stop;
+        }
+        finally
+        {
+            _transport.Input.AdvanceTo(buffer.Start, buffer.End);
+        }
+
+        return AfterRead(result, buffer, status);
+    }
+
+    /// <summary>After a batch: <see cref="ReadStatus.Stop"/> if the connection ends, else <see cref="ReadStatus.NeedMore"/>.</summary>
+    private ReadStatus AfterRead(in ReadResult result, in ReadOnlySequence<byte> buffer, ReadStatus status)
+    {
+        if (status == ReadStatus.Stop || Volatile.Read(ref _closeRequested) != 0)
+        {
+            return ReadStatus.Stop;
+        }
+
+        Volatile.Write(ref _partialSince, buffer.IsEmpty ? 0 : _partialSince == 0 ? _broker.NowMs : _partialSince);
+        if (result.IsCompleted)
+        {
+            _closeReason ??= buffer.IsEmpty ? "connection closed by client" : "connection closed in the middle of a packet";
+            return ReadStatus.Stop;
+        }
+
+        return ReadStatus.NeedMore;
     }
 
     /// <summary><see cref="ProcessPackets"/>, then the writers it queued packets for write them on this thread.</summary>

@@ -61,7 +61,7 @@ internal sealed partial class MqttSession
     {
         get
         {
-            lock (_sync)
+            lock (Sync)
             {
                 return _waiters?.Count ?? 0;
             }

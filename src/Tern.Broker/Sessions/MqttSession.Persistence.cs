@@ -17,7 +17,7 @@ internal sealed partial class MqttSession
     // The session's own row (expiry, connection state, will) changed since the writer last took it.
     private bool _rowChanged;
 
-    // Enlisted with the writer for its next batch (changed under _sync).
+    // Enlisted with the writer for its next batch (changed under Sync).
     private bool _enlisted;
     private long _lastSequence;
 
@@ -30,7 +30,7 @@ internal sealed partial class MqttSession
     /// <summary>Makes a new session a stored one; from here on its changes reach the store.</summary>
     public void StartStoring(StoreWriter store)
     {
-        lock (_sync)
+        lock (Sync)
         {
             _store = store;
             _rowChanged = true;
@@ -44,7 +44,7 @@ internal sealed partial class MqttSession
     /// <summary>Restore: a stored subscription, back in the index.</summary>
     internal void RestoreSubscription(string filter, SubscriptionOptions options, uint? subscriptionId)
     {
-        lock (_sync)
+        lock (Sync)
         {
             var subscription = Subscription.Create(this, filter, options, subscriptionId);
             (_subscriptions ??= new(StringComparer.Ordinal))[filter] = subscription;
@@ -55,7 +55,7 @@ internal sealed partial class MqttSession
     /// <summary>Restore: a stored delivery, in sequence order; one with a packet id is resent when the client is back.</summary>
     internal void RestoreDelivery(in Delivery delivery, ushort packetId, bool released)
     {
-        lock (_sync)
+        lock (Sync)
         {
             _lastSequence = Math.Max(_lastSequence, delivery.Sequence);
             if (packetId != 0 && (_inflight is null || !_inflight.ContainsKey(packetId)))
@@ -75,7 +75,7 @@ internal sealed partial class MqttSession
     /// <summary>Restore: a QoS 2 packet id received before the restart and still awaiting PUBREL.</summary>
     internal void RestoreIncomingQoS2(ushort packetId)
     {
-        lock (_sync)
+        lock (Sync)
         {
             (_incomingQoS2 ??= []).Add(packetId);
         }
@@ -89,7 +89,7 @@ internal sealed partial class MqttSession
             return 0;
         }
 
-        lock (_sync)
+        lock (Sync)
         {
             _rowChanged = true;
             return Enlist();
@@ -102,7 +102,7 @@ internal sealed partial class MqttSession
     /// </summary>
     internal List<SessionChange>? TakeChanges(out bool rowChanged, out bool ended, out uint expiryInterval, out long disconnectedAt, out WillMessage? pendingWill, out long willDue, out ClientIdentity? identity)
     {
-        lock (_sync)
+        lock (Sync)
         {
             _enlisted = false;
             rowChanged = _rowChanged;

@@ -12,7 +12,7 @@ internal sealed partial class MqttSession
     /// </summary>
     public List<Delivery>? TakeSharedDeliveries()
     {
-        lock (_sync)
+        lock (Sync)
         {
             return TakeSharedDeliveriesLocked(sessionEnds: false);
         }

@@ -21,7 +21,7 @@ internal sealed partial class MqttSession
     /// <summary>Adds or replaces the subscription to <paramref name="filter"/>; at most <paramref name="maxSubscriptions"/> (0: no limit).</summary>
     public SubscribeOutcome Subscribe(string filter, SubscriptionOptions options, uint? subscriptionId, int maxSubscriptions, out long ticket)
     {
-        lock (_sync)
+        lock (Sync)
         {
             ticket = 0;
             if (Ended)
@@ -47,7 +47,7 @@ internal sealed partial class MqttSession
     /// <summary>Removes the subscription to <paramref name="filter"/>; false when there was none. <paramref name="ticket"/>: the commit UNSUBACK waits for.</summary>
     public bool Unsubscribe(string filter, out long ticket)
     {
-        lock (_sync)
+        lock (Sync)
         {
             ticket = 0;
             if (_subscriptions is null || !_subscriptions.Remove(filter) || !_broker.Index.Remove(this, filter))

@@ -13,7 +13,6 @@ internal sealed partial class MqttSession
     /// <summary>Session expiry meaning "never" (MQTT 3.1.1 clean session 0).</summary>
     public const uint NeverExpires = uint.MaxValue;
 
-    private readonly Lock _sync = new();
 
     // Allocated on first use: most sessions of an idle connection never hold a message.
     private InflightWindow? _inflight;
@@ -71,13 +70,14 @@ internal sealed partial class MqttSession
     /// <summary>The filters if the session ever subscribed, without creating the map; read under <see cref="Sync"/>, changed by <see cref="Subscribe"/>.</summary>
     public IReadOnlyDictionary<string, Subscription>? SubscriptionsIfAny => _subscriptions;
 
-    public Lock Sync => _sync;
+    /// <remarks>The session itself: a lock object would cost every session 40 bytes, and nothing else locks on a session.</remarks>
+    public object Sync => this;
 
     public int QueuedCount
     {
         get
         {
-            lock (_sync)
+            lock (Sync)
             {
                 return _queue?.Count ?? 0;
             }
@@ -89,7 +89,7 @@ internal sealed partial class MqttSession
     {
         get
         {
-            lock (_sync)
+            lock (Sync)
             {
                 return _inflight?.Count ?? 0;
             }
@@ -102,7 +102,7 @@ internal sealed partial class MqttSession
     /// </summary>
     public MqttConnection? TransferOwner(MqttConnection owner)
     {
-        lock (_sync)
+        lock (Sync)
         {
             var previous = _owner;
             if (_connection is not null && !ReferenceEquals(_connection, owner))
@@ -129,7 +129,7 @@ internal sealed partial class MqttSession
     public bool ReleaseOwner(MqttConnection connection, long now)
     {
         List<MqttConnection>? relieved;
-        lock (_sync)
+        lock (Sync)
         {
             if (!ReferenceEquals(_owner, connection))
             {
@@ -164,7 +164,7 @@ internal sealed partial class MqttSession
     /// </summary>
     public bool Attach(MqttConnection connection, ConnAckPacket connAck, int inflightLimit)
     {
-        lock (_sync)
+        lock (Sync)
         {
             if (Ended || !ReferenceEquals(_owner, connection))
             {
@@ -234,7 +234,7 @@ internal sealed partial class MqttSession
             }
         }
 
-        lock (_sync)
+        lock (Sync)
         {
             if (Ended)
             {
@@ -279,7 +279,7 @@ internal sealed partial class MqttSession
             return;
         }
 
-        lock (_sync)
+        lock (Sync)
         {
             var connection = _connection;
             if (Ended || connection is null)
@@ -308,7 +308,7 @@ internal sealed partial class MqttSession
     /// <summary>A QoS 2 PUBLISH arrived; false when its id is already awaiting PUBREL (a resend).</summary>
     public bool TryAddIncomingQoS2(ushort packetId, int receiveMaximum, out bool overQuota)
     {
-        lock (_sync)
+        lock (Sync)
         {
             overQuota = false;
             _incomingQoS2 ??= [];
@@ -332,7 +332,7 @@ internal sealed partial class MqttSession
     /// <summary>PUBREL arrived; false when the id was not awaiting it. <paramref name="ticket"/>: the commit PUBCOMP waits for.</summary>
     public bool ReleaseIncomingQoS2(ushort packetId, out long ticket)
     {
-        lock (_sync)
+        lock (Sync)
         {
             ticket = 0;
             if (_incomingQoS2?.Remove(packetId) != true)
@@ -349,7 +349,7 @@ internal sealed partial class MqttSession
     public void OnPubAck(ushort packetId)
     {
         List<MqttConnection>? relieved = null;
-        lock (_sync)
+        lock (Sync)
         {
             if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Delivery.QoS == MqttQoS.AtLeastOnce)
             {
@@ -371,7 +371,7 @@ internal sealed partial class MqttSession
     public void OnDiscarded(ushort packetId)
     {
         List<MqttConnection>? relieved = null;
-        lock (_sync)
+        lock (Sync)
         {
             if (_inflight is not null && _inflight.Remove(packetId, out var message))
             {
@@ -388,7 +388,7 @@ internal sealed partial class MqttSession
     /// <summary>PUBREC for a QoS 2 message; the caller answers with PUBREL either way, once <paramref name="ticket"/> commits.</summary>
     public bool OnPubRec(ushort packetId, out long ticket)
     {
-        lock (_sync)
+        lock (Sync)
         {
             ticket = 0;
             if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Delivery.QoS == MqttQoS.ExactlyOnce)
@@ -415,7 +415,7 @@ internal sealed partial class MqttSession
     public void OnPubComp(ushort packetId)
     {
         List<MqttConnection>? relieved = null;
-        lock (_sync)
+        lock (Sync)
         {
             if (_inflight is not null && _inflight.TryGetValue(packetId, out var message) && message.Released)
             {
@@ -438,7 +438,7 @@ internal sealed partial class MqttSession
     {
         List<MqttConnection>? relieved;
         List<Delivery>? result;
-        lock (_sync)
+        lock (Sync)
         {
             if (Ended)
             {
