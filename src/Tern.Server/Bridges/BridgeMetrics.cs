@@ -16,7 +16,7 @@ internal static class BridgeMetrics
         meter.CreateObservableUpDownCounter("tern.bridge.connected", () => Each(bridges, static s => s.Connected ? 1 : 0), "", "1 while the bridge is connected to its remote, else 0.");
         meter.CreateObservableUpDownCounter("tern.bridge.queued", () => Each(bridges, static s => s.Queued), "{message}", "Messages held for the remote: not yet sent, or sent and not yet acknowledged.");
         meter.CreateObservableUpDownCounter("tern.bridge.queued.max", () => Each(bridges, static s => s.MaxQueued), "{message}", "The bridge's MaxQueued: more are dropped.");
-        meter.CreateObservableCounter("tern.bridge.messages.sent", () => Each(bridges, static s => s.Sent), "{message}", "Messages the remote acknowledged (QoS 0: handed to the connection).");
+        meter.CreateObservableCounter("tern.bridge.messages.sent", () => Each(bridges, static s => s.Sent), "{message}", "Messages the remote acknowledged (QoS 1/2), plus QoS 0 messages queued for it.");
         meter.CreateObservableCounter("tern.bridge.messages.received", () => Each(bridges, static s => s.Received), "{message}", "Messages from the remote published into this broker.");
         meter.CreateObservableCounter("tern.bridge.messages.dropped", () => Each(bridges, static s => s.Dropped), "{message}", "Messages not forwarded: the queue was full, or the remote refused them.");
     }

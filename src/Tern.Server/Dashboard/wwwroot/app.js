@@ -1089,7 +1089,7 @@
       (b) => b.name,
       bridgeState,
       (b) => b.address,
-      (b) => 'MQTT ' + b.proto_ver,
+      (b) => b.proto_ver,
       (b) => b.clientid,
       (b) => (b.connected_at ? when(b.connected_at) : '–'),
       (b) => ({ text: `${count(b.queued)} / ${count(b.max_queued)}`, className: b.queued >= b.max_queued ? 'failure' : '' }),
