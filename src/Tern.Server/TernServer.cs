@@ -211,6 +211,7 @@ public sealed class TernServer : IAsyncDisposable
             sp.GetRequiredService<MqttBroker>(),
             acl,
             authChain.UsersStore,
+            sp.GetRequiredService<BridgeService>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Tern.Server.Configuration")));
         var configPath = Path.GetFullPath(configFile ?? Path.Combine(Directory.GetCurrentDirectory(), TernConfiguration.DefaultFileName));
         builder.Services.AddSingleton<IHostedService>(sp =>

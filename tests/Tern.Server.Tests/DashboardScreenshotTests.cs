@@ -1,12 +1,13 @@
 using PuppeteerSharp;
 using Tern.Protocol;
+using Tern.Server.Tests.Bridges;
 using Tern.TestKit;
 
 namespace Tern.Server.Tests;
 
 /// <summary>
-/// Every page of the dashboard over a broker with devices, traffic, retained messages, a ban, users and ACL rules,
-/// each captured as a PNG. <c>TERN_DASHBOARD_IMAGES=docs/images</c> writes them where the README
+/// Every page of the dashboard over a broker with devices, traffic, retained messages, a ban, users, ACL rules
+/// and two bridges (one to a Mosquitto started by the test, one to a remote that is down), each captured as a PNG. <c>TERN_DASHBOARD_IMAGES=docs/images</c> writes them where the README
 /// shows them; otherwise they go to a temporary directory.
 /// </summary>
 public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassFixture<ChromiumFixture>
@@ -20,7 +21,7 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
         try
         {
             await CaptureEveryPageAsync(directory);
-            foreach (var name in new[] { "login", "overview", "clients", "subscriptions", "topics", "retained", "banned", "users", "acl", "listeners", "publish", "websocket", "trace", "settings" })
+            foreach (var name in new[] { "login", "overview", "clients", "subscriptions", "topics", "retained", "banned", "users", "acl", "listeners", "bridges", "publish", "websocket", "trace", "settings" })
             {
                 var file = new FileInfo(Path.Combine(directory, $"dashboard-{name}.png"));
                 Assert.True(file.Exists && file.Length > 10_000, $"{file.FullName} holds a screenshot");
@@ -42,6 +43,17 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
         files.Settings["Listeners:Ws:Enabled"] = "true";
         files.Settings["Listeners:Ws:Address"] = "127.0.0.1";
         files.Settings["Listeners:Ws:Port"] = "0";
+
+        // Readings go up to the cloud and commands come down from it; the backup site, down, queues the devices' configurations.
+        await using var mosquitto = await MosquittoRemote.StartAsync();
+        await using var cloud = await WatchClient.StartAsync(mosquitto.Port, "site-17/#");
+        files.Settings.With(BridgeSettings.For(0, "cloud", mosquitto.Port, ("home/+/temperature", "out", 1), ("home/+/set", "in", 1)))
+            .With(BridgeSettings.For(1, "backup-site", MosquittoRemote.FreePort(), ("home/+/config", "out", 1)));
+        files.Settings["Bridges:0:ClientId"] = "edge-17";
+        files.Settings["Bridges:0:Topics:0:RemotePrefix"] = "site-17/";
+        files.Settings["Bridges:0:Topics:1:RemotePrefix"] = "site-17/";
+        files.Settings["Bridges:1:ClientId"] = "edge-17-backup";
+        files.Settings["Bridges:1:ProtocolVersion"] = "5";
         await using var dashboard = await files.StartAsync();
         var devices = new List<RawMqttClient>();
         try
@@ -133,6 +145,13 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
             await page.GoToAsync("listeners");
             await page.Page.WaitForSelectorAsync("#listeners-table tbody tr:nth-child(3)");
             await Capture(page, directory, "listeners");
+
+            await cloud.WaitForAsync(r => r.Count >= 60, "the readings on the cloud broker");
+            await cloud.PublishAsync("site-17/home/attic/set", "{\"fan\":\"on\"}");
+            await page.GoToAsync("bridges");
+            await page.WaitForTextAsync("#bridges-table tr[data-key='cloud'] td:nth-child(9)", "1");
+            await page.WaitForTextAsync("#bridges-table tr[data-key='backup-site'] td:nth-child(2)", "disconnected");
+            await Capture(page, directory, "bridges");
 
             await page.GoToAsync("publish");
             await page.Page.TypeAsync("#publish-topic", "home/garage/set");

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using Tern.Protocol;
+using Tern.Server.Tests.Bridges;
 using Tern.TestKit;
 
 namespace Tern.Server.Tests;
@@ -216,6 +217,63 @@ public sealed class PrometheusTests : IDisposable
         finally
         {
             directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Each_bridge_has_its_state_queue_and_counts_labelled_by_name()
+    {
+        // "cloud" forwards both ways to a real Mosquitto; "backup" points where nothing listens.
+        await using var mosquitto = await MosquittoRemote.StartAsync();
+        await using var remoteWatch = await WatchClient.StartAsync(mosquitto.Port, "up/#");
+        var settings = NoSys(("Persistence:Mode", "memory"), ("Bridges:1:MaxQueued", "2"))
+            .With(BridgeSettings.For(0, "cloud", mosquitto.Port, ("up/#", "out", 1), ("down/#", "in", 1)))
+            .With(BridgeSettings.For(1, "backup", MosquittoRemote.FreePort(), ("up/#", "out", 1)));
+        await using var dashboard = await DashboardBroker.StartAsync(settings);
+        await ScrapeUntilAsync(dashboard.Http, samples => samples.GetValueOrDefault("tern_bridge_connected{name=\"cloud\"}") == 1, "the cloud bridge connected");
+        await using var localWatch = await WatchClient.StartAsync(dashboard.Broker.Port, "down/#");
+
+        // Three out: each reaches the remote through cloud; backup holds two and drops the third.
+        for (var i = 0; i < 3; i++)
+        {
+            await localWatch.PublishAsync($"up/{i}", "reading");
+        }
+
+        await remoteWatch.WaitForAsync(r => r.Count == 3, "three messages on the remote");
+        await WaitSubscribedAsync(dashboard);
+        await remoteWatch.PublishAsync("down/cmd", "reboot");
+        await localWatch.WaitForAsync("down/cmd", "reboot");
+
+        var expected = new Dictionary<string, double>
+        {
+            ["tern_bridge_connected{name=\"cloud\"}"] = 1,
+            ["tern_bridge_queued{name=\"cloud\"}"] = 0,
+            ["tern_bridge_queued_max{name=\"cloud\"}"] = 1000,
+            ["tern_bridge_messages_sent_total{name=\"cloud\"}"] = 3,
+            ["tern_bridge_messages_received_total{name=\"cloud\"}"] = 1,
+            ["tern_bridge_messages_dropped_total{name=\"cloud\"}"] = 0,
+            ["tern_bridge_connected{name=\"backup\"}"] = 0,
+            ["tern_bridge_queued{name=\"backup\"}"] = 2,
+            ["tern_bridge_queued_max{name=\"backup\"}"] = 2,
+            ["tern_bridge_messages_sent_total{name=\"backup\"}"] = 0,
+            ["tern_bridge_messages_received_total{name=\"backup\"}"] = 0,
+            ["tern_bridge_messages_dropped_total{name=\"backup\"}"] = 1,
+            ["tern_messages_dropped_total{reason=\"bridge_queue_full\"}"] = 1,
+        };
+        await ScrapeUntilAsync(
+            dashboard.Http,
+            samples => expected.All(e => samples.TryGetValue(e.Key, out var value) && value == e.Value),
+            "the scrape shows both bridges: " + string.Join(", ", expected.Select(e => $"{e.Key} {e.Value}")));
+    }
+
+    /// <summary>The in rules are subscribed on the remote (a message sent before would not come back).</summary>
+    private static async Task WaitSubscribedAsync(DashboardBroker dashboard)
+    {
+        var deadline = DateTime.UtcNow + TestTimeouts.External;
+        while (!(await dashboard.GetJsonAsync("api/v5/bridges"))[0].GetProperty("subscribed").GetBoolean())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the cloud bridge subscribed its in rules on the remote");
+            await Task.Delay(20);
         }
     }
 

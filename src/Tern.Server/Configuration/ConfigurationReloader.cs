@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Tern.Broker;
+using Tern.Server.Bridges;
 using Tern.Server.Hosting;
 using Tern.Server.Security;
 
@@ -9,7 +10,8 @@ namespace Tern.Server.Configuration;
 /// <summary>
 /// Re-reads the configuration (on SIGHUP, a change of the configuration file, or <see cref="TernServer.Reload"/>)
 /// and applies what can change without closing a connection: log levels, the <c>Acl</c> section and its
-/// file, the users file, and the <see cref="LiveBrokerKeys"/>. Everything else is reported as needing a
+/// file, the users file, the <see cref="LiveBrokerKeys"/>, and <c>Bridges</c> (only the bridges added,
+/// removed or changed start or stop; a client of the broker never notices). Everything else is reported as needing a
 /// restart and keeps its old effect. A configuration that does not load or validate changes nothing.
 /// </summary>
 internal sealed class ConfigurationReloader
@@ -42,6 +44,7 @@ internal sealed class ConfigurationReloader
     private readonly MqttBroker _broker;
     private readonly AclSetup _acl;
     private readonly UsersStore? _users;
+    private readonly BridgeService? _bridges;
     private readonly ILogger _logger;
     private readonly Lock _gate = new();
 
@@ -51,8 +54,9 @@ internal sealed class ConfigurationReloader
     /// <param name="broker">The broker whose limits and log levels change live.</param>
     /// <param name="acl">The ACL the new rules and file go to.</param>
     /// <param name="users">The users file to re-read, if there is one.</param>
+    /// <param name="bridges">The running bridges; without them a change of <c>Bridges</c> needs a restart.</param>
     /// <param name="logger">Where the one line of each reload goes.</param>
-    public ConfigurationReloader(Func<IConfigurationRoot> read, IConfigurationRoot live, IConfiguration merged, MqttBroker broker, AclSetup acl, UsersStore? users, ILogger logger)
+    public ConfigurationReloader(Func<IConfigurationRoot> read, IConfigurationRoot live, IConfiguration merged, MqttBroker broker, AclSetup acl, UsersStore? users, BridgeService? bridges, ILogger logger)
     {
         _read = read;
         _live = live;
@@ -60,6 +64,7 @@ internal sealed class ConfigurationReloader
         _broker = broker;
         _acl = acl;
         _users = users;
+        _bridges = bridges;
         _logger = logger;
     }
 
@@ -71,6 +76,7 @@ internal sealed class ConfigurationReloader
             IConfigurationRoot next;
             BrokerOptions nextBroker;
             AclSetup nextAcl;
+            List<BridgeOptions> nextBridges;
             try
             {
                 next = _read();
@@ -78,6 +84,7 @@ internal sealed class ConfigurationReloader
                 nextBroker = TernConfiguration.Bind<BrokerOptions>(next, BrokerOptions.SectionName);
                 TernConfiguration.Validate(nextBroker.Validate, BrokerOptions.SectionName);
                 nextAcl = AclSetup.FromConfiguration(next);
+                nextBridges = BridgeService.FromConfiguration(next);
             }
             catch (TernConfigurationException ex)
             {
@@ -85,7 +92,10 @@ internal sealed class ConfigurationReloader
                 return new TernReloadResult([], [], ex.Message);
             }
 
-            var changed = ChangedKeys(Flatten(_merged), Flatten(next));
+            var before = Flatten(_merged);
+            var after = Flatten(next);
+            var changed = ChangedKeys(before, after);
+            var changedBridges = ChangedBridges(before, after);
             var applied = new SortedSet<string>(StringComparer.Ordinal);
             var restart = new SortedSet<string>(StringComparer.Ordinal);
             foreach (var key in changed)
@@ -99,6 +109,10 @@ internal sealed class ConfigurationReloader
             var rules = _acl.ApplyConfiguration(nextAcl);
             _users?.Reload();
 
+            // Waits for removed and changed bridges to close and new ones to begin connecting (not to
+            // connect): SIGHUP and the file watcher call this on their own threads.
+            var bridges = _bridges?.ApplyAsync(nextBridges, changedBridges.Contains).GetAwaiter().GetResult();
+
             var acl = _acl.Configured ? $"{rules.Rules.Length} rules, default {(rules.DefaultAllow ? "allow" : "deny")}" : "not configured";
             var users = _users is null ? "none" : $"{_users.Count} users";
             Log.Reloaded(
@@ -106,6 +120,7 @@ internal sealed class ConfigurationReloader
                 applied.Count == 0 ? "nothing" : string.Join(", ", applied),
                 acl,
                 users,
+                bridges?.ToString() ?? "not reloaded",
                 restart.Count == 0 ? "nothing" : string.Join(", ", restart));
             return new TernReloadResult([.. applied], [.. restart], null);
         }
@@ -123,11 +138,12 @@ internal sealed class ConfigurationReloader
         }
     }
 
-    private static bool IsLive(string key)
+    private bool IsLive(string key)
     {
         var parts = key.Split(':');
         return parts[0].ToUpperInvariant() switch
         {
+            "BRIDGES" => _bridges is not null,
             "LOGGING" => true,
             "ACL" => parts.Length < 2 || !parts[1].Equals("ReloadIntervalSeconds", StringComparison.OrdinalIgnoreCase),
             "BROKER" => parts.Length == 2 && Array.Exists(LiveBrokerKeys, k => k.Equals(parts[1], StringComparison.OrdinalIgnoreCase)),
@@ -141,6 +157,63 @@ internal sealed class ConfigurationReloader
         var parts = key.Split(':');
         var end = Array.FindIndex(parts, p => p.Length > 0 && p.All(char.IsAsciiDigit));
         return end < 0 ? key : string.Join(':', parts[..end]);
+    }
+
+    /// <summary>
+    /// The names of the bridges whose settings differ between two configurations (added ones too),
+    /// whatever their position in the list: a bridge moved up keeps its connection.
+    /// </summary>
+    private static HashSet<string> ChangedBridges(Dictionary<string, string> before, Dictionary<string, string> after)
+    {
+        var old = BridgeSections(before);
+        var changed = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, settings) in BridgeSections(after))
+        {
+            if (!old.TryGetValue(name, out var previous) || previous != settings)
+            {
+                changed.Add(name);
+            }
+        }
+
+        return changed;
+    }
+
+    /// <summary>Each bridge's name to its settings as one string (<c>ADDRESS=host:1883</c> lines, sorted).</summary>
+    private static Dictionary<string, string> BridgeSections(Dictionary<string, string> flat)
+    {
+        var byIndex = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in flat)
+        {
+            var parts = key.Split(':', 3);
+            if (parts.Length < 3 || !parts[0].Equals(BridgeOptions.SectionName, StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (!byIndex.TryGetValue(parts[1], out var lines))
+            {
+                byIndex[parts[1]] = lines = [];
+            }
+
+            lines.Add($"{parts[2].ToUpperInvariant()}={value}");
+            if (parts[2].Equals(nameof(BridgeOptions.Name), StringComparison.OrdinalIgnoreCase))
+            {
+                names[parts[1]] = value;
+            }
+        }
+
+        var sections = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (index, lines) in byIndex)
+        {
+            if (names.TryGetValue(index, out var name))
+            {
+                lines.Sort(StringComparer.Ordinal);
+                sections[name] = string.Join('\n', lines);
+            }
+        }
+
+        return sections;
     }
 
     private static Dictionary<string, string> Flatten(IConfiguration configuration)

@@ -6,13 +6,14 @@ using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using Tern.Broker;
+using Tern.Server.Bridges;
 
 namespace Tern.Server.Dashboard;
 
 /// <summary>
 /// The Prometheus scrape endpoint on the dashboard listener, at EMQX's path: OpenTelemetry's
-/// exporter serves the broker's instruments (<see cref="BrokerMetrics"/>) in the Prometheus text
-/// format. HTTP Basic authentication applies unless <c>Dashboard:PrometheusAuth</c> is false.
+/// exporter serves the broker's instruments (<see cref="BrokerMetrics"/>) and the bridges'
+/// (<see cref="BridgeMetrics"/>) in the Prometheus text format. HTTP Basic authentication applies unless <c>Dashboard:PrometheusAuth</c> is false.
 /// </summary>
 internal static class PrometheusEndpoint
 {
@@ -23,7 +24,16 @@ internal static class PrometheusEndpoint
     public static void AddServices(IServiceCollection services)
     {
         services.AddMetrics();
-        services.AddSingleton(static sp => new BrokerMetrics(sp.GetRequiredService<MqttBroker>(), sp.GetRequiredService<IMeterFactory>()));
+        services.AddSingleton(static sp =>
+        {
+            var metrics = new BrokerMetrics(sp.GetRequiredService<MqttBroker>(), sp.GetRequiredService<IMeterFactory>());
+            if (sp.GetService<BridgeService>() is { } bridges)
+            {
+                BridgeMetrics.Register(metrics.Meter, bridges);
+            }
+
+            return metrics;
+        });
         services.AddOpenTelemetry()
             .ConfigureResource(static resource => resource.AddService(
                 "tern", serviceVersion: typeof(MqttBroker).Assembly.GetName().Version?.ToString(3), autoGenerateServiceInstanceId: false))

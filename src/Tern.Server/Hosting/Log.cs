@@ -20,8 +20,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 1004, Level = LogLevel.Warning, Message = "Store {Directory}: cut off {Bytes} bytes at the end of its newest segment, a write a crash or power loss left incomplete (nothing in it was acknowledged)")]
     public static partial void TornTailCut(ILogger logger, long bytes, string directory);
 
-    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Configuration reloaded: applied {Applied}; access control {Acl}; users file {Users}; needs a restart: {Restart}")]
-    public static partial void Reloaded(ILogger logger, string applied, string acl, string users, string restart);
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Configuration reloaded: applied {Applied}; access control {Acl}; users file {Users}; bridges {Bridges}; needs a restart: {Restart}")]
+    public static partial void Reloaded(ILogger logger, string applied, string acl, string users, string bridges, string restart);
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Error, Message = "Configuration not reloaded, the running settings stay: {Reason}")]
     public static partial void ReloadFailed(ILogger logger, string reason);

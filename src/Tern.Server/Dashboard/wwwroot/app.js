@@ -14,7 +14,7 @@
   const SVG = 'http://www.w3.org/2000/svg';
   const RETAIN_HANDLING = ['send on subscribe', 'send if new', 'do not send'];
   const PAGE_SIZE = 50;
-  const views = ['overview', 'clients', 'subscriptions', 'topics', 'retained', 'banned', 'users', 'acl', 'listeners', 'publish', 'websocket', 'trace', 'settings'];
+  const views = ['overview', 'clients', 'subscriptions', 'topics', 'retained', 'banned', 'users', 'acl', 'listeners', 'bridges', 'publish', 'websocket', 'trace', 'settings'];
   const USERS_PATH = '/authentication/password_based:built_in_database/users';
   const RULES_PATH = '/authorization/sources/built_in_database/rules';
   const WS_MAX_MESSAGES = 200;
@@ -40,6 +40,7 @@
     not_authorized: 'a publish the ACL does not allow',
     retained_store_full: 'a retained message not stored (Broker:MaxRetainedMessages)',
     store_failed: 'a QoS 1/2 publish refused: the store cannot write (Persistence)',
+    bridge_queue_full: 'a message for a bridge whose queue was full (Bridges:N:MaxQueued)',
   };
 
   // Persistence:Mode, as the overview's Store card says it.
@@ -237,6 +238,8 @@
         renderAcl(await loadAcl());
       } else if (state.view === 'listeners') {
         renderListeners(state.listeners);
+      } else if (state.view === 'bridges') {
+        renderBridges(await v5('GET', '/bridges'));
       } else if (state.view === 'trace') {
         renderTraces(await v5('GET', '/trace'));
       } else if (state.view === 'settings') {
@@ -1080,6 +1083,39 @@
     ]);
   }
 
+  // GET /api/v5/bridges: one row per configured bridge, in configuration order.
+  function renderBridges(bridges) {
+    renderRows('bridges-table', bridges, (b) => b.name, [
+      (b) => b.name,
+      bridgeState,
+      (b) => b.address,
+      (b) => b.proto_ver,
+      (b) => b.clientid,
+      (b) => (b.connected_at ? when(b.connected_at) : '–'),
+      (b) => ({ text: `${count(b.queued)} / ${count(b.max_queued)}`, className: b.queued >= b.max_queued ? 'failure' : '' }),
+      (b) => count(b.sent),
+      (b) => count(b.received),
+      (b) => count(b.dropped),
+      (b) => ({ text: b.last_error ?? '–', title: b.last_error ?? '' }),
+    ]);
+    const byName = new Map(bridges.map((b) => [b.name, b]));
+    for (const row of $('bridges-table').tBodies[0].rows) {
+      row.dataset.state = byName.get(row.dataset.key).connected ? 'connected' : 'disconnected';
+    }
+  }
+
+  // The badge says up or down; the title says what the bridge is doing about it.
+  function bridgeState(b) {
+    if (b.connected) {
+      return b.subscribed
+        ? { text: 'connected', className: 'badge up' }
+        : { text: 'connected', className: 'badge up', title: 'Its in rules are not subscribed on the remote yet' };
+    }
+
+    const doing = { waiting_reconnect: 'waiting to reconnect', connecting: 'connecting', stopped: 'stopped' }[b.state] ?? b.state;
+    return { text: 'disconnected', className: 'badge down', title: `${doing}; messages for the remote are queued until it is back` };
+  }
+
   // A publisher whose acknowledgements wait for a subscriber that is behind is slowed down.
   function clientState(c) {
     if (!c.connected) {
@@ -1172,7 +1208,7 @@
   }
 
   // Rows are kept by key and only their text changes, so a button is not replaced under a click.
-  // A cell gives its text, or { text, title } for a tooltip.
+  // A cell gives its text, or { text, title, className } for a tooltip or a look of its own.
   function renderRows(tableId, items, key, cells, action) {
     const table = $(tableId);
     const body = table.tBodies[0];
@@ -1192,10 +1228,14 @@
       existing.delete(k);
       cells.forEach((cell, i) => {
         const value = cell(item);
-        const { text, title = '' } = typeof value === 'string' ? { text: value } : value;
+        const { text, title = '', className } = typeof value === 'string' ? { text: value } : value;
         const td = row.cells[i];
         if (td.textContent !== text) {
           td.textContent = text;
+        }
+
+        if (className !== undefined && td.className !== className) {
+          td.className = className;
         }
 
         if (!title) {
