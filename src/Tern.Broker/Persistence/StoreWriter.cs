@@ -481,12 +481,15 @@ internal sealed class StoreWriter : IDisposable
                 {
                     state.Deleted = true;
                     batch.SessionsDeleted.Add(session.ClientId);
-                    foreach (var (_, message) in state.Deliveries)
+                    if (state.DeliveriesIfAny is { } stored)
                     {
-                        Release(message, number);
-                    }
+                        foreach (var (_, message) in stored)
+                        {
+                            Release(message, number);
+                        }
 
-                    state.Deliveries.Clear();
+                        stored.Clear();
+                    }
                 }
 
                 continue;
@@ -741,7 +744,7 @@ internal sealed class StoreWriter : IDisposable
     {
         if (last.Kind == SessionChangeKind.Removed)
         {
-            if (state.Deliveries.Remove(sequence, out var message))
+            if (state.DeliveriesIfAny?.Remove(sequence, out var message) == true)
             {
                 batch.DeliveriesDeleted.Add((clientId, sequence));
                 Release(message, number);
