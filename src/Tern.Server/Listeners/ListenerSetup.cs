@@ -44,7 +44,7 @@ internal sealed class ListenerSetup
         if (tcp.UsesTernTransport)
         {
             var configured = tcp.ToEndPoint();
-            TcpTransport = new TcpTransport(configured, tcp.Backlog);
+            TcpTransport = new TcpTransport(configured, tcp.Backlog) { Poller = tcp.Epoll ? SocketPoller.Shared : null };
             var transport = TcpTransport;
             _tcpEndpoint = new ListenerEndpoint("tcp", "mqtt", TcpListenerOptions.SectionName, () => transport.BoundEndPoint ?? configured);
             _endpoints.Add(_tcpEndpoint);

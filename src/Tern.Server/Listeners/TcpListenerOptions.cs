@@ -29,6 +29,12 @@ internal sealed class TcpListenerOptions
     /// <summary>Connections the kernel queues before they are accepted (<c>listen</c>'s backlog, capped by <c>net.core.somaxconn</c>).</summary>
     public int Backlog { get; set; } = 512;
 
+    /// <summary>
+    /// On Linux, Tern's transport watches idle sockets in its own epoll set (no .NET socket context
+    /// per connection); false makes it wait with zero-byte receives, as it does on other systems.
+    /// </summary>
+    public bool Epoll { get; set; } = true;
+
     /// <summary>Whether this listener runs on Tern's own transport.</summary>
     public bool UsesTernTransport => Enabled && Transport == TcpTransportKind.Tern && !ProxyProtocol;
 
@@ -52,7 +58,7 @@ internal sealed class TcpListenerOptions
 /// <summary>Which socket transport carries MQTT over plain TCP.</summary>
 internal enum TcpTransportKind
 {
-    /// <summary>Tern's own: zero-byte receives, buffers only while bytes are in flight.</summary>
+    /// <summary>Tern's own: epoll or zero-byte receives, buffers only while bytes are in flight.</summary>
     Tern,
 
     /// <summary>ASP.NET Core Kestrel's socket transport.</summary>
