@@ -106,12 +106,49 @@ public sealed class BridgeTests
     }
 
     [Fact]
-    public async Task A_remote_that_stays_down_fills_the_queue_and_the_rest_are_dropped_as_bridge_queue_full()
+    public async Task Qos2_messages_cross_once_and_leave_the_store_only_after_the_remote_completed_them()
     {
-        // Nothing listens there: the bridge keeps retrying while the queue fills.
+        await using var remote = await TestBroker.StartAsync(new Dictionary<string, string?> { ["Persistence:Mode"] = "memory" });
+        await using var remoteWatch = await WatchClient.StartAsync(remote.Port, "q2/#");
+
+        // With a store (the default): the bridge takes from its session in the broker.
+        await using var local = await TestBroker.StartAsync(Bridge(0, "peer", remote.Port, "5", ("q2/#", "out", 2, "", "")));
+        var bridge = BridgeOf(local);
+        await WaitForAsync(bridge, s => s.Connected, "the bridge connected", null);
+        const int count = 10;
+        for (var i = 0; i < count; i++)
+        {
+            local.Server.Broker.Publish($"q2/{i % 2}", Encoding.UTF8.GetBytes($"m{i}"), MqttQoS.ExactlyOnce);
+        }
+
+        await remoteWatch.WaitForAsync(r => r.Count == count, $"{count} messages at the remote");
+        await WaitForAsync(bridge, s => s.Sent == count && s.Queued == 0, "every message completed", null);
+        if (local.Server.Broker.GetStoreSnapshot() is not null)
+        {
+            var session = local.Server.Broker.FindClient("$bridge/peer");
+            Assert.NotNull(session);
+            Assert.Equal((0, 0), (session.QueuedMessages, session.InflightMessages));
+        }
+
+        Assert.Equal(
+            Enumerable.Range(0, count).Select(i => ($"q2/{i % 2}", $"m{i}")).ToList(),
+            remoteWatch.Received);
+    }
+
+    [Theory]
+    [InlineData("memory")]
+    [InlineData("durable")]
+    public async Task A_remote_that_stays_down_fills_the_queue_and_the_rest_are_dropped_as_bridge_queue_full(string persistence)
+    {
+        // Nothing listens there: the bridge keeps retrying while the queue fills (in the client's
+        // outbox in memory, in the broker's store when it has one).
         var settings = Bridge(0, "nowhere", MosquittoRemote.FreePort(), "5", ("t/#", "out", 1, "", ""));
         settings["Bridges:0:MaxQueued"] = "5";
-        settings["Persistence:Mode"] = "memory";
+        if (persistence == "memory")
+        {
+            settings["Persistence:Mode"] = "memory";
+        }
+
         await using var broker = await TestBroker.StartAsync(settings);
         var bridge = BridgeOf(broker);
         for (var i = 0; i < 8; i++)
@@ -124,6 +161,18 @@ public sealed class BridgeTests
         Assert.Equal(5, status.Queued);
         Assert.Equal(3, status.Dropped);
         Assert.Equal(3, broker.Server.Broker.GetSnapshot().Dropped[DropReason.BridgeQueueFull]);
+
+        // With a store the queue is the broker's session $bridge/<name>, listed with the others.
+        var session = broker.Server.Broker.FindClient("$bridge/nowhere");
+        if (broker.Server.Broker.GetStoreSnapshot() is null)
+        {
+            Assert.Null(session);
+        }
+        else
+        {
+            Assert.NotNull(session);
+            Assert.Equal((5, 3L), (session.QueuedMessages, session.DroppedByReason[DropReason.BridgeQueueFull]));
+        }
     }
 
     [Theory]
