@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using Tern.Client;
 using Tern.Protocol;
@@ -43,7 +45,19 @@ public sealed class BridgeKillTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Qos1_messages_for_a_remote_that_is_down_survive_kill_9_and_all_arrive_once_it_is_back()
+    public Task Qos1_messages_for_a_remote_that_is_down_survive_kill_9_and_all_arrive_once_it_is_back()
+        => RunAsync(remoteTakesWithoutAcknowledging: false);
+
+    [Fact]
+    public Task Qos1_messages_a_remote_took_without_acknowledging_are_sent_again_after_kill_9()
+        => RunAsync(remoteTakesWithoutAcknowledging: true);
+
+    /// <summary>
+    /// With <paramref name="remoteTakesWithoutAcknowledging"/>, a listener on the remote's port takes
+    /// the bridge's connection and every PUBLISH, and acknowledges none: each was sent, and none may
+    /// leave Tern's store.
+    /// </summary>
+    private async Task RunAsync(bool remoteTakesWithoutAcknowledging)
     {
         // The remote's subscriber keeps a persistent session there: what arrives while it reconnects waits for it.
         _mosquitto = await MosquittoRemote.StartAsync();
@@ -68,8 +82,9 @@ public sealed class BridgeKillTests : IAsyncLifetime
         await ConnectedAsync(watcher);
         Assert.True((await watcher.SubscribeAsync("site/#", MqttQoS.AtLeastOnce).WaitAsync(Timeout)).IsSuccess);
         await _mosquitto.StopAsync();
+        using var silent = remoteTakesWithoutAcknowledging ? SilentRemote.Start(_mosquitto.Port) : null;
 
-        // Every message acknowledged by Tern while the remote is down, then SIGKILL.
+        // Every message acknowledged by Tern while the remote is down (or silent), then SIGKILL.
         await StartBrokerAsync();
         var expected = new List<(string Topic, string Payload)>();
         await using (var publisher = new MqttClient(new MqttClientOptions { Host = "127.0.0.1", Port = _port, ClientId = "bridge-kill-pub", OutboxLimit = Count }))
@@ -89,8 +104,15 @@ public sealed class BridgeKillTests : IAsyncLifetime
             }
         }
 
+        if (silent is not null)
+        {
+            // The bridge sends up to 256 unacknowledged messages (docs/bridges.md); the rest stay queued.
+            await silent.WaitForPublishesAsync(Math.Min(Count, 256), Timeout);
+        }
+
         await _broker!.DisposeAsync(); // SIGKILL
         _broker = null;
+        silent?.Dispose();
         await StartBrokerAsync();
         await _mosquitto.RestartAsync();
         await WaitForAsync(r => r.Count >= Count, $"{Count} messages at the remote");
@@ -172,6 +194,123 @@ public sealed class BridgeKillTests : IAsyncLifetime
 
                 Assert.Fail($"Within {Timeout.TotalSeconds:0} s: {what}; {count} received.\nTern:\n{_broker?.Stdout}\nMosquitto:\n{_mosquitto?.Log}");
             }
+        }
+    }
+
+    /// <summary>A "broker" that answers CONNECT and then only reads: it counts PUBLISH packets and acknowledges nothing.</summary>
+    private sealed class SilentRemote : IDisposable
+    {
+        private readonly TcpListener _listener;
+        private readonly CancellationTokenSource _stop = new();
+        private int _publishes;
+        private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        private SilentRemote(int port)
+        {
+            _listener = new TcpListener(IPAddress.Loopback, port);
+            _listener.Start();
+            _ = AcceptAsync();
+        }
+
+        public static SilentRemote Start(int port) => new(port);
+
+        public async Task WaitForPublishesAsync(int count, TimeSpan timeout)
+        {
+            using var cts = new CancellationTokenSource(timeout);
+            while (true)
+            {
+                var changed = Volatile.Read(ref _changed).Task;
+                if (Volatile.Read(ref _publishes) >= count)
+                {
+                    return;
+                }
+
+                try
+                {
+                    await changed.WaitAsync(cts.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    Assert.Fail($"Within {timeout.TotalSeconds:0} s: {count} PUBLISH packets at the silent remote; {_publishes} came.");
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            // Twice: when the test moves from it to Mosquitto, and at the end.
+            if (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _stop.Cancel();
+            _listener.Stop();
+        }
+
+        private async Task AcceptAsync()
+        {
+            try
+            {
+                while (true)
+                {
+                    var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+                    _ = ServeAsync(client);
+                }
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+                // Stopped.
+            }
+        }
+
+        private async Task ServeAsync(TcpClient client)
+        {
+            using var _ = client;
+            var stream = client.GetStream();
+            try
+            {
+                while (true)
+                {
+                    var header = await ReadByteAsync(stream);
+                    var length = 0;
+                    for (var shift = 0; ; shift += 7)
+                    {
+                        var b = await ReadByteAsync(stream);
+                        length |= (b & 0x7F) << shift;
+                        if ((b & 0x80) == 0)
+                        {
+                            break;
+                        }
+                    }
+
+                    await stream.ReadExactlyAsync(new byte[length], _stop.Token);
+                    switch (header >> 4)
+                    {
+                        case 1: // CONNECT: accepted, no session present
+                            await stream.WriteAsync(new byte[] { 0x20, 0x02, 0x00, 0x00 }, _stop.Token);
+                            break;
+                        case 3: // PUBLISH: counted, never acknowledged
+                            Interlocked.Increment(ref _publishes);
+                            Interlocked.Exchange(ref _changed, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+                            break;
+                        case 12: // PINGREQ
+                            await stream.WriteAsync(new byte[] { 0xD0, 0x00 }, _stop.Token);
+                            break;
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or OperationCanceledException or EndOfStreamException or ObjectDisposedException)
+            {
+                // The bridge went away (killed), or the test is done.
+            }
+        }
+
+        private async Task<int> ReadByteAsync(NetworkStream stream)
+        {
+            var one = new byte[1];
+            await stream.ReadExactlyAsync(one, _stop.Token);
+            return one[0];
         }
     }
 }
