@@ -165,11 +165,13 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         _subscription?.Dispose();
         _session?.Dispose();
-        await _client.DisposeAsync().ConfigureAwait(false);
         if (_pump is not null)
         {
+            // Before the client goes: the pump hands messages to it.
             await _pump.ConfigureAwait(false);
         }
+
+        await _client.DisposeAsync().ConfigureAwait(false);
 
         PublishState(connected: false);
         _stopping.Dispose();
@@ -231,7 +233,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
             while (await _wake.Reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
             {
                 _wake.Reader.TryRead(out _);
-                while (_client.State == MqttClientState.Connected && Volatile.Read(ref _handed) < Window && _session!.TryTake(out var message, out var id))
+                while (!_stopped && _client.State == MqttClientState.Connected && Volatile.Read(ref _handed) < Window && _session!.TryTake(out var message, out var id))
                 {
                     Forward(message, id);
                 }
