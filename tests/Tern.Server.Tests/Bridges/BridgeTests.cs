@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Tern.Client;
 using Tern.Broker;
 using Tern.Protocol;
 using Tern.Server.Bridges;
@@ -133,6 +135,55 @@ public sealed class BridgeTests
         Assert.Equal(
             Enumerable.Range(0, count).Select(i => ($"q2/{i % 2}", $"m{i}")).ToList(),
             remoteWatch.Received);
+    }
+
+    [Fact]
+    public async Task With_a_store_a_message_that_expires_while_the_remote_is_down_is_dropped_and_the_rest_get_what_remains()
+    {
+        await using var mosquitto = await MosquittoRemote.StartAsync();
+        var arrived = new TaskCompletionSource<MqttMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var remoteWatch = new MqttClient(new MqttClientOptions
+        {
+            Host = "127.0.0.1",
+            Port = mosquitto.Port,
+            ClientId = "bridge-expiry-watcher",
+            ProtocolVersion = MqttProtocolVersion.V500,
+            CleanSession = false,
+            SessionExpiryInterval = 3600,
+            ReconnectDelay = TimeSpan.FromMilliseconds(100),
+            MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
+        });
+        remoteWatch.Connected += (_, _) => connected.TrySetResult();
+        remoteWatch.Data += (_, e) => arrived.TrySetResult(e.Message);
+        await remoteWatch.StartAsync();
+        await connected.Task.WaitAsync(TestTimeouts.External);
+        Assert.True((await remoteWatch.SubscribeAsync("exp/#", MqttQoS.AtLeastOnce).WaitAsync(TestTimeouts.External)).IsSuccess);
+        await mosquitto.StopAsync();
+
+        // The broker's clock is the test's: 20 s pass while the remote is down.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var settings = Bridge(0, "cloud", mosquitto.Port, "5", ("exp/#", "out", 1, "", ""));
+
+        // A store whatever TERN_TEST_PERSISTENCE says: without one the interval is forwarded as published.
+        var store = Directory.CreateTempSubdirectory("tern-bridge-expiry-");
+        settings["Persistence:Mode"] = "durable";
+        settings["Persistence:Directory"] = store.FullName;
+        using var cleanup = new DirectoryCleanup(store);
+        await using var broker = await TestBroker.StartAsync(settings, time: time);
+        var bridge = BridgeOf(broker);
+        broker.Server.Broker.Publish("exp/a", "short"u8.ToArray(), MqttQoS.AtLeastOnce, properties: new MqttProperties { MessageExpiryInterval = 10 });
+        broker.Server.Broker.Publish("exp/a", "long"u8.ToArray(), MqttQoS.AtLeastOnce, properties: new MqttProperties { MessageExpiryInterval = 100 });
+        time.Advance(TimeSpan.FromSeconds(20));
+        await mosquitto.RestartAsync();
+
+        // Forwarded in order: had the expired one gone out, it would have come first.
+        var message = await arrived.Task.WaitAsync(TestTimeouts.External * 2);
+        Assert.Equal("long", message.PayloadText);
+        Assert.InRange(message.Properties?.MessageExpiryInterval ?? 0, 1u, 80u);
+        await WaitForAsync(bridge, s => s.Queued == 0 && s.Sent == 1, "the queue emptied", mosquitto);
+        Assert.Equal(1, bridge.Status().Dropped);
+        Assert.Equal(1, broker.Server.Broker.GetSnapshot().Dropped[DropReason.Expired]);
     }
 
     [Theory]
@@ -322,5 +373,11 @@ public sealed class BridgeTests
 
             await Task.Delay(20);
         }
+    }
+
+    /// <summary>Deletes a test's store directory; declared before the broker that uses it, so disposed after it.</summary>
+    private sealed class DirectoryCleanup(DirectoryInfo directory) : IDisposable
+    {
+        public void Dispose() => directory.Delete(recursive: true);
     }
 }
