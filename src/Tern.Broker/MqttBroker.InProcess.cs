@@ -37,6 +37,76 @@ public sealed partial class MqttBroker
     }
 
     /// <summary>
+    /// Opens the stored session <paramref name="clientId"/> for code in the process to take messages
+    /// from (see <see cref="InProcessSession"/>), or finds it again after a restart with what it held.
+    /// Its subscriptions become <paramref name="subscriptions"/>. It holds at most
+    /// <paramref name="maxQueued"/> messages (queued and taken together); more are dropped and counted as
+    /// <paramref name="queueFullReason"/>. <paramref name="available"/> is called, on a publisher's thread
+    /// and under the session's lock, when a message is queued: it must only wake the consumer.
+    /// Messages published with <see cref="Publish(string, ReadOnlyMemory{byte}, MqttQoS, bool, MqttProperties?, string?)"/>
+    /// and <paramref name="clientId"/> as origin do not come back to it when a subscription asks for no local.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The broker has no store or has not started, or the session is in use.</exception>
+    public InProcessSession OpenInProcessSession(string clientId, IReadOnlyList<TopicSubscription> subscriptions, int maxQueued, DropReason queueFullReason, Action available)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(clientId);
+        ArgumentNullException.ThrowIfNull(subscriptions);
+        ArgumentNullException.ThrowIfNull(available);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxQueued, 1);
+        foreach (var subscription in subscriptions)
+        {
+            if (!MqttTopic.IsValidTopicFilter(subscription.Filter))
+            {
+                throw new ArgumentException($"'{subscription.Filter}' is not a valid topic filter.", nameof(subscriptions));
+            }
+        }
+
+        // After Start: the store's restore would replace the session.
+        if (Store is not { } store || _timerLoop is null)
+        {
+            throw new InvalidOperationException("An in-process session needs a broker with a store, started.");
+        }
+
+        var session = Sessions.OpenPulled(clientId, store);
+        var consumer = new PullConsumer(maxQueued, queueFullReason, available);
+        session.StartPull(consumer);
+        store.Enter();
+        try
+        {
+            var wanted = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var subscription in subscriptions)
+            {
+                wanted.Add(subscription.Filter);
+            }
+
+            string[] existing;
+            lock (session.Sync)
+            {
+                existing = session.SubscriptionsIfAny?.Keys.ToArray() ?? [];
+            }
+
+            foreach (var filter in existing)
+            {
+                if (!wanted.Contains(filter))
+                {
+                    session.Unsubscribe(filter, out _);
+                }
+            }
+
+            foreach (var subscription in subscriptions)
+            {
+                session.Subscribe(subscription.Filter, subscription.Options, null, 0, out _);
+            }
+        }
+        finally
+        {
+            store.Exit();
+        }
+
+        return new InProcessSession(this, session, consumer);
+    }
+
+    /// <summary>
     /// Publishes a message from inside the process on behalf of <paramref name="origin"/>: the in-process
     /// subscriber with that origin does not get it back (see <see cref="IInProcessSubscriber.Origin"/>).
     /// </summary>
@@ -52,7 +122,8 @@ public sealed partial class MqttBroker
         store?.Enter();
         try
         {
-            return Route(new ApplicationMessage(topic, payload, qos, retain, properties, null, NowMs) { Origin = origin });
+            // The origin as publisher too: an in-process session of that name subscribed with no local skips it.
+            return Route(new ApplicationMessage(topic, payload, qos, retain, properties, origin, NowMs) { Origin = origin });
         }
         finally
         {

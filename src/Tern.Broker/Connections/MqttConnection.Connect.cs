@@ -122,6 +122,12 @@ internal sealed partial class MqttConnection
         IsConnected = true;
 
         var session = _broker.Sessions.Connect(this, clientId, connect.CleanSession, expiry, _identity, out var sessionPresent, out var previous);
+        if (session is null && _broker.Sessions.IsPulled(clientId))
+        {
+            IsConnected = false;
+            return Refuse(ConnectReturnCode.IdentifierRejected, ReasonCode.ClientIdentifierNotValid, "the client id names a bridge's session in this broker");
+        }
+
         if (session is null)
         {
             IsConnected = false;

@@ -227,7 +227,7 @@ internal sealed partial class MqttSession
                 return false;
             }
 
-            if (!_options.QueueQoS0Messages || ExpiryInterval == 0)
+            if ((!_options.QueueQoS0Messages || ExpiryInterval == 0) && _pull is null)
             {
                 _broker.Dropped(DropReason.QoS0Offline, this);
                 return false;
@@ -260,6 +260,11 @@ internal sealed partial class MqttSession
                 }
 
                 return false;
+            }
+
+            if (_pull is { } pull)
+            {
+                return EnqueuePulled(delivery, pull, publisher);
             }
 
             // Owned counts as online: between a takeover and the new attach the session is not offline.

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Tern.Broker.Persistence;
 using Tern.Protocol;
 
 namespace Tern.Broker;
@@ -52,7 +53,14 @@ internal sealed class SessionManager
             lock (_sync)
             {
                 previous = null;
-                if (_sessions.TryGetValue(clientId, out session))
+                if (_sessions.TryGetValue(clientId, out session) && session.IsPulled)
+                {
+                    // A bridge's session inside the broker: no client may resume or end it.
+                    sessionPresent = false;
+                    return null;
+                }
+
+                if (session is not null)
                 {
                     // Expired but not yet swept by the timer: gone all the same, on the broker's one clock.
                     var expired = session.Owner is null && session.ExpiryInterval != MqttSession.NeverExpires
@@ -165,6 +173,60 @@ internal sealed class SessionManager
         }
     }
 
+    /// <summary>Whether <paramref name="clientId"/> names a session an in-process consumer owns.</summary>
+    public bool IsPulled(string clientId) => _sessions.TryGetValue(clientId, out var session) && session.IsPulled;
+
+    /// <summary>
+    /// The stored session of an in-process consumer (<see cref="MqttBroker.OpenInProcessSession"/>):
+    /// the one restored from the store, or a new one that never expires.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A client is connected with that client id.</exception>
+    public MqttSession OpenPulled(string clientId, StoreWriter store)
+    {
+        store.Enter();
+        try
+        {
+            var work = new Deferred();
+            MqttSession? session;
+            lock (_sync)
+            {
+                if (_sessions.TryGetValue(clientId, out session))
+                {
+                    if (session.Owner is not null || session.IsPulled)
+                    {
+                        throw new InvalidOperationException($"The session '{clientId}' is in use.");
+                    }
+
+                    if (!session.IsStored)
+                    {
+                        EndLocked(session, ref work);
+                        session = null;
+                    }
+                }
+
+                if (session is null)
+                {
+                    session = new MqttSession(clientId, _broker) { DisconnectedAt = _broker.NowMs };
+                    _sessions[clientId] = session;
+                    session.ExpiryInterval = MqttSession.NeverExpires;
+                    session.StartStoring(store);
+                }
+                else if (session.ExpiryInterval != MqttSession.NeverExpires)
+                {
+                    session.ExpiryInterval = MqttSession.NeverExpires;
+                    session.RowChanged();
+                }
+            }
+
+            Run(work);
+            return session;
+        }
+        finally
+        {
+            store.Exit();
+        }
+    }
+
     /// <summary>Restore: a stored session, offline, before any client connects.</summary>
     public void Restore(MqttSession session) => _sessions[session.ClientId] = session;
 
@@ -179,7 +241,7 @@ internal sealed class SessionManager
             bool ended = false;
             lock (_sync)
             {
-                if (_sessions.TryGetValue(clientId, out var session) && session.Owner is null)
+                if (_sessions.TryGetValue(clientId, out var session) && session.Owner is null && !session.IsPulled)
                 {
                     EndLocked(session, ref work);
                     ended = true;

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Tern.Broker;
 using Tern.Client;
@@ -6,13 +7,21 @@ using Tern.Protocol;
 namespace Tern.Server.Bridges;
 
 /// <summary>
-/// One bridge: a Tern.Client connection to the remote broker. Out rules take local messages as an
-/// in-process subscriber and put them in the client's outbox (bounded by <c>MaxQueued</c>, kept
-/// across reconnects, resent until acknowledged); in rules subscribe on the remote and publish what
-/// arrives into the local broker before the client acknowledges it to the remote.
+/// One bridge: a Tern.Client connection to the remote broker. Out rules take local messages in one
+/// of two ways. With a store, from an in-process session of the broker (<c>$bridge/&lt;name&gt;</c>)
+/// whose queue the store keeps: while the remote is connected the bridge takes up to
+/// <see cref="Window"/> messages into the client's outbox and completes each in the session only
+/// when the remote acknowledged it, so a restart or a kill -9 loses nothing. Without a store, as an
+/// in-process subscriber straight into the client's outbox (in memory). Either way the queue holds
+/// at most <c>MaxQueued</c>. In rules subscribe on the remote and publish what arrives into the
+/// local broker before the client acknowledges it to the remote.
 /// </summary>
 internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
 {
+    // Messages taken from the session and handed to the client, not yet acknowledged by the remote:
+    // enough to fill a remote's receive window, few enough that the store holds the rest.
+    private const int Window = 256;
+
     private readonly BridgeOptions _options;
     private readonly MqttBroker _broker;
     private readonly ILogger _logger;
@@ -26,6 +35,12 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
     private long _dropped;
     private string? _lastError;
     private long _connectedAtTicks; // UTC ticks of the current connection, 0 while down (a long: read without tearing)
+    private InProcessSession? _session;
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _pump;
+    private int _handed;
+    private volatile bool _stopped;
 
     public Bridge(BridgeOptions options, MqttBroker broker, ILogger logger)
     {
@@ -67,7 +82,12 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
 
     public async Task StartAsync()
     {
-        if (_out.Length > 0)
+        if (_out.Length > 0 && _broker.GetStoreSnapshot() is not null)
+        {
+            _session = _broker.OpenInProcessSession(Origin, SessionSubscriptions(), _options.MaxQueued, DropReason.BridgeQueueFull, Wake);
+            _pump = Task.Run(PumpAsync);
+        }
+        else if (_out.Length > 0)
         {
             _subscription = _broker.AddInProcessSubscriber(this);
         }
@@ -97,11 +117,11 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
             },
             _in.Length == 0 || Volatile.Read(ref _subscribed) == 2,
             Interlocked.Read(ref _connectedAtTicks) is var ticks and not 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null,
-            _client.OutboxCount,
+            _session?.Count ?? _client.OutboxCount,
             _options.MaxQueued,
             Interlocked.Read(ref _sent),
             Interlocked.Read(ref _received),
-            Interlocked.Read(ref _dropped),
+            Interlocked.Read(ref _dropped) + (_session?.Dropped ?? 0),
             _lastError);
     }
 
@@ -140,9 +160,21 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Stopping first: what the client fails as it stops stays in the session for the next start.
+        _stopped = true;
+        await _stopping.CancelAsync().ConfigureAwait(false);
         _subscription?.Dispose();
+        _session?.Dispose();
+        if (_pump is not null)
+        {
+            // Before the client goes: the pump hands messages to it.
+            await _pump.ConfigureAwait(false);
+        }
+
         await _client.DisposeAsync().ConfigureAwait(false);
+
         PublishState(connected: false);
+        _stopping.Dispose();
     }
 
     private static MqttClientOptions ClientOptions(BridgeOptions options)
@@ -177,6 +209,103 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
         };
     }
 
+    /// <summary>
+    /// The out rules as the session's subscriptions: no local, so what this bridge brings in does not go
+    /// back out; retain as published; one per filter at the highest QoS of its rules (the first rule
+    /// that matches a message decides its QoS when it is forwarded).
+    /// </summary>
+    private TopicSubscription[] SessionSubscriptions()
+        => _out
+            .GroupBy(rule => rule.LocalFilter, StringComparer.Ordinal)
+            .Select(g => new TopicSubscription(g.Key, new SubscriptionOptions((MqttQoS)g.Max(rule => rule.QoS), NoLocal: true, RetainAsPublished: true)))
+            .ToArray();
+
+    private void Wake() => _wake.Writer.TryWrite(true);
+
+    /// <summary>
+    /// Takes messages from the session into the client while the remote is connected and the window
+    /// has room; woken when a message is queued, when the remote connects, and when one is acknowledged.
+    /// </summary>
+    private async Task PumpAsync()
+    {
+        try
+        {
+            while (await _wake.Reader.WaitToReadAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                _wake.Reader.TryRead(out _);
+                while (!_stopped && _client.State == MqttClientState.Connected && Volatile.Read(ref _handed) < Window && _session!.TryTake(out var message, out var id))
+                {
+                    Forward(message, id);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping: what is still in the session waits there for the next start.
+        }
+    }
+
+    private void Forward(InProcessMessage message, int id)
+    {
+        var rule = FindOutRule(message.Topic);
+        var remoteTopic = rule?.ToRemote(message.Topic) ?? "";
+        if (rule is null || remoteTopic.Length == 0)
+        {
+            // Queued under rules of an earlier configuration that no longer forward it.
+            _session!.Complete(id);
+            return;
+        }
+
+        var qos = (MqttQoS)Math.Min((int)message.QoS, rule.QoS);
+        var properties = Forwardable(message.Properties);
+        if (qos == MqttQoS.AtMostOnce)
+        {
+            var result = _client.Enqueue(remoteTopic, message.Payload, qos, message.Retain, store: true, properties);
+            _session!.Complete(id);
+            if (result < 0)
+            {
+                Interlocked.Increment(ref _dropped);
+                _broker.CountDropped(result == -2 ? DropReason.BridgeQueueFull : DropReason.TooLargeForClient);
+            }
+            else
+            {
+                Interlocked.Increment(ref _sent);
+            }
+
+            return;
+        }
+
+        Interlocked.Increment(ref _handed);
+        _ = AwaitAcknowledgementAsync(_client.PublishAsync(remoteTopic, message.Payload, qos, message.Retain, properties), id);
+    }
+
+    /// <summary>The remote's PUBACK/PUBCOMP (counted in <see cref="OnPublished"/>) takes the message out of the session.</summary>
+    private async Task AwaitAcknowledgementAsync(Task<PublishResult> publish, int id)
+    {
+        try
+        {
+            await publish.ConfigureAwait(false);
+        }
+        catch (MqttClientException ex)
+        {
+            if (_stopped)
+            {
+                // The client stopped with it unacknowledged: it stays in the session, sent again at the next start.
+                Interlocked.Decrement(ref _handed);
+                return;
+            }
+
+            // Refused for good: above a limit the remote announced.
+            Interlocked.Increment(ref _dropped);
+            _broker.CountDropped(DropReason.TooLargeForClient);
+            _lastError = ex.Message;
+        }
+
+        _session!.Complete(id);
+        Interlocked.Decrement(ref _handed);
+        Wake();
+    }
+
     /// <summary>PUBLISH properties that belong to the message, not to the hop it came over.</summary>
     private static MqttProperties? Forwardable(MqttProperties? properties)
         => properties is null || (properties.SubscriptionIdentifiers is null && properties.TopicAlias is null)
@@ -189,6 +318,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
         _lastError = null;
         BridgeLog.Connected(_logger, Name, e.SessionPresent);
         PublishState(connected: true);
+        Wake();
 
         // Once per client: after that the client restores the subscriptions on its own whenever the
         // remote lost the session.
@@ -264,6 +394,19 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
             Interlocked.Increment(ref _dropped);
             _lastError = ex.Message;
         }
+    }
+
+    private BridgeTopicOptions? FindOutRule(string topic)
+    {
+        foreach (var rule in _out)
+        {
+            if (topic.StartsWith(rule.LocalPrefix, StringComparison.Ordinal) && MqttTopic.Matches(rule.LocalFilter, topic))
+            {
+                return rule;
+            }
+        }
+
+        return null;
     }
 
     private BridgeTopicOptions? FindInRule(string topic)

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Tern.Client;
 using Tern.Broker;
 using Tern.Protocol;
 using Tern.Server.Bridges;
@@ -106,12 +108,98 @@ public sealed class BridgeTests
     }
 
     [Fact]
-    public async Task A_remote_that_stays_down_fills_the_queue_and_the_rest_are_dropped_as_bridge_queue_full()
+    public async Task Qos2_messages_cross_once_and_leave_the_store_only_after_the_remote_completed_them()
     {
-        // Nothing listens there: the bridge keeps retrying while the queue fills.
+        await using var remote = await TestBroker.StartAsync(new Dictionary<string, string?> { ["Persistence:Mode"] = "memory" });
+        await using var remoteWatch = await WatchClient.StartAsync(remote.Port, "q2/#");
+
+        // With a store (the default): the bridge takes from its session in the broker.
+        await using var local = await TestBroker.StartAsync(Bridge(0, "peer", remote.Port, "5", ("q2/#", "out", 2, "", "")));
+        var bridge = BridgeOf(local);
+        await WaitForAsync(bridge, s => s.Connected, "the bridge connected", null);
+        const int count = 10;
+        for (var i = 0; i < count; i++)
+        {
+            local.Server.Broker.Publish($"q2/{i % 2}", Encoding.UTF8.GetBytes($"m{i}"), MqttQoS.ExactlyOnce);
+        }
+
+        await remoteWatch.WaitForAsync(r => r.Count == count, $"{count} messages at the remote");
+        await WaitForAsync(bridge, s => s.Sent == count && s.Queued == 0, "every message completed", null);
+        if (local.Server.Broker.GetStoreSnapshot() is not null)
+        {
+            var session = local.Server.Broker.FindClient("$bridge/peer");
+            Assert.NotNull(session);
+            Assert.Equal((0, 0), (session.QueuedMessages, session.InflightMessages));
+        }
+
+        Assert.Equal(
+            Enumerable.Range(0, count).Select(i => ($"q2/{i % 2}", $"m{i}")).ToList(),
+            remoteWatch.Received);
+    }
+
+    [Fact]
+    public async Task With_a_store_a_message_that_expires_while_the_remote_is_down_is_dropped_and_the_rest_get_what_remains()
+    {
+        await using var mosquitto = await MosquittoRemote.StartAsync();
+        var arrived = new TaskCompletionSource<MqttMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var connected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var remoteWatch = new MqttClient(new MqttClientOptions
+        {
+            Host = "127.0.0.1",
+            Port = mosquitto.Port,
+            ClientId = "bridge-expiry-watcher",
+            ProtocolVersion = MqttProtocolVersion.V500,
+            CleanSession = false,
+            SessionExpiryInterval = 3600,
+            ReconnectDelay = TimeSpan.FromMilliseconds(100),
+            MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
+        });
+        remoteWatch.Connected += (_, _) => connected.TrySetResult();
+        remoteWatch.Data += (_, e) => arrived.TrySetResult(e.Message);
+        await remoteWatch.StartAsync();
+        await connected.Task.WaitAsync(TestTimeouts.External);
+        Assert.True((await remoteWatch.SubscribeAsync("exp/#", MqttQoS.AtLeastOnce).WaitAsync(TestTimeouts.External)).IsSuccess);
+        await mosquitto.StopAsync();
+
+        // The broker's clock is the test's: 20 s pass while the remote is down.
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var settings = Bridge(0, "cloud", mosquitto.Port, "5", ("exp/#", "out", 1, "", ""));
+
+        // A store whatever TERN_TEST_PERSISTENCE says: without one the interval is forwarded as published.
+        var store = Directory.CreateTempSubdirectory("tern-bridge-expiry-");
+        settings["Persistence:Mode"] = "durable";
+        settings["Persistence:Directory"] = store.FullName;
+        using var cleanup = new DirectoryCleanup(store);
+        await using var broker = await TestBroker.StartAsync(settings, time: time);
+        var bridge = BridgeOf(broker);
+        broker.Server.Broker.Publish("exp/a", "short"u8.ToArray(), MqttQoS.AtLeastOnce, properties: new MqttProperties { MessageExpiryInterval = 10 });
+        broker.Server.Broker.Publish("exp/a", "long"u8.ToArray(), MqttQoS.AtLeastOnce, properties: new MqttProperties { MessageExpiryInterval = 100 });
+        time.Advance(TimeSpan.FromSeconds(20));
+        await mosquitto.RestartAsync();
+
+        // Forwarded in order: had the expired one gone out, it would have come first.
+        var message = await arrived.Task.WaitAsync(TestTimeouts.External * 2);
+        Assert.Equal("long", message.PayloadText);
+        Assert.InRange(message.Properties?.MessageExpiryInterval ?? 0, 1u, 80u);
+        await WaitForAsync(bridge, s => s.Queued == 0 && s.Sent == 1, "the queue emptied", mosquitto);
+        Assert.Equal(1, bridge.Status().Dropped);
+        Assert.Equal(1, broker.Server.Broker.GetSnapshot().Dropped[DropReason.Expired]);
+    }
+
+    [Theory]
+    [InlineData("memory")]
+    [InlineData("durable")]
+    public async Task A_remote_that_stays_down_fills_the_queue_and_the_rest_are_dropped_as_bridge_queue_full(string persistence)
+    {
+        // Nothing listens there: the bridge keeps retrying while the queue fills (in the client's
+        // outbox in memory, in the broker's store when it has one).
         var settings = Bridge(0, "nowhere", MosquittoRemote.FreePort(), "5", ("t/#", "out", 1, "", ""));
         settings["Bridges:0:MaxQueued"] = "5";
-        settings["Persistence:Mode"] = "memory";
+        if (persistence == "memory")
+        {
+            settings["Persistence:Mode"] = "memory";
+        }
+
         await using var broker = await TestBroker.StartAsync(settings);
         var bridge = BridgeOf(broker);
         for (var i = 0; i < 8; i++)
@@ -124,16 +212,35 @@ public sealed class BridgeTests
         Assert.Equal(5, status.Queued);
         Assert.Equal(3, status.Dropped);
         Assert.Equal(3, broker.Server.Broker.GetSnapshot().Dropped[DropReason.BridgeQueueFull]);
+
+        // With a store the queue is the broker's session $bridge/<name>, listed with the others.
+        var session = broker.Server.Broker.FindClient("$bridge/nowhere");
+        if (broker.Server.Broker.GetStoreSnapshot() is null)
+        {
+            Assert.Null(session);
+        }
+        else
+        {
+            Assert.NotNull(session);
+            Assert.Equal((5, 3L), (session.QueuedMessages, session.DroppedByReason[DropReason.BridgeQueueFull]));
+        }
     }
 
     [Theory]
-    [InlineData("5")]
-    [InlineData("3.1.1")]
-    public async Task Two_terns_bridged_both_ways_on_the_same_topic_deliver_each_message_once_on_each_side(string version)
+    [InlineData("5", "memory")]
+    [InlineData("3.1.1", "memory")]
+    [InlineData("5", "durable")]
+    [InlineData("3.1.1", "durable")]
+    public async Task Two_terns_bridged_both_ways_on_the_same_topic_deliver_each_message_once_on_each_side(string version, string persistence)
     {
         await using var remote = await TestBroker.StartAsync(new Dictionary<string, string?> { ["Persistence:Mode"] = "memory" });
         var settings = Bridge(0, "peer", remote.Port, version, ("loop/#", "both", 1, "", ""));
-        settings["Persistence:Mode"] = "memory";
+        if (persistence == "memory")
+        {
+            // Durable: the default, and the bridge's session must skip what the bridge brought in.
+            settings["Persistence:Mode"] = "memory";
+        }
+
         await using var local = await TestBroker.StartAsync(settings);
         var bridge = BridgeOf(local);
         await WaitForAsync(bridge, s => s.Connected && s.Subscribed, "the bridge connected and subscribed", null);
@@ -266,5 +373,11 @@ public sealed class BridgeTests
 
             await Task.Delay(20);
         }
+    }
+
+    /// <summary>Deletes a test's store directory; declared before the broker that uses it, so disposed after it.</summary>
+    private sealed class DirectoryCleanup(DirectoryInfo directory) : IDisposable
+    {
+        public void Dispose() => directory.Delete(recursive: true);
     }
 }
