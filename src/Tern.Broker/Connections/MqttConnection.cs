@@ -23,7 +23,7 @@ internal sealed partial class MqttConnection
     private readonly IDuplexPipe _transport;
     private readonly MqttConnectionInfo _info;
     private readonly ILogger _logger;
-    private readonly OutboundQueue _outbound = new();
+    private readonly OutboundQueue _outbound;
     private readonly long _openedAt;
 
     // The writer starts once the read loop waits for data. From then on the read loop runs
@@ -78,6 +78,7 @@ internal sealed partial class MqttConnection
         _openedAt = broker.NowMs;
         _throttle = ReadThrottle.Create(broker.Options, broker.Time);
         _lastActivity = _openedAt;
+        _outbound = new OutboundQueue(this);
     }
 
     public string ClientId { get; private set; } = "";
@@ -184,6 +185,9 @@ internal sealed partial class MqttConnection
 
             return;
         }
+
+        // A writer idle for a tick returns; the next packet starts one (no frame at rest).
+        _outbound.TryPark();
 
         // [MQTT-3.1.2-24] one and a half times the keep alive without a control packet.
         if (KeepAlive > 0 && now - Volatile.Read(ref _lastActivity) > KeepAlive * 1500L)
@@ -303,6 +307,12 @@ internal sealed partial class MqttConnection
 
     private Task StartWriter() => _writer ??= WriteLoopAsync();
 
+    /// <summary>The writer returned after a tick with nothing to send; the next packet starts one.</summary>
+    internal bool WriterParked => _outbound.IsParked;
+
+    /// <summary>A new writer for a parked one; called by <see cref="OutboundQueue"/> under its lock.</summary>
+    internal void RestartWriter() => Volatile.Write(ref _writer, WriteLoopAsync());
+
     private void AbortTransport()
     {
         if (_info.Control is { } control)
@@ -317,8 +327,11 @@ internal sealed partial class MqttConnection
 
     private async Task CloseAsync()
     {
-        var writer = StartWriter();
+        _ = StartWriter();
         _outbound.Complete();
+
+        // Read after Complete: a parked writer was replaced by one that drains the queue.
+        var writer = Volatile.Read(ref _writer)!;
 
         // Let the writer send what is queued (a CONNACK refusal, a DISCONNECT), but never wait long
         // on a client that does not read.

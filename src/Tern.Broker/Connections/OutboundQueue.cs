@@ -12,9 +12,17 @@ namespace Tern.Broker;
 /// and returns when the writer waits again. Any other producer (timers, takeover, async handlers)
 /// wakes the writer on the thread pool.
 /// </para>
+/// <para>
 /// One waiting item sits in a field; a queue is allocated only when more wait at once, so an idle
 /// connection holds none. The object is its own lock (it is never exposed): one object less per
 /// connection.
+/// </para>
+/// <para>
+/// A writer that waited a whole timer tick with nothing added is parked (<see cref="TryPark"/>): it
+/// returns, so an idle connection keeps no writer frame, and the next item or
+/// <see cref="Complete"/> starts a new one (<see cref="MqttConnection.RestartWriter"/>, under this
+/// lock, so that whoever reads the connection's writer afterwards sees the running one).
+/// </para>
 /// </summary>
 internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkItem
 {
@@ -27,14 +35,20 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
     [ThreadStatic]
     private static bool t_inline;
 
+    private readonly MqttConnection? _owner;
     private OutboundItem _single;
     private bool _hasSingle;
     private Queue<OutboundItem>? _items;
     private bool _completed;
     private bool _waiting;
+    private bool _parked;           // the writer returned; the next item or Complete starts another
+    private bool _added;            // an item came since the last TryPark
 
     // Continuations run where SetResult is called: inline at the end of a read, or on the thread pool.
     private ManualResetValueTaskSourceCore<bool> _signal;
+
+    /// <summary>A queue whose writer can be parked and restarted by <paramref name="owner"/>; none without one.</summary>
+    public OutboundQueue(MqttConnection? owner = null) => _owner = owner;
 
     /// <summary>False once <see cref="Complete"/> was called: the item is not queued.</summary>
     public bool TryAdd(in OutboundItem item)
@@ -57,8 +71,14 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
                 (_items ??= new Queue<OutboundItem>(4)).Enqueue(item);
             }
 
+            _added = true;
             wake = _waiting;
             _waiting = false;
+            if (_parked)
+            {
+                _parked = false;
+                _owner!.RestartWriter();
+            }
         }
 
         if (wake)
@@ -85,6 +105,12 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
             _completed = true;
             wake = _waiting;
             _waiting = false;
+            if (_parked)
+            {
+                // A new writer takes what is queued, then sees the end.
+                _parked = false;
+                _owner!.RestartWriter();
+            }
         }
 
         if (wake)
@@ -141,6 +167,29 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
     }
 
     /// <summary>
+    /// From the broker's timer: if the writer has waited since the last call with nothing added,
+    /// ends its wait with false (it returns, as at the end) and marks the queue parked. True if it did.
+    /// </summary>
+    public bool TryPark()
+    {
+        lock (this)
+        {
+            var idle = !_added;
+            _added = false;
+            if (_owner is null || !idle || !_waiting || _completed || _hasSingle)
+            {
+                return false;
+            }
+
+            _waiting = false;
+            _parked = true;
+        }
+
+        _signal.SetResult(false);
+        return true;
+    }
+
+    /// <summary>
     /// From here to <see cref="EndBatch"/> (no await in between) this thread collects the writers it
     /// should wake. Scopes nest: a read loop can resume inline inside another one's batch (a pipe's
     /// cancelled read with inline scheduling), so each scope has its own list.
@@ -182,6 +231,18 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
     /// thread from its own reads.
     /// </summary>
     public static bool RunningInline => t_inline;
+
+    /// <summary>The writer is parked (a snapshot).</summary>
+    public bool IsParked
+    {
+        get
+        {
+            lock (this)
+            {
+                return _parked;
+            }
+        }
+    }
 
     /// <summary>Items are queued (a snapshot).</summary>
     public bool HasItems
