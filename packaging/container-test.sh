@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Builds the repository's Dockerfile with Podman and runs the image: a retained message published
+# to the mapped MQTT port survives a container restart (the /data volume), the dashboard answers,
+# and the broker runs as a non-root user.
+#
+# The official base images (mcr.microsoft.com/dotnet/sdk and aspnet) are replaced by local
+# stand-ins made from Debian packages, so that the test needs no registry: a Debian bookworm
+# root file system (debootstrap) with what the aspnet image adds (the libraries .NET needs, the
+# .NET and ASP.NET Core runtimes, the user "app" as $APP_UID) and, for the SDK, this machine's .NET SDK.
+#
+# Needs root, podman, debootstrap, a .NET 10 SDK in /usr/share/dotnet, mosquitto-clients and curl.
+# Usage: packaging/container-test.sh   (from anywhere; about 3 to 6 minutes)
+# Every container, volume and image it makes is removed on exit, whatever the outcome.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+id="ct$$"
+work=$(mktemp -d "/tmp/tern-container-test.XXXXXX")
+base="localhost/tern-test-debian:$id"
+runtime_image="localhost/tern-test-aspnet:$id"
+sdk_image="localhost/tern-test-sdk:$id"
+image="localhost/tern-test:$id"
+container="tern-test-$id"
+volume="tern-test-data-$id"
+dotnet_root=${DOTNET_ROOT:-/usr/share/dotnet}
+
+say() { echo "container-test: $*"; }
+
+podman_args=()
+# crun refuses a host whose cgroup v2 hierarchy is mounted beside v1 ("cgroups in hybrid mode not
+# supported"); runc runs there.
+if [[ -d /sys/fs/cgroup/unified ]] && command -v runc >/dev/null; then
+    podman_args+=(--runtime runc)
+fi
+pod() { podman "${podman_args[@]}" "$@"; }
+
+# Podman asks for 1048576 open files and 4194304 processes; a host without CAP_SYS_RESOURCE (or
+# with lower hard limits) cannot grant them, and the container fails to start. Ask for what the
+# runtime can have instead.
+nofile=$(ulimit -Hn); [[ $nofile == unlimited || $nofile -gt 1048576 ]] && nofile=1048576
+ulimits=(--ulimit "nofile=$nofile:$nofile" --ulimit "nproc=32768:32768")
+
+cleanup() {
+    local rc=$?
+    if [[ $rc -ne 0 ]] && pod container exists "$container" 2>/dev/null; then
+        say "container log:"; pod logs "$container" 2>&1 | tail -n 40 || true
+    fi
+    pod rm -f -t 0 "$container" >/dev/null 2>&1 || true
+    pod volume rm -f "$volume" >/dev/null 2>&1 || true
+    pod rmi -f "$image" "$sdk_image" "$runtime_image" "$base" >/dev/null 2>&1 || true
+    # The build stage's intermediate image is left untagged.
+    pod image prune -f --filter "label=tern.container-test=$id" >/dev/null 2>&1 || true
+    rm -rf "$work"
+    if [[ $rc -eq 0 ]]; then say ok; else say "FAILED (exit $rc)"; fi
+}
+trap cleanup EXIT
+# A stopped test (SIGTERM from a timeout, Ctrl+C) still cleans up: exit runs the EXIT trap.
+trap 'exit 143' TERM INT
+
+step() { say "$*"; }
+started=$SECONDS
+
+step "debootstrap bookworm (minbase) with the libraries .NET needs"
+timeout 600 debootstrap --variant=minbase --include=ca-certificates,libicu72,libssl3,zlib1g,tzdata \
+    bookworm "$work/rootfs" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >"$work/debootstrap.log" 2>&1 \
+    || { tail -n 20 "$work/debootstrap.log"; exit 1; }
+tar -C "$work/rootfs" -c . | timeout 300 podman import -q - "$base" >/dev/null
+rm -rf "$work/rootfs"
+
+# What mcr.microsoft.com/dotnet/aspnet:10.0 adds to Debian: the runtimes in /usr/share/dotnet (where
+# tern's launcher looks for them) and the non-root user "app" with its UID in APP_UID.
+mkdir -p "$work/runtime"
+cat >"$work/runtime/Containerfile" <<'EOF'
+ARG BASE
+FROM ${BASE}
+ENV APP_UID=1654 DOTNET_RUNNING_IN_CONTAINER=true ASPNETCORE_HTTP_PORTS=8080
+RUN mkdir -p /usr/share/dotnet \
+ && cp -a /host-dotnet/dotnet /host-dotnet/host /host-dotnet/shared /usr/share/dotnet/ \
+ && ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet \
+ && groupadd --gid "$APP_UID" app \
+ && useradd --no-log-init --uid "$APP_UID" --gid "$APP_UID" --create-home app
+EOF
+step "stand-in for the ASP.NET Core runtime image: $runtime_image"
+timeout 600 podman "${podman_args[@]}" build -q "${ulimits[@]}" --build-arg "BASE=$base" \
+    -v "$dotnet_root:/host-dotnet:ro" -t "$runtime_image" "$work/runtime" >/dev/null
+
+# What the SDK image adds: the SDK. The machine's CA certificates come along so that a restore
+# works where this machine's own HTTPS traffic needs them (a TLS-inspecting proxy).
+mkdir -p "$work/sdk/ca"
+find /usr/local/share/ca-certificates -name '*.crt' -exec cp {} "$work/sdk/ca/" \; 2>/dev/null || true
+cat >"$work/sdk/Containerfile" <<'EOF'
+ARG BASE
+FROM ${BASE}
+ARG NUGET_CERT_REVOCATION_MODE=online
+ENV DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 NUGET_CERT_REVOCATION_MODE=${NUGET_CERT_REVOCATION_MODE}
+COPY ca/ /usr/local/share/ca-certificates/
+RUN cp -a /host-dotnet/. /usr/share/dotnet/ && update-ca-certificates >/dev/null 2>&1
+EOF
+step "stand-in for the SDK image: $sdk_image"
+timeout 600 podman "${podman_args[@]}" build -q "${ulimits[@]}" --build-arg "BASE=$runtime_image" \
+    --build-arg "NUGET_CERT_REVOCATION_MODE=${NUGET_CERT_REVOCATION_MODE:-online}" \
+    -v "$dotnet_root:/host-dotnet:ro" -t "$sdk_image" "$work/sdk" >/dev/null
+
+step "podman build the Dockerfile: $image"
+timeout 900 podman "${podman_args[@]}" build "${ulimits[@]}" --layers=false \
+    --label "tern.container-test=$id" \
+    --build-arg "SDK_IMAGE=$sdk_image" --build-arg "RUNTIME_IMAGE=$runtime_image" \
+    -t "$image" "$repo" >"$work/build.log" 2>&1 || { tail -n 40 "$work/build.log"; exit 1; }
+grep -E '^(STEP|Successfully|COMMIT)' "$work/build.log" | tail -n 3
+
+pod volume create "$volume" >/dev/null
+
+# Host ports are chosen by podman (127.0.0.1::PORT), so the test never collides with a broker
+# already on 1883 or 18083.
+run_container() {
+    pod run -d --name "$container" "${ulimits[@]}" -v "$volume:/data" \
+        -p 127.0.0.1::1883 -p 127.0.0.1::18083 "$image" >/dev/null
+}
+
+# Waits until the broker logs that it listens, or fails after 60 seconds.
+wait_listening() {
+    local deadline=$((SECONDS + 60)) want=$1
+    until [[ $(pod logs "$container" 2>&1 | grep -c 'listening on mqtt://') -ge $want ]]; do
+        if [[ $SECONDS -ge $deadline ]]; then say "no 'listening on' line within 60 s"; return 1; fi
+        if [[ $(pod inspect -f '{{.State.Running}}' "$container") != true ]]; then say "the container exited"; return 1; fi
+        sleep 0.5
+    done
+}
+
+host_port() { pod port "$container" "$1/tcp" | head -n 1 | sed 's/.*://'; }
+
+step "run it with the volume $volume on /data"
+run_container
+wait_listening 1
+pod logs "$container" 2>&1 | grep -E 'Restored from|listening on|Dashboard and REST' | sed 's/^/  /'
+mqtt=$(host_port 1883)
+dashboard=$(host_port 18083)
+say "MQTT on 127.0.0.1:$mqtt, dashboard on 127.0.0.1:$dashboard"
+
+user=$(pod exec "$container" id -u)
+say "the broker runs as uid $user ($(pod exec "$container" id -un))"
+[[ $user != 0 ]] || { say "the container runs as root"; exit 1; }
+pid1=$(pod exec "$container" cat /proc/1/status | awk '/^Uid:/ {print $2}')
+[[ $pid1 == "$user" ]] || { say "PID 1 runs as uid $pid1, not $user"; exit 1; }
+
+payload="kept across a restart $id"
+timeout 20 mosquitto_pub -h 127.0.0.1 -p "$mqtt" -q 1 -r -t tern/container-test -m "$payload"
+say "published a retained QoS 1 message to tern/container-test"
+
+step "restart the container (SIGTERM, then a new start on the same volume)"
+timeout 60 podman "${podman_args[@]}" stop -t 30 "$container" >/dev/null
+pod start "$container" >/dev/null
+wait_listening 2
+pod logs "$container" 2>&1 | grep 'Restored from' | tail -n 1 | sed 's/^/  /'
+mqtt=$(host_port 1883)
+dashboard=$(host_port 18083)
+
+got=$(timeout 20 mosquitto_sub -h 127.0.0.1 -p "$mqtt" -t tern/container-test -C 1 -W 15)
+say "read back: $got"
+[[ $got == "$payload" ]] || { say "expected: $payload"; exit 1; }
+
+status=$(timeout 20 curl -sS -o "$work/dashboard.html" -w '%{http_code}' "http://127.0.0.1:$dashboard/")
+say "dashboard GET / -> HTTP $status, $(grep -o '<title>[^<]*</title>' "$work/dashboard.html" | head -n 1)"
+[[ $status == 200 ]] || exit 1
+
+say "image size $(pod image inspect -f '{{.Size}}' "$image" | numfmt --to=iec), done in $((SECONDS - started)) s"
