@@ -155,7 +155,8 @@ pod logs "$container" 2>&1 | { grep 'Restored from' || true; } | tail -n 1 | sed
 mqtt=$(host_port 1883)
 dashboard=$(host_port 18083)
 
-got=$(timeout 20 mosquitto_sub -h 127.0.0.1 -p "$mqtt" -t tern/container-test -C 1 -W 15)
+got=$(timeout 20 mosquitto_sub -h 127.0.0.1 -p "$mqtt" -t tern/container-test -C 1 -W 15) \
+    || { say "no retained message on tern/container-test within 15 s of subscribing after the restart"; exit 1; }
 say "read back: $got"
 [[ $got == "$payload" ]] || { say "expected: $payload"; exit 1; }
 
