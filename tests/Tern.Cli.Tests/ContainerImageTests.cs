@@ -15,7 +15,7 @@ public sealed class ContainerImageTests
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(20);
 
     [ContainerFact]
-    public async Task Image_builds_keeps_retained_messages_in_its_volume_across_a_restart_serves_the_dashboard_and_runs_as_non_root()
+    public async Task Image_builds_keeps_retained_messages_in_its_volume_across_a_restart_serves_the_dashboard_passes_its_health_check_and_runs_as_non_root()
     {
         ExternalTools.Require("/usr/bin/podman", "podman");
         ExternalTools.Require("/usr/sbin/debootstrap", "debootstrap");
@@ -70,6 +70,7 @@ public sealed class ContainerImageTests
 
         Assert.True(process.ExitCode == 0, $"packaging/container-test.sh exited with {process.ExitCode}:\n{text}");
         Assert.Contains("container-test: the broker runs as uid 1654 (app)", text, StringComparison.Ordinal);
+        Assert.Contains("container-test: the image's HEALTHCHECK passes", text, StringComparison.Ordinal);
         Assert.Contains("Restored from /data: 0 sessions, 0 subscriptions, 0 queued and in-flight messages, 1 retained messages", text, StringComparison.Ordinal);
         Assert.Contains("container-test: read back: kept across a restart", text, StringComparison.Ordinal);
         Assert.Contains("container-test: dashboard GET / -> HTTP 200, <title>Tern Dashboard</title>", text, StringComparison.Ordinal);
