@@ -2,8 +2,13 @@
 # Run:   docker run -d --name tern -p 1883:1883 -p 8083:8083 -p 18083:18083 -v tern-data:/data tern
 # See docs/install.md ("Container"); compose.yaml runs the same with a named volume.
 
+# The two base images without their tag, for a mirror (--build-arg SDK_IMAGE=... RUNTIME_IMAGE=...);
+# packaging/container-test.sh passes local stand-ins. The tag (the .NET version) stays here.
+ARG SDK_IMAGE=mcr.microsoft.com/dotnet/sdk
+ARG RUNTIME_IMAGE=mcr.microsoft.com/dotnet/aspnet
+
 # Build stage: the SDK restores and publishes tern (framework-dependent: the runtime image has ASP.NET Core).
-FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+FROM ${SDK_IMAGE}:10.0 AS build
 WORKDIR /src
 # Project files first: the restore layer is reused until a project or package version changes.
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig README.md ./
@@ -17,7 +22,7 @@ COPY src/ src/
 RUN dotnet publish src/Tern.Cli/Tern.Cli.csproj -c Release --no-restore -o /app
 
 # Runtime stage: the ASP.NET Core runtime only, no SDK, running as the image's non-root user "app".
-FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+FROM ${RUNTIME_IMAGE}:10.0 AS runtime
 # The working directory is /, so the default data directory "data" is /data: the store, the users
 # file, ACL rules, the dashboard password and API keys all live in the volume.
 WORKDIR /
