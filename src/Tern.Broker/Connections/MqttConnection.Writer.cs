@@ -23,6 +23,8 @@ internal sealed partial class MqttConnection
                 {
                     if (!await _outbound.WaitAsync().ConfigureAwait(false))
                     {
+                        // Completed, or parked after a tick with nothing to send.
+                        _outbound.OnWriterReturned();
                         return;
                     }
 

@@ -310,6 +310,9 @@ internal sealed partial class MqttConnection
     /// <summary>The writer returned after a tick with nothing to send; the next packet starts one.</summary>
     internal bool WriterParked => _outbound.IsParked;
 
+    /// <summary>Called by <see cref="OutboundQueue.TryPark"/> under its lock: the parked writer's task is not kept.</summary>
+    internal void OnWriterParked() => Volatile.Write(ref _writer, Task.CompletedTask);
+
     /// <summary>A new writer for a parked one; called by <see cref="OutboundQueue"/> under its lock.</summary>
     internal void RestartWriter() => Volatile.Write(ref _writer, WriteLoopAsync());
 

@@ -183,10 +183,27 @@ internal sealed class OutboundQueue : IValueTaskSource<bool>, IThreadPoolWorkIte
 
             _waiting = false;
             _parked = true;
+            _owner.OnWriterParked();
         }
 
         _signal.SetResult(false);
         return true;
+    }
+
+    /// <summary>
+    /// The writer's last call when its wait ended with false: a parked queue lets go of the writer's
+    /// continuation (the value-task source keeps it until reset), so nothing references its frame.
+    /// </summary>
+    public void OnWriterReturned()
+    {
+        lock (this)
+        {
+            // Still parked: no new writer can be waiting on the source yet.
+            if (_parked)
+            {
+                _signal.Reset();
+            }
+        }
     }
 
     /// <summary>
