@@ -102,11 +102,13 @@ public sealed class DashboardScreenshotTests(ChromiumFixture chromium) : IClassF
             await Capture(page, directory, "clients");
 
             await page.GoToAsync("subscriptions");
-            await page.WaitForTextAsync(".pager[data-list='subscriptions'] span", "5 · page 1 of 1");
+            // The five clients' and the two bridges' (each bridge's $bridge/<Name> session holds its out filter).
+            await page.WaitForTextAsync(".pager[data-list='subscriptions'] span", "7 · page 1 of 1");
             await Capture(page, directory, "subscriptions");
 
             await page.GoToAsync("topics");
-            await page.WaitForTextAsync(".pager[data-list='topics'] span", "5 · page 1 of 1");
+            // home/+/config is the backup bridge's; home/+/temperature is shared by the monitor and the cloud bridge.
+            await page.WaitForTextAsync(".pager[data-list='topics'] span", "6 · page 1 of 1");
             await Capture(page, directory, "topics");
 
             await page.GoToAsync("retained");

@@ -14,13 +14,21 @@ namespace Tern.Server.Bridges;
 /// when the remote acknowledged it, so a restart or a kill -9 loses nothing. Without a store, as an
 /// in-process subscriber straight into the client's outbox (in memory). Either way the queue holds
 /// at most <c>MaxQueued</c>. In rules subscribe on the remote and publish what arrives into the
-/// local broker before the client acknowledges it to the remote.
+/// local broker before the client acknowledges it to the remote. Unless notifications are off, the
+/// bridge's state (<c>1</c> connected, <c>0</c> not) is retained on its notification topic here and,
+/// unless local only, on the remote, where the will in its CONNECT turns it to <c>0</c> when the link dies.
 /// </summary>
 internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
 {
     // Messages taken from the session and handed to the client, not yet acknowledged by the remote:
     // enough to fill a remote's receive window, few enough that the store holds the rest.
     private const int Window = 256;
+
+    // How long a bridge that stops waits to tell the remote it is going (its will only covers a link that dies).
+    private static readonly TimeSpan StateNoticeTimeout = TimeSpan.FromSeconds(2);
+
+    private static readonly byte[] Up = "1"u8.ToArray();
+    private static readonly byte[] Down = "0"u8.ToArray();
 
     private readonly BridgeOptions _options;
     private readonly MqttBroker _broker;
@@ -34,7 +42,14 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
     private long _received;
     private long _dropped;
     private string? _lastError;
-    private long _connectedAtTicks; // UTC ticks of the current connection, 0 while down (a long: read without tearing)
+    // UTC ticks of the current connection, 0 while down (a long: read without tearing). Set by the
+    // Connected event, and the only source of "connected" in Status: the client's own state turns
+    // Connected before that event runs.
+    private long _connectedAtTicks;
+    private readonly string? _stateTopic; // null: notifications off
+    private readonly bool _stateOnRemote;
+    private int _stateMessageId; // the remote "1" until its PUBACK: not a forwarded message, so not counted
+    private volatile bool _remoteRetain = true;
     private InProcessSession? _session;
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _stopping = new();
@@ -57,6 +72,8 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
             clientOptions.BeforeAcknowledge = ForwardInbound;
         }
 
+        _stateTopic = options.EffectiveNotificationTopic;
+        _stateOnRemote = _stateTopic is not null && !options.NotificationsLocalOnly;
         _client = new MqttClient(clientOptions);
         _client.Connected += OnConnected;
         _client.Disconnected += OnDisconnected;
@@ -101,23 +118,26 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
     public BridgeStatus Status()
     {
         var (host, port) = _options.Endpoint;
-        var state = _client.State;
+        // Connected, its time and the state all come from _connectedAtTicks: never connected without a time.
+        var ticks = _stopped ? 0 : Interlocked.Read(ref _connectedAtTicks);
+        var outbox = _client.OutboxCount - (Volatile.Read(ref _stateMessageId) != 0 ? 1 : 0);
         return new BridgeStatus(
             Name,
             $"{host}:{port}",
             _options.Version == MqttProtocolVersion.V500 ? "5" : "3.1.1",
             _client.ClientId,
-            state == MqttClientState.Connected,
-            state switch
-            {
-                MqttClientState.Connected => "connected",
-                MqttClientState.WaitingReconnect => "waiting_reconnect",
-                MqttClientState.NotStarted => "stopped",
-                _ => "connecting",
-            },
+            ticks != 0,
+            ticks != 0 ? "connected"
+                : _stopped ? "stopped"
+                : _client.State switch
+                {
+                    MqttClientState.WaitingReconnect => "waiting_reconnect",
+                    MqttClientState.NotStarted => "stopped",
+                    _ => "connecting",
+                },
             _in.Length == 0 || Volatile.Read(ref _subscribed) == 2,
-            Interlocked.Read(ref _connectedAtTicks) is var ticks and not 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null,
-            _session?.Count ?? _client.OutboxCount,
+            ticks != 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null,
+            _session?.Count ?? Math.Max(0, outbox),
             _options.MaxQueued,
             Interlocked.Read(ref _sent),
             Interlocked.Read(ref _received),
@@ -171,6 +191,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
             await _pump.ConfigureAwait(false);
         }
 
+        await SayStoppingAsync().ConfigureAwait(false);
         await _client.DisposeAsync().ConfigureAwait(false);
 
         PublishState(connected: false);
@@ -202,6 +223,12 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
             ClientCertificatePem = tls.CertFile is null ? null : File.ReadAllText(tls.CertFile),
             ClientKeyPem = tls.KeyFile is null ? null : File.ReadAllText(tls.KeyFile),
             SkipCertificateCommonNameCheck = tls.SkipNameCheck,
+
+            // As Mosquitto's: the remote publishes 0 on the state topic when the link dies without a DISCONNECT.
+            LastWillTopic = options.NotificationsLocalOnly ? null : options.EffectiveNotificationTopic,
+            LastWillMessage = Down,
+            LastWillQoS = MqttQoS.AtLeastOnce,
+            LastWillRetain = true,
 
             // A session kept on the remote still sends what it queued for us; without a whole session
             // the remote may also hold QoS 2 state: the window stays the client's default.
@@ -317,6 +344,7 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
         Interlocked.Exchange(ref _connectedAtTicks, DateTimeOffset.UtcNow.UtcTicks);
         _lastError = null;
         BridgeLog.Connected(_logger, Name, e.SessionPresent);
+        PublishRemoteState(e.Properties);
         PublishState(connected: true);
         Wake();
 
@@ -350,14 +378,81 @@ internal sealed class Bridge : IInProcessSubscriber, IAsyncDisposable
     }
 
     /// <summary>
-    /// Mosquitto's bridge notification on this broker: <c>$SYS/broker/connection/&lt;client id&gt;/state</c>,
+    /// Mosquitto's bridge notification on this broker: by default <c>$SYS/broker/connection/&lt;client id&gt;/state</c>,
     /// retained, <c>1</c> while connected and <c>0</c> otherwise. Raised on the client's event task, in order.
     /// </summary>
     private void PublishState(bool connected)
-        => _broker.Publish($"$SYS/broker/connection/{_client.ClientId}/state", connected ? "1"u8.ToArray() : "0"u8.ToArray(), MqttQoS.AtMostOnce, retain: true, properties: null, Origin);
+    {
+        if (_stateTopic is not null)
+        {
+            _broker.Publish(_stateTopic, connected ? Up : Down, MqttQoS.AtMostOnce, retain: true, properties: null, Origin);
+        }
+    }
+
+    /// <summary>
+    /// The <c>1</c> on the remote, right after its CONNACK, as Mosquitto sends it: QoS 1 unless the remote
+    /// takes only QoS 0, retained unless it keeps no retained messages. Its will holds the <c>0</c>.
+    /// </summary>
+    private void PublishRemoteState(MqttProperties? connack)
+    {
+        if (!_stateOnRemote)
+        {
+            return;
+        }
+
+        var qos = connack?.MaximumQoS == 0 ? MqttQoS.AtMostOnce : MqttQoS.AtLeastOnce;
+        _remoteRetain = connack?.RetainAvailable != 0;
+        if (Volatile.Read(ref _stateMessageId) != 0)
+        {
+            return; // the last connection's 1, not acknowledged then, is sent again now
+        }
+
+        var id = _client.Enqueue(_stateTopic!, Up, qos, _remoteRetain, store: false);
+        if (id > 0)
+        {
+            Volatile.Write(ref _stateMessageId, id);
+        }
+        else if (id == -2)
+        {
+            // The outbox holds MaxQueued forwarded messages: at QoS 0, which does not wait behind them.
+            _client.Publish(_stateTopic!, Up, MqttQoS.AtMostOnce, _remoteRetain);
+        }
+    }
+
+    /// <summary>
+    /// A bridge that stops says <c>0</c> on the remote itself: its DISCONNECT tells the remote to discard the
+    /// will. At QoS 0, written before the DISCONNECT; a remote that does not take it in time keeps the <c>1</c>.
+    /// </summary>
+    private async Task SayStoppingAsync()
+    {
+        if (!_stateOnRemote || _client.State != MqttClientState.Connected)
+        {
+            return;
+        }
+
+        try
+        {
+            await _client.PublishAsync(_stateTopic!, Down, MqttQoS.AtMostOnce, _remoteRetain).WaitAsync(StateNoticeTimeout).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is MqttClientException or TimeoutException)
+        {
+            // The link went first (then the remote published the will) or is stuck: nothing more to do.
+        }
+    }
 
     private void OnPublished(object? sender, PublishedEventArgs e)
     {
+        if (e.MessageId != 0 && e.MessageId == Volatile.Read(ref _stateMessageId))
+        {
+            Volatile.Write(ref _stateMessageId, 0);
+            if ((byte)e.ReasonCode >= 0x80)
+            {
+                _lastError = $"the remote refused the state message on {_stateTopic} ({e.ReasonCode}); NotificationsLocalOnly keeps it on this broker";
+            }
+
+            return;
+        }
+
         if ((byte)e.ReasonCode < 0x80)
         {
             Interlocked.Increment(ref _sent);

@@ -44,6 +44,18 @@ internal sealed class BridgeOptions
     /// </summary>
     public bool TryPrivate { get; set; } = true;
 
+    /// <summary>
+    /// Publish the bridge's state, retained, <c>1</c> when connected and <c>0</c> when not, on this broker and on the remote,
+    /// where a will in the bridge's CONNECT says <c>0</c> when the link dies (Mosquitto <c>notifications</c>).
+    /// </summary>
+    public bool Notifications { get; set; } = true;
+
+    /// <summary>The state's topic; default <c>$SYS/broker/connection/&lt;client id&gt;/state</c> (Mosquitto <c>notification_topic</c>).</summary>
+    public string? NotificationTopic { get; set; }
+
+    /// <summary>Publish the state on this broker only: no will and no state message on the remote (Mosquitto <c>notifications_local_only</c>).</summary>
+    public bool NotificationsLocalOnly { get; set; }
+
     public BridgeTlsOptions Tls { get; set; } = new();
 
     /// <summary>The topic rules (Mosquitto <c>topic pattern direction qos local-prefix remote-prefix</c>).</summary>
@@ -56,6 +68,11 @@ internal sealed class BridgeOptions
     };
 
     public string EffectiveClientId => string.IsNullOrWhiteSpace(ClientId) ? $"{Environment.MachineName}.{Name}" : ClientId;
+
+    /// <summary>Where the state goes, or null with <see cref="Notifications"/> off.</summary>
+    public string? EffectiveNotificationTopic => !Notifications ? null
+        : string.IsNullOrEmpty(NotificationTopic) ? $"$SYS/broker/connection/{EffectiveClientId}/state"
+        : NotificationTopic;
 
     /// <summary>Host and port of <see cref="Address"/>; call after <see cref="Validate"/>.</summary>
     public (string Host, int Port) Endpoint => TryParseAddress(Address!, Tls.Enabled ? 8883 : 1883, out var host, out var port) ? (host, port) : throw new InvalidOperationException("Validate first.");
@@ -127,6 +144,11 @@ internal sealed class BridgeOptions
         {
             // It also names the bridge's state topic, $SYS/broker/connection/<client id>/state.
             throw new ArgumentException($"ClientId '{ClientId}' must not be empty or hold '+' or '#'.", nameof(ClientId));
+        }
+
+        if (NotificationTopic is { Length: > 0 } topic && !MqttTopic.IsValidTopicName(topic))
+        {
+            throw new ArgumentException($"NotificationTopic '{topic}' is not a topic name (no '+' or '#').", nameof(NotificationTopic));
         }
 
         if (ProtocolVersion.Trim() is not ("3.1.1" or "5" or "5.0"))

@@ -108,6 +108,52 @@ public sealed class BridgeTests
     }
 
     [Fact]
+    public async Task The_state_goes_to_the_remote_with_a_will_unless_local_only_or_off_and_a_stopping_bridge_says_0()
+    {
+        // a: Mosquitto's defaults; b: its own topic, on this broker only; c: no notifications.
+        await using var mosquitto = await MosquittoRemote.StartAsync();
+        await using var remoteWatch = await WatchClient.StartAsync(mosquitto.Port, "$SYS/broker/connection/#");
+        Assert.True((await remoteWatch.Client.SubscribeAsync("bridges/#", MqttQoS.AtLeastOnce)).IsSuccess);
+        Assert.True((await remoteWatch.Client.SubscribeAsync("n/#", MqttQoS.AtLeastOnce)).IsSuccess);
+        var settings = Bridge(0, "a", mosquitto.Port, "3.1.1", ("n/a", "out", 1, "", ""))
+            .With(Bridge(1, "b", mosquitto.Port, "5", ("n/b", "out", 1, "", "")))
+            .With(Bridge(2, "c", mosquitto.Port, "3.1.1", ("n/c", "out", 1, "", "")));
+        settings["Bridges:1:NotificationTopic"] = "bridges/b/state";
+        settings["Bridges:1:NotificationsLocalOnly"] = "true";
+        settings["Bridges:2:Notifications"] = "false";
+        settings["Persistence:Mode"] = "memory";
+        await using var broker = await TestBroker.StartAsync(settings);
+        var service = broker.Server.Services.GetRequiredService<BridgeService>();
+        var (a, b, c) = (service.Bridges[0], service.Bridges[1], service.Bridges[2]);
+        var aTopic = $"$SYS/broker/connection/{a.Status().Clientid}/state";
+        await using var localWatch = await WatchClient.StartAsync(broker.Port, "$SYS/broker/connection/#");
+        Assert.True((await localWatch.Client.SubscribeAsync("bridges/#", MqttQoS.AtLeastOnce)).IsSuccess);
+        await localWatch.WaitForAsync(r => r.Contains((aTopic, "1")) && r.Contains(("bridges/b/state", "1")), "a and b connected, on this broker");
+        await WaitForAsync(c, s => s.Connected, "c connected", mosquitto);
+
+        // Each bridge's forwarded message comes after its state message would have: a fence for b and c.
+        foreach (var topic in new[] { "n/a", "n/b", "n/c" })
+        {
+            broker.Server.Broker.Publish(topic, "x"u8.ToArray(), MqttQoS.AtLeastOnce);
+        }
+
+        await remoteWatch.WaitForAsync(r => new[] { "n/a", "n/b", "n/c" }.All(t => r.Contains((t, "x"))), "the three forwarded messages");
+        Assert.Equal(new[] { (aTopic, "1") }, remoteWatch.Received.Where(m => !m.Topic.StartsWith("n/", StringComparison.Ordinal)));
+        Assert.Equal(new[] { aTopic }, broker.Server.Broker.GetRetainedMessages("$SYS/broker/connection/#").Select(m => m.Topic));
+
+        // The state message is the bridge's own: not counted as sent, nor queued while it waits for its PUBACK.
+        await WaitForAsync(a, s => s.Queued == 0 && s.Sent == 1, "a's message acknowledged", mosquitto);
+        Assert.Null(a.Status().LastError);
+
+        // A bridge that stops says 0 itself: the DISCONNECT that follows makes the remote discard its will.
+        await service.ApplyAsync([], _ => true);
+        await remoteWatch.WaitForAsync(aTopic, "0");
+        await localWatch.WaitForAsync(r => r.Contains((aTopic, "0")) && r.Contains(("bridges/b/state", "0")), "a and b stopped, on this broker");
+        Assert.Equal("stopped", b.Status().State);
+        Assert.DoesNotContain(remoteWatch.Received, m => m.Topic.StartsWith("bridges/", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Qos2_messages_cross_once_and_leave_the_store_only_after_the_remote_completed_them()
     {
         await using var remote = await TestBroker.StartAsync(new Dictionary<string, string?> { ["Persistence:Mode"] = "memory" });
@@ -324,6 +370,8 @@ public sealed class BridgeTests
     [InlineData("Bridges:0:ProtocolVersion", "4", "Bridges:0:ProtocolVersion")]
     [InlineData("Bridges:0:ClientId", "edge/+", "Bridges:0:ClientId")]
     [InlineData("Bridges:0:Topics:0:LocalPrefix", "a/+/", "Bridges:0:Topics:0:LocalPrefix")]
+    [InlineData("Bridges:0:NotificationTopic", "bridges/+/state", "Bridges:0:NotificationTopic")]
+    [InlineData("Bridges:0:Notifications", "maybe", "Bridges:0:Notifications")]
     public void A_bad_bridge_setting_is_refused_naming_its_key(string key, string value, string named)
     {
         var settings = Bridge(0, "cloud", 1883, "3.1.1", ("t/#", "out", 0, "", ""));
