@@ -190,9 +190,14 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IT
     /// <summary>The socket is closing: a receive that fails from now on ends the stream quietly.</summary>
     internal void Close()
     {
+        bool armed;
         lock (Gate)
         {
             _closed = true;
+
+            // Armed in the poller: closing the descriptor takes it out of the epoll set without an
+            // event, so the wait is ended here (a zero-byte receive ends by itself, aborted).
+            armed = _receivePending && PollToken != 0;
             if (PollToken != 0)
             {
                 _poller!.Unregister(PollToken);
@@ -203,6 +208,11 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IT
             {
                 _receive?.Dispose();
             }
+        }
+
+        if (armed)
+        {
+            OnReceiveCompleted(SocketError.OperationAborted);
         }
     }
 

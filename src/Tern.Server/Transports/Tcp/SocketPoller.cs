@@ -44,7 +44,7 @@ internal sealed class SocketPoller
     {
         _epoll = epoll;
         _inline = inline;
-        var thread = new Thread(Run) { IsBackground = true, Name = ".NET Tern Poller" };
+        var thread = new Thread(Run) { IsBackground = true, Name = "Tern socket poller" };
         thread.UnsafeStart();
     }
 
