@@ -212,7 +212,9 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IT
 
         if (armed)
         {
-            OnReceiveCompleted(SocketError.OperationAborted);
+            // Not inline: the caller may be the broker itself (an abort from its writer or timer),
+            // and the read loop it would resume belongs on another stack, as an aborted receive's would.
+            ThreadPool.UnsafeQueueUserWorkItem(static input => input.OnReceiveCompleted(SocketError.OperationAborted), this, preferLocal: false);
         }
     }
 
