@@ -63,8 +63,7 @@ fi
 
 rm -rf TestResults
 test_status=0
-# (Without TERN_CONTAINER_TEST: the container image test runs once, below, not also in ContainerImageTests.)
-env -u TERN_CONTAINER_TEST dotnet test Tern.slnx -c Release --no-build \
+dotnet test Tern.slnx -c Release --no-build \
   --logger "trx" --results-directory TestResults \
   --blame-hang-timeout 10m --blame-hang-dump-type none || test_status=$?
 

@@ -4,7 +4,7 @@ namespace Tern.Cli.Tests;
 
 /// <summary>
 /// The <c>Dockerfile</c> and <c>compose.yaml</c> at the repository root, read as text and held to what
-/// docs/install.md promises (ContainerImageTests builds and runs the image where podman can):
+/// docs/install.md promises (packaging/container-test.sh, run by ./test.sh, builds and runs the image):
 /// multi-stage, a runtime image without the SDK, a non-root user, <c>/data</c> as the volume that holds
 /// the store and users file, the three ports, a health check, and tern as PID 1.
 /// </summary>
