@@ -38,7 +38,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IT
     private bool _readerWaiting;     // a ReadAsync is pending on _source
     private bool _receivePending;    // armed in the poller, or the zero-byte receive is outstanding
     private bool _polled;            // added to the poller's epoll set
-    private bool _readable;          // the zero-byte receive completed: bytes (or FIN) are there
+    private bool _readable;          // the wait ended (poller or zero-byte receive): bytes (or FIN) are there
     private bool _receiveMore;       // the last receive filled the buffer: more is likely waiting
     private bool _cancelRequested;
     private bool _finished;          // FIN received
