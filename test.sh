@@ -112,7 +112,11 @@ fi
 # across a restart, the dashboard, the health check, a non-root user). One test; after the others, as
 # it keeps both cores busy for a few minutes. TERN_CONTAINER_TEST=0 skips it.
 if [[ ${TERN_CONTAINER_TEST:-1} != 0 ]]; then
-  if timeout 1200 packaging/container-test.sh; then
+  as_root=()
+  if [[ $(id -u) -ne 0 ]]; then
+    as_root=(sudo -E)
+  fi
+  if timeout 1200 "${as_root[@]}" packaging/container-test.sh; then
     passed=$((passed + 1))
   else
     echo "test.sh: the container image test failed (packaging/container-test.sh, output above)" >&2
