@@ -13,7 +13,6 @@ internal sealed partial class MqttSession
     /// <summary>Session expiry meaning "never" (MQTT 3.1.1 clean session 0).</summary>
     public const uint NeverExpires = uint.MaxValue;
 
-
     // Allocated on first use: most sessions of an idle connection never hold a message.
     private InflightWindow? _inflight;
     private Queue<Delivery>? _queue;
