@@ -64,13 +64,8 @@ internal sealed partial class MqttSession
 
             while (_queue is { Count: > 0 })
             {
-                var next = _queue.Dequeue();
-                _queuedBytes -= Size(next);
-                if (next.Message.IsExpired(now))
+                if (!DequeueLive(now, out var next))
                 {
-                    // [MQTT-3.3.2-5] an expired message is not forwarded.
-                    Record(SessionChange.Removed(next));
-                    _broker.Dropped(DropReason.Expired, this);
                     continue;
                 }
 

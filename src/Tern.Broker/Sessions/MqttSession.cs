@@ -488,6 +488,21 @@ internal sealed partial class MqttSession
         return result;
     }
 
+    /// <summary>Under the lock: takes the queue's head; false if it had expired ([MQTT-3.3.2-5]: dropped, counted, not sent).</summary>
+    private bool DequeueLive(long now, out Delivery next)
+    {
+        next = _queue!.Dequeue();
+        _queuedBytes -= Size(next);
+        if (!next.Message.IsExpired(now))
+        {
+            return true;
+        }
+
+        Record(SessionChange.Removed(next));
+        _broker.Dropped(DropReason.Expired, this);
+        return false;
+    }
+
     private int QueueCount => _queue?.Count ?? 0;
 
     private int InflightCount => _inflight?.Count ?? 0;
@@ -542,13 +557,8 @@ internal sealed partial class MqttSession
         var now = _broker.NowMs;
         while (_queue.Count > 0 && (_queue.Peek().QoS == MqttQoS.AtMostOnce || InflightCount < _inflightLimit))
         {
-            var next = _queue.Dequeue();
-            _queuedBytes -= Size(next);
-            if (next.Message.IsExpired(now))
+            if (!DequeueLive(now, out var next))
             {
-                // [MQTT-3.3.2-5] an expired message is not delivered.
-                Record(SessionChange.Removed(next));
-                _broker.Dropped(DropReason.Expired, this);
                 continue;
             }
 

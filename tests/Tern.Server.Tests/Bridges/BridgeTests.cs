@@ -384,24 +384,13 @@ public sealed class BridgeTests
 
     private static Dictionary<string, string?> Bridge(int index, string name, int port, string version, params (string Pattern, string Direction, int QoS, string LocalPrefix, string RemotePrefix)[] topics)
     {
+        var settings = BridgeSettings.For(index, name, port, [.. topics.Select(t => (t.Pattern, t.Direction, t.QoS))]);
         var p = $"Bridges:{index}:";
-        var settings = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase)
-        {
-            [p + "Name"] = name,
-            [p + "Address"] = $"127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}",
-            [p + "ProtocolVersion"] = version,
-            [p + "ClientId"] = $"tern-bridge-{name}-{Guid.NewGuid():N}",
-            [p + "ReconnectMinSeconds"] = "0.1",
-            [p + "ReconnectMaxSeconds"] = "0.5",
-        };
+        settings[p + "ProtocolVersion"] = version;
         for (var i = 0; i < topics.Length; i++)
         {
-            var t = $"{p}Topics:{i}:";
-            settings[t + "Pattern"] = topics[i].Pattern;
-            settings[t + "Direction"] = topics[i].Direction;
-            settings[t + "QoS"] = topics[i].QoS.ToString(CultureInfo.InvariantCulture);
-            settings[t + "LocalPrefix"] = topics[i].LocalPrefix;
-            settings[t + "RemotePrefix"] = topics[i].RemotePrefix;
+            settings[$"{p}Topics:{i}:LocalPrefix"] = topics[i].LocalPrefix;
+            settings[$"{p}Topics:{i}:RemotePrefix"] = topics[i].RemotePrefix;
         }
 
         return settings;
