@@ -45,10 +45,24 @@ public sealed class CliTests
     [Fact]
     public async Task Start_listens_on_the_given_port_and_answers_connect_with_connack()
     {
-        var port = Net.FreePort();
-        await using var tern = TernProcess.Start(["start", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false", "--Dashboard:Enabled=false"]);
+        // A port found free can be taken by another process before tern binds it: then try another.
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = Net.FreePort();
+            await using var tern = TernProcess.Start(["start", "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false", "--Dashboard:Enabled=false"]);
+            var line = await tern.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal) || l.Contains("address already in use", StringComparison.Ordinal));
+            if (line.Contains("address already in use", StringComparison.Ordinal) && attempt < 3)
+            {
+                continue;
+            }
 
-        var line = await tern.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal));
+            await AssertListensOnAsync(tern, line, port);
+            return;
+        }
+    }
+
+    private static async Task AssertListensOnAsync(TernProcess tern, string line, int port)
+    {
         Assert.Contains($"mqtt://127.0.0.1:{port}", line, StringComparison.Ordinal);
         Assert.Contains("Tern ", line, StringComparison.Ordinal);
 

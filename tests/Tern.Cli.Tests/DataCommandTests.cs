@@ -343,13 +343,11 @@ public sealed class DataCommandTests : IAsyncLifetime
 
     private async Task<(TernProcess Broker, int Port)> StartBrokerAsync(string directory)
     {
-        var port = Net.FreePort();
         var broker = TernProcess.Start(
-            ["start", "-p", port.ToString(CultureInfo.InvariantCulture), "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false", "--Dashboard:Enabled=false", "--Broker:SysIntervalSeconds=0"],
+            ["start", "-p", "0", "--Listeners:Tcp:Address=127.0.0.1", "--Listeners:Ws:Enabled=false", "--Dashboard:Enabled=false", "--Broker:SysIntervalSeconds=0"],
             workingDirectory: directory);
         _processes.Add(broker);
-        await broker.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal), Timeout);
-        return (broker, port);
+        return (broker, await broker.WaitForMqttPortAsync(Timeout));
     }
 
     [Fact]

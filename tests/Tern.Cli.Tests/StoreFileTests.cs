@@ -95,11 +95,10 @@ public sealed class StoreFileTests : IDisposable
         var whole = int.Parse(check.Stdout.Split('\n').Single(l => l.StartsWith("deliveries: ", StringComparison.Ordinal))["deliveries: ".Length..], CultureInfo.InvariantCulture);
         Assert.InRange(whole, 1, 299);
 
-        var port = Net.FreePort();
-        await using var broker = TernProcess.Start(StartArgs(port, "log"), workingDirectory: _directory);
+        await using var broker = TernProcess.Start(StartArgs(0, "log"), workingDirectory: _directory);
         var warning = await broker.WaitForLineAsync(l => l.Contains("cut off", StringComparison.Ordinal), Timeout);
         Assert.Contains($"Store {DataDirectory}: cut off ", warning, StringComparison.Ordinal);
-        await broker.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal), Timeout);
+        var port = await broker.WaitForMqttPortAsync(Timeout);
 
         var received = new List<int>();
         var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -207,9 +206,8 @@ public sealed class StoreFileTests : IDisposable
     [InlineData("sqlite")]
     public async Task A_second_broker_on_the_same_directory_is_told_at_once_that_the_store_is_in_use(string engine)
     {
-        var port = Net.FreePort();
-        await using var first = TernProcess.Start(StartArgs(port, engine), workingDirectory: _directory);
-        await first.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal), Timeout);
+        await using var first = TernProcess.Start(StartArgs(0, engine), workingDirectory: _directory);
+        var port = await first.WaitForMqttPortAsync(Timeout);
 
         var started = System.Diagnostics.Stopwatch.StartNew();
         var (code, second) = await TernProcess.RunAsync(StartArgs(0, engine), workingDirectory: _directory);
@@ -275,10 +273,8 @@ public sealed class StoreFileTests : IDisposable
     /// <summary>A store of <paramref name="engine"/> made by a broker that then stopped cleanly (<see cref="MakeStateAsync"/>).</summary>
     private async Task MakeStoppedStoreAsync(string engine)
     {
-        var port = Net.FreePort();
-        await using var broker = TernProcess.Start(StartArgs(port, engine), workingDirectory: _directory);
-        await broker.WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal), Timeout);
-        await MakeStateAsync(port);
+        await using var broker = TernProcess.Start(StartArgs(0, engine), workingDirectory: _directory);
+        await MakeStateAsync(await broker.WaitForMqttPortAsync(Timeout));
         await broker.SendSignalAsync("TERM");
         Assert.Equal(0, await broker.WaitForExitAsync(Timeout));
     }

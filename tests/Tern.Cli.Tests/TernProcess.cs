@@ -166,6 +166,22 @@ internal sealed class TernProcess : IAsyncDisposable
             $"No matching output line ({(winner == exited ? "process exited" : "timed out")}).\nstdout:\n{Stdout}\nstderr:\n{Stderr}");
     }
 
+    /// <summary>
+    /// Waits for the broker's "listening on" line and returns its MQTT port: started with <c>-p 0</c>, the
+    /// broker binds a port of its own, so no other process can take it between a probe and the bind.
+    /// </summary>
+    public async Task<int> WaitForMqttPortAsync(TimeSpan? timeout = null)
+    {
+        var line = await WaitForLineAsync(l => l.Contains("listening on", StringComparison.Ordinal), timeout);
+        var match = System.Text.RegularExpressions.Regex.Match(line, @"mqtt://[^\s,]*:(\d+)");
+        if (!match.Success)
+        {
+            throw new InvalidOperationException($"No mqtt:// address in: {line}");
+        }
+
+        return int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Waits for the process to exit; kills it and fails on timeout.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
