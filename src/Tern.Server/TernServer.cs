@@ -125,6 +125,8 @@ public sealed class TernServer : IAsyncDisposable
         var persistence = TernConfiguration.Bind<PersistenceOptions>(configuration, PersistenceOptions.SectionName);
         TernConfiguration.Validate(persistence.Validate, PersistenceOptions.SectionName);
         var bridges = BridgeService.FromConfiguration(configuration);
+        var memory = TernConfiguration.Bind<MemoryOptions>(configuration, MemoryOptions.SectionName);
+        TernConfiguration.Validate(memory.Validate, MemoryOptions.SectionName);
 
         // The empty builder registers no HTTP defaults (no HTTPS, no routing, no host config sources):
         // Kestrel carries MQTT connections, and HTTP only on the WebSocket listeners.
@@ -183,6 +185,8 @@ public sealed class TernServer : IAsyncDisposable
         });
         builder.Services.AddSingleton<MqttConnectionHandler>();
         builder.Services.AddHostedService<BrokerLifetimeService>();
+        builder.Services.AddSingleton(memory);
+        builder.Services.AddHostedService<MemoryTrimmer>();
 
         // After the broker's service: bridges start once it has started and stop before it stops.
         builder.Services.AddSingleton(sp => new BridgeService(bridges, sp.GetRequiredService<MqttBroker>(), sp.GetRequiredService<ILoggerFactory>()));

@@ -39,6 +39,9 @@ public sealed class TestBroker : IAsyncDisposable
             // On by default in the product (ports 8083, 18083); tests that want them turn them on with port 0.
             ["Listeners:Ws:Enabled"] = "false",
             ["Dashboard:Enabled"] = "false",
+
+            // A fixture leaves the test process's garbage collector alone.
+            ["Memory:TrimAfterMiB"] = "0",
         };
 
         // Durable, as the product runs by default, in a store of its own (deleted with the broker),
