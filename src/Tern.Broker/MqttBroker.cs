@@ -185,6 +185,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(info);
         if (Volatile.Read(ref _stopped) != 0)
         {
+            info.Control?.Completed();
             return Task.CompletedTask;
         }
 
@@ -193,6 +194,7 @@ public sealed partial class MqttBroker : IAsyncDisposable
         {
             Statistics.ConnectionRefused();
             Log.ConnectionRefused(_logger, info.RemoteEndPoint?.ToString(), refusal);
+            info.Control?.Completed();
             return Task.CompletedTask;
         }
 

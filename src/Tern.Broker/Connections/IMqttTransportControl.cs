@@ -13,4 +13,12 @@ public interface IMqttTransportControl
 
     /// <summary>Closes the sending direction only (TCP FIN) after the broker told the client why it ends.</summary>
     void ShutdownSend();
+
+    /// <summary>
+    /// The broker is done with the connection (its will and session are settled, or it never took
+    /// the connection): the transport closes it. Called once, just before the task of
+    /// <see cref="MqttBroker.HandleConnectionAsync"/> completes, so that a transport need not put a
+    /// continuation on that task for every connection.
+    /// </summary>
+    void Completed();
 }

@@ -29,9 +29,10 @@ internal sealed partial class MqttConnection
     /// </summary>
     private async Task ReadLoopAsync(CancellationToken cancellationToken)
     {
-        var registration = cancellationToken.Register(static state => ((MqttConnection)state!).Close("connection aborted", publishWill: true), this);
+        CancellationTokenRegistration registration = default;
         try
         {
+            registration = cancellationToken.Register(static state => ((MqttConnection)state!).Close("connection aborted", publishWill: true), this);
             while (true)
             {
                 // No token here: a transport that closes completes the pipe, and the packets it
@@ -83,7 +84,20 @@ internal sealed partial class MqttConnection
         finally
         {
             registration.Dispose();
-            await CloseAsync().ConfigureAwait(false);
+            try
+            {
+                await CloseAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // Logged here: a transport told by Completed does not look at this task.
+                _broker.Statistics.InternalError();
+                Log.UnexpectedError(_logger, ex, LogName, "close");
+            }
+            finally
+            {
+                _info.Control?.Completed();
+            }
         }
     }
 

@@ -8,8 +8,8 @@ namespace Tern.Server.Transports.Tcp;
 /// <summary>
 /// One accepted TCP connection as the broker engine sees every transport: a duplex pipe. Its
 /// halves hold buffers only while bytes are in flight (see <see cref="SocketInput"/> and
-/// <see cref="SocketOutput"/>). It is also the broker's handle to abort or half-close it, and
-/// closes the socket when the broker's task for it ends: no delegate or async frame per connection.
+/// <see cref="SocketOutput"/>). It is also the broker's handle to abort, half-close and close it
+/// (<see cref="IMqttTransportControl"/>): no delegate, continuation or async frame per connection.
 /// </summary>
 internal sealed class SocketConnection : IDuplexPipe, IMqttTransportControl
 {
@@ -19,7 +19,6 @@ internal sealed class SocketConnection : IDuplexPipe, IMqttTransportControl
     private int _closed;
 
     private readonly TcpTransport _transport;
-    private Task? _handling;
 
     public SocketConnection(Socket socket, SocketPoller? poller, TcpTransport transport)
     {
@@ -45,20 +44,9 @@ internal sealed class SocketConnection : IDuplexPipe, IMqttTransportControl
 
     internal SocketConnection? Next { get; set; }
 
-    /// <summary>Closes the connection when the broker's task for it ends (see <see cref="OnHandled"/>).</summary>
-    internal void CloseAfter(Task handling)
+    /// <summary>From the broker: it is done with the connection. Close it and forget it.</summary>
+    public void Completed()
     {
-        _handling = handling;
-        handling.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(OnHandled);
-    }
-
-    private void OnHandled()
-    {
-        if (_handling!.Exception is { } failure)
-        {
-            _transport.OnConnectionFailed(this, failure.InnerException ?? failure);
-        }
-
         Close();
         _transport.Remove(this);
     }

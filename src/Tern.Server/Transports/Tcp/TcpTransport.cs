@@ -202,18 +202,18 @@ internal sealed class TcpTransport(IPEndPoint configured, int backlog) : IHosted
         {
             Control = connection,
         };
-        Task handling;
+        connection.Info = info;
+
+        // The broker calls the connection's Completed when it is done with it (see IMqttTransportControl).
         try
         {
-            handling = _broker!.HandleConnectionAsync(connection, info);
+            _ = _broker!.HandleConnectionAsync(connection, info);
         }
         catch (Exception ex)
         {
-            handling = Task.FromException(ex);
+            OnConnectionFailed(connection, ex);
+            connection.Completed();
         }
-
-        connection.Info = info;
-        connection.CloseAfter(handling);
     }
 
     internal void OnConnectionFailed(SocketConnection connection, Exception exception)
