@@ -1,43 +1,51 @@
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
 using Tern.Broker;
 
 namespace Tern.Server.Transports.Tcp;
 
 /// <summary>
-/// One accepted TCP connection as the broker engine sees every transport: a duplex pipe. Its
-/// halves hold buffers only while bytes are in flight (see <see cref="SocketInput"/> and
-/// <see cref="SocketOutput"/>). It is also the broker's handle to abort, half-close and close it
-/// (<see cref="IMqttTransportControl"/>): no delegate, continuation or async frame per connection.
+/// One accepted TCP connection as the broker engine sees every transport: a duplex pipe. It is its
+/// own input (<see cref="PipeReader"/>, in SocketConnection.Input.cs); its output is a
+/// <see cref="SocketOutput"/>. Both hold buffers only while bytes are in flight. It is also the
+/// broker's handle to abort, half-close and close it (<see cref="IMqttTransportControl"/>): no
+/// delegate, continuation or async frame per connection.
 /// </summary>
-internal sealed class SocketConnection : IDuplexPipe, IMqttTransportControl
+/// <remarks>
+/// One lock (this object; nothing outside the class locks on a reader) guards the state shared by
+/// the reader, the readiness callback and <see cref="CancelPendingRead"/>. Continuations run outside it.
+/// </remarks>
+internal sealed partial class SocketConnection : PipeReader, IDuplexPipe, IMqttTransportControl, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
 {
     private readonly Socket _socket;
-    private readonly SocketInput _input;
     private readonly SocketOutput _output;
-    private int _closed;
-
     private readonly TcpTransport _transport;
+    private int _closed;
 
     public SocketConnection(Socket socket, SocketPoller? poller, TcpTransport transport)
     {
         _socket = socket;
         _transport = transport;
-        _input = new SocketInput(socket, poller);
+        _source.RunContinuationsAsynchronously = false;
+        if (poller is not null)
+        {
+            _poller = poller;
+            _handle = socket.SafeHandle;
+            PollToken = poller.Register(this);
+        }
+
         _output = new SocketOutput(socket, polled: poller is not null);
     }
 
-    public PipeReader Input => _input;
+    public PipeReader Input => this;
 
     public PipeWriter Output => _output;
 
     public EndPoint? RemoteEndPoint => _socket.RemoteEndPoint;
 
     public EndPoint? LocalEndPoint => _socket.LocalEndPoint;
-
-    /// <summary>What the broker was told about the connection (for the transport's log).</summary>
-    internal MqttConnectionInfo? Info { get; set; }
 
     /// <summary>In <see cref="TcpTransport"/>'s list of open connections, to abort them at stop.</summary>
     internal SocketConnection? Previous { get; set; }
@@ -59,7 +67,7 @@ internal sealed class SocketConnection : IDuplexPipe, IMqttTransportControl
             return;
         }
 
-        _input.Close();
+        StopReceiving();
         try
         {
             _socket.LingerState = new LingerOption(true, 0);
@@ -88,14 +96,14 @@ internal sealed class SocketConnection : IDuplexPipe, IMqttTransportControl
     /// <summary>After the broker is done with the connection: close it and give back its buffers.</summary>
     public void Close()
     {
-        _input.Complete();
+        Complete();
         _output.Complete();
         if (Interlocked.Exchange(ref _closed, 1) != 0)
         {
             return;
         }
 
-        _input.Close();
+        StopReceiving();
         try
         {
             _socket.Shutdown(SocketShutdown.Both);

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace Tern.Server.Transports.Tcp;
 
 /// <summary>
-/// Tells a <see cref="SocketInput"/> that its socket has bytes (or an end) to read, from one epoll
+/// Tells a <see cref="SocketConnection"/> that its socket has bytes (or an end) to read, from one epoll
 /// instance and one thread for the whole process (Linux). An idle connection is then one epoll
 /// registration in the kernel and a slot here: no pending receive, no event args and no .NET
 /// socket context (about 650 bytes of heap per connection less than a zero-byte receive).
@@ -32,7 +32,7 @@ internal sealed class SocketPoller
     private readonly int _epoll;
     private readonly bool _inline;
     private readonly Lock _gate = new();
-    private SocketInput?[] _slots = new SocketInput?[256];
+    private SocketConnection?[] _slots = new SocketConnection?[256];
     private uint[] _generations = new uint[256];
     private int[] _free = new int[256];
     private int _freeCount;
@@ -52,7 +52,7 @@ internal sealed class SocketPoller
     public static SocketPoller? Shared => Instance.Value;
 
     /// <summary>Gives the input a slot; the token names it in <see cref="Arm"/> and <see cref="Unregister"/>.</summary>
-    public ulong Register(SocketInput input)
+    public ulong Register(SocketConnection input)
     {
         lock (_gate)
         {
@@ -68,7 +68,7 @@ internal sealed class SocketPoller
                     // Readers of the old array see only slots that were already taken: an input is
                     // armed only after its slot is published in the current one.
                     Array.Resize(ref _generations, _used * 2);
-                    var slots = new SocketInput?[_used * 2];
+                    var slots = new SocketConnection?[_used * 2];
                     Array.Copy(_slots, slots, _used);
                     Volatile.Write(ref _slots, slots);
                 }

@@ -202,7 +202,6 @@ internal sealed class TcpTransport(IPEndPoint configured, int backlog) : IHosted
         {
             Control = connection,
         };
-        connection.Info = info;
 
         // The broker calls the connection's Completed when it is done with it (see IMqttTransportControl).
         try
@@ -211,13 +210,10 @@ internal sealed class TcpTransport(IPEndPoint configured, int backlog) : IHosted
         }
         catch (Exception ex)
         {
-            OnConnectionFailed(connection, ex);
+            TransportLog.ConnectionFailed(_logger, id, info.RemoteEndPoint, ex);
             connection.Completed();
         }
     }
-
-    internal void OnConnectionFailed(SocketConnection connection, Exception exception)
-        => TransportLog.ConnectionFailed(_logger, connection.Info!.ConnectionId, connection.Info.RemoteEndPoint, exception);
 
     internal void Remove(SocketConnection connection)
     {

@@ -6,8 +6,8 @@ using System.Threading.Tasks.Sources;
 namespace Tern.Server.Transports.Tcp;
 
 /// <summary>
-/// The receiving half of a <see cref="SocketConnection"/>: a <see cref="PipeReader"/> that holds no
-/// buffer while the connection is idle. It waits for the socket to be readable (one-shot epoll
+/// The receiving half of a <see cref="SocketConnection"/>, which is its own <see cref="PipeReader"/>
+/// (one object less per connection): it holds no buffer while the connection is idle. It waits for the socket to be readable (one-shot epoll
 /// through <see cref="SocketPoller"/> on Linux, else a zero-byte receive), rents a buffer only when
 /// bytes have arrived, and returns it as soon as the reader has consumed them all, so an idle
 /// connection costs a registration and nothing else.
@@ -16,11 +16,10 @@ namespace Tern.Server.Transports.Tcp;
 /// One lock (this object; nothing outside the class locks on a reader) guards the state shared by
 /// the reader, the readiness callback and <see cref="CancelPendingRead"/>. Continuations run outside it.
 /// </remarks>
-internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
+internal sealed partial class SocketConnection
 {
     private const int MinimumBufferSize = 4096;
 
-    private readonly Socket _socket;
     private readonly SocketPoller? _poller;
     private readonly SafeSocketHandle? _handle;  // with a poller: receives go through LinuxSocket
     private ReceiveArgs? _receive;      // the zero-byte receive, where there is no poller (or it refused the socket)
@@ -43,20 +42,9 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IT
     private bool _cancelRequested;
     private bool _finished;          // FIN received
     private bool _readerCompleted;
-    private bool _closed;            // the socket is being closed: a failed receive is the end, not an error
+    private bool _closing;           // the socket is being closed: a failed receive is the end, not an error
     private Exception? _error;
 
-    public SocketInput(Socket socket, SocketPoller? poller)
-    {
-        _socket = socket;
-        _source.RunContinuationsAsynchronously = false;
-        if (poller is not null)
-        {
-            _poller = poller;
-            _handle = socket.SafeHandle;
-            PollToken = poller.Register(this);
-        }
-    }
 
     /// <summary>This input's slot in the poller (0 without one): a readiness with another token is stale.</summary>
     internal ulong PollToken { get; private set; }
@@ -94,7 +82,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IT
             _readerWaiting = true;
             if (cancellationToken.CanBeCanceled)
             {
-                _registration = cancellationToken.UnsafeRegister(static (state, token) => ((SocketInput)state!).OnReadCanceled(token), this);
+                _registration = cancellationToken.UnsafeRegister(static (state, token) => ((SocketConnection)state!).OnReadCanceled(token), this);
             }
 
             return new ValueTask<ReadResult>(this, _source.Version);
@@ -188,12 +176,12 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IT
     }
 
     /// <summary>The socket is closing: a receive that fails from now on ends the stream quietly.</summary>
-    internal void Close()
+    private void StopReceiving()
     {
         bool armed;
         lock (Gate)
         {
-            _closed = true;
+            _closing = true;
 
             // Armed in the poller: closing the descriptor takes it out of the epoll set without an
             // event, so the wait is ended here (a zero-byte receive ends by itself, aborted).
@@ -214,7 +202,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IT
         {
             // Not inline: the caller may be the broker itself (an abort from its writer or timer),
             // and the read loop it would resume belongs on another stack, as an aborted receive's would.
-            ThreadPool.UnsafeQueueUserWorkItem(static input => input.OnReceiveCompleted(SocketError.OperationAborted), this, preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static connection => connection.OnReceiveCompleted(SocketError.OperationAborted), this, preferLocal: false);
         }
     }
 
@@ -280,7 +268,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IT
                 return false;
             }
 
-            if (_closed)
+            if (_closing)
             {
                 // Nothing arms a socket that is being closed: its descriptor may be gone.
                 _finished = true;
@@ -414,7 +402,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IT
 
     private void Fail(SocketError error)
     {
-        if (_closed || error is SocketError.OperationAborted)
+        if (_closing || error is SocketError.OperationAborted)
         {
             _finished = true;
         }
@@ -458,7 +446,7 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IT
 
             _receivePending = false;
             OnZeroByteReceive(error);
-            if (_closed)
+            if (_closing)
             {
                 _receive?.Dispose();
             }
@@ -532,9 +520,9 @@ internal sealed class SocketInput : PipeReader, IValueTaskSource<ReadResult>, IT
     /// <summary>The zero-byte receive; its completion comes back to the input without a delegate per call.</summary>
     private sealed class ReceiveArgs : SocketAsyncEventArgs
     {
-        private readonly SocketInput _input;
+        private readonly SocketConnection _input;
 
-        public ReceiveArgs(SocketInput input)
+        public ReceiveArgs(SocketConnection input)
             : base(unsafeSuppressExecutionContextFlow: true)
         {
             _input = input;
