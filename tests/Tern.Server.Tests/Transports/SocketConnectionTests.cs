@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Tern.Server.Transports.Tcp;
@@ -34,6 +35,97 @@ public sealed class SocketConnectionTests
 
         var last = await waiting.WaitAsync(Timeout);
         Assert.True(last.IsCompleted, "the read after an abort did not end the stream");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_flush_into_a_full_socket_waits_until_the_client_reads_and_every_byte_arrives_in_order(bool epoll)
+    {
+        var (server, client) = await ConnectedPairAsync(epoll);
+        using var peer = client;
+        var connection = new SocketConnection(server, epoll ? SocketPoller.Shared : null, transport: null!);
+
+        // Far more than the kernel's send and receive buffers on loopback take: the flush has to wait.
+        const int total = 64 * 1024 * 1024;
+        var written = 0;
+        ValueTask<FlushResult> flush = default;
+        while (written < total)
+        {
+            var span = connection.Output.GetSpan(64 * 1024);
+            var chunk = Math.Min(span.Length, total - written);
+            for (var i = 0; i < chunk; i++)
+            {
+                span[i] = (byte)((written + i) % 251);
+            }
+
+            connection.Output.Advance(chunk);
+            written += chunk;
+            flush = connection.Output.FlushAsync();
+            if (!flush.IsCompleted)
+            {
+                break;
+            }
+
+            Assert.False((await flush).IsCompleted);
+        }
+
+        Assert.False(flush.IsCompleted, "the socket took 64 MiB without the client reading");
+
+        // The client reads: the waiting flush ends once the socket took the rest, and then everything is there.
+        var reading = ReadAllAsync(peer, written);
+        var result = await flush.AsTask().WaitAsync(Timeout);
+        Assert.False(result.IsCompleted);
+        var received = await reading.WaitAsync(Timeout);
+        Assert.Equal(written, received);
+        connection.Abort();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_flush_that_waits_for_a_full_socket_ends_when_the_connection_is_aborted(bool epoll)
+    {
+        var (server, client) = await ConnectedPairAsync(epoll);
+        using var peer = client;
+        var connection = new SocketConnection(server, epoll ? SocketPoller.Shared : null, transport: null!);
+
+        ValueTask<FlushResult> flush = default;
+        for (var i = 0; i < 1024 && (i == 0 || flush.IsCompleted); i++)
+        {
+            connection.Output.Advance(connection.Output.GetSpan(64 * 1024).Length);
+            flush = connection.Output.FlushAsync();
+        }
+
+        Assert.False(flush.IsCompleted, "the socket took 64 MiB without the client reading");
+        connection.Abort();
+
+        var result = await flush.AsTask().WaitAsync(Timeout);
+        Assert.True(result.IsCompleted, "the flush after an abort did not say the connection is gone");
+    }
+
+    /// <summary>Reads until the server closes or <paramref name="expected"/> bytes came, checking the pattern written.</summary>
+    private static async Task<int> ReadAllAsync(Socket peer, int expected)
+    {
+        var buffer = new byte[256 * 1024];
+        var total = 0;
+        while (total < expected)
+        {
+            var n = await peer.ReceiveAsync(buffer);
+            if (n == 0)
+            {
+                break;
+            }
+
+            for (var i = 0; i < n; i++)
+            {
+                Assert.Equal((byte)((total + i) % 251), buffer[i]);
+            }
+
+            total += n;
+        }
+
+        return total;
     }
 
     private static async Task<(Socket Server, Socket Client)> ConnectedPairAsync(bool epoll)

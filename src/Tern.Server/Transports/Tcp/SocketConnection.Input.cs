@@ -5,23 +5,16 @@ using System.Threading.Tasks.Sources;
 
 namespace Tern.Server.Transports.Tcp;
 
-/// <summary>
-/// The receiving half of a <see cref="SocketConnection"/>, which is its own <see cref="PipeReader"/>
-/// (one object less per connection): it holds no buffer while the connection is idle. It waits for the socket to be readable (one-shot epoll
-/// through <see cref="SocketPoller"/> on Linux, else a zero-byte receive), rents a buffer only when
-/// bytes have arrived, and returns it as soon as the reader has consumed them all, so an idle
-/// connection costs a registration and nothing else.
-/// </summary>
-/// <remarks>
-/// One lock (this object; nothing outside the class locks on a reader) guards the state shared by
-/// the reader, the readiness callback and <see cref="CancelPendingRead"/>. Continuations run outside it.
-/// </remarks>
+// The receiving half of a SocketConnection, which is its own PipeReader (one object less per
+// connection). It holds no buffer while the connection is idle: it waits for the socket to be
+// readable (one-shot epoll through SocketPoller on Linux, else a zero-byte receive), rents a buffer
+// only when bytes have arrived, and returns it as soon as the reader has consumed them all.
 internal sealed partial class SocketConnection
 {
     private const int MinimumBufferSize = 4096;
 
     private readonly SocketPoller? _poller;
-    private readonly SafeSocketHandle? _handle;  // with a poller: receives go through LinuxSocket
+    private readonly SocketDescriptor? _handle;  // with a poller: the socket, for LinuxSocket's calls
     private ReceiveArgs? _receive;      // the zero-byte receive, where there is no poller (or it refused the socket)
     private ManualResetValueTaskSourceCore<ReadResult> _source;
     private CancellationTokenRegistration _registration;
@@ -36,7 +29,6 @@ internal sealed partial class SocketConnection
     private bool _readerHolds;       // a result was returned and AdvanceTo not called yet
     private bool _readerWaiting;     // a ReadAsync is pending on _source
     private bool _receivePending;    // armed in the poller, or the zero-byte receive is outstanding
-    private bool _polled;            // added to the poller's epoll set
     private bool _readable;          // the wait ended (poller or zero-byte receive): bytes (or FIN) are there
     private bool _receiveMore;       // the last receive filled the buffer: more is likely waiting
     private bool _cancelRequested;
@@ -47,7 +39,7 @@ internal sealed partial class SocketConnection
 
 
     /// <summary>This input's slot in the poller (0 without one): a readiness with another token is stale.</summary>
-    internal ulong PollToken { get; private set; }
+    public ulong PollToken { get; private set; }
 
     private object Gate => this;
 
@@ -207,9 +199,9 @@ internal sealed partial class SocketConnection
     }
 
     /// <summary>From the poller: the socket has bytes, an end or an error to read.</summary>
-    internal void OnReadable() => OnReceiveCompleted(SocketError.Success);
+    public void OnReady() => OnReceiveCompleted(SocketError.Success);
 
-    void IThreadPoolWorkItem.Execute() => OnReadable();
+    void IThreadPoolWorkItem.Execute() => OnReady();
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);
 
@@ -276,25 +268,25 @@ internal sealed partial class SocketConnection
             }
 
             _receivePending = true;
-            if (_poller is not null && PollToken != 0)
+            if (_handle is not null)
             {
-                if (_poller.Arm(_handle!, PollToken, first: !_polled))
+                if (_poller!.Arm(_handle, PollToken))
                 {
-                    _polled = true;
                     result = default;
                     return false;
                 }
 
-                // epoll refused it (out of watches, say): this connection waits the other way.
-                _poller.Unregister(PollToken);
-                PollToken = 0;
+                // epoll refused to re-arm a socket it holds: out of kernel memory, or closed under us.
+                _receivePending = false;
+                Fail(SocketError.NoBufferSpaceAvailable);
+                continue;
             }
 
             _receive ??= new ReceiveArgs(this);
             bool pending;
             try
             {
-                pending = _socket.ReceiveAsync(_receive);
+                pending = _socket!.ReceiveAsync(_receive);
             }
             catch (ObjectDisposedException)
             {
@@ -376,7 +368,7 @@ internal sealed partial class SocketConnection
 
     private SocketError SocketReceive(Span<byte> buffer, out int received)
     {
-        received = _socket.Receive(buffer, SocketFlags.None, out var error);
+        received = _socket!.Receive(buffer, SocketFlags.None, out var error);
         return error;
     }
 

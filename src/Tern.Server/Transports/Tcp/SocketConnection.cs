@@ -17,35 +17,45 @@ namespace Tern.Server.Transports.Tcp;
 /// One lock (this object; nothing outside the class locks on a reader) guards the state shared by
 /// the reader, the readiness callback and <see cref="CancelPendingRead"/>. Continuations run outside it.
 /// </remarks>
-internal sealed partial class SocketConnection : PipeReader, IDuplexPipe, IMqttTransportControl, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
+internal sealed partial class SocketConnection : PipeReader, IDuplexPipe, IMqttTransportControl, IValueTaskSource<ReadResult>, IPolled
 {
-    private readonly Socket _socket;
+    private readonly Socket? _socket;             // without a poller (or refused by it): .NET's socket engine
     private readonly SocketOutput _output;
     private readonly TcpTransport _transport;
     private int _closed;
 
+    /// <summary>
+    /// Takes over an accepted socket: with a poller that accepts it, only its descriptor is kept
+    /// (the <paramref name="socket"/> object must not be used again), else the socket itself.
+    /// </summary>
     public SocketConnection(Socket socket, SocketPoller? poller, TcpTransport transport)
     {
-        _socket = socket;
         _transport = transport;
         _source.RunContinuationsAsynchronously = false;
         if (poller is not null)
         {
-            _poller = poller;
-            _handle = socket.SafeHandle;
             PollToken = poller.Register(this);
+            if (poller.Add(socket.SafeHandle, PollToken))
+            {
+                _poller = poller;
+                _handle = SocketDescriptor.TakeFrom(socket);
+                _output = new SocketOutput(_handle, poller.Writable!);
+                return;
+            }
+
+            poller.Unregister(PollToken);
+            PollToken = 0;
         }
 
-        _output = new SocketOutput(socket, polled: poller is not null);
+        // Receives and sends that cannot go on at once return WouldBlock instead of blocking a thread.
+        socket.Blocking = false;
+        _socket = socket;
+        _output = new SocketOutput(socket);
     }
 
     public PipeReader Input => this;
 
     public PipeWriter Output => _output;
-
-    public EndPoint? RemoteEndPoint => _socket.RemoteEndPoint;
-
-    public EndPoint? LocalEndPoint => _socket.LocalEndPoint;
 
     /// <summary>In <see cref="TcpTransport"/>'s list of open connections, to abort them at stop.</summary>
     internal SocketConnection? Previous { get; set; }
@@ -59,7 +69,7 @@ internal sealed partial class SocketConnection : PipeReader, IDuplexPipe, IMqttT
         _transport.Remove(this);
     }
 
-    /// <summary>Ends the connection at once with a reset; a pending read ends.</summary>
+    /// <summary>Ends the connection at once with a reset; a pending read or flush ends.</summary>
     public void Abort()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
@@ -68,30 +78,28 @@ internal sealed partial class SocketConnection : PipeReader, IDuplexPipe, IMqttT
         }
 
         StopReceiving();
+        _output.StopSending();
+        if (_handle is not null)
+        {
+            LinuxSocket.ResetOnClose(_handle);
+            _handle.Dispose();
+            return;
+        }
+
         try
         {
-            _socket.LingerState = new LingerOption(true, 0);
+            _socket!.LingerState = new LingerOption(true, 0);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             // Already gone.
         }
 
-        _socket.Dispose();
+        _socket!.Dispose();
     }
 
     /// <summary>Half-closes: the client gets a FIN after what was sent, and can still send.</summary>
-    public void ShutdownSend()
-    {
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Send);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            // Already closed by the client.
-        }
-    }
+    public void ShutdownSend() => Shutdown(SocketShutdown.Send);
 
     /// <summary>After the broker is done with the connection: close it and give back its buffers.</summary>
     public void Close()
@@ -104,15 +112,33 @@ internal sealed partial class SocketConnection : PipeReader, IDuplexPipe, IMqttT
         }
 
         StopReceiving();
+        _output.StopSending();
+        Shutdown(SocketShutdown.Both);
+        if (_handle is not null)
+        {
+            _handle.Dispose();
+        }
+        else
+        {
+            _socket!.Dispose();
+        }
+    }
+
+    private void Shutdown(SocketShutdown how)
+    {
+        if (_handle is not null)
+        {
+            LinuxSocket.Shutdown(_handle, how);
+            return;
+        }
+
         try
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            _socket!.Shutdown(how);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
-            // The client closed first.
+            // Already closed by the client.
         }
-
-        _socket.Dispose();
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
 
 namespace Tern.Server.Transports.Tcp;
@@ -8,39 +9,54 @@ namespace Tern.Server.Transports.Tcp;
 /// <summary>
 /// The sending half of a <see cref="SocketConnection"/>: a <see cref="PipeWriter"/> over one rented
 /// buffer. A flush sends without waiting while the socket takes the bytes (the common case) and
-/// returns the buffer; only a socket that is full gets an asynchronous send, created on first need,
-/// that the flush waits for. Nothing is held between flushes.
+/// returns the buffer; only a socket that is full makes the flush wait: for the write poller to say
+/// it is writable again (a polled socket), else for an asynchronous send created on first need.
+/// Nothing is held between flushes.
 /// </summary>
 /// <remarks>
 /// The broker's writer is the only caller of the writing methods and awaits every flush; the lock (the
 /// writer itself) only orders a send's completion against <see cref="CancelPendingFlush"/> and <see cref="Complete"/>.
 /// </remarks>
-internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
+internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, IPolled
 {
     private const int MinimumBufferSize = 4096;
 
-    private readonly Socket _socket;
-    private readonly SafeSocketHandle? _handle;  // a polled socket: sends go through LinuxSocket
+    private readonly Socket? _socket;
+    private readonly SafeHandle? _handle;       // a polled socket: sends go through LinuxSocket
+    private readonly SocketPoller? _poller;     // and a full one waits for this poller
     private ManualResetValueTaskSourceCore<FlushResult> _source;
     private SendArgs? _send;
+    private bool _added;            // in the write poller's epoll set
+    private bool _closing;          // the socket is being closed: nothing waits for it any more
 
     private byte[]? _buffer;
     private int _written;
     private int _sent;
     private int _lastFlushSize = MinimumBufferSize;
 
-    private bool _sending;          // an asynchronous send is outstanding with the buffer
+    private bool _sending;          // an asynchronous send, or a wait for the poller, is outstanding with the buffer
     private bool _flushWaiting;     // a FlushAsync is pending on _source
     private bool _cancelRequested;
     private bool _broken;           // a send failed: the peer is gone
     private bool _completed;
 
-    public SocketOutput(Socket socket, bool polled)
+    /// <summary>Over a socket of .NET's engine (non-blocking): asynchronous sends when it is full.</summary>
+    public SocketOutput(Socket socket)
     {
         _socket = socket;
-        _handle = polled ? socket.SafeHandle : null;
         _source.RunContinuationsAsynchronously = false;
     }
+
+    /// <summary>Over a polled descriptor: <paramref name="poller"/> says when a full socket is writable again.</summary>
+    public SocketOutput(SafeHandle handle, SocketPoller poller)
+    {
+        _handle = handle;
+        _poller = poller;
+        _source.RunContinuationsAsynchronously = false;
+    }
+
+    /// <summary>The write poller's slot while one is taken (0 when none): a readiness with another token is stale.</summary>
+    public ulong PollToken { get; private set; }
 
     public override bool CanGetUnflushedBytes => true;
 
@@ -126,6 +142,46 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
         }
     }
 
+    /// <summary>
+    /// The socket is closing: a flush that waits for the poller ends now (a closed descriptor leaves
+    /// epoll without an event), as broken. An asynchronous send ends by itself, aborted.
+    /// </summary>
+    internal void StopSending()
+    {
+        bool complete;
+        lock (Gate)
+        {
+            _closing = true;
+            if (PollToken != 0)
+            {
+                _poller!.Unregister(PollToken);
+                PollToken = 0;
+            }
+
+            if (_handle is null || !_sending)
+            {
+                return;
+            }
+
+            _sending = false;
+            _broken = true;
+            Discard();
+            complete = _flushWaiting;
+            _flushWaiting = false;
+        }
+
+        if (complete)
+        {
+            // Not inline: the caller may be the broker itself (an abort from its timer or reader).
+            ThreadPool.UnsafeQueueUserWorkItem(static output => output._source.SetResult(new FlushResult(isCanceled: false, isCompleted: true)), this, preferLocal: false);
+        }
+    }
+
+    /// <summary>From the write poller: the full socket takes data again (or failed).</summary>
+    public void OnReady() => OnSendCompleted();
+
+    void IThreadPoolWorkItem.Execute() => OnReady();
+
     FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _source.GetResult(token);
 
     ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _source.GetStatus(token);
@@ -173,7 +229,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
                 }
                 else
                 {
-                    sent = _socket.Send(bytes, SocketFlags.None, out error);
+                    sent = _socket!.Send(bytes, SocketFlags.None, out error);
                 }
             }
             catch (ObjectDisposedException)
@@ -203,6 +259,11 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
     /// <summary>Under the lock: the socket is full; send the rest asynchronously. True if that completed at once.</summary>
     private bool StartSend()
     {
+        if (_handle is not null)
+        {
+            return WaitWritable();
+        }
+
         _send ??= new SendArgs(this);
         while (true)
         {
@@ -211,7 +272,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
             bool pending;
             try
             {
-                pending = _socket.SendAsync(_send);
+                pending = _socket!.SendAsync(_send);
             }
             catch (ObjectDisposedException)
             {
@@ -232,6 +293,30 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
                 return true;
             }
         }
+    }
+
+    /// <summary>Under the lock: a polled socket is full; the poller will say when it is writable. True if it cannot.</summary>
+    private bool WaitWritable()
+    {
+        if (!_closing)
+        {
+            if (PollToken == 0)
+            {
+                PollToken = _poller!.Register(this);
+            }
+
+            if (_poller!.Arm(_handle!, PollToken, first: !_added))
+            {
+                _added = true;
+                _sending = true;
+                return false;
+            }
+        }
+
+        // Closing, or epoll refused it (out of watches): the bytes cannot go.
+        _broken = true;
+        Discard();
+        return true;
     }
 
     /// <summary>Under the lock: accounts for a finished send; true if more is left to send.</summary>
@@ -261,10 +346,31 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>
         FlushResult result;
         lock (Gate)
         {
-            _sending = false;
-            if (Sent() && !StartSend())
+            if (_handle is not null)
             {
-                return;
+                if (!_sending)
+                {
+                    // A readiness that raced with a close.
+                    return;
+                }
+
+                _sending = false;
+                if (_completed)
+                {
+                    Discard();
+                }
+                else if (!SendNow())
+                {
+                    return;
+                }
+            }
+            else
+            {
+                _sending = false;
+                if (Sent() && !StartSend())
+                {
+                    return;
+                }
             }
 
             if (_completed)

@@ -4,13 +4,15 @@ using System.Runtime.InteropServices;
 namespace Tern.Server.Transports.Tcp;
 
 /// <summary>
-/// Tells a <see cref="SocketConnection"/> that its socket has bytes (or an end) to read, from one epoll
-/// instance and one thread for the whole process (Linux). An idle connection is then one epoll
-/// registration in the kernel and a slot here: no pending receive, no event args and no .NET
-/// socket context (about 650 bytes of heap per connection less than a zero-byte receive).
+/// The process's two epoll sets, each with one thread (Linux): <see cref="Shared"/> tells a
+/// <see cref="SocketConnection"/> that its socket has bytes (or an end) to read, and its
+/// <see cref="Writable"/> tells a <see cref="SocketOutput"/> that its full socket takes data again.
+/// An idle connection is then one epoll registration in the kernel and a slot here: no pending
+/// receive, no event args and no .NET <see cref="Socket"/> or socket context (about 800 bytes of heap
+/// per connection less than a zero-byte receive).
 /// </summary>
 /// <remarks>
-/// Registrations are one-shot (<c>EPOLLONESHOT</c>): an input is told once and re-arms when it wants
+/// Registrations are one-shot (<c>EPOLLONESHOT</c>): a socket is told once and re-arms when it wants
 /// to wait again, so a readiness is never lost or delivered twice. The kernel hands back a token
 /// (slot and generation), not a pointer: an event that races with a close finds the slot reused
 /// or empty and is ignored. Elsewhere than on Linux, <see cref="Shared"/> is null and inputs wait
@@ -21,18 +23,21 @@ internal sealed class SocketPoller
     private const int EpollCtlAdd = 1;
     private const int EpollCtlMod = 3;
     private const uint EpollIn = 0x001;
+    private const uint EpollOut = 0x004;
     private const uint EpollRdHup = 0x2000;
     private const uint EpollOneShot = 1u << 30;
     private const int Eintr = 4;
     private const int MaxEvents = 256;
+    private const int EpollCloexec = 0x80000;
 
     private static readonly Lazy<SocketPoller?> Instance = new(Create);
     private static readonly bool IsX64 = RuntimeInformation.ProcessArchitecture == Architecture.X64;
 
     private readonly int _epoll;
+    private readonly uint _interest;
     private readonly bool _inline;
     private readonly Lock _gate = new();
-    private SocketConnection?[] _slots = new SocketConnection?[256];
+    private IPolled?[] _slots = new IPolled?[256];
     private uint[] _generations = new uint[256];
     private int[] _free = new int[256];
     private int _freeCount;
@@ -40,19 +45,26 @@ internal sealed class SocketPoller
     private EpollEventX64[]? _x64Events;
     private EpollEvent[]? _events;
 
-    private SocketPoller(int epoll, bool inline)
+    private SocketPoller(int epoll, uint events, bool inline, string name)
     {
         _epoll = epoll;
+        _interest = events;
         _inline = inline;
-        var thread = new Thread(Run) { IsBackground = true, Name = "Tern socket poller" };
+        var thread = new Thread(Run) { IsBackground = true, Name = name };
         thread.UnsafeStart();
     }
 
-    /// <summary>The process's poller, or null where there is no epoll (the inputs then use zero-byte receives).</summary>
+    /// <summary>
+    /// The process's poller for reads, or null where there is no epoll (connections then use .NET's
+    /// sockets: zero-byte receives and asynchronous sends).
+    /// </summary>
     public static SocketPoller? Shared => Instance.Value;
 
-    /// <summary>Gives the input a slot; the token names it in <see cref="Arm"/> and <see cref="Unregister"/>.</summary>
-    public ulong Register(SocketConnection input)
+    /// <summary>The poller for writes that goes with <see cref="Shared"/>; null on <see cref="Writable"/> itself.</summary>
+    public SocketPoller? Writable { get; private init; }
+
+    /// <summary>Gives the socket a slot; the token names it in <see cref="Arm"/> and <see cref="Unregister"/>.</summary>
+    public ulong Register(IPolled target)
     {
         lock (_gate)
         {
@@ -68,7 +80,7 @@ internal sealed class SocketPoller
                     // Readers of the old array see only slots that were already taken: an input is
                     // armed only after its slot is published in the current one.
                     Array.Resize(ref _generations, _used * 2);
-                    var slots = new SocketConnection?[_used * 2];
+                    var slots = new IPolled?[_used * 2];
                     Array.Copy(_slots, slots, _used);
                     Volatile.Write(ref _slots, slots);
                 }
@@ -77,7 +89,7 @@ internal sealed class SocketPoller
             }
 
             var generation = ++_generations[slot];
-            _slots[slot] = input;
+            _slots[slot] = target;
             return ((ulong)generation << 32) | (uint)slot;
         }
     }
@@ -104,10 +116,20 @@ internal sealed class SocketPoller
     }
 
     /// <summary>
-    /// Asks to be told once when the socket is readable (or closed). False if epoll refused it or
-    /// the socket is closed (the caller then finds out by reading).
+    /// Adds the socket to the set, not armed yet (<see cref="Arm"/> does that). False if epoll refused
+    /// it: out of watches (<c>fs.epoll.max_user_watches</c>), say.
     /// </summary>
-    public bool Arm(SafeSocketHandle socket, ulong token, bool first)
+    public bool Add(SafeHandle socket, ulong token) => Control(socket, EpollCtlAdd, EpollOneShot, token);
+
+    /// <summary>
+    /// Asks to be told once when the socket is ready (or closed); with <paramref name="first"/> it is
+    /// added to the set as well. False if epoll refused it or the socket is closed (the caller then
+    /// finds out by reading or sending).
+    /// </summary>
+    public bool Arm(SafeHandle socket, ulong token, bool first = false)
+        => Control(socket, first ? EpollCtlAdd : EpollCtlMod, _interest | EpollOneShot, token);
+
+    private bool Control(SafeHandle socket, int op, uint events, ulong token)
     {
         // Held across the call, so that a close meanwhile cannot hand the descriptor to another socket.
         var added = false;
@@ -115,7 +137,7 @@ internal sealed class SocketPoller
         {
             socket.DangerousAddRef(ref added);
             var fd = (int)socket.DangerousGetHandle();
-            return EpollCtl(_epoll, first ? EpollCtlAdd : EpollCtlMod, fd, EpollIn | EpollRdHup | EpollOneShot, token) == 0;
+            return EpollCtl(_epoll, op, fd, events, token) == 0;
         }
         catch (ObjectDisposedException)
         {
@@ -137,25 +159,34 @@ internal sealed class SocketPoller
             return null;
         }
 
-        int epoll;
+        int reads, writes;
         try
         {
-            epoll = EpollCreate1(0x80000 /* EPOLL_CLOEXEC */);
+            reads = EpollCreate1(EpollCloexec);
+            writes = reads < 0 ? -1 : EpollCreate1(EpollCloexec);
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
         {
             return null;
         }
 
-        if (epoll < 0)
+        if (writes < 0)
         {
+            if (reads >= 0)
+            {
+                _ = CloseEpoll(reads);
+            }
+
             return null;
         }
 
         // As .NET's own socket engine: completions run on the polling thread when the process asked
         // for that (tern start does, see Program.cs), else on the thread pool.
         var inline = Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is "1" or "true";
-        return new SocketPoller(epoll, inline);
+        return new SocketPoller(reads, EpollIn | EpollRdHup, inline, "Tern socket poller")
+        {
+            Writable = new SocketPoller(writes, EpollOut, inline, "Tern socket poller (writes)"),
+        };
     }
 
     private void Run()
@@ -181,18 +212,18 @@ internal sealed class SocketPoller
             {
                 var token = tokens[i];
                 var slot = (int)(uint)token;
-                if ((uint)slot >= (uint)slots.Length || slots[slot] is not { } input || input.PollToken != token)
+                if ((uint)slot >= (uint)slots.Length || slots[slot] is not { } target || target.PollToken != token)
                 {
                     continue;
                 }
 
                 if (_inline)
                 {
-                    input.OnReadable();
+                    target.OnReady();
                 }
                 else
                 {
-                    ThreadPool.UnsafeQueueUserWorkItem(input, preferLocal: false);
+                    ThreadPool.UnsafeQueueUserWorkItem(target, preferLocal: false);
                 }
             }
         }
@@ -270,4 +301,18 @@ internal sealed class SocketPoller
     [DllImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int EpollCreate1(int flags);
+
+    [DllImport("libc", EntryPoint = "close", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int CloseEpoll(int fd);
+}
+
+/// <summary>What a <see cref="SocketPoller"/> tells: the slot's current token, and the readiness (run inline or as a work item).</summary>
+internal interface IPolled : IThreadPoolWorkItem
+{
+    /// <summary>The token <see cref="SocketPoller.Register"/> gave (0 once unregistered): a readiness with another is stale.</summary>
+    ulong PollToken { get; }
+
+    /// <summary>The socket is ready (or closed, or failed).</summary>
+    void OnReady();
 }

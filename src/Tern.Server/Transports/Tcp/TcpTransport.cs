@@ -159,17 +159,13 @@ internal sealed class TcpTransport(IPEndPoint configured, int backlog) : IHosted
     private void Accept(Socket socket)
     {
         SocketConnection connection;
+        EndPoint? remote, local;
         try
         {
             socket.NoDelay = true;
+            (remote, local) = (socket.RemoteEndPoint, socket.LocalEndPoint);
 
-            // Sends and receives that cannot go on at once return WouldBlock instead of blocking a
-            // thread: by MSG_DONTWAIT on a polled socket (see LinuxSocket), else by the socket's mode.
-            if (Poller is null)
-            {
-                socket.Blocking = false;
-            }
-
+            // From here on the connection owns the socket (with a poller, only its descriptor).
             connection = new SocketConnection(socket, Poller, this);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
@@ -198,7 +194,7 @@ internal sealed class TcpTransport(IPEndPoint configured, int backlog) : IHosted
         }
 
         var id = string.Create(CultureInfo.InvariantCulture, $"{_idPrefix}{Interlocked.Increment(ref _nextId):X}");
-        var info = new MqttConnectionInfo(id, connection.RemoteEndPoint, connection.LocalEndPoint, "tcp", Abort: null)
+        var info = new MqttConnectionInfo(id, remote, local, "tcp", Abort: null)
         {
             Control = connection,
         };
