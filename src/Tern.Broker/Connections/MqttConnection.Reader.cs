@@ -29,10 +29,8 @@ internal sealed partial class MqttConnection
     /// </summary>
     private async Task ReadLoopAsync(CancellationToken cancellationToken)
     {
-        CancellationTokenRegistration registration = default;
         try
         {
-            registration = cancellationToken.Register(static state => ((MqttConnection)state!).Close("connection aborted", publishWill: true), this);
             while (true)
             {
                 // No token here: a transport that closes completes the pipe, and the packets it
@@ -83,7 +81,6 @@ internal sealed partial class MqttConnection
         }
         finally
         {
-            registration.Dispose();
             try
             {
                 await CloseAsync().ConfigureAwait(false);

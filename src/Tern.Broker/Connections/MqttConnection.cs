@@ -121,7 +121,18 @@ internal sealed partial class MqttConnection
     private string LogName => ClientId.Length > 0 ? ClientId : $"<{_info.ConnectionId}>";
 
     /// <summary>Runs the connection until it ends; completes after it is closed and unregistered.</summary>
-    public Task RunAsync(CancellationToken cancellationToken) => ReadLoopAsync(cancellationToken);
+    public Task RunAsync(CancellationToken cancellationToken)
+        => cancellationToken.CanBeCanceled ? RunUntilCanceledAsync(cancellationToken) : ReadLoopAsync(CancellationToken.None);
+
+    /// <summary>
+    /// A token that can abort the connection (an embedder's; Tern's transports pass none): its
+    /// registration lives in a frame of its own, not in the read loop's that every idle connection keeps.
+    /// </summary>
+    private async Task RunUntilCanceledAsync(CancellationToken cancellationToken)
+    {
+        using var registration = cancellationToken.Register(static state => ((MqttConnection)state!).Close("connection aborted", publishWill: true), this);
+        await ReadLoopAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// Asks the connection to close from another thread (takeover, keep-alive, shutdown).
