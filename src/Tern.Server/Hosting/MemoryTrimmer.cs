@@ -13,7 +13,7 @@ internal sealed class MemoryOptions
     /// Growth of the resident memory (MiB) since the last trim after which a quiet broker compacts its
     /// heap and returns the free memory to the system; 0 turns it off.
     /// </summary>
-    public int TrimAfterMiB { get; set; } = 64;
+    public int TrimAfterMiB { get; set; } = 16;
 
     public void Validate()
     {
