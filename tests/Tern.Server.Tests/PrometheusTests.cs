@@ -183,16 +183,8 @@ public sealed class PrometheusTests : IDisposable
                       - targets: ['127.0.0.1:{dashboard.Broker.Server.DashboardPort}']
                 """);
 
-            var port = FreePort();
-            await using var prometheus = ProcessRunner.Start(
-                PrometheusFactAttribute.Binary,
-                [
-                    "--config.file=" + config,
-                    "--storage.tsdb.path=" + System.IO.Path.Combine(directory.FullName, "data"),
-                    $"--web.listen-address=127.0.0.1:{port}",
-                ],
-                "prometheus");
-
+            var (prometheus, port) = await StartPrometheusAsync(config, System.IO.Path.Combine(directory.FullName, "data"));
+            await using var stopPrometheus = prometheus;
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TestTimeouts.External };
             var query = "api/v1/query?query=" + Uri.EscapeDataString("tern_messages_received_total{job=\"tern\",qos=\"1\"}");
             string? answer = null;
@@ -346,6 +338,33 @@ public sealed class PrometheusTests : IDisposable
         var data = JsonDocument.Parse(answer).RootElement.GetProperty("data");
         var result = data.GetProperty("result");
         return result.GetArrayLength() == 1 ? result[0].GetProperty("value")[1].GetString() : null;
+    }
+
+    /// <summary>
+    /// Starts Prometheus on a port that was free a moment before; if another process took it meanwhile
+    /// (Prometheus then exits with "address already in use"), on another one.
+    /// </summary>
+    private static async Task<(ProcessRunner Prometheus, int Port)> StartPrometheusAsync(string config, string storage)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var port = FreePort();
+            var prometheus = ProcessRunner.Start(
+                PrometheusFactAttribute.Binary,
+                ["--config.file=" + config, "--storage.tsdb.path=" + storage, $"--web.listen-address=127.0.0.1:{port}"],
+                "prometheus");
+            await Eventually.HoldsAsync(
+                () => Task.FromResult(prometheus.HasExited || prometheus.Output.Contains("Server is ready to receive web requests", StringComparison.Ordinal)),
+                $"Prometheus is ready or has exited; its output:{Environment.NewLine}{prometheus.Output}",
+                TimeSpan.FromSeconds(30));
+            if (prometheus.HasExited && prometheus.Output.Contains("address already in use", StringComparison.Ordinal) && attempt < 3)
+            {
+                await prometheus.DisposeAsync();
+                continue;
+            }
+
+            return (prometheus, port);
+        }
     }
 
     /// <summary>A port free now (bound by the OS, then released) for a program that cannot take port 0.</summary>
