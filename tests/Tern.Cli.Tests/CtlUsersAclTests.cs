@@ -79,6 +79,37 @@ public sealed class CtlUsersAclTests : IDisposable
     }
 
     [Fact]
+    public async Task Admins_passwd_changes_the_dashboard_password_the_old_one_is_refused_and_bad_input_is_one_line()
+    {
+        // The password is kept next to the users file: in this test's directory, not the other tests' data.
+        await using var broker = await StartAsync(allowAnonymous: true);
+        Assert.Equal(0, (await broker.CtlAsync("status")).ExitCode); // admin/public, the defaults
+
+        // Standard input is not a terminal: the new password is its first line, and a second must match it.
+        var change = await broker.CtlWithInputAsync("Dashb0ard-pw\nDashb0ard-pw\n", "admins", "passwd");
+        Assert.Equal(0, change.ExitCode);
+        Assert.Equal("Changed the dashboard password of 'admin'. Log in with the new one from now on (--password, TERN_CTL_PASSWORD); API keys stay valid.", OneLine(change.Stderr));
+
+        var old = await broker.CtlAsync("status");
+        Assert.Equal(1, old.ExitCode);
+        Assert.StartsWith($"The broker at {broker.Url} refused the credentials of user 'admin' (BAD_USERNAME_OR_PWD)", OneLine(old.Stderr), StringComparison.Ordinal);
+        Assert.Equal(0, (await broker.CtlAsync("status", "--password", "Dashb0ard-pw")).ExitCode);
+
+        // The API's own words for what it refuses, on one line; nothing changes.
+        var wrongOld = await broker.CtlAsync("admins", "passwd", "--password", "Dashb0ard-pw", "--old-password", "guess", "--new-password", "0ther-pw-1");
+        Assert.Equal(1, wrongOld.ExitCode);
+        Assert.Equal("old_pwd: this is not the current password.", OneLine(wrongOld.Stderr));
+        var weak = await broker.CtlAsync("admins", "passwd", "--password", "Dashb0ard-pw", "--new-password", "short");
+        Assert.Equal(1, weak.ExitCode);
+        Assert.Equal("new_pwd: the new password must be 8 to 64 characters long, not 5.", OneLine(weak.Stderr));
+        var nobody = await broker.CtlAsync("admins", "passwd", "ops", "--password", "Dashb0ard-pw", "--new-password", "0ther-pw-1");
+        Assert.Equal(1, nobody.ExitCode);
+        Assert.Equal("No dashboard user 'ops': the dashboard's user is Dashboard:Username.", OneLine(nobody.Stderr));
+        Assert.Equal(0, (await broker.CtlAsync("status", "--password", "Dashb0ard-pw")).ExitCode);
+        Assert.True(File.Exists(Path.Combine(_directory, "dashboard_password.json")), "the new password is not kept for the next start");
+    }
+
+    [Fact]
     public async Task A_deny_rule_added_with_ctl_refuses_the_client_and_deleting_it_lets_the_client_in_again()
     {
         await using var broker = await StartAsync(allowAnonymous: true);

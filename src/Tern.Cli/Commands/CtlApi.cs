@@ -86,6 +86,9 @@ internal sealed class CtlApi : IDisposable
     /// <summary>The dashboard's address as given, for messages.</summary>
     public string Url => _settings.Url;
 
+    /// <summary>How this connects: the URL and the credentials.</summary>
+    public CtlSettings Settings => _settings;
+
     /// <summary>Checks the URL and prepares a client that signs every request in.</summary>
     public static CtlApi Create(CtlSettings settings)
     {
@@ -165,8 +168,8 @@ internal sealed class CtlApi : IDisposable
         => SendAsync(HttpMethod.Delete, path, null, ct, notFound);
 
     /// <summary>POSTs a JSON document to <paramref name="path"/>; <paramref name="conflict"/> words a 409 (it exists already).</summary>
-    public Task<CtlAnswer> PostAsync(string path, string json, CancellationToken ct, Func<string>? conflict = null)
-        => SendAsync(HttpMethod.Post, path, json, ct, null, conflict);
+    public Task<CtlAnswer> PostAsync(string path, string json, CancellationToken ct, Func<string>? conflict = null, Func<string>? notFound = null)
+        => SendAsync(HttpMethod.Post, path, json, ct, notFound, conflict);
 
     /// <summary>PUTs a JSON document to <paramref name="path"/>.</summary>
     public Task<CtlAnswer> PutAsync(string path, string json, CancellationToken ct, Func<string>? notFound = null)

@@ -72,7 +72,7 @@ internal static partial class CtlCommand
         var command = new Command(
             "ctl",
             $"Manage a running broker through its REST API on the dashboard port (default {DefaultUrl}): "
-            + "status, clients, subscriptions, retained messages, bans, MQTT users, ACL rules, publish, trace.")
+            + "status, clients, subscriptions, retained messages, bans, MQTT users, ACL rules, the dashboard password, publish, trace.")
         {
             UrlOption,
             UserOption,
@@ -89,6 +89,7 @@ internal static partial class CtlCommand
             CreateBans(),
             CreateUsers(),
             CreateAcl(),
+            CreateAdmins(),
             CreatePublish(),
             CreateTrace(),
         };
