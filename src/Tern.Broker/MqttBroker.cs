@@ -173,6 +173,10 @@ public sealed partial class MqttBroker : IAsyncDisposable
             Retained.Store = store;
             Bans.Store = store;
             store.Start();
+
+            // The wills that came due while the broker was down (those of the connections its stop
+            // ended among them) go out, and the sessions that expired end, before a client connects.
+            Sessions.OnTimer(NowMs);
         }
 
         _timerLoop = Task.Run(() => TimerLoopAsync(_stopping.Token));

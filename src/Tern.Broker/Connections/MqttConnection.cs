@@ -99,6 +99,9 @@ internal sealed partial class MqttConnection
 
     public ushort KeepAlive { get; private set; }
 
+    /// <summary>The will of this connection, until it is published or discarded (stored with a persistent session).</summary>
+    internal WillMessage? Will => _will;
+
     /// <summary>The CONNECT's clean start (MQTT 3.1.1: clean session) flag, for the admin views.</summary>
     public bool CleanStart { get; private set; }
 

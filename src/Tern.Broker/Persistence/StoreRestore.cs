@@ -8,8 +8,8 @@ namespace Tern.Broker.Persistence;
 /// <summary>
 /// Rebuilds the broker from its store at start, before any client connects: sessions (minus those
 /// that expired while the broker was down: expiry counts in wall-clock time), their subscriptions
-/// (the index), queued and in-flight messages, incoming QoS 2 ids, delayed wills and retained
-/// messages. Message ids and reference counts carry over to the writer.
+/// (the index), queued and in-flight messages, incoming QoS 2 ids, delayed wills (and the wills of
+/// connections the stop ended) and retained messages. Message ids and reference counts carry over to the writer.
 /// </summary>
 internal static class StoreRestore
 {
@@ -64,14 +64,21 @@ internal static class StoreRestore
         var lastSeen = state.LastWrittenUnixMs ?? nowUnix;
         foreach (var stored in state.Sessions)
         {
-            // Connected when the broker stopped without a word: gone since its last write.
+            // Connected when the broker stopped without a word: gone since its last write, and its
+            // will is due as for any lost connection (after its MQTT 5 delay).
             var disconnectedUnix = stored.DisconnectedUnixMs ?? lastSeen;
-            if (stored.ExpiryInterval == 0
+            var willDueUnix = stored.Will is not { } storedWill ? (long?)null
+                : stored.WillDueUnixMs ?? disconnectedUnix + (MqttPropertiesCodec.Decode(storedWill.Properties)?.WillDelayInterval ?? 0) * 1000L;
+            if ((stored.ExpiryInterval == 0
                 || (stored.ExpiryInterval != MqttSession.NeverExpires && nowUnix - disconnectedUnix >= stored.ExpiryInterval * 1000L))
+                && willDueUnix is null)
             {
                 expired.Add(stored.ClientId);
                 continue;
             }
+
+            // An expired session with a will is restored all the same: the sweep after the restore
+            // ends it and publishes the will, as the end of a session does.
 
             var session = new MqttSession(stored.ClientId, broker)
             {
@@ -84,7 +91,7 @@ internal static class StoreRestore
                     stored.Listener ?? "",
                     null),
             };
-            if (stored.Will is { } will && stored.WillDueUnixMs is { } due)
+            if (stored.Will is { } will && willDueUnix is { } due)
             {
                 session.PendingWill = new WillMessage
                 {

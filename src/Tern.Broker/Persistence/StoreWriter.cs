@@ -502,7 +502,7 @@ internal sealed class StoreWriter : IDisposable
                     expiry,
                     disconnectedAt == long.MinValue ? null : nowUnix - (nowMs - disconnectedAt),
                     will is null ? null : new StoredWill(will.Topic, will.Payload, will.QoS, will.Retain, MqttPropertiesCodec.Encode(will.Properties)),
-                    will is null ? null : nowUnix - (nowMs - willDue),
+                    will is null || willDue == long.MinValue ? null : nowUnix - (nowMs - willDue),
                     identity?.Username,
                     identity?.Address?.ToString(),
                     identity?.Listener));

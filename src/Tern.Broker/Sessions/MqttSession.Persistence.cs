@@ -98,7 +98,8 @@ internal sealed partial class MqttSession
 
     /// <summary>
     /// On the writer's thread: takes the changes since the last batch, and the session's row if it
-    /// changed. <paramref name="ended"/>: the session is gone, with all it held.
+    /// changed. <paramref name="ended"/>: the session is gone, with all it held. While connected,
+    /// <paramref name="pendingWill"/> is the connection's will and <paramref name="willDue"/> is <see cref="long.MinValue"/>.
     /// </summary>
     internal List<SessionChange>? TakeChanges(out bool rowChanged, out bool ended, out uint expiryInterval, out long disconnectedAt, out WillMessage? pendingWill, out long willDue, out ClientIdentity? identity)
     {
@@ -110,8 +111,18 @@ internal sealed partial class MqttSession
             ended = Ended;
             expiryInterval = ExpiryInterval;
             disconnectedAt = _owner is null ? DisconnectedAt : long.MinValue;
-            pendingWill = PendingWill;
-            willDue = PendingWillDue;
+            if (_owner is { } owner)
+            {
+                // Connected: the row keeps the connection's will (no due time), which a stop without a
+                // word ends like a lost connection: the restore publishes it.
+                pendingWill = owner.Will;
+                willDue = long.MinValue;
+            }
+            else
+            {
+                pendingWill = PendingWill;
+                willDue = PendingWillDue;
+            }
             identity = Identity;
             var changes = _changes;
             _changes = null;

@@ -208,6 +208,41 @@ public sealed class StoreRestartTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(120, 3600, true)]   // the session ended while the broker was down: its will is due at once
+    [InlineData(30, 60, false)]     // the will delay has 30 s left when the broker starts
+    public async Task A_delayed_will_is_published_on_time_across_a_restart(int downSeconds, uint willDelay, bool dueAtStart)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-03T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var id = TestIds.Client();
+        var topic = TestIds.Topic();
+        await using (var broker = await StartAsync(time))
+        {
+            var will = PacketExtensions.Will(topic, "offline", MqttQoS.AtLeastOnce, retain: true) with { Properties = new MqttProperties { WillDelayInterval = willDelay } };
+            var device = await broker.ConnectV5Async(id, new MqttProperties { SessionExpiryInterval = 60 }, cleanStart: false, will: will);
+
+            // Gone without DISCONNECT: the will waits for its delay (or the session's end).
+            await device.AbortAsync();
+            await TestWait.UntilAsync(() => broker.Server.Broker.FindClient(id) is { Connected: false }, "the broker saw the connection end");
+        }
+
+        time.Advance(TimeSpan.FromSeconds(downSeconds));
+        await using (var broker = await StartAsync(time))
+        {
+            await using var watcher = await broker.ConnectAsync(TestIds.Client("watch"));
+            await watcher.SubscribeGrantedAsync(topic, MqttQoS.AtLeastOnce);
+            if (!dueAtStart)
+            {
+                // Not due yet: nothing retained, until the rest of the delay passes on the broker's clock.
+                await watcher.ExpectNoPacketAsync();
+                time.Advance(TimeSpan.FromSeconds(31));
+            }
+
+            var published = await watcher.ReceivePublishAsync();
+            Assert.Equal((topic, "offline"), (published.Topic, published.PayloadText()));
+        }
+    }
+
     [Fact]
     public async Task Bans_added_at_run_time_survive_a_restart_and_removed_or_expired_ones_do_not()
     {
