@@ -213,11 +213,8 @@ public sealed class CtlTests
     [Fact]
     public async Task UnreachableUrl_ExitsOne_WithOneLine()
     {
-        // A port that was free a moment ago: nothing listens there.
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
+        // A free port outside the ephemeral range: nothing listens there, and no port-0 listener of another test takes it.
+        var port = TestPorts.Free();
         var url = $"http://127.0.0.1:{port}";
 
         var (code, process) = await TernProcess.RunAsync(["ctl", "clients", "list", "--url", url]);

@@ -5,13 +5,8 @@ namespace Tern.Cli.Tests;
 
 internal static class Net
 {
-    /// <summary>A port that was free a moment ago on 127.0.0.1.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A free port outside the kernel's ephemeral range (see <see cref="Tern.TestKit.TestPorts.Free"/>).</summary>
+    public static int FreePort() => Tern.TestKit.TestPorts.Free();
 
     /// <summary>MQTT 3.1.1 CONNECT, clean session, keep alive 60, client id "t".</summary>
     public static readonly byte[] Connect311 =

@@ -114,12 +114,7 @@ internal sealed class MosquittoBroker : IPubSubBroker
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => Tern.TestKit.TestPorts.Free();
 
     public async ValueTask DisposeAsync() => await _process.DisposeAsync();
 

@@ -367,13 +367,8 @@ public sealed class PrometheusTests : IDisposable
         }
     }
 
-    /// <summary>A port free now (bound by the OS, then released) for a program that cannot take port 0.</summary>
-    private static int FreePort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
+    /// <summary>A free port for a program that cannot take port 0 (see <see cref="TestPorts.Free"/>).</summary>
+    private static int FreePort() => TestPorts.Free();
 }
 
 /// <summary>A test that needs the <c>prometheus</c> server; skipped, saying what to install, when it is absent.</summary>

@@ -42,12 +42,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
         get { lock (_log) { return _log.ToString(); } }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => Tern.TestKit.TestPorts.Free();
 
     public async Task StartAsync()
     {

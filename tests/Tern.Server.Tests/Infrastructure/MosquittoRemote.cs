@@ -49,12 +49,7 @@ internal sealed class MosquittoRemote : IAsyncDisposable
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => Tern.TestKit.TestPorts.Free();
 
     /// <summary>Starts it again on the same port with the same store.</summary>
     public async Task RestartAsync()
