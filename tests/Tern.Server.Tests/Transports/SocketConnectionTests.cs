@@ -40,6 +40,46 @@ public sealed class SocketConnectionTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
+    public async Task A_read_awaited_on_a_synchronization_context_resumes_on_it_when_bytes_arrive(bool epoll)
+    {
+        var (server, client) = await ConnectedPairAsync(epoll);
+        using var peer = client;
+        var connection = new SocketConnection(server, epoll ? SocketPoller.Shared : null, transport: null!);
+        var read = connection.Input.ReadAsync();
+        Assert.False(read.IsCompleted);
+
+        // Awaited without ConfigureAwait(false) under a context of the test's own: the continuation is posted to it.
+        var context = new CountingContext();
+        var previous = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(context);
+        Task<(long Length, SynchronizationContext? ResumedOn)> resumed;
+        try
+        {
+            resumed = AwaitAsync(read);
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(previous);
+        }
+
+        await peer.SendAsync(new byte[] { 7, 8 });
+        var (length, resumedOn) = await resumed.WaitAsync(Timeout);
+        Assert.Equal(2, length);
+        Assert.Same(context, resumedOn);
+        Assert.Equal(1, context.Posted);
+        connection.Abort();
+
+        async Task<(long, SynchronizationContext?)> AwaitAsync(ValueTask<ReadResult> pending)
+        {
+            var result = await pending;
+            connection.Input.AdvanceTo(result.Buffer.End);
+            return (result.Buffer.Length, SynchronizationContext.Current);
+        }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
     public async Task A_flush_into_a_full_socket_waits_until_the_client_reads_and_every_byte_arrives_in_order(bool epoll)
     {
         var (server, client) = await ConnectedPairAsync(epoll);
@@ -126,6 +166,24 @@ public sealed class SocketConnectionTests
         }
 
         return total;
+    }
+
+    /// <summary>Runs what is posted to it on the thread pool, as itself, and counts the posts.</summary>
+    private sealed class CountingContext : SynchronizationContext
+    {
+        private int _posted;
+
+        public int Posted => Volatile.Read(ref _posted);
+
+        public override void Post(SendOrPostCallback d, object? state)
+        {
+            Interlocked.Increment(ref _posted);
+            ThreadPool.QueueUserWorkItem(_ =>
+            {
+                SetSynchronizationContext(this);
+                d(state);
+            });
+        }
     }
 
     private static async Task<(Socket Server, Socket Client)> ConnectedPairAsync(bool epoll)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 using System.Threading.Tasks.Sources;
 
 namespace Tern.Server.Transports.Tcp;
@@ -16,7 +17,14 @@ internal sealed partial class SocketConnection
     private readonly SocketPoller? _poller;
     private readonly SocketDescriptor? _handle;  // with a poller: the socket, for LinuxSocket's calls
     private ReceiveArgs? _receive;      // the zero-byte receive, where there is no poller (or it refused the socket)
-    private ManualResetValueTaskSourceCore<ReadResult> _source;
+    // The pending read's completion, in place of a ManualResetValueTaskSourceCore<ReadResult> (about
+    // 80 bytes with the result it keeps; the result is rebuilt from the buffer when the reader takes it).
+    private Action<object?>? _continuation;   // ReadDone once the read completed
+    private object? _continuationState;
+    private Exception? _readFailure;
+    private short _readVersion;
+    private bool _readCanceled;       // the completed read's flags
+    private bool _readEnded;
     private CancellationTokenRegistration _registration;
 
     // Unread bytes are _buffer[_start.._end]; _buffer is null when there are none.
@@ -70,14 +78,17 @@ internal sealed partial class SocketConnection
                 return ValueTask.FromException<ReadResult>(ex);
             }
 
-            _source.Reset();
+            _readVersion++;
+            _continuation = null;
+            _continuationState = null;
+            _readFailure = null;
             _readerWaiting = true;
             if (cancellationToken.CanBeCanceled)
             {
                 _registration = cancellationToken.UnsafeRegister(static (state, token) => ((SocketConnection)state!).OnReadCanceled(token), this);
             }
 
-            return new ValueTask<ReadResult>(this, _source.Version);
+            return new ValueTask<ReadResult>(this, _readVersion);
         }
     }
 
@@ -153,7 +164,7 @@ internal sealed partial class SocketConnection
 
         if (complete)
         {
-            _source.SetResult(result);
+            ReadCompleted(result);
         }
     }
 
@@ -203,12 +214,89 @@ internal sealed partial class SocketConnection
 
     void IThreadPoolWorkItem.Execute() => OnReady();
 
-    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
+    {
+        CheckReadToken(token);
+        if (!ReferenceEquals(Volatile.Read(ref _continuation), ReadDone))
+        {
+            throw new InvalidOperationException("The read has not completed.");
+        }
 
-    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _source.GetStatus(token);
+        if (_readFailure is { } failure)
+        {
+            ExceptionDispatchInfo.Throw(failure);
+        }
+
+        lock (Gate)
+        {
+            return new ReadResult(View(), _readCanceled, _readEnded);
+        }
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token)
+    {
+        CheckReadToken(token);
+        return !ReferenceEquals(Volatile.Read(ref _continuation), ReadDone) ? ValueTaskSourceStatus.Pending
+            : _readFailure is null ? ValueTaskSourceStatus.Succeeded
+            : _readFailure is OperationCanceledException ? ValueTaskSourceStatus.Canceled
+            : ValueTaskSourceStatus.Faulted;
+    }
 
     void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
-        => _source.OnCompleted(continuation, state, token, flags);
+    {
+        CheckReadToken(token);
+        if (flags != ValueTaskSourceOnCompletedFlags.None)
+        {
+            (continuation, state) = CapturedContinuation.Capture(continuation, state, flags);
+        }
+
+        _continuationState = state;
+        var previous = Interlocked.CompareExchange(ref _continuation, continuation, null);
+        if (previous is null)
+        {
+            return;
+        }
+
+        if (!ReferenceEquals(previous, ReadDone))
+        {
+            throw new InvalidOperationException("The read already has a continuation.");
+        }
+
+        // Completed meanwhile: not inline, as the awaiter expects to return first.
+        ThreadPool.UnsafeQueueUserWorkItem(continuation, state, preferLocal: true);
+    }
+
+    private void CheckReadToken(short token)
+    {
+        if (token != _readVersion)
+        {
+            throw new InvalidOperationException("The read's result was already taken.");
+        }
+    }
+
+    /// <summary>Outside the lock: the pending read completed with <paramref name="result"/>; its continuation runs here.</summary>
+    private void ReadCompleted(in ReadResult result)
+    {
+        _readCanceled = result.IsCanceled;
+        _readEnded = result.IsCompleted;
+        Signal();
+    }
+
+    /// <summary>Outside the lock: the pending read failed.</summary>
+    private void ReadFailed(Exception failure)
+    {
+        _readFailure = failure;
+        Signal();
+    }
+
+    private void Signal()
+    {
+        var continuation = Interlocked.Exchange(ref _continuation, ReadDone);
+        if (continuation is not null)
+        {
+            continuation(_continuationState);
+        }
+    }
 
     /// <summary>
     /// Under the lock: a result for the reader if there is one to give, else a pending zero-byte
@@ -473,11 +561,11 @@ internal sealed partial class SocketConnection
 
         if (failure is not null)
         {
-            _source.SetException(failure);
+            ReadFailed(failure);
         }
         else
         {
-            _source.SetResult(result);
+            ReadCompleted(result);
         }
     }
 
@@ -493,7 +581,7 @@ internal sealed partial class SocketConnection
             _readerWaiting = false;
         }
 
-        _source.SetException(new OperationCanceledException(token));
+        ReadFailed(new OperationCanceledException(token));
     }
 
     private ReadOnlySequence<byte> View()

@@ -19,6 +19,9 @@ namespace Tern.Server.Transports.Tcp;
 /// </remarks>
 internal sealed partial class SocketConnection : PipeReader, IDuplexPipe, IMqttTransportControl, IValueTaskSource<ReadResult>, IPolled
 {
+    // Marks a read whose continuation has run (or will run when it is set).
+    private static readonly Action<object?> ReadDone = static _ => { };
+
     private readonly Socket? _socket;             // without a poller (or refused by it): .NET's socket engine
     private readonly SocketOutput _output;
     private readonly TcpTransport _transport;
@@ -31,7 +34,6 @@ internal sealed partial class SocketConnection : PipeReader, IDuplexPipe, IMqttT
     public SocketConnection(Socket socket, SocketPoller? poller, TcpTransport transport)
     {
         _transport = transport;
-        _source.RunContinuationsAsynchronously = false;
         if (poller is not null)
         {
             PollToken = poller.Register(this);
