@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
-using System.Runtime.ExceptionServices;
 using System.Threading.Tasks.Sources;
 
 namespace Tern.Server.Transports.Tcp;
@@ -17,14 +16,8 @@ internal sealed partial class SocketConnection
     private readonly SocketPoller? _poller;
     private readonly SocketDescriptor? _handle;  // with a poller: the socket, for LinuxSocket's calls
     private ReceiveArgs? _receive;      // the zero-byte receive, where there is no poller (or it refused the socket)
-    // The pending read's completion, in place of a ManualResetValueTaskSourceCore<ReadResult> (about
-    // 80 bytes with the result it keeps; the result is rebuilt from the buffer when the reader takes it).
-    private Action<object?>? _continuation;   // ReadDone once the read completed
-    private object? _continuationState;
-    private Exception? _readFailure;
-    private short _readVersion;
-    private bool _readCanceled;       // the completed read's flags
-    private bool _readEnded;
+    // The pending read's completion; its result is rebuilt from the buffer when the reader takes it.
+    private CompletionCore _read;
     private CancellationTokenRegistration _registration;
 
     // Unread bytes are _buffer[_start.._end]; _buffer is null when there are none.
@@ -35,7 +28,7 @@ internal sealed partial class SocketConnection
 
     private bool _unexamined;        // bytes the reader has not examined yet
     private bool _readerHolds;       // a result was returned and AdvanceTo not called yet
-    private bool _readerWaiting;     // a ReadAsync is pending on _source
+    private bool _readerWaiting;     // a ReadAsync is pending on _read
     private bool _receivePending;    // armed in the poller, or the zero-byte receive is outstanding
     private bool _readable;          // the wait ended (poller or zero-byte receive): bytes (or FIN) are there
     private bool _receiveMore;       // the last receive filled the buffer: more is likely waiting
@@ -78,17 +71,14 @@ internal sealed partial class SocketConnection
                 return ValueTask.FromException<ReadResult>(ex);
             }
 
-            _readVersion++;
-            _continuation = null;
-            _continuationState = null;
-            _readFailure = null;
+            _read.Reset();
             _readerWaiting = true;
             if (cancellationToken.CanBeCanceled)
             {
                 _registration = cancellationToken.UnsafeRegister(static (state, token) => ((SocketConnection)state!).OnReadCanceled(token), this);
             }
 
-            return new ValueTask<ReadResult>(this, _readVersion);
+            return new ValueTask<ReadResult>(this, _read.Version);
         }
     }
 
@@ -216,87 +206,23 @@ internal sealed partial class SocketConnection
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
     {
-        CheckReadToken(token);
-        if (!ReferenceEquals(Volatile.Read(ref _continuation), ReadDone))
-        {
-            throw new InvalidOperationException("The read has not completed.");
-        }
-
-        if (_readFailure is { } failure)
-        {
-            ExceptionDispatchInfo.Throw(failure);
-        }
-
+        _read.ThrowIfNotSucceeded(token);
         lock (Gate)
         {
-            return new ReadResult(View(), _readCanceled, _readEnded);
+            return new ReadResult(View(), _read.IsCanceled, _read.IsCompleted);
         }
     }
 
-    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token)
-    {
-        CheckReadToken(token);
-        return !ReferenceEquals(Volatile.Read(ref _continuation), ReadDone) ? ValueTaskSourceStatus.Pending
-            : _readFailure is null ? ValueTaskSourceStatus.Succeeded
-            : _readFailure is OperationCanceledException ? ValueTaskSourceStatus.Canceled
-            : ValueTaskSourceStatus.Faulted;
-    }
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _read.GetStatus(token);
 
     void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
-    {
-        CheckReadToken(token);
-        if (flags != ValueTaskSourceOnCompletedFlags.None)
-        {
-            (continuation, state) = CapturedContinuation.Capture(continuation, state, flags);
-        }
-
-        _continuationState = state;
-        var previous = Interlocked.CompareExchange(ref _continuation, continuation, null);
-        if (previous is null)
-        {
-            return;
-        }
-
-        if (!ReferenceEquals(previous, ReadDone))
-        {
-            throw new InvalidOperationException("The read already has a continuation.");
-        }
-
-        // Completed meanwhile: not inline, as the awaiter expects to return first.
-        ThreadPool.UnsafeQueueUserWorkItem(continuation, state, preferLocal: true);
-    }
-
-    private void CheckReadToken(short token)
-    {
-        if (token != _readVersion)
-        {
-            throw new InvalidOperationException("The read's result was already taken.");
-        }
-    }
+        => _read.OnCompleted(continuation, state, token, flags);
 
     /// <summary>Outside the lock: the pending read completed with <paramref name="result"/>; its continuation runs here.</summary>
-    private void ReadCompleted(in ReadResult result)
-    {
-        _readCanceled = result.IsCanceled;
-        _readEnded = result.IsCompleted;
-        Signal();
-    }
+    private void ReadCompleted(in ReadResult result) => _read.Complete(result.IsCanceled, result.IsCompleted);
 
     /// <summary>Outside the lock: the pending read failed.</summary>
-    private void ReadFailed(Exception failure)
-    {
-        _readFailure = failure;
-        Signal();
-    }
-
-    private void Signal()
-    {
-        var continuation = Interlocked.Exchange(ref _continuation, ReadDone);
-        if (continuation is not null)
-        {
-            continuation(_continuationState);
-        }
-    }
+    private void ReadFailed(Exception failure) => _read.Fail(failure);
 
     /// <summary>
     /// Under the lock: a result for the reader if there is one to give, else a pending zero-byte

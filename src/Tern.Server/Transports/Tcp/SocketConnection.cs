@@ -19,9 +19,6 @@ namespace Tern.Server.Transports.Tcp;
 /// </remarks>
 internal sealed partial class SocketConnection : PipeReader, IDuplexPipe, IMqttTransportControl, IValueTaskSource<ReadResult>, IPolled
 {
-    // Marks a read whose continuation has run (or will run when it is set).
-    private static readonly Action<object?> ReadDone = static _ => { };
-
     private readonly Socket? _socket;             // without a poller (or refused by it): .NET's socket engine
     private readonly SocketOutput _output;
     private readonly TcpTransport _transport;

@@ -24,7 +24,8 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     private readonly Socket? _socket;
     private readonly SafeHandle? _handle;       // a polled socket: sends go through LinuxSocket
     private readonly SocketPoller? _poller;     // and a full one waits for this poller
-    private ManualResetValueTaskSourceCore<FlushResult> _source;
+    // The waiting flush's completion.
+    private CompletionCore _flush;
     private SendArgs? _send;
     private bool _added;            // in the write poller's epoll set
     private bool _closing;          // the socket is being closed: nothing waits for it any more
@@ -35,24 +36,19 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
     private int _lastFlushSize = MinimumBufferSize;
 
     private bool _sending;          // an asynchronous send, or a wait for the poller, is outstanding with the buffer
-    private bool _flushWaiting;     // a FlushAsync is pending on _source
+    private bool _flushWaiting;     // a FlushAsync is pending on _flush
     private bool _cancelRequested;
     private bool _broken;           // a send failed: the peer is gone
     private bool _completed;
 
     /// <summary>Over a socket of .NET's engine (non-blocking): asynchronous sends when it is full.</summary>
-    public SocketOutput(Socket socket)
-    {
-        _socket = socket;
-        _source.RunContinuationsAsynchronously = false;
-    }
+    public SocketOutput(Socket socket) => _socket = socket;
 
     /// <summary>Over a polled descriptor: <paramref name="poller"/> says when a full socket is writable again.</summary>
     public SocketOutput(SafeHandle handle, SocketPoller poller)
     {
         _handle = handle;
         _poller = poller;
-        _source.RunContinuationsAsynchronously = false;
     }
 
     /// <summary>The write poller's slot while one is taken (0 when none): a readiness with another token is stale.</summary>
@@ -107,9 +103,9 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
                 return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: _broken));
             }
 
-            _source.Reset();
+            _flush.Reset();
             _flushWaiting = true;
-            return new ValueTask<FlushResult>(this, _source.Version);
+            return new ValueTask<FlushResult>(this, _flush.Version);
         }
     }
 
@@ -125,7 +121,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
 
         if (complete)
         {
-            _source.SetResult(new FlushResult(isCanceled: true, isCompleted: false));
+            FlushCompleted(new FlushResult(isCanceled: true, isCompleted: false));
         }
     }
 
@@ -173,7 +169,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
         if (complete)
         {
             // Not inline: the caller may be the broker itself (an abort from its timer or reader).
-            ThreadPool.UnsafeQueueUserWorkItem(static output => output._source.SetResult(new FlushResult(isCanceled: false, isCompleted: true)), this, preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static output => output.FlushCompleted(new FlushResult(isCanceled: false, isCompleted: true)), this, preferLocal: false);
         }
     }
 
@@ -182,12 +178,19 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
 
     void IThreadPoolWorkItem.Execute() => OnReady();
 
-    FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _source.GetResult(token);
+    FlushResult IValueTaskSource<FlushResult>.GetResult(short token)
+    {
+        _flush.ThrowIfNotSucceeded(token);
+        return new FlushResult(_flush.IsCanceled, _flush.IsCompleted);
+    }
 
-    ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _source.GetStatus(token);
+    ValueTaskSourceStatus IValueTaskSource<FlushResult>.GetStatus(short token) => _flush.GetStatus(token);
 
     void IValueTaskSource<FlushResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
-        => _source.OnCompleted(continuation, state, token, flags);
+        => _flush.OnCompleted(continuation, state, token, flags);
+
+    /// <summary>Outside the lock: the waiting flush ends with <paramref name="result"/>; its continuation runs here.</summary>
+    private void FlushCompleted(FlushResult result) => _flush.Complete(result.IsCanceled, result.IsCompleted);
 
     private byte[] Reserve(int sizeHint)
     {
@@ -385,7 +388,7 @@ internal sealed class SocketOutput : PipeWriter, IValueTaskSource<FlushResult>, 
 
         if (complete)
         {
-            _source.SetResult(result);
+            FlushCompleted(result);
         }
     }
 
