@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using Tern.Server.Dashboard;
 using static Tern.Server.Tests.V5Tests;
 
 namespace Tern.Server.Tests;
@@ -81,6 +83,25 @@ public sealed class V5DashboardPasswordApiTests
         await GetOkAsync(dashboard.Http, "api/v5/nodes");
         Assert.False(File.Exists(System.IO.Path.Combine(files.Directory, "dashboard_password.json")));
         Assert.True(await DefaultPasswordAsync(dashboard.BaseUri, "public"));
+    }
+
+    [Fact]
+    public async Task Wrong_old_passwords_count_against_the_address_as_failed_logins_do()
+    {
+        using var files = new V5ManagementBroker();
+        await using var dashboard = await files.StartAsync();
+        const string Path = "api/v5/users/admin/change_pwd";
+        for (var i = 0; i < DashboardSessionLimiter.MaxFailures; i++)
+        {
+            AssertError(await SendAsync(dashboard.Http, HttpMethod.Post, Path, $$"""{"old_pwd": "guess-{{i}}", "new_pwd": "harbour-42-light"}"""), HttpStatusCode.BadRequest, "ERROR_PWD_NOT_MATCH", "old_pwd");
+        }
+
+        // Now even the right old password is refused before it is looked at, and so is a login from the address.
+        AssertError(await SendAsync(dashboard.Http, HttpMethod.Post, Path, """{"old_pwd": "public", "new_pwd": "harbour-42-light"}"""), HttpStatusCode.TooManyRequests, "TOO_MANY_REQUESTS", "Too many failed logins");
+        Assert.False(File.Exists(System.IO.Path.Combine(files.Directory, "dashboard_password.json")));
+        using var client = dashboard.CreateClient(null, null);
+        using var login = await client.PostAsJsonAsync("api/v5/login", new { username = "admin", password = "public" });
+        Assert.Equal(HttpStatusCode.TooManyRequests, login.StatusCode);
     }
 
     [Fact]

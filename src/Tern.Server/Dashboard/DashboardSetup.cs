@@ -121,13 +121,14 @@ internal sealed class DashboardSetup
         }
 
         var management = new V5Management(_apiKeys, users, acl, mqttListeners, passwordFile, _sessions, app.Services.GetRequiredService<PersistenceOptions>().Mode);
+        var sessionApi = _sessionApi = new DashboardSessionApi(
+            app.Services.GetRequiredService<MqttBroker>().Options, _credentials, _sessions, _limiter, logger);
         var v5 = new V5Api(app.Services.GetRequiredService<MqttBroker>(), _credentials, _tokens, management, logger)
         {
             BridgeService = app.Services.GetService<Bridges.BridgeService>(),
+            LoginLimit = sessionApi,
         };
         var assets = new DashboardAssets();
-        var sessionApi = _sessionApi = new DashboardSessionApi(
-            app.Services.GetRequiredService<MqttBroker>().Options, _credentials, _sessions, _limiter, logger);
 
         // A branch has its own routing: the endpoints below exist only for dashboard connections.
         app.MapWhen(

@@ -16,6 +16,9 @@ internal sealed partial class V5Api
 
     private static readonly string[] ChangePasswordFields = ["old_pwd", "new_pwd"];
 
+    /// <summary>The per-address limit on failed logins, which wrong old passwords count against too.</summary>
+    public DashboardSessionApi? LoginLimit { get; init; }
+
     private void MapDashboardUsers(RouteGroupBuilder api)
         => api.MapPost("/users/{username}/change_pwd", (Func<HttpContext, Task<IResult>>)ChangePasswordAsync).WithTags("Dashboard users");
 
@@ -69,8 +72,15 @@ internal sealed partial class V5Api
             return BadRequest("new_pwd", "new_pwd is required: the new password, as a string.");
         }
 
+        // A guess at the current password counts against the address as a failed login does.
+        if (LoginLimit is { } limit && limit.IsThrottled(context, out var throttled))
+        {
+            return Error(StatusCodes.Status429TooManyRequests, "TOO_MANY_REQUESTS", throttled);
+        }
+
         if (!credentials.Matches(username, oldPassword))
         {
+            LoginLimit?.CountFailure(context);
             V5Log.PasswordChangeRefused(logger, username, context.Connection.RemoteIpAddress?.ToString());
             return BadRequest("old_pwd", "old_pwd: this is not the current password.", "ERROR_PWD_NOT_MATCH");
         }
