@@ -206,11 +206,10 @@ internal sealed partial class SocketConnection
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
     {
+        // No lock: the read completed with the reader holding the buffer, so nothing but the reader
+        // changes it until AdvanceTo, and the completion's interlocked exchange published it.
         _read.ThrowIfNotSucceeded(token);
-        lock (Gate)
-        {
-            return new ReadResult(View(), _read.IsCanceled, _read.IsCompleted);
-        }
+        return new ReadResult(View(), _read.IsCanceled, _read.IsCompleted);
     }
 
     ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _read.GetStatus(token);
